@@ -1,0 +1,1 @@
+"""The bot adapter (built in a later issue)."""

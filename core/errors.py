@@ -1,0 +1,51 @@
+"""Domain exceptions.
+
+Each adapter translates these into its own language: an HTTP status and page, a chat reply,
+a bounce reply, or a CLI message with a non-zero exit. The message is written for a person.
+"""
+
+from __future__ import annotations
+
+
+class LoketError(Exception):
+    """Base of every error a service raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ValidationError(LoketError):
+    """The input breaks a rule (too long, empty, wrong characters)."""
+
+    code = "invalid"
+
+
+class NotFound(LoketError):
+    """The thing does not exist, or the actor may not know that it does."""
+
+    code = "not_found"
+
+
+class PermissionDenied(LoketError):
+    """The actor may see the thing but not do this to it."""
+
+    code = "forbidden"
+
+
+class Conflict(LoketError):
+    """The change clashes with what is already there (a duplicate number or username)."""
+
+    code = "conflict"
+
+
+class TooLarge(LoketError):
+    """An upload went over the size limit; nothing of it was kept."""
+
+    code = "too_large"

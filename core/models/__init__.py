@@ -1,0 +1,60 @@
+"""The data model of DESIGN.md. Reading order: accounts, clients, dossiers, documents, messages."""
+
+from .accounts import (
+    Account,
+    Language,
+    LoginAttempt,
+    RecoveryCode,
+    Role,
+    Token,
+    TwoFactorMethod,
+    WebSession,
+)
+from .audit import AuditEvent
+from .base import Base, utcnow
+from .checklists import Answer, Checklist, ChecklistAssignee, ChecklistStatus, ChecklistTemplate
+from .clients import Client, ClientKind, IntermediaryOffice
+from .documents import Channel, Document, DocumentCategory, DownloadReceipt, ReviewState
+from .dossiers import FINISHED_STATUSES, Dossier, DossierStatus, DossierStep
+from .inbound import InboundMail
+from .messages import MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH, Direction, Message, MessageRead
+from .outbox import OutboxItem, OutboxStatus
+
+__all__ = [
+    "FINISHED_STATUSES",
+    "MAX_BODY_LENGTH",
+    "MAX_SUBJECT_LENGTH",
+    "Account",
+    "Answer",
+    "AuditEvent",
+    "Base",
+    "Channel",
+    "Checklist",
+    "ChecklistAssignee",
+    "ChecklistStatus",
+    "ChecklistTemplate",
+    "Client",
+    "ClientKind",
+    "Direction",
+    "Document",
+    "DocumentCategory",
+    "Dossier",
+    "DossierStatus",
+    "DossierStep",
+    "DownloadReceipt",
+    "InboundMail",
+    "IntermediaryOffice",
+    "Language",
+    "LoginAttempt",
+    "Message",
+    "MessageRead",
+    "OutboxItem",
+    "OutboxStatus",
+    "RecoveryCode",
+    "ReviewState",
+    "Role",
+    "Token",
+    "TwoFactorMethod",
+    "WebSession",
+    "utcnow",
+]

@@ -1,0 +1,39 @@
+"""Every inbound mail the bridge has seen, with what became of it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, utcnow
+
+
+class InboundMail(Base):
+    __tablename__ = "inbound_mails"
+    __table_args__ = (UniqueConstraint("mailbox", "uidvalidity", "uid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox: Mapped[str | None] = mapped_column(String(200), default=None)
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    uid: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    message_id_header: Mapped[str | None] = mapped_column(String(998), index=True, default=None)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    sender: Mapped[str | None] = mapped_column(String(320), default=None)
+    subject: Mapped[str | None] = mapped_column(Text, default=None)
+    # "stored", "quarantined", "ignored", "bounced"
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # The names of the steps the mail went through, in order, ending with the deciding one.
+    path: Mapped[list[Any]] = mapped_column(default=list)
+    raw_storage_key: Mapped[str | None] = mapped_column(String(128), default=None)
+    dossier_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dossiers.id", ondelete="SET NULL"), default=None
+    )
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), default=None
+    )
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    filed_at: Mapped[dt.datetime | None] = mapped_column(default=None)

@@ -1,0 +1,1 @@
+"""The mailbridge adapter (built in a later issue)."""

@@ -1,0 +1,1 @@
+"""The web adapter (built in a later issue)."""
