@@ -1,0 +1,99 @@
+"""The one place that decides who may see or change what.
+
+Every service asks here; no adapter decides on its own. The rules:
+
+- staff see and change everything;
+- a client's accounts (a person's one account, or a company's main and extra accounts) see the
+  client's dossiers, except those an intermediary keeps hidden from the client;
+- an intermediary's accounts see every dossier of their office;
+- whoever sees a dossier may read it, download its documents, write messages in it and deliver
+  documents to it; only staff change its status or steps and publish documents;
+- a company's main account manages the company's extra accounts.
+
+A dossier someone may not see is reported as not found, never as forbidden, so that its
+existence does not leak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.interfaces import ORMOption
+
+from .actor import Actor
+from .errors import NotFound, PermissionDenied
+from .models import Dossier, Role
+
+
+def visible_dossiers(actor: Actor) -> ColumnElement[bool]:
+    """A WHERE clause on Dossier selecting what ``actor`` may see."""
+    if actor.role is Role.STAFF:
+        return true()
+    if actor.role is Role.INTERMEDIARY and actor.intermediary_id is not None:
+        return Dossier.intermediary_id == actor.intermediary_id
+    if actor.role is Role.CLIENT and actor.client_id is not None:
+        return and_(Dossier.client_id == actor.client_id, Dossier.visible_to_client.is_(True))
+    return false()
+
+
+def can_see_dossier(actor: Actor, dossier: Dossier) -> bool:
+    if actor.role is Role.STAFF:
+        return True
+    if actor.role is Role.INTERMEDIARY:
+        return (
+            actor.intermediary_id is not None and dossier.intermediary_id == actor.intermediary_id
+        )
+    if actor.role is Role.CLIENT:
+        return (
+            actor.client_id is not None
+            and dossier.client_id == actor.client_id
+            and dossier.visible_to_client
+        )
+    return False
+
+
+def can_manage_dossier(actor: Actor, dossier: Dossier) -> bool:
+    """Status, progress steps, publishing documents: the firm's work."""
+    return actor.role is Role.STAFF
+
+
+def can_manage_company_accounts(actor: Actor, client_id: int) -> bool:
+    if actor.role is Role.STAFF:
+        return True
+    return actor.role is Role.CLIENT and actor.is_main and actor.client_id == client_id
+
+
+def can_manage_firm(actor: Actor) -> bool:
+    """Creating clients, intermediaries, staff and dossiers."""
+    return actor.role is Role.STAFF
+
+
+def require(allowed: bool, message: str = "You may not do that.") -> None:
+    if not allowed:
+        raise PermissionDenied(message)
+
+
+async def visible_dossier(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    dossier_id: int | None = None,
+    number: str | None = None,
+    options: Sequence[ORMOption] = (),
+    for_update: bool = False,
+) -> Dossier:
+    """Load a dossier the actor may see, by id or number; NotFound otherwise."""
+    if (dossier_id is None) == (number is None):
+        raise ValueError("give exactly one of dossier_id and number")
+    key: Any = Dossier.id == dossier_id if dossier_id is not None else Dossier.number == number
+    stmt = select(Dossier).where(key, visible_dossiers(actor)).options(*options)
+    if for_update:
+        stmt = stmt.with_for_update()
+    dossier = (await session.execute(stmt)).scalar_one_or_none()
+    if dossier is None:
+        shown = number if number is not None else f"#{dossier_id}"
+        raise NotFound(f"Dossier {shown} was not found.")
+    return dossier

@@ -1,0 +1,34 @@
+"""Writing the audit trail. Every service that changes something, or hands out a document,
+records who did it, through which channel, to what."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .actor import Actor
+from .models import AuditEvent
+
+
+def record(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    *,
+    dossier_id: int | None = None,
+    subject: Any = None,
+    **details: Any,
+) -> AuditEvent:
+    """Add an audit event to the current unit of work (committed with it, or not at all)."""
+    event = AuditEvent(
+        actor_id=actor.account_id,
+        action=action,
+        channel=actor.channel.value,
+        dossier_id=dossier_id,
+        subject_type=type(subject).__name__ if subject is not None else None,
+        subject_id=getattr(subject, "id", None),
+        details=details,
+    )
+    session.add(event)
+    return event

@@ -1,0 +1,135 @@
+"""Domain events become outbox items: who should hear of what, on which channel.
+
+Services call ``notify`` inside their unit of work, so a notification is queued if and only if
+the change it reports is committed. Sending is the outbox worker's job.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import Account, Dossier, IntermediaryOffice, OutboxItem
+
+
+class Kind(enum.StrEnum):
+    # To the client (or their intermediary office).
+    NEW_DOCUMENT = "new_document"
+    NEW_MESSAGE = "new_message"
+    NEW_QUESTIONNAIRE = "new_questionnaire"
+    DOSSIER_IN_TREATMENT = "dossier_in_treatment"
+    REPORT_READY = "report_ready"
+    DOCUMENTS_REJECTED = "documents_rejected"
+    DOCUMENTS_MISSING = "documents_missing"
+    # To the firm (the dossier's handler).
+    CLIENT_MESSAGE = "client_message"
+    CLIENT_DOCUMENT = "client_document"
+
+
+# The kinds a person can switch off per channel in "My details"; the others always go by email.
+OPTIONAL_KINDS = (Kind.NEW_DOCUMENT, Kind.NEW_QUESTIONNAIRE, Kind.NEW_MESSAGE)
+CHANNELS = ("email", "telegram")
+TO_FIRM = frozenset({Kind.CLIENT_MESSAGE, Kind.CLIENT_DOCUMENT})
+
+
+def wants(account: Account, kind: Kind, channel: str) -> bool:
+    """Whether ``account`` wants ``kind`` on ``channel``: by email unless switched off; by
+    Telegram only once a chat is linked, and then unless switched off."""
+    if channel == "telegram" and account.telegram_chat_id is None:
+        return False
+    if kind not in OPTIONAL_KINDS:
+        return channel == "email"
+    prefs = (account.notifications or {}).get(kind.value, {})
+    return bool(prefs.get(channel, True))
+
+
+def _item(
+    kind: Kind,
+    dossier: Dossier,
+    subject_key: str,
+    channel: str,
+    recipient: str,
+    language: str,
+    account_id: int | None,
+    data: dict[str, Any],
+) -> OutboxItem:
+    return OutboxItem(
+        channel=channel,
+        kind=kind.value,
+        recipient=recipient,
+        account_id=account_id,
+        dossier_id=dossier.id,
+        language=language,
+        payload={"dossier_number": dossier.number, **data},
+        idempotency_key=f"{kind.value}:{subject_key}:{channel}:{account_id or recipient}",
+    )
+
+
+async def notify(
+    session: AsyncSession,
+    kind: Kind,
+    dossier: Dossier,
+    *,
+    subject_key: str,
+    data: dict[str, Any] | None = None,
+    exclude_account_id: int | None = None,
+) -> list[OutboxItem]:
+    """Queue ``kind`` about ``dossier`` for everyone who should hear of it.
+
+    ``subject_key`` names what happened (``message:42``) and makes the idempotency key.
+    The person who caused the event (``exclude_account_id``) is not told about it.
+    """
+    data = data or {}
+    items: list[OutboxItem] = []
+    if kind in TO_FIRM:
+        if dossier.handler_id is not None and dossier.handler_id != exclude_account_id:
+            handler = await session.get(Account, dossier.handler_id)
+            if handler is not None and handler.active:
+                items.append(
+                    _item(
+                        kind,
+                        dossier,
+                        subject_key,
+                        "email",
+                        handler.email,
+                        handler.language.value,
+                        handler.id,
+                        data,
+                    )
+                )
+    elif dossier.intermediary_id is not None:
+        # The office handles its clients' mail; the client is not written to directly.
+        office = await session.get(IntermediaryOffice, dossier.intermediary_id)
+        if office is not None:
+            items.append(_item(kind, dossier, subject_key, "email", office.email, "nl", None, data))
+    elif dossier.visible_to_client:
+        accounts = await session.scalars(
+            select(Account)
+            .where(Account.client_id == dossier.client_id, Account.active.is_(True))
+            .order_by(Account.id)
+        )
+        for account in accounts:
+            if account.id == exclude_account_id:
+                continue
+            for channel in CHANNELS:
+                if wants(account, kind, channel):
+                    recipient = (
+                        account.email if channel == "email" else str(account.telegram_chat_id)
+                    )
+                    items.append(
+                        _item(
+                            kind,
+                            dossier,
+                            subject_key,
+                            channel,
+                            recipient,
+                            account.language.value,
+                            account.id,
+                            data,
+                        )
+                    )
+    session.add_all(items)
+    return items

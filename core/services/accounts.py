@@ -1,0 +1,112 @@
+"""Accounts: creating them, finding them, naming them."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .. import access, audit
+from ..actor import Actor
+from ..errors import Conflict, NotFound
+from ..models import Account, Language, Role
+from ..passwords import check_password_rule, hash_password
+from ..validation import USERNAME_MAX, clean_email, clean_username, required_text
+
+
+async def username_taken(session: AsyncSession, username: str) -> bool:
+    found = await session.scalar(
+        select(Account.id).where(func.lower(Account.username) == username.lower())
+    )
+    return found is not None
+
+
+async def free_username(session: AsyncSession, wish: str) -> str:
+    """A free username built from ``wish`` (an email address: people recognise it)."""
+    ascii_wish = unicodedata.normalize("NFKD", wish).encode("ascii", "ignore").decode()
+    base = re.sub(r"[^A-Za-z0-9._-]+", ".", ascii_wish.split("@")[0]).strip("._-").lower()
+    base = (base or "user")[: USERNAME_MAX - 4]
+    candidate, n = base, 1
+    while await username_taken(session, candidate):
+        n += 1
+        candidate = f"{base}{n}"
+    return candidate
+
+
+async def create_account(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    email: str,
+    role: Role,
+    username: str | None = None,
+    name: str = "",
+    client_id: int | None = None,
+    intermediary_id: int | None = None,
+    is_main: bool = False,
+    language: Language = Language.NL,
+    password: str | None = None,
+) -> Account:
+    email = clean_email(email)
+    language = Language(language)
+    if username is None:
+        username = await free_username(session, email)
+    else:
+        username = clean_username(username)
+        if await username_taken(session, username):
+            raise Conflict(f"The username '{username}' is already taken.", field="username")
+    password_hash = None
+    if password is not None:
+        check_password_rule(password)
+        password_hash = await hash_password(password)
+    account = Account(
+        username=username,
+        email=email,
+        name=name.strip(),
+        role=role,
+        language=language,
+        client_id=client_id,
+        intermediary_id=intermediary_id,
+        is_main=is_main,
+        password_hash=password_hash,
+        notifications={},
+    )
+    session.add(account)
+    await session.flush()
+    audit.record(session, actor, "account.create", subject=account, role=role.value)
+    return account
+
+
+async def create_staff(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    username: str,
+    email: str,
+    name: str = "",
+    password: str | None = None,
+    language: Language = Language.NL,
+) -> Account:
+    access.require(access.can_manage_firm(actor), "Only staff may add staff accounts.")
+    name = required_text(name or username, field="name", label="The name", max_length=200)
+    return await create_account(
+        session,
+        actor,
+        username=username,
+        email=email,
+        name=name,
+        role=Role.STAFF,
+        password=password,
+        language=language,
+    )
+
+
+async def account_by_username(session: AsyncSession, username: str) -> Account:
+    account = await session.scalar(
+        select(Account).where(func.lower(Account.username) == username.strip().lower())
+    )
+    if account is None:
+        raise NotFound(f"There is no account '{username}'.")
+    return account

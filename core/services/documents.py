@@ -1,0 +1,220 @@
+"""Documents: the firm publishes them, clients deliver them, anyone who may see the dossier
+downloads them, and every download leaves a receipt."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .. import access, audit
+from ..actor import Actor
+from ..db import dialect_insert
+from ..errors import NotFound, ValidationError
+from ..filenames import display_filename, guess_content_type
+from ..models import Document, DocumentCategory, Dossier, DownloadReceipt, ReviewState, utcnow
+from ..notifications import Kind, notify
+from ..storage import FileStore
+
+_CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*")
+PUBLISHABLE = (DocumentCategory.CORRESPONDENCE, DocumentCategory.DOCUMENT)
+
+
+@dataclass
+class Upload:
+    """A file on its way in: a name for display, and its bytes as a stream."""
+
+    filename: str | None
+    chunks: AsyncIterable[bytes]
+    content_type: str | None = None
+
+
+def _content_type(upload: Upload, filename: str) -> str:
+    given = (upload.content_type or "").split(";")[0].strip().lower()
+    if _CONTENT_TYPE.fullmatch(given) and given != "application/octet-stream":
+        return given
+    return guess_content_type(filename)
+
+
+async def store_document(
+    session: AsyncSession,
+    store: FileStore,
+    actor: Actor,
+    dossier: Dossier,
+    upload: Upload,
+    category: DocumentCategory,
+    *,
+    message_id: int | None = None,
+    answer_id: int | None = None,
+) -> Document:
+    """Stream ``upload`` into the store and add its Document row. No access check: callers
+    have done theirs."""
+    filename = display_filename(upload.filename)
+    stored = await store.put(upload.chunks)
+    document = Document(
+        dossier_id=dossier.id,
+        category=category,
+        filename=filename,
+        content_type=_content_type(upload, filename),
+        size=stored.size,
+        sha256=stored.sha256,
+        storage_key=stored.key,
+        source_channel=actor.channel,
+        uploaded_by_id=actor.account_id,
+        message_id=message_id,
+        answer_id=answer_id,
+        review_state=(
+            ReviewState.PENDING if category is DocumentCategory.DELIVERED else ReviewState.NONE
+        ),
+    )
+    session.add(document)
+    await session.flush()
+    return document
+
+
+async def publish_document(
+    session: AsyncSession,
+    store: FileStore,
+    actor: Actor,
+    *,
+    number: str,
+    upload: Upload,
+    category: DocumentCategory = DocumentCategory.DOCUMENT,
+) -> Document:
+    """The firm publishes a letter or document to the client, who is told of it."""
+    category = DocumentCategory(category)
+    if category not in PUBLISHABLE:
+        raise ValidationError(
+            "The firm publishes correspondence or documents; deliveries come from the client.",
+            field="category",
+        )
+    dossier = await access.visible_dossier(session, actor, number=number)
+    access.require(access.can_manage_dossier(actor, dossier), "Only staff may publish documents.")
+    document = await store_document(session, store, actor, dossier, upload, category)
+    dossier.updated_at = utcnow()
+    audit.record(
+        session,
+        actor,
+        "document.publish",
+        dossier_id=dossier.id,
+        subject=document,
+        category=category.value,
+        filename=document.filename,
+    )
+    await notify(
+        session,
+        Kind.NEW_DOCUMENT,
+        dossier,
+        subject_key=f"document:{document.id}",
+        data={"document_id": document.id, "filename": document.filename},
+        exclude_account_id=actor.account_id,
+    )
+    return document
+
+
+async def deliver_document(
+    session: AsyncSession,
+    store: FileStore,
+    actor: Actor,
+    *,
+    upload: Upload,
+    number: str | None = None,
+    dossier_id: int | None = None,
+    answer_id: int | None = None,
+) -> Document:
+    """A client (or their intermediary) delivers a document: it lands under Delivered by me."""
+    dossier = await access.visible_dossier(session, actor, number=number, dossier_id=dossier_id)
+    document = await store_document(
+        session, store, actor, dossier, upload, DocumentCategory.DELIVERED, answer_id=answer_id
+    )
+    dossier.updated_at = utcnow()
+    audit.record(
+        session,
+        actor,
+        "document.deliver",
+        dossier_id=dossier.id,
+        subject=document,
+        filename=document.filename,
+    )
+    await notify(
+        session,
+        Kind.CLIENT_DOCUMENT,
+        dossier,
+        subject_key=f"document:{document.id}",
+        data={"document_id": document.id, "filename": document.filename},
+        exclude_account_id=actor.account_id,
+    )
+    return document
+
+
+@dataclass
+class DocumentRow:
+    document: Document
+    downloaded: bool
+
+
+async def list_documents(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    dossier_id: int,
+    category: DocumentCategory | None = None,
+) -> list[DocumentRow]:
+    """The dossier's documents, newest first, each marked downloaded or not by this user."""
+    dossier = await access.visible_dossier(session, actor, dossier_id=dossier_id)
+    me = actor.account_id if actor.account_id is not None else -1
+    stmt = (
+        select(Document, DownloadReceipt.id)
+        .outerjoin(
+            DownloadReceipt,
+            and_(DownloadReceipt.document_id == Document.id, DownloadReceipt.account_id == me),
+        )
+        .where(Document.dossier_id == dossier.id)
+        .order_by(Document.created_at.desc(), Document.id.desc())
+    )
+    if category is not None:
+        stmt = stmt.where(Document.category == category)
+    return [DocumentRow(doc, receipt is not None) for doc, receipt in await session.execute(stmt)]
+
+
+async def visible_document(session: AsyncSession, actor: Actor, document_id: int) -> Document:
+    """A document the actor may see (it is in a dossier they see); NotFound otherwise."""
+    document = await session.scalar(
+        select(Document)
+        .join(Dossier, Dossier.id == Document.dossier_id)
+        .where(Document.id == document_id, access.visible_dossiers(actor))
+    )
+    if document is None:
+        raise NotFound("This document was not found.")
+    return document
+
+
+@dataclass
+class Download:
+    document: Document
+    chunks: AsyncIterator[bytes]
+
+
+async def download(
+    session: AsyncSession, store: FileStore, actor: Actor, document_id: int
+) -> Download:
+    """Open a document for download and record a receipt for this user."""
+    document = await visible_document(session, actor, document_id)
+    if actor.account_id is not None:
+        now = utcnow()
+        insert = dialect_insert(session, DownloadReceipt).values(
+            document_id=document.id, account_id=actor.account_id, first_at=now, last_at=now, count=1
+        )
+        await session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["document_id", "account_id"],
+                set_={"last_at": now, "count": DownloadReceipt.count + 1},
+            )
+        )
+    audit.record(
+        session, actor, "document.download", dossier_id=document.dossier_id, subject=document
+    )
+    return Download(document=document, chunks=store.open(document.storage_key))

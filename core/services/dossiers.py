@@ -1,0 +1,309 @@
+"""Dossiers: creating them, their status and progress steps, and what a user sees of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from .. import access, audit
+from ..actor import Actor
+from ..errors import Conflict, NotFound, ValidationError
+from ..models import (
+    FINISHED_STATUSES,
+    Client,
+    Document,
+    DocumentCategory,
+    Dossier,
+    DossierStatus,
+    DossierStep,
+    DownloadReceipt,
+    IntermediaryOffice,
+    Message,
+    MessageRead,
+    utcnow,
+)
+from ..notifications import Kind, notify
+from ..validation import required_text
+
+NUMBER_MAX = 64
+DESCRIPTION_MAX = 500
+PAGE_SIZE = 50
+
+# Status changes the client is told about.
+_STATUS_NOTICES = {
+    DossierStatus.IN_TREATMENT: Kind.DOSSIER_IN_TREATMENT,
+    DossierStatus.REPORT_READY: Kind.REPORT_READY,
+}
+
+
+def parse_status(value: str) -> DossierStatus:
+    try:
+        return DossierStatus(value.strip().lower())
+    except ValueError:
+        known = ", ".join(s.value for s in DossierStatus)
+        raise ValidationError(
+            f"'{value}' is not a dossier status; use one of: {known}.", field="status"
+        ) from None
+
+
+async def create_dossier(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    number: str,
+    description: str,
+    client_id: int,
+    intermediary_id: int | None = None,
+    visible_to_client: bool = True,
+    handler_id: int | None = None,
+    steps: list[str] | None = None,
+) -> Dossier:
+    access.require(access.can_manage_firm(actor), "Only staff may add dossiers.")
+    number = required_text(number, field="number", label="The dossier number", max_length=64)
+    description = (description or "").strip()
+    if len(description) > DESCRIPTION_MAX:
+        raise ValidationError(
+            f"The description may be at most {DESCRIPTION_MAX} characters long.",
+            field="description",
+        )
+    if await session.get(Client, client_id) is None:
+        raise NotFound(f"There is no client with id {client_id}.")
+    if (
+        intermediary_id is not None
+        and await session.get(IntermediaryOffice, intermediary_id) is None
+    ):
+        raise NotFound(f"There is no intermediary with id {intermediary_id}.")
+    if not visible_to_client and intermediary_id is None:
+        raise ValidationError(
+            "Only a dossier with an intermediary can be hidden from the client.",
+            field="visible_to_client",
+        )
+    if await session.scalar(select(Dossier.id).where(Dossier.number == number)) is not None:
+        raise Conflict(f"A dossier with number {number} already exists.", field="number")
+    dossier = Dossier(
+        number=number,
+        description=description,
+        client_id=client_id,
+        intermediary_id=intermediary_id,
+        visible_to_client=visible_to_client,
+        handler_id=handler_id if handler_id is not None else actor.account_id,
+    )
+    session.add(dossier)
+    await session.flush()
+    for position, title in enumerate(steps or [], start=1):
+        session.add(DossierStep(dossier_id=dossier.id, position=position, title=title))
+    audit.record(session, actor, "dossier.create", dossier_id=dossier.id, subject=dossier)
+    return dossier
+
+
+async def set_status(
+    session: AsyncSession, actor: Actor, number: str, status: DossierStatus | str
+) -> Dossier:
+    dossier = await access.visible_dossier(session, actor, number=number, for_update=True)
+    access.require(access.can_manage_dossier(actor, dossier), "Only staff may change a status.")
+    new = status if isinstance(status, DossierStatus) else parse_status(status)
+    old = dossier.status
+    if new is old:
+        return dossier
+    dossier.status = new
+    dossier.updated_at = utcnow()
+    audit.record(
+        session, actor, "dossier.status", dossier_id=dossier.id, old=old.value, new=new.value
+    )
+    kind = _STATUS_NOTICES.get(new)
+    if kind is not None:
+        await notify(
+            session,
+            kind,
+            dossier,
+            subject_key=f"dossier:{dossier.id}:{new.value}:{dossier.updated_at.isoformat()}",
+            data={"status": new.value},
+        )
+    return dossier
+
+
+async def add_step(session: AsyncSession, actor: Actor, number: str, title: str) -> DossierStep:
+    dossier = await access.visible_dossier(session, actor, number=number)
+    access.require(access.can_manage_dossier(actor, dossier), "Only staff may add steps.")
+    title = required_text(title, field="title", label="The step", max_length=500)
+    last = await session.scalar(
+        select(func.max(DossierStep.position)).where(DossierStep.dossier_id == dossier.id)
+    )
+    step = DossierStep(dossier_id=dossier.id, position=(last or 0) + 1, title=title)
+    session.add(step)
+    await session.flush()
+    audit.record(session, actor, "step.add", dossier_id=dossier.id, subject=step)
+    return step
+
+
+async def tick_step(
+    session: AsyncSession, actor: Actor, number: str, position: int, *, done: bool = True
+) -> DossierStep:
+    dossier = await access.visible_dossier(session, actor, number=number)
+    access.require(access.can_manage_dossier(actor, dossier), "Only staff may tick steps.")
+    step = await session.scalar(
+        select(DossierStep).where(
+            DossierStep.dossier_id == dossier.id, DossierStep.position == position
+        )
+    )
+    if step is None:
+        raise NotFound(f"Dossier {number} has no step {position}.")
+    step.done_at = utcnow() if done else None
+    step.done_by_id = actor.account_id if done else None
+    audit.record(session, actor, "step.tick", dossier_id=dossier.id, subject=step, done=done)
+    return step
+
+
+@dataclass
+class DossierRow:
+    dossier: Dossier
+    steps_done: int
+    steps_total: int
+
+
+@dataclass
+class DossierList:
+    rows: list[DossierRow]
+    in_progress: int
+    total: int
+    matching: int
+
+
+async def list_dossiers(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    search: str | None = None,
+    status: DossierStatus | str | None = None,
+    limit: int = PAGE_SIZE,
+    offset: int = 0,
+) -> DossierList:
+    """The dossiers ``actor`` may see, newest activity first, with the tile's counts.
+
+    A fixed number of statements whatever the size of the database: counts, one page, and the
+    page's step progress.
+    """
+    visible = access.visible_dossiers(actor)
+    filters = [visible]
+    if search and search.strip():
+        term = search.strip()
+        filters.append(
+            or_(
+                Dossier.number.icontains(term, autoescape=True),
+                Dossier.description.icontains(term, autoescape=True),
+            )
+        )
+    if status:
+        filters.append(
+            Dossier.status
+            == (status if isinstance(status, DossierStatus) else parse_status(status))
+        )
+    in_progress = case((Dossier.status.not_in(list(FINISHED_STATUSES)), 1), else_=0)
+    matching_filter = and_(*filters)
+    counts = (
+        await session.execute(
+            select(
+                func.count(Dossier.id),
+                func.coalesce(func.sum(in_progress), 0),
+                func.count(Dossier.id).filter(matching_filter),
+            ).where(visible)
+        )
+    ).one()
+    page = list(
+        await session.scalars(
+            select(Dossier)
+            .where(matching_filter)
+            .order_by(Dossier.updated_at.desc(), Dossier.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+    progress: dict[int, tuple[int, int]] = {}
+    if page:
+        done = func.count(DossierStep.done_at)
+        for dossier_id, n_done, n_total in await session.execute(
+            select(DossierStep.dossier_id, done, func.count(DossierStep.id))
+            .where(DossierStep.dossier_id.in_([d.id for d in page]))
+            .group_by(DossierStep.dossier_id)
+        ):
+            progress[dossier_id] = (n_done, n_total)
+    rows = [DossierRow(d, *progress.get(d.id, (0, 0))) for d in page]
+    return DossierList(rows=rows, total=counts[0], in_progress=int(counts[1]), matching=counts[2])
+
+
+TABS = ("correspondence", "document", "delivered", "messages")
+
+
+@dataclass
+class DossierView:
+    dossier: Dossier
+    steps: list[DossierStep]
+    unread: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def steps_done(self) -> int:
+        return sum(1 for s in self.steps if s.done_at is not None)
+
+
+async def unread_counts(session: AsyncSession, actor: Actor, dossier_id: int) -> dict[str, int]:
+    """Per tab, what ``actor`` has not opened yet: documents not downloaded (other than their
+    own uploads) and messages not read (other than their own)."""
+    counts = dict.fromkeys(TABS, 0)
+    if actor.account_id is None:
+        return counts
+    me = actor.account_id
+    for category, n in await session.execute(
+        select(Document.category, func.count(Document.id))
+        .outerjoin(
+            DownloadReceipt,
+            and_(DownloadReceipt.document_id == Document.id, DownloadReceipt.account_id == me),
+        )
+        .where(
+            Document.dossier_id == dossier_id,
+            DownloadReceipt.id.is_(None),
+            or_(Document.uploaded_by_id.is_(None), Document.uploaded_by_id != me),
+        )
+        .group_by(Document.category)
+    ):
+        counts[DocumentCategory(category).value] = n
+    counts["messages"] = (
+        await session.scalar(
+            select(func.count(Message.id))
+            .outerjoin(
+                MessageRead,
+                and_(MessageRead.message_id == Message.id, MessageRead.account_id == me),
+            )
+            .where(
+                Message.dossier_id == dossier_id,
+                MessageRead.id.is_(None),
+                or_(Message.author_id.is_(None), Message.author_id != me),
+            )
+        )
+        or 0
+    )
+    return counts
+
+
+async def open_dossier(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    number: str | None = None,
+    dossier_id: int | None = None,
+) -> DossierView:
+    """A dossier with its progress steps and its tabs' unread counts."""
+    dossier = await access.visible_dossier(
+        session,
+        actor,
+        number=number,
+        dossier_id=dossier_id,
+        options=[selectinload(Dossier.steps)],
+    )
+    return DossierView(
+        dossier=dossier,
+        steps=list(dossier.steps),
+        unread=await unread_counts(session, actor, dossier.id),
+    )

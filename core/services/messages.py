@@ -1,0 +1,181 @@
+"""Messages between the firm and its clients, with attachments and read receipts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from .. import access, audit
+from ..actor import Actor
+from ..db import dialect_insert
+from ..errors import NotFound, ValidationError
+from ..models import (
+    MAX_BODY_LENGTH,
+    MAX_SUBJECT_LENGTH,
+    Direction,
+    DocumentCategory,
+    Dossier,
+    Message,
+    MessageRead,
+    utcnow,
+)
+from ..notifications import Kind, notify
+from ..storage import FileStore
+from ..validation import required_text
+from .documents import Upload, store_document
+
+MAX_ATTACHMENTS = 20
+
+_WITH_DETAILS = (selectinload(Message.author), selectinload(Message.attachments))
+
+
+def check_message(subject: str | None, body: str | None) -> tuple[str, str]:
+    """The cleaned subject and body, or a ValidationError saying what is wrong."""
+    subject = required_text(
+        subject, field="subject", label="The subject", max_length=MAX_SUBJECT_LENGTH
+    )
+    body = (body or "").strip("\r\n ")
+    if not body.strip():
+        raise ValidationError("The message is required.", field="body")
+    if len(body) > MAX_BODY_LENGTH:
+        raise ValidationError(
+            f"The message may be at most {MAX_BODY_LENGTH} characters long; "
+            f"this one has {len(body)}.",
+            field="body",
+        )
+    return subject, body
+
+
+async def send_message(
+    session: AsyncSession,
+    store: FileStore,
+    actor: Actor,
+    *,
+    subject: str | None,
+    body: str | None,
+    number: str | None = None,
+    dossier_id: int | None = None,
+    parent_id: int | None = None,
+    attachments: Sequence[Upload] = (),
+    email_message_id: str | None = None,
+) -> Message:
+    """Write a message in a dossier. Staff write to the client; anyone else to the firm.
+
+    Everything is checked before anything is stored, so a refused message leaves nothing.
+    """
+    dossier = await access.visible_dossier(session, actor, number=number, dossier_id=dossier_id)
+    subject, body = check_message(subject, body)
+    if len(attachments) > MAX_ATTACHMENTS:
+        raise ValidationError(
+            f"A message may carry at most {MAX_ATTACHMENTS} attachments.", field="attachments"
+        )
+    if parent_id is not None:
+        parent = await session.get(Message, parent_id)
+        if parent is None or parent.dossier_id != dossier.id:
+            raise NotFound("The message you are replying to was not found.")
+    direction = Direction.OUTGOING if actor.is_staff else Direction.INCOMING
+    message = Message(
+        dossier_id=dossier.id,
+        author_id=actor.account_id,
+        direction=direction,
+        subject=subject,
+        body=body,
+        parent_id=parent_id,
+        channel=actor.channel,
+        email_message_id=email_message_id,
+    )
+    session.add(message)
+    await session.flush()
+    # What the firm attaches is correspondence; what a client attaches is a delivery.
+    category = DocumentCategory.CORRESPONDENCE if actor.is_staff else DocumentCategory.DELIVERED
+    for upload in attachments:
+        await store_document(
+            session, store, actor, dossier, upload, category, message_id=message.id
+        )
+    dossier.updated_at = utcnow()
+    audit.record(
+        session,
+        actor,
+        "message.send",
+        dossier_id=dossier.id,
+        subject=message,
+        direction=direction.value,
+        attachments=len(attachments),
+    )
+    await notify(
+        session,
+        Kind.NEW_MESSAGE if actor.is_staff else Kind.CLIENT_MESSAGE,
+        dossier,
+        subject_key=f"message:{message.id}",
+        data={"message_id": message.id, "subject": subject},
+        exclude_account_id=actor.account_id,
+    )
+    return await _load(session, message.id)
+
+
+async def _load(session: AsyncSession, message_id: int) -> Message:
+    message = await session.scalar(
+        select(Message)
+        .where(Message.id == message_id)
+        .options(*_WITH_DETAILS)
+        .execution_options(populate_existing=True)
+    )
+    assert message is not None
+    return message
+
+
+@dataclass
+class MessageRow:
+    message: Message
+    read: bool
+
+
+async def list_messages(
+    session: AsyncSession, actor: Actor, *, dossier_id: int
+) -> list[MessageRow]:
+    """The dossier's messages, newest first, each marked read or not by this user."""
+    dossier = await access.visible_dossier(session, actor, dossier_id=dossier_id)
+    me = actor.account_id if actor.account_id is not None else -1
+    rows = await session.execute(
+        select(Message, MessageRead.id)
+        .outerjoin(
+            MessageRead, and_(MessageRead.message_id == Message.id, MessageRead.account_id == me)
+        )
+        .where(Message.dossier_id == dossier.id)
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .options(*_WITH_DETAILS)
+    )
+    return [
+        MessageRow(m, read is not None or (m.author_id is not None and m.author_id == me))
+        for m, read in rows
+    ]
+
+
+@dataclass
+class MessageThread:
+    message: Message
+    parent: Message | None
+
+
+async def read_message(session: AsyncSession, actor: Actor, message_id: int) -> MessageThread:
+    """Open a message (marking it read for this user), with the message it answers."""
+    message = await session.scalar(
+        select(Message)
+        .join(Dossier, Dossier.id == Message.dossier_id)
+        .where(Message.id == message_id, access.visible_dossiers(actor))
+        .options(*_WITH_DETAILS)
+    )
+    if message is None:
+        raise NotFound("This message was not found.")
+    if actor.account_id is not None:
+        await session.execute(
+            dialect_insert(session, MessageRead)
+            .values(message_id=message.id, account_id=actor.account_id, read_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["message_id", "account_id"])
+        )
+    parent = await _load(session, message.parent_id) if message.parent_id else None
+    return MessageThread(message=message, parent=parent)
