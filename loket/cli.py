@@ -1,0 +1,154 @@
+"""The ``loket`` command line.
+
+Every command that creates, changes or shows something takes ``--json`` and then prints exactly
+one JSON document on stdout. Errors go to stderr in words a person understands, with a non-zero
+exit, and nothing half-done: each command is one unit of work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from sqlalchemy.exc import DBAPIError
+
+from core import schema
+from core.errors import LoketError
+from core.models import DossierStatus
+
+from .commands import demo, dossiers, people, setup
+from .config import ConfigError, load_settings
+from .runtime import Runtime, open_runtime
+
+Command = Callable[[Runtime, argparse.Namespace], Awaitable[None]]
+
+EXIT_ERROR = 1
+EXIT_UNEXPECTED = 70
+
+
+def _json_flag() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--json", action="store_true", help="print the result as JSON")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="loket", description="Loket: a client portal for firms and their clients."
+    )
+    parser.add_argument("--config", type=Path, help="a TOML settings file (LOKET_CONFIG)")
+    groups = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
+    js = [_json_flag()]
+
+    def leaf(sub: argparse._SubParsersAction, name: str, run: Command, help: str):
+        p = sub.add_parser(name, parents=js, help=help, description=help)
+        p.set_defaults(run=run)
+        return p
+
+    leaf(groups, "init", setup.init, "create or upgrade the database")
+    leaf(groups, "demo", demo.demo, "set up a sample firm to look around in")
+
+    staff = groups.add_parser("staff", help="staff accounts").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    p = leaf(staff, "add", people.staff_add, "add a staff account")
+    p.add_argument("--username", required=True)
+    p.add_argument("--email", required=True)
+    p.add_argument("--name")
+    p.add_argument("--password", help="set a password now (otherwise by invitation)")
+
+    client = groups.add_parser("client", help="clients").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    p = leaf(client, "add", people.client_add, "add a client (person or company)")
+    p.add_argument("--name", required=True)
+    p.add_argument("--email", required=True)
+    p.add_argument("--username", help="default: made from the email address")
+    p.add_argument("--company", action="store_true", help="the client is a company")
+    p.add_argument("--language", choices=["nl", "en"], default="nl")
+
+    inter = groups.add_parser("intermediary", help="intermediary offices").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    p = leaf(inter, "add", people.intermediary_add, "add an intermediary office")
+    p.add_argument("--name", required=True)
+    p.add_argument("--email", required=True, help="the office's general address")
+    p.add_argument("--username", help="the office's login; default from the address")
+
+    dossier = groups.add_parser("dossier", help="dossiers").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    p = leaf(dossier, "add", dossiers.dossier_add, "add a dossier")
+    p.add_argument("--number", required=True)
+    p.add_argument("--description", required=True)
+    p.add_argument("--client", required=True, type=int, help="the client's id")
+    p.add_argument("--intermediary", type=int, help="the intermediary office's id")
+    p.add_argument("--hidden-from-client", action="store_true")
+    p = leaf(dossier, "status", dossiers.dossier_status, "change a dossier's status")
+    p.add_argument("number")
+    p.add_argument("status", help=", ".join(s.value for s in DossierStatus))
+    p = leaf(dossier, "show", dossiers.dossier_show, "show a dossier")
+    p.add_argument("number")
+
+    document = groups.add_parser("document", help="documents").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    p = leaf(document, "publish", dossiers.document_publish, "publish a file to the client")
+    p.add_argument("--dossier", required=True, help="the dossier number")
+    p.add_argument("--file", required=True)
+    p.add_argument("--category", choices=["correspondence", "document"], default="document")
+
+    message = groups.add_parser("message", help="messages").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    p = leaf(message, "send", dossiers.message_send, "send a message in a dossier")
+    p.add_argument("--dossier", required=True, help="the dossier number")
+    p.add_argument("--subject", required=True)
+    p.add_argument("--body", required=True)
+    p.add_argument("--attach", action="append", metavar="PATH")
+    p.add_argument("--as", dest="as_user", metavar="USERNAME", help="write as this account")
+    return parser
+
+
+async def _check_schema(rt: Runtime) -> None:
+    current, head = await schema.revision(rt.db.engine)
+    if current is None:
+        raise ConfigError("The database is not set up yet: run `loket init` first.")
+    if current != head:
+        raise ConfigError("The database needs an upgrade: run `loket init` first.")
+
+
+async def _run(args: argparse.Namespace) -> None:
+    settings = load_settings(config_file=args.config)
+    async with open_runtime(settings) as rt:
+        if args.run not in (setup.init, demo.demo):
+            await _check_schema(rt)
+        await args.run(rt, args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        asyncio.run(_run(args))
+    except (LoketError, ConfigError) as exc:
+        print(f"loket: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except (OSError, DBAPIError) as exc:
+        # An unreachable or broken database is the operator's to fix: say so plainly.
+        reason = getattr(exc, "orig", None) or exc
+        print(f"loket: cannot use the database: {reason}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("loket: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last line of defence: a person gets a sentence, not a trace
+        print(f"loket: unexpected error ({type(exc).__name__}): {exc}", file=sys.stderr)
+        return EXIT_UNEXPECTED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

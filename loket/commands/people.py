@@ -1,0 +1,58 @@
+"""loket staff add, client add, intermediary add."""
+
+from __future__ import annotations
+
+import argparse
+
+from core.actor import Actor
+from core.models import ClientKind, Language
+from core.services import accounts, clients
+
+from ..output import account_json, client_json, emit, intermediary_json
+from ..runtime import Runtime
+
+SYSTEM = Actor.system()
+
+
+async def staff_add(rt: Runtime, args: argparse.Namespace) -> None:
+    async with rt.db.begin() as s:
+        staff = await accounts.create_staff(
+            s,
+            SYSTEM,
+            username=args.username,
+            email=args.email,
+            name=args.name or "",
+            password=args.password,
+        )
+    emit(args.json, account_json(staff), f"Staff account {staff.username} added (id {staff.id}).")
+
+
+async def client_add(rt: Runtime, args: argparse.Namespace) -> None:
+    kind = ClientKind.COMPANY if args.company else ClientKind.PERSON
+    async with rt.db.begin() as s:
+        client, account = await clients.create_client(
+            s,
+            SYSTEM,
+            name=args.name,
+            email=args.email,
+            username=args.username,
+            kind=kind,
+            language=Language(args.language),
+        )
+    emit(
+        args.json,
+        client_json(client, account),
+        f"Client {client.name} added (id {client.id}) with account {account.username}.",
+    )
+
+
+async def intermediary_add(rt: Runtime, args: argparse.Namespace) -> None:
+    async with rt.db.begin() as s:
+        office, account = await clients.create_intermediary(
+            s, SYSTEM, name=args.name, email=args.email, username=args.username
+        )
+    emit(
+        args.json,
+        intermediary_json(office, account),
+        f"Intermediary {office.name} added (id {office.id}) with account {account.username}.",
+    )

@@ -1,0 +1,100 @@
+"""Building the one Settings object from the environment and an optional TOML file.
+
+The environment wins over the file. The file may use the environment's names
+(``LOKET_SMTP_HOST``) or the short ones (``smtp_host``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from core.settings import Settings
+
+PREFIX = "LOKET_"
+SECRET_FILE = "secret_key"
+
+
+class ConfigError(Exception):
+    """The settings cannot be used; the message says which one and why."""
+
+
+def _convert(name: str, raw: Any, target: type | str) -> Any:
+    kind = str(target)
+    if raw is None or raw == "":
+        return None if "None" in kind else raw
+    try:
+        if "Path" in kind:
+            return Path(str(raw))
+        if kind.startswith("int"):
+            return int(raw)
+        return str(raw)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name.upper()} must be a whole number, not {raw!r}.") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the settings file {path}: {exc.strerror}.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"The settings file {path} is not valid TOML: {exc}.") from None
+    out = {}
+    for key, value in data.get("loket", data).items():
+        key = key.lower().removeprefix(PREFIX.lower())
+        out[key] = value
+    return out
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, config_file: Path | None = None
+) -> Settings:
+    """Settings from ``environ`` (default: os.environ) over the optional TOML file."""
+    environ = os.environ if environ is None else environ
+    config_file = config_file or (
+        Path(environ["LOKET_CONFIG"]) if "LOKET_CONFIG" in environ else None
+    )
+    values: dict[str, Any] = _read_toml(config_file) if config_file else {}
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise ConfigError(f"Unknown setting(s) in {config_file}: {', '.join(sorted(unknown))}.")
+    for name in fields:
+        env_name = PREFIX + name.upper()
+        if env_name in environ:
+            values[name] = environ[env_name]
+    kwargs = {name: _convert(name, value, fields[name].type) for name, value in values.items()}
+    kwargs = {k: v for k, v in kwargs.items() if v is not None or "None" in str(fields[k].type)}
+    settings = Settings(**kwargs)
+    for name in ("smtp_tls", "imap_tls"):
+        if getattr(settings, name) not in ("none", "starttls", "tls"):
+            raise ConfigError(f"{PREFIX}{name.upper()} must be none, starttls or tls.")
+    return settings
+
+
+def ensure_secret_key(settings: Settings) -> Settings:
+    """The configured secret key, or the one generated once into the data dir."""
+    if settings.secret_key:
+        return settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir / SECRET_FILE
+    if not path.exists():
+        # O_EXCL: two processes starting at once must not each write their own key.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+    key = path.read_text().strip()
+    if not key:
+        raise ConfigError(f"The secret key file {path} is empty; delete it to make a new one.")
+    return dataclasses.replace(settings, secret_key=key)
