@@ -1,0 +1,228 @@
+"""Shared fixtures: a migrated database (SQLite always, PostgreSQL where
+LOKET_TEST_DATABASE_URL is set), a file store, and a small firm to act on."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from core import schema
+from core.actor import Actor
+from core.db import Database, create_engine
+from core.models import Account, Base, Channel, ClientKind, Dossier
+from core.services import clients, dossiers
+from core.storage import LocalFileStore
+
+PG_SCHEMA = "loket_test"
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("LOKET_TEST_DATABASE_URL") else [])
+
+
+def pg_url() -> str:
+    return os.environ["LOKET_TEST_DATABASE_URL"]
+
+
+def pg_engine_kwargs() -> dict:
+    # Every connection of the test suite works in its own schema of the shared test database.
+    return {"connect_args": {"server_settings": {"search_path": PG_SCHEMA}}}
+
+
+async def _prepare_pg() -> None:
+    engine = create_engine(pg_url())
+    async with engine.begin() as conn:
+        await conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        await conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
+    await engine.dispose()
+    engine = create_engine(pg_url(), **pg_engine_kwargs())
+    await schema.upgrade(engine)
+    await engine.dispose()
+
+
+async def _truncate_pg() -> None:
+    engine = create_engine(pg_url(), **pg_engine_kwargs())
+    names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating each time would be slow)."""
+    path = tmp_path_factory.mktemp("template") / "loket.sqlite3"
+
+    async def build() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        await schema.upgrade(engine)
+        # Closing the last connection checkpoints the WAL into the file we copy.
+        await engine.dispose()
+
+    asyncio.run(build())
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_ready() -> bool:
+    if "postgresql" in BACKENDS:
+        asyncio.run(_prepare_pg())
+        return True
+    return False
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path, pg_ready: bool
+) -> Iterator[str]:
+    """The URL of an empty, migrated database of each backend."""
+    if request.param == "sqlite":
+        target = tmp_path / "loket.sqlite3"
+        shutil.copy(sqlite_template, target)
+        yield f"sqlite+aiosqlite:///{target}"
+    else:
+        asyncio.run(_truncate_pg())
+        yield pg_url()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    kwargs = pg_engine_kwargs() if make_url(database_url).get_backend_name() != "sqlite" else {}
+    database = Database.connect(database_url, **kwargs)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalFileStore:
+    return LocalFileStore(tmp_path / "store", limit=1024 * 1024)
+
+
+SYSTEM = Actor.system()
+
+
+@dataclass
+class Firm:
+    """A small firm: one staff member, a private client with two dossiers, a company with a
+    main and an extra account, and an intermediary office with a dossier of a third client
+    that is hidden from that client and one that is not."""
+
+    staff: Account
+    alice: Account  # private client
+    bv_main: Account  # company main account
+    bv_extra: Account  # company extra account
+    carol: Account  # client of the intermediary
+    office: Account  # the intermediary's login
+    other_office: Account  # an intermediary with no dossiers here
+    alice_1: Dossier
+    alice_2: Dossier
+    bv_1: Dossier
+    carol_visible: Dossier
+    carol_hidden: Dossier
+
+    def actor(self, account: Account, channel: Channel = Channel.WEB) -> Actor:
+        return Actor.of(account, channel)
+
+
+async def build_firm(db: Database) -> Firm:
+    from core.models import Role
+    from core.services.accounts import create_account, create_staff
+
+    async with db.begin() as s:
+        staff = await create_staff(s, SYSTEM, username="sanne", email="sanne@firm.example")
+        _, alice = await clients.create_client(
+            s, SYSTEM, name="Alice de Vries", email="alice@example.nl", username="alice"
+        )
+        bv, bv_main = await clients.create_client(
+            s,
+            SYSTEM,
+            name="Bakkerij BV",
+            email="info@bakkerij.example",
+            username="bakkerij",
+            kind=ClientKind.COMPANY,
+        )
+        bv_extra = await create_account(
+            s,
+            SYSTEM,
+            email="boekhouding@bakkerij.example",
+            username="bakkerij.boekhouding",
+            role=Role.CLIENT,
+            client_id=bv.id,
+        )
+        _, carol = await clients.create_client(
+            s, SYSTEM, name="Carol Jansen", email="carol@example.nl", username="carol"
+        )
+        office_row, office = await clients.create_intermediary(
+            s, SYSTEM, name="Adviesbureau Tussen", email="post@tussen.example", username="tussen"
+        )
+        _, other_office = await clients.create_intermediary(
+            s, SYSTEM, name="Ander Kantoor", email="post@ander.example", username="ander"
+        )
+        alice_1 = await dossiers.create_dossier(
+            s,
+            SYSTEM,
+            number="2026-0001",
+            description="Aangifte inkomstenbelasting 2025",
+            client_id=alice.client_id,
+            handler_id=staff.id,
+            steps=["Intake", "Aangifte"],
+        )
+        alice_2 = await dossiers.create_dossier(
+            s,
+            SYSTEM,
+            number="2026-0002",
+            description="Testament",
+            client_id=alice.client_id,
+            handler_id=staff.id,
+        )
+        bv_1 = await dossiers.create_dossier(
+            s,
+            SYSTEM,
+            number="2026-0100",
+            description="Jaarrekening 2025",
+            client_id=bv.id,
+            handler_id=staff.id,
+        )
+        carol_visible = await dossiers.create_dossier(
+            s,
+            SYSTEM,
+            number="2026-0200",
+            description="Hypotheek",
+            client_id=carol.client_id,
+            intermediary_id=office_row.id,
+            handler_id=staff.id,
+        )
+        carol_hidden = await dossiers.create_dossier(
+            s,
+            SYSTEM,
+            number="2026-0201",
+            description="Verzekering",
+            client_id=carol.client_id,
+            intermediary_id=office_row.id,
+            visible_to_client=False,
+            handler_id=staff.id,
+        )
+    return Firm(
+        staff,
+        alice,
+        bv_main,
+        bv_extra,
+        carol,
+        office,
+        other_office,
+        alice_1,
+        alice_2,
+        bv_1,
+        carol_visible,
+        carol_hidden,
+    )
+
+
+@pytest.fixture
+async def firm(db: Database) -> Firm:
+    return await build_firm(db)

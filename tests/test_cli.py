@@ -1,0 +1,241 @@
+"""The ``loket`` command line, run as a real process the way an operator or a script runs it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+class Loket:
+    def __init__(self, data_dir: Path) -> None:
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("LOKET_")} | {
+            "LOKET_DATA_DIR": str(data_dir)
+        }
+
+    def __call__(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "loket.cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if ok:
+            assert proc.returncode == 0, proc.stderr
+        else:
+            assert proc.returncode != 0, proc.stdout
+            assert proc.stderr.startswith("loket: "), proc.stderr
+            assert "Traceback" not in proc.stderr
+        return proc
+
+    def json(self, *args: str) -> dict:
+        return json.loads(self(*args, "--json").stdout)
+
+
+@pytest.fixture
+def loket(tmp_path: Path) -> Loket:
+    cli = Loket(tmp_path / "data")
+    cli("init")
+    return cli
+
+
+def test_commands_before_init_say_what_to_do(tmp_path: Path) -> None:
+    proc = Loket(tmp_path / "fresh")("dossier", "show", "1", ok=False)
+    assert "loket init" in proc.stderr
+
+
+def test_init_twice_is_fine(loket: Loket) -> None:
+    out = loket.json("init")
+    assert out["revision"] == out["previous_revision"] is not None
+
+
+def test_a_walk_through(loket: Loket, tmp_path: Path) -> None:
+    staff = loket.json(
+        "staff",
+        "add",
+        "--username",
+        "sanne",
+        "--email",
+        "sanne@kantoor.nl",
+        "--password",
+        "Geheim123",
+    )
+    assert staff["username"] == "sanne" and staff["role"] == "staff"
+    client = loket.json("client", "add", "--name", "Alice de Vries", "--email", "alice@example.nl")
+    assert client["username"] == "alice" and client["kind"] == "person"
+    company = loket.json(
+        "client",
+        "add",
+        "--name",
+        "Bakkerij BV",
+        "--email",
+        "info@bakkerij.nl",
+        "--company",
+        "--username",
+        "bakkerij",
+        "--language",
+        "en",
+    )
+    assert company["kind"] == "company" and company["account"]["language"] == "en"
+    office = loket.json("intermediary", "add", "--name", "Tussen", "--email", "post@tussen.nl")
+    assert office["email"] == "post@tussen.nl" and office["username"]
+
+    dossier = loket.json(
+        "dossier",
+        "add",
+        "--number",
+        "2026-0042",
+        "--description",
+        "Aangifte IB 2025",
+        "--client",
+        str(client["id"]),
+    )
+    assert dossier["number"] == "2026-0042" and dossier["status"] == "new"
+    hidden = loket.json(
+        "dossier",
+        "add",
+        "--number",
+        "2026-0043",
+        "--description",
+        "Verzekering",
+        "--client",
+        str(client["id"]),
+        "--intermediary",
+        str(office["id"]),
+        "--hidden-from-client",
+    )
+    assert hidden["visible_to_client"] is False
+
+    assert loket.json("dossier", "status", "2026-0042", "in_treatment")["status"] == (
+        "in_treatment"
+    )
+
+    letter = tmp_path / "Opdrachtbevestiging.pdf"
+    letter.write_bytes(b"%PDF-1.4 brief")
+    doc = loket.json(
+        "document",
+        "publish",
+        "--dossier",
+        "2026-0042",
+        "--file",
+        str(letter),
+        "--category",
+        "correspondence",
+    )
+    assert doc["filename"] == "Opdrachtbevestiging.pdf"
+    assert doc["sha256"] == hashlib.sha256(b"%PDF-1.4 brief").hexdigest()
+
+    scan = tmp_path / "loonstrook maart.jpg"
+    scan.write_bytes(b"\xff\xd8\xff jpeg")
+    msg = loket.json(
+        "message",
+        "send",
+        "--dossier",
+        "2026-0042",
+        "--subject",
+        "Loonstrook",
+        "--body",
+        "Hierbij.",
+        "--attach",
+        str(scan),
+        "--as",
+        "alice",
+    )
+    assert msg["direction"] == "incoming" and msg["author"] == "alice"
+    assert msg["attachments"][0]["category"] == "delivered"
+
+    shown = loket.json("dossier", "show", "2026-0042")
+    assert shown["status"] == "in_treatment"
+    assert sorted(
+        (d["category"], d["filename"], d["source_channel"]) for d in shown["documents"]
+    ) == [
+        ("correspondence", "Opdrachtbevestiging.pdf", "cli"),
+        ("delivered", "loonstrook maart.jpg", "cli"),
+    ]
+    assert [
+        (m["direction"], m["channel"], m["author"], m["subject"], m["body"])
+        for m in shown["messages"]
+    ] == [("incoming", "cli", "alice", "Loonstrook", "Hierbij.")]
+    assert shown["messages"][0]["attachments"][0]["size"] == len(b"\xff\xd8\xff jpeg")
+
+    human = loket("dossier", "show", "2026-0042").stdout
+    assert "Dossier 2026-0042: Aangifte IB 2025" in human and "Loonstrook" in human
+
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (
+            ["client", "add", "--name", "Jan", "--email", "jan@x.nl", "--username", "jan jansen"],
+            "only letters, digits",
+        ),
+        (["client", "add", "--name", "Jan", "--email", "geen-adres"], "not a valid email"),
+        (
+            ["dossier", "add", "--number", "1", "--description", "d", "--client", "99"],
+            "no client with id 99",
+        ),
+        (["dossier", "status", "9999", "completed"], "9999 was not found"),
+        (["dossier", "show", "9999"], "9999 was not found"),
+        (
+            ["document", "publish", "--dossier", "9999", "--file", "/nonexistent/x.pdf"],
+            "does not exist",
+        ),
+        (["message", "send", "--dossier", "9999", "--subject", "s", "--body", "b"], "not found"),
+        (
+            [
+                "message",
+                "send",
+                "--dossier",
+                "9999",
+                "--subject",
+                "s",
+                "--body",
+                "b",
+                "--as",
+                "nobody",
+            ],
+            "no account 'nobody'",
+        ),
+        (
+            ["staff", "add", "--username", "x", "--email", "x@y.nl", "--password", "kort"],
+            "at least 8",
+        ),
+    ],
+)
+def test_errors_are_sentences_with_a_non_zero_exit(loket: Loket, args, words) -> None:
+    proc = loket(*args, "--json", ok=False)
+    assert words in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_a_refused_message_leaves_nothing(loket: Loket) -> None:
+    client = loket.json("client", "add", "--name", "Alice", "--email", "alice@example.nl")
+    loket("dossier", "add", "--number", "D1", "--description", "d", "--client", str(client["id"]))
+    proc = loket(
+        "message", "send", "--dossier", "D1", "--subject", "Lang", "--body", "x" * 4001, ok=False
+    )
+    assert "at most 4000 characters" in proc.stderr
+    assert loket.json("dossier", "show", "D1")["messages"] == []
+
+
+def test_duplicate_dossier_number(loket: Loket) -> None:
+    client = loket.json("client", "add", "--name", "Alice", "--email", "alice@example.nl")
+    add = ["dossier", "add", "--number", "D1", "--description", "d", "--client", str(client["id"])]
+    loket(*add)
+    assert "already exists" in loket(*add, ok=False).stderr
+
+
+def test_demo_sets_up_a_firm_once(tmp_path: Path) -> None:
+    cli = Loket(tmp_path / "demo")
+    first = json.loads(cli("demo", "--json").stdout)
+    again = json.loads(cli("demo", "--json").stdout)
+    assert {x["username"] for x in first["logins"]} >= {"medewerker", "alice", "bakkerij"}
+    assert again == first
+    shown = cli.json("dossier", "show", "2026-0001")
+    assert shown["documents"] and shown["messages"] and shown["steps_done"] == 1
