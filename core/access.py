@@ -95,5 +95,5 @@ async def visible_dossier(
     dossier = (await session.execute(stmt)).scalar_one_or_none()
     if dossier is None:
         shown = number if number is not None else f"#{dossier_id}"
-        raise NotFound(f"Dossier {shown} was not found.")
+        raise NotFound("Dossier %(number)s was not found.", number=shown)
     return dossier

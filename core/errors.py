@@ -6,16 +6,26 @@ a bounce reply, or a CLI message with a non-zero exit. The message is written fo
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class LoketError(Exception):
     """Base of every error a service raises on purpose."""
 
     code = "error"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, field: str | None = None, **params: object) -> None:
+        # ``message`` is a catalogue msgid with %(name)s placeholders, so that each adapter can
+        # show it in the reader's language: ``exc.translated(gettext)``.
+        self.template = message
+        self.params = params
+        self.message = message % params if params else message
         self.field = field
+        super().__init__(self.message)
+
+    def translated(self, gettext: Callable[[str], str]) -> str:
+        text = gettext(self.template)
+        return text % self.params if self.params else text
 
     def __str__(self) -> str:
         return self.message

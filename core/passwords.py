@@ -38,24 +38,28 @@ def check_password_rule(password: str) -> None:
     """Raise ValidationError with the reason if ``password`` breaks the firm's rule."""
     if len(password) < MIN_LENGTH:
         raise ValidationError(
-            f"The password must be at least {MIN_LENGTH} characters long.", field="password"
+            "The password must be at least %(min)d characters long.",
+            field="password",
+            min=MIN_LENGTH,
         )
     if len(password) > MAX_LENGTH:
         raise ValidationError(
-            f"The password may be at most {MAX_LENGTH} characters long.", field="password"
+            "The password may be at most %(max)d characters long.", field="password", max=MAX_LENGTH
         )
     if len(password) < PASSPHRASE_LENGTH:
         if not any(c.isupper() for c in password):
             raise ValidationError(
                 "The password needs at least one capital letter "
-                f"(or use a passphrase of {PASSPHRASE_LENGTH} characters or more).",
+                "(or use a passphrase of %(passphrase)d characters or more).",
                 field="password",
+                passphrase=PASSPHRASE_LENGTH,
             )
         if not any(c.isdigit() for c in password):
             raise ValidationError(
                 "The password needs at least one digit "
-                f"(or use a passphrase of {PASSPHRASE_LENGTH} characters or more).",
+                "(or use a passphrase of %(passphrase)d characters or more).",
                 field="password",
+                passphrase=PASSPHRASE_LENGTH,
             )
 
 

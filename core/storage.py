@@ -90,7 +90,8 @@ class LocalFileStore:
                     size += len(chunk)
                     if size > limit:
                         raise TooLarge(
-                            f"The file is larger than the limit of {describe_limit(limit)}."
+                            "The file is larger than the limit of %(limit)s.",
+                            limit=describe_limit(limit),
                         )
                     digest.update(chunk)
                     await asyncio.to_thread(fh.write, chunk)

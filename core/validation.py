@@ -20,7 +20,7 @@ def clean_username(username: str) -> str:
         raise ValidationError("A username is required.", field="username")
     if len(username) > USERNAME_MAX:
         raise ValidationError(
-            f"A username may be at most {USERNAME_MAX} characters long.", field="username"
+            "A username may be at most %(max)d characters long.", field="username", max=USERNAME_MAX
         )
     if not USERNAME_PATTERN.fullmatch(username):
         raise ValidationError(
@@ -34,19 +34,29 @@ def clean_username(username: str) -> str:
 def clean_email(email: str) -> str:
     email = email.strip()
     if not email or len(email) > EMAIL_MAX or not EMAIL_PATTERN.fullmatch(email):
-        raise ValidationError(f"'{email}' is not a valid email address.", field="email")
+        raise ValidationError(
+            "'%(email)s' is not a valid email address.", field="email", email=email
+        )
     local, _, domain = email.rpartition("@")
     return f"{local}@{domain.lower()}"
 
 
-def required_text(value: str | None, *, field: str, label: str, max_length: int) -> str:
+# What each field is called in a "required" or "too long" error; the catalogue translates them.
+_REQUIRED = {
+    "subject": "The subject is required.",
+    "body": "The message is required.",
+    "name": "The name is required.",
+    "number": "The dossier number is required.",
+    "title": "The step needs a title.",
+}
+_TOO_LONG = "This field may be at most %(max)d characters long; this text has %(length)d."
+
+
+def required_text(value: str | None, *, field: str, max_length: int) -> str:
     """Strip ``value``; refuse it when empty or longer than ``max_length`` characters."""
     value = (value or "").strip()
     if not value:
-        raise ValidationError(f"{label} is required.", field=field)
+        raise ValidationError(_REQUIRED.get(field, "This field is required."), field=field)
     if len(value) > max_length:
-        raise ValidationError(
-            f"{label} may be at most {max_length} characters long; this one has {len(value)}.",
-            field=field,
-        )
+        raise ValidationError(_TOO_LONG, field=field, max=max_length, length=len(value))
     return value

@@ -141,11 +141,11 @@ async def test_4000_characters_is_fine(db: Database, firm: Firm, store: LocalFil
     "subject,body,field,words",
     [
         ("Lang", "x" * 4001, "body", "at most 4000 characters"),
-        ("", "Tekst", "subject", "subject is required"),
-        ("   ", "Tekst", "subject", "subject is required"),
-        ("Leeg", "", "body", "message is required"),
-        ("Leeg", " \n ", "body", "message is required"),
-        ("s" * 201, "Tekst", "subject", "at most 200"),
+        ("", "Tekst", "subject", "The subject is required"),
+        ("   ", "Tekst", "subject", "The subject is required"),
+        ("Leeg", "", "body", "The message is required"),
+        ("Leeg", " \n ", "body", "The message is required"),
+        ("s" * 201, "Tekst", "subject", "at most 200 characters"),
     ],
 )
 async def test_bad_messages_are_refused_and_leave_nothing(

@@ -56,7 +56,9 @@ async def create_account(
     else:
         username = clean_username(username)
         if await username_taken(session, username):
-            raise Conflict(f"The username '{username}' is already taken.", field="username")
+            raise Conflict(
+                "The username '%(username)s' is already taken.", field="username", username=username
+            )
     password_hash = None
     if password is not None:
         check_password_rule(password)
@@ -90,7 +92,7 @@ async def create_staff(
     language: Language = Language.NL,
 ) -> Account:
     access.require(access.can_manage_firm(actor), "Only staff may add staff accounts.")
-    name = required_text(name or username, field="name", label="The name", max_length=200)
+    name = required_text(name or username, field="name", max_length=200)
     return await create_account(
         session,
         actor,
@@ -108,5 +110,5 @@ async def account_by_username(session: AsyncSession, username: str) -> Account:
         select(Account).where(func.lower(Account.username) == username.strip().lower())
     )
     if account is None:
-        raise NotFound(f"There is no account '{username}'.")
+        raise NotFound("There is no account '%(username)s'.", username=username)
     return account

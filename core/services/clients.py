@@ -23,7 +23,7 @@ async def create_client(
 ) -> tuple[Client, Account]:
     """A client with its first account (for a company: the main account)."""
     access.require(access.can_manage_firm(actor), "Only staff may add clients.")
-    name = required_text(name, field="name", label="The name", max_length=200)
+    name = required_text(name, field="name", max_length=200)
     client = Client(name=name, kind=kind)
     session.add(client)
     await session.flush()
@@ -52,7 +52,7 @@ async def create_intermediary(
 ) -> tuple[IntermediaryOffice, Account]:
     """An intermediary office with its general address and the office's login account."""
     access.require(access.can_manage_firm(actor), "Only staff may add intermediaries.")
-    name = required_text(name, field="name", label="The name", max_length=200)
+    name = required_text(name, field="name", max_length=200)
     office = IntermediaryOffice(name=name, email=clean_email(email))
     session.add(office)
     await session.flush()

@@ -45,7 +45,10 @@ def parse_status(value: str) -> DossierStatus:
     except ValueError:
         known = ", ".join(s.value for s in DossierStatus)
         raise ValidationError(
-            f"'{value}' is not a dossier status; use one of: {known}.", field="status"
+            "'%(value)s' is not a dossier status; use one of: %(known)s.",
+            field="status",
+            value=value,
+            known=known,
         ) from None
 
 
@@ -62,27 +65,30 @@ async def create_dossier(
     steps: list[str] | None = None,
 ) -> Dossier:
     access.require(access.can_manage_firm(actor), "Only staff may add dossiers.")
-    number = required_text(number, field="number", label="The dossier number", max_length=64)
+    number = required_text(number, field="number", max_length=NUMBER_MAX)
     description = (description or "").strip()
     if len(description) > DESCRIPTION_MAX:
         raise ValidationError(
-            f"The description may be at most {DESCRIPTION_MAX} characters long.",
+            "The description may be at most %(max)d characters long.",
             field="description",
+            max=DESCRIPTION_MAX,
         )
     if await session.get(Client, client_id) is None:
-        raise NotFound(f"There is no client with id {client_id}.")
+        raise NotFound("There is no client with id %(id)s.", id=client_id)
     if (
         intermediary_id is not None
         and await session.get(IntermediaryOffice, intermediary_id) is None
     ):
-        raise NotFound(f"There is no intermediary with id {intermediary_id}.")
+        raise NotFound("There is no intermediary with id %(id)s.", id=intermediary_id)
     if not visible_to_client and intermediary_id is None:
         raise ValidationError(
             "Only a dossier with an intermediary can be hidden from the client.",
             field="visible_to_client",
         )
     if await session.scalar(select(Dossier.id).where(Dossier.number == number)) is not None:
-        raise Conflict(f"A dossier with number {number} already exists.", field="number")
+        raise Conflict(
+            "A dossier with number %(number)s already exists.", field="number", number=number
+        )
     dossier = Dossier(
         number=number,
         description=description,
@@ -128,7 +134,7 @@ async def set_status(
 async def add_step(session: AsyncSession, actor: Actor, number: str, title: str) -> DossierStep:
     dossier = await access.visible_dossier(session, actor, number=number)
     access.require(access.can_manage_dossier(actor, dossier), "Only staff may add steps.")
-    title = required_text(title, field="title", label="The step", max_length=500)
+    title = required_text(title, field="title", max_length=500)
     last = await session.scalar(
         select(func.max(DossierStep.position)).where(DossierStep.dossier_id == dossier.id)
     )
@@ -150,7 +156,9 @@ async def tick_step(
         )
     )
     if step is None:
-        raise NotFound(f"Dossier {number} has no step {position}.")
+        raise NotFound(
+            "Dossier %(number)s has no step %(position)d.", number=number, position=position
+        )
     step.done_at = utcnow() if done else None
     step.done_by_id = actor.account_id if done else None
     audit.record(session, actor, "step.tick", dossier_id=dossier.id, subject=step, done=done)

@@ -35,17 +35,16 @@ _WITH_DETAILS = (selectinload(Message.author), selectinload(Message.attachments)
 
 def check_message(subject: str | None, body: str | None) -> tuple[str, str]:
     """The cleaned subject and body, or a ValidationError saying what is wrong."""
-    subject = required_text(
-        subject, field="subject", label="The subject", max_length=MAX_SUBJECT_LENGTH
-    )
+    subject = required_text(subject, field="subject", max_length=MAX_SUBJECT_LENGTH)
     body = (body or "").strip("\r\n ")
     if not body.strip():
         raise ValidationError("The message is required.", field="body")
     if len(body) > MAX_BODY_LENGTH:
         raise ValidationError(
-            f"The message may be at most {MAX_BODY_LENGTH} characters long; "
-            f"this one has {len(body)}.",
+            "The message may be at most %(max)d characters long; this one has %(length)d.",
             field="body",
+            max=MAX_BODY_LENGTH,
+            length=len(body),
         )
     return subject, body
 
@@ -71,7 +70,9 @@ async def send_message(
     subject, body = check_message(subject, body)
     if len(attachments) > MAX_ATTACHMENTS:
         raise ValidationError(
-            f"A message may carry at most {MAX_ATTACHMENTS} attachments.", field="attachments"
+            "A message may carry at most %(max)d attachments.",
+            field="attachments",
+            max=MAX_ATTACHMENTS,
         )
     if parent_id is not None:
         parent = await session.get(Message, parent_id)
