@@ -25,6 +25,7 @@ from sqlalchemy.orm.interfaces import ORMOption
 
 from .actor import Actor
 from .errors import NotFound, PermissionDenied
+from .i18n import N_
 from .models import Dossier, Role
 
 
@@ -71,7 +72,10 @@ def can_manage_firm(actor: Actor) -> bool:
     return actor.role is Role.STAFF
 
 
-def require(allowed: bool, message: str = "You may not do that.") -> None:
+NOT_ALLOWED = N_("You may not do that.")
+
+
+def require(allowed: bool, message: str = NOT_ALLOWED) -> None:
     if not allowed:
         raise PermissionDenied(message)
 

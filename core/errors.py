@@ -59,3 +59,25 @@ class TooLarge(LoketError):
     """An upload went over the size limit; nothing of it was kept."""
 
     code = "too_large"
+
+
+class LinkExpired(LoketError):
+    """A link (token) that is unknown, used, replaced by a newer one, or expired."""
+
+    code = "link_expired"
+
+
+class TooManyAttempts(LoketError):
+    """Too many failed tries; wait a while. ``retry_after`` is in seconds."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: int, **params: object) -> None:
+        super().__init__(message, **params)
+        self.retry_after = retry_after
+
+
+class AuthenticationFailed(LoketError):
+    """Wrong username, password or code. Deliberately does not say which."""
+
+    code = "authentication_failed"

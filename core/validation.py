@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from .errors import ValidationError
+from .i18n import N_
 
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
 USERNAME_MAX = 64
@@ -43,20 +44,20 @@ def clean_email(email: str) -> str:
 
 # What each field is called in a "required" or "too long" error; the catalogue translates them.
 _REQUIRED = {
-    "subject": "The subject is required.",
-    "body": "The message is required.",
-    "name": "The name is required.",
-    "number": "The dossier number is required.",
-    "title": "The step needs a title.",
+    "subject": N_("The subject is required."),
+    "body": N_("The message is required."),
+    "name": N_("The name is required."),
+    "number": N_("The dossier number is required."),
+    "title": N_("The step needs a title."),
 }
-_TOO_LONG = "This field may be at most %(max)d characters long; this text has %(length)d."
+_TOO_LONG = N_("This field may be at most %(max)d characters long; this text has %(length)d.")
 
 
 def required_text(value: str | None, *, field: str, max_length: int) -> str:
     """Strip ``value``; refuse it when empty or longer than ``max_length`` characters."""
     value = (value or "").strip()
     if not value:
-        raise ValidationError(_REQUIRED.get(field, "This field is required."), field=field)
+        raise ValidationError(_REQUIRED.get(field, N_("This field is required.")), field=field)
     if len(value) > max_length:
         raise ValidationError(_TOO_LONG, field=field, max=max_length, length=len(value))
     return value
