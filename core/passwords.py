@@ -7,7 +7,9 @@ once so a burst of logins cannot starve the event loop's other work of threads a
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,6 +21,7 @@ PASSPHRASE_LENGTH = 15  # from here on, no composition rules (ASVS 5.0 §6.2, NI
 MAX_LENGTH = 1024  # far above the 64 we promise; only guards against absurd inputs
 
 _hasher = PasswordHasher()  # argon2-cffi defaults: argon2id, RFC 9106 low-memory profile
+COMMON_PASSWORDS = Path(__file__).parent / "data" / "common-passwords.txt"
 HASHES_AT_ONCE = 4
 # One semaphore per event loop: an asyncio.Semaphore is bound to the loop it first waits on.
 _slots_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
@@ -32,6 +35,12 @@ def _slots() -> asyncio.Semaphore:
     if slots is None:
         slots = _slots_by_loop[loop] = asyncio.Semaphore(HASHES_AT_ONCE)
     return slots
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    lines = COMMON_PASSWORDS.read_text(encoding="utf-8").splitlines()
+    return frozenset(line for line in lines if line and not line.startswith("#"))
 
 
 def check_password_rule(password: str) -> None:
@@ -61,6 +70,11 @@ def check_password_rule(password: str) -> None:
                 field="password",
                 passphrase=PASSPHRASE_LENGTH,
             )
+    if password.lower() in common_passwords():
+        raise ValidationError(
+            "This password is one of the most common ones and easy to guess; choose another.",
+            field="password",
+        )
 
 
 async def hash_password(password: str) -> str:
