@@ -27,6 +27,10 @@ class Kind(enum.StrEnum):
     # To the firm (the dossier's handler).
     CLIENT_MESSAGE = "client_message"
     CLIENT_DOCUMENT = "client_document"
+    # About the account itself, always by email to the account's address.
+    INVITATION = "invitation"
+    SET_PASSWORD = "set_password"
+    PASSWORD_SET = "password_set"
 
 
 # The kinds a person can switch off per channel in "My details"; the others always go by email.
@@ -133,3 +137,23 @@ async def notify(
                     )
     session.add_all(items)
     return items
+
+
+def account_mail(
+    session: AsyncSession, kind: Kind, account: Account, *, data: dict[str, Any], key: str
+) -> OutboxItem:
+    """Queue a mail about the account itself (invitation, password link, confirmation).
+
+    Payload fields starting with ``secret_`` (links with a token) are wiped once it is sent.
+    """
+    item = OutboxItem(
+        channel="email",
+        kind=kind.value,
+        recipient=account.email,
+        account_id=account.id,
+        language=account.language.value,
+        payload={"name": account.name, "username": account.username, **data},
+        idempotency_key=f"{kind.value}:{account.id}:{key}",
+    )
+    session.add(item)
+    return item

@@ -47,9 +47,23 @@ class Settings:
     upload_limit: int = 50 * MB
     missing_documents_days: int = 2
 
+    invitation_ttl_hours: int = 7 * 24
+    password_link_ttl_minutes: int = 30
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+    # Bounds on guessing passwords (see core.services.auth).
+    login_window_minutes: int = 15
+    login_failures_per_account: int = 10
+    login_failures_per_address: int = 50
+    outbox_lifetime_hours: int = 4 * 24
+
     @property
     def store_dir(self) -> Path:
         return self.data_dir / "store"
+
+    @property
+    def https(self) -> bool:
+        return self.public_url.lower().startswith("https://")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

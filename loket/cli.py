@@ -19,7 +19,7 @@ from core import schema
 from core.errors import LoketError
 from core.models import DossierStatus
 
-from .commands import demo, dossiers, people, setup
+from .commands import demo, dossiers, mail, people, setup
 from .config import ConfigError, load_settings
 from .runtime import Runtime, open_runtime
 
@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--company", action="store_true", help="the client is a company")
     p.add_argument("--language", choices=["nl", "en"], default="nl")
 
+    p = leaf(client, "invite", mail.client_invite, "send (or resend) the invitation mail")
+    p.add_argument("--account", required=True, metavar="USERNAME")
+
     inter = groups.add_parser("intermediary", help="intermediary offices").add_subparsers(
         dest="action", metavar="ACTION", required=True
     )
@@ -110,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--body", required=True)
     p.add_argument("--attach", action="append", metavar="PATH")
     p.add_argument("--as", dest="as_user", metavar="USERNAME", help="write as this account")
+
+    box = groups.add_parser("outbox", help="outgoing mail").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    p = leaf(box, "send", mail.outbox_send, "one pass over the outbox")
+    p.add_argument("--limit", type=int, default=200)
     return parser
 
 

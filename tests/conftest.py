@@ -19,7 +19,10 @@ from core.actor import Actor
 from core.db import Database, create_engine
 from core.models import Account, Base, Channel, ClientKind, Dossier
 from core.services import clients, dossiers
+from core.settings import Settings
 from core.storage import LocalFileStore
+
+from .mailcatcher import SmtpServer
 
 PG_SCHEMA = "loket_test"
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("LOKET_TEST_DATABASE_URL") else [])
@@ -226,3 +229,24 @@ async def build_firm(db: Database) -> Firm:
 @pytest.fixture
 async def firm(db: Database) -> Firm:
     return await build_firm(db)
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def mail_settings(tmp_path: Path, smtp_port: int | None = None, **extra: object) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        public_url="http://portal.test",
+        secret_key="test-secret",
+        mail_from="portaal@kantoor.example",
+        firm_name="Kantoor Test",
+        smtp_host="127.0.0.1" if smtp_port else None,
+        smtp_port=smtp_port or 25,
+        **extra,
+    )

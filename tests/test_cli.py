@@ -64,7 +64,7 @@ def test_a_walk_through(loket: Loket, tmp_path: Path) -> None:
         "--email",
         "sanne@kantoor.nl",
         "--password",
-        "Geheim123",
+        "Kantoor-Geheim9",
     )
     assert staff["username"] == "sanne" and staff["role"] == "staff"
     client = loket.json("client", "add", "--name", "Alice de Vries", "--email", "alice@example.nl")
@@ -239,3 +239,34 @@ def test_demo_sets_up_a_firm_once(tmp_path: Path) -> None:
     assert again == first
     shown = cli.json("dossier", "show", "2026-0001")
     assert shown["documents"] and shown["messages"] and shown["steps_done"] == 1
+
+
+def test_invite_and_outbox_send_through_smtp(tmp_path: Path) -> None:
+    from .mailcatcher import SmtpServer
+
+    server = SmtpServer()
+    server.start()
+    try:
+        cli = Loket(tmp_path / "data")
+        cli.env |= {
+            "LOKET_SMTP_HOST": "127.0.0.1",
+            "LOKET_SMTP_PORT": str(server.port),
+            "LOKET_PUBLIC_URL": "http://portal.test",
+        }
+        cli("init")
+        cli("client", "add", "--name", "Alice", "--email", "alice@example.nl", "--language", "en")
+        invited = cli.json("client", "invite", "--account", "alice")
+        assert invited["email"] == "alice@example.nl"
+        sent = cli.json("outbox", "send")
+        assert (sent["sent"], sent["failed"]) == (1, 0)
+        assert cli.json("outbox", "send")["sent"] == 0  # never twice
+    finally:
+        server.stop()
+    [mail] = server.messages
+    assert mail["Subject"] == "Your invitation to the client portal of Loket"
+    assert "http://portal.test/invite/" in mail.get_body(("plain",)).get_content()
+
+
+def test_outbox_send_without_smtp_says_so(loket: Loket) -> None:
+    proc = loket("outbox", "send")
+    assert "LOKET_SMTP_HOST" in proc.stdout

@@ -1,0 +1,153 @@
+"""The outbox worker's rules: claim due items, send them through a channel's sender, and
+record what happened.
+
+Delivery is at least once: an item is claimed (status "sending", with a lease) before it is
+sent and marked after. Two workers never hold the same item (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL; SQLite's single writer on SQLite). A worker that dies between sending and marking
+leaves the item to be sent again when the lease runs out, with the same Message-ID, so mail
+clients show it once. Temporary failures (4xx, connection trouble) retry with doubling back-off
+until the item's lifetime runs out; permanent ones (5xx) fail at once. Both end states are kept
+for staff to see.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from email.utils import make_msgid
+from typing import Protocol
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm.attributes import flag_modified
+
+from .db import Database
+from .models import OutboxItem, OutboxStatus, utcnow
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+LEASE = dt.timedelta(minutes=5)
+FIRST_RETRY = dt.timedelta(minutes=1)
+MAX_RETRY = dt.timedelta(hours=6)
+BATCH = 50
+
+
+class TemporaryFailure(Exception):
+    """Try again later (a 4xx answer, the server away)."""
+
+
+class PermanentFailure(Exception):
+    """Do not try again (a 5xx answer, an address that cannot exist)."""
+
+
+class Sender(Protocol):
+    async def send(self, item: OutboxItem) -> None:
+        """Deliver ``item`` or raise TemporaryFailure / PermanentFailure."""
+
+
+@dataclass
+class PassResult:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY)
+
+
+def message_id_domain(settings: Settings) -> str:
+    return settings.mail_from.rpartition("@")[2].strip(" >") or "localhost"
+
+
+async def claim(
+    db: Database, channels: list[str], *, limit: int = BATCH, domain: str = "localhost"
+) -> list[OutboxItem]:
+    """Take up to ``limit`` due items (pending ones, and sending ones whose lease ran out).
+
+    An email item gets its Message-ID on its first claim and keeps it on every retry.
+    """
+    now = utcnow()
+    async with db.begin() as s:
+        due = or_(
+            (OutboxItem.status == OutboxStatus.PENDING) & (OutboxItem.next_try_at <= now),
+            (OutboxItem.status == OutboxStatus.SENDING) & (OutboxItem.next_try_at <= now),
+        )
+        stmt = (
+            select(OutboxItem)
+            .where(OutboxItem.channel.in_(channels), due)
+            .order_by(OutboxItem.id)
+            .limit(limit)
+        )
+        if s.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        items = list(await s.scalars(stmt))
+        for item in items:
+            item.status = OutboxStatus.SENDING
+            item.attempts += 1
+            item.next_try_at = now + LEASE
+            if item.channel == "email" and not item.email_message_id:
+                item.email_message_id = make_msgid(idstring=f"loket.{item.id}", domain=domain)
+    return items
+
+
+def _wipe_secrets(item: OutboxItem) -> None:
+    # Links with a token must not outlive the mail in our database.
+    if any(k.startswith("secret_") for k in item.payload):
+        item.payload = {
+            k: ("(sent)" if k.startswith("secret_") else v) for k, v in item.payload.items()
+        }
+        flag_modified(item, "payload")
+
+
+async def _record(db: Database, item_id: int, settings: Settings, error: Exception | None) -> str:
+    now = utcnow()
+    async with db.begin() as s:
+        item = await s.get(OutboxItem, item_id)
+        if item is None:
+            return "gone"
+        if error is None:
+            item.status = OutboxStatus.SENT
+            item.sent_at = now
+            item.last_error = None
+            _wipe_secrets(item)
+            return "sent"
+        item.last_error = f"{type(error).__name__}: {error}"[:2000]
+        lifetime = dt.timedelta(hours=settings.outbox_lifetime_hours)
+        if isinstance(error, PermanentFailure) or item.created_at + lifetime <= now:
+            item.status = OutboxStatus.FAILED
+            return "failed"
+        item.status = OutboxStatus.PENDING
+        item.next_try_at = now + backoff(item.attempts)
+        return "retrying"
+
+
+async def run_once(
+    db: Database, senders: dict[str, Sender], settings: Settings, *, limit: int = BATCH
+) -> PassResult:
+    """One pass: claim what is due and try each item once."""
+    result = PassResult()
+    if not senders:
+        return result
+    domain = message_id_domain(settings)
+    for item in await claim(db, list(senders), limit=limit, domain=domain):
+        error: Exception | None = None
+        try:
+            await senders[item.channel].send(item)
+        except (TemporaryFailure, PermanentFailure) as exc:
+            error = exc
+        except Exception as exc:  # a bug in composing must not stop the items behind it
+            log.exception("outbox item %s could not be sent", item.id)
+            error = TemporaryFailure(f"{type(exc).__name__}: {exc}")
+        outcome = await _record(db, item.id, settings, error)
+        if outcome == "sent":
+            result.sent += 1
+        elif outcome == "retrying":
+            result.retrying += 1
+            result.errors.append(str(error))
+        elif outcome == "failed":
+            result.failed += 1
+            result.errors.append(str(error))
+    return result

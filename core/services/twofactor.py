@@ -1,0 +1,248 @@
+"""Two-step verification: an authenticator app (TOTP) or a code by SMS, with recovery codes.
+
+TOTP allows one time step of clock drift either way, and remembers the last accepted step so
+a code cannot be used twice. Five wrong codes end the half-logged-in session. Recovery codes
+are random, shown once, stored hashed, and each works once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+import pyotp
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .. import audit, tokens
+from ..actor import Actor
+from ..errors import AuthenticationFailed, ValidationError
+from ..models import Account, Channel, RecoveryCode, TwoFactorMethod, WebSession, utcnow
+from ..passwords import verify_password
+from ..sms import SmsGateway
+from . import sessions
+
+MAX_WRONG_CODES = 5
+RECOVERY_CODES = 10
+SMS_CODE_MINUTES = 10
+STEP = 30
+_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no look-alikes (0/o, 1/l/i)
+
+
+def _hash_code(code: str) -> str:
+    # Recovery codes carry about 50 random bits: a fast hash is enough.
+    return hashlib.sha256(normalise_code(code).encode()).hexdigest()
+
+
+def normalise_code(code: str) -> str:
+    return "".join(ch for ch in (code or "").lower() if ch.isalnum())
+
+
+def _new_recovery_code() -> str:
+    raw = "".join(secrets.choice(_ALPHABET) for _ in range(10))
+    return f"{raw[:5]}-{raw[5:]}"
+
+
+def provisioning_uri(account: Account, secret: str, issuer: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=account.username, issuer_name=issuer)
+
+
+async def _account(session: AsyncSession, actor: Actor) -> Account:
+    account = await session.get(Account, actor.account_id)
+    if account is None:
+        raise AuthenticationFailed("There is no such account.")
+    return account
+
+
+async def begin_totp(session: AsyncSession, actor: Actor) -> str:
+    """Start setting up an authenticator app: a new secret, not active until confirmed."""
+    account = await _account(session, actor)
+    if account.two_factor is not TwoFactorMethod.NONE:
+        raise ValidationError("Two-step verification is already on; switch it off first.")
+    account.totp_secret = pyotp.random_base32()
+    return account.totp_secret
+
+
+def _totp_step(secret: str, code: str, now: float | None = None) -> int | None:
+    """The time step ``code`` belongs to (now, or one step either side), or None."""
+    code = normalise_code(code)
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    now = time.time() if now is None else now
+    totp = pyotp.TOTP(secret)
+    for drift in (0, -1, 1):
+        at = now + drift * STEP
+        if hmac.compare_digest(totp.at(at), code):
+            return int(at // STEP)
+    return None
+
+
+async def _new_recovery_codes(session: AsyncSession, account: Account) -> list[str]:
+    old = await session.scalars(select(RecoveryCode).where(RecoveryCode.account_id == account.id))
+    for row in old:
+        await session.delete(row)
+    codes = [_new_recovery_code() for _ in range(RECOVERY_CODES)]
+    session.add_all(RecoveryCode(account_id=account.id, code_hash=_hash_code(c)) for c in codes)
+    return codes
+
+
+async def confirm_totp(session: AsyncSession, actor: Actor, code: str) -> list[str]:
+    """Switch TOTP on with a first code from the app; returns the recovery codes (once)."""
+    account = await _account(session, actor)
+    if account.two_factor is not TwoFactorMethod.NONE or not account.totp_secret:
+        raise ValidationError("Start setting up the authenticator app first.")
+    step = _totp_step(account.totp_secret, code)
+    if step is None:
+        raise ValidationError("That code is not right. Check the time on your phone.", field="code")
+    account.two_factor = TwoFactorMethod.TOTP
+    account.totp_last_step = step
+    audit.record(session, actor, "twofactor.enable", method="totp")
+    return await _new_recovery_codes(session, account)
+
+
+def _sms_code() -> str:
+    return f"{secrets.randbelow(1_000_000):06d}"
+
+
+async def send_sms_code(
+    session: AsyncSession, gateway: SmsGateway, account: Account, phone: str | None = None
+) -> None:
+    """Text a fresh code to the account's phone (or ``phone`` while setting SMS up)."""
+    phone = phone or account.phone
+    if not phone:
+        raise ValidationError("There is no phone number to send a code to.", field="phone")
+    code = _sms_code()
+    raw = await tokens.issue(
+        session,
+        account,
+        tokens.SMS_CODE,
+        dt.timedelta(minutes=SMS_CODE_MINUTES),
+        data={"phone": phone},
+        raw=f"{account.id}:{code}",
+    )
+    await gateway.send(
+        session, phone, f"Loket: {code}", account_id=account.id, key=tokens.digest(raw)[:16]
+    )
+
+
+def clean_phone(phone: str) -> str:
+    digits = "".join(ch for ch in (phone or "") if ch.isdigit() or ch == "+")
+    if len(digits.lstrip("+")) < 9 or len(digits) > 16 or "+" in digits[1:]:
+        raise ValidationError("Enter a mobile number such as +31 6 12345678.", field="phone")
+    return digits
+
+
+async def begin_sms(session: AsyncSession, actor: Actor, gateway: SmsGateway, phone: str) -> None:
+    account = await _account(session, actor)
+    if account.two_factor is not TwoFactorMethod.NONE:
+        raise ValidationError("Two-step verification is already on; switch it off first.")
+    await send_sms_code(session, gateway, account, clean_phone(phone))
+
+
+async def _take_sms_code(session: AsyncSession, account: Account, code: str) -> str | None:
+    """Use up the SMS code if right; returns the phone it was sent to."""
+    code = normalise_code(code)
+    if not code.isdigit():
+        return None
+    try:
+        token = await tokens.consume(session, f"{account.id}:{code}", tokens.SMS_CODE)
+    except Exception:  # LinkExpired: wrong, used or old code
+        return None
+    return str(token.data.get("phone") or "")
+
+
+async def confirm_sms(session: AsyncSession, actor: Actor, code: str) -> list[str]:
+    account = await _account(session, actor)
+    phone = await _take_sms_code(session, account, code)
+    if not phone:
+        raise ValidationError("That code is not right.", field="code")
+    account.phone = phone
+    account.two_factor = TwoFactorMethod.SMS
+    audit.record(session, actor, "twofactor.enable", method="sms")
+    return await _new_recovery_codes(session, account)
+
+
+async def disable(session: AsyncSession, actor: Actor, password: str) -> None:
+    account = await _account(session, actor)
+    if not await verify_password(account.password_hash, password):
+        raise ValidationError("The password is not right.", field="password")
+    account.two_factor = TwoFactorMethod.NONE
+    account.totp_secret = None
+    account.totp_last_step = None
+    for row in await session.scalars(
+        select(RecoveryCode).where(RecoveryCode.account_id == account.id)
+    ):
+        await session.delete(row)
+    audit.record(session, actor, "twofactor.disable")
+
+
+async def _use_recovery_code(session: AsyncSession, account: Account, code: str) -> bool:
+    row = await session.scalar(
+        select(RecoveryCode).where(
+            RecoveryCode.account_id == account.id,
+            RecoveryCode.code_hash == _hash_code(code),
+            RecoveryCode.used_at.is_(None),
+        )
+    )
+    if row is None:
+        return False
+    row.used_at = utcnow()
+    return True
+
+
+async def check_code(session: AsyncSession, account: Account, code: str) -> str | None:
+    """Which way ``code`` is right for ``account`` ("totp", "sms", "recovery"), or None.
+    A right code is used up."""
+    if account.two_factor is TwoFactorMethod.TOTP and account.totp_secret:
+        step = _totp_step(account.totp_secret, code)
+        if step is not None and (account.totp_last_step is None or step > account.totp_last_step):
+            account.totp_last_step = step
+            return "totp"
+    if account.two_factor is TwoFactorMethod.SMS and await _take_sms_code(session, account, code):
+        return "sms"
+    if await _use_recovery_code(session, account, code):
+        return "recovery"
+    return None
+
+
+@dataclass
+class StepOutcome:
+    """The result of a second-step code. A wrong code is returned, not raised, so that its
+    count is committed with the unit of work."""
+
+    cookie: str | None = None  # the new session id when the code was right
+    error: AuthenticationFailed | None = None
+    restart: bool = False  # the half-logged-in session has ended
+
+
+async def second_step(session: AsyncSession, live: sessions.LiveSession, code: str) -> StepOutcome:
+    """Finish logging in with a code. The fifth wrong code ends the half-logged-in session."""
+    account = live.account
+    row: WebSession = live.row
+    way = await check_code(session, account, code)
+    actor = Actor.of(account, Channel.WEB)
+    if way is None:
+        row.failed_codes += 1
+        if row.failed_codes >= MAX_WRONG_CODES:
+            await sessions.end(session, row.id)
+            audit.record(session, actor, "login.code_lockout")
+            return StepOutcome(
+                error=AuthenticationFailed("Too many wrong codes. Log in again."), restart=True
+            )
+        audit.record(session, actor, "login.code_failed")
+        return StepOutcome(error=AuthenticationFailed("That code is not right.", field="code"))
+    audit.record(session, actor, "login.second_step", method=way)
+    return StepOutcome(cookie=await sessions.rotate(session, row, stage=sessions.FULL))
+
+
+async def recovery_codes_left(session: AsyncSession, account_id: int) -> int:
+    rows = await session.scalars(
+        select(RecoveryCode.id).where(
+            RecoveryCode.account_id == account_id, RecoveryCode.used_at.is_(None)
+        )
+    )
+    return len(list(rows))

@@ -1,0 +1,14 @@
+"""Which outbox channels this process can send, from the settings."""
+
+from __future__ import annotations
+
+from core.outbox import Sender
+from core.settings import Settings
+from mailbridge.smtp import SmtpSender
+
+
+def outbox_senders(settings: Settings) -> dict[str, Sender]:
+    senders: dict[str, Sender] = {}
+    if settings.smtp_host:
+        senders["email"] = SmtpSender(settings)
+    return senders

@@ -1,0 +1,144 @@
+"""Composing outgoing mail from an outbox item: text and HTML, in the recipient's language.
+
+Every mail carries a Message-ID (kept across retries), a Date, and
+``Auto-Submitted: auto-generated`` so that auto-responders do not answer it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+from typing import Any
+
+import jinja2
+
+from core.i18n import N_, gettext_for
+from core.models import OutboxItem, utcnow
+from core.settings import Settings
+
+SUBJECTS = {
+    "invitation": N_("Your invitation to the client portal of %(firm)s"),
+    "set_password": N_("Set your password for the client portal of %(firm)s"),
+    "password_set": N_("Your password for %(firm)s has been set"),
+    "new_document": N_("[%(dossier)s] A new document is ready for you"),
+    "new_message": N_("[%(dossier)s] New message: %(subject)s"),
+    "new_questionnaire": N_("[%(dossier)s] A questionnaire is waiting for you"),
+    "dossier_in_treatment": N_("[%(dossier)s] We have started on your dossier"),
+    "report_ready": N_("[%(dossier)s] Your report is ready"),
+    "documents_rejected": N_("[%(dossier)s] Some documents could not be accepted"),
+    "documents_missing": N_("[%(dossier)s] We are still missing some documents"),
+    "client_message": N_("[%(dossier)s] Message from a client: %(subject)s"),
+    "client_document": N_("[%(dossier)s] A client delivered a document"),
+}
+
+# The paragraph that says what happened; %(…)s from the item's payload.
+INTROS = {
+    "invitation": N_(
+        "%(firm)s invites you to its client portal, where you find your dossiers, documents "
+        "and messages. First confirm your email address with the link below; then you choose "
+        "a password."
+    ),
+    "set_password": N_(
+        "Use the link below to set your password. The link works once, for %(minutes)s "
+        "minutes. If you did not ask for this, you can ignore this mail."
+    ),
+    "password_set": N_(
+        "Your password has just been set. If that was not you, contact us straight away."
+    ),
+    "new_document": N_("A new document has been published in dossier %(dossier)s: %(filename)s."),
+    "new_message": N_("There is a new message for you in dossier %(dossier)s: %(subject)s."),
+    "new_questionnaire": N_("A questionnaire is waiting for you in dossier %(dossier)s."),
+    "dossier_in_treatment": N_("We have started working on your dossier %(dossier)s."),
+    "report_ready": N_("The report for your dossier %(dossier)s is ready."),
+    "documents_rejected": N_("Some of the documents in dossier %(dossier)s could not be accepted."),
+    "documents_missing": N_("We are still missing some documents for dossier %(dossier)s."),
+    "client_message": N_("A client wrote in dossier %(dossier)s: %(subject)s."),
+    "client_document": N_("A client delivered a document in dossier %(dossier)s: %(filename)s."),
+}
+
+DEFAULT_SUBJECT = N_("A message from %(firm)s")
+DEFAULT_INTRO = N_("There is news in your client portal.")
+DEFAULT_BUTTON = N_("Open the client portal")
+
+BUTTONS = {
+    "invitation": N_("Confirm my email address"),
+    "set_password": N_("Set my password"),
+}
+
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("mailbridge", "templates"),
+    autoescape=jinja2.select_autoescape(["html"]),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass
+class Composed:
+    subject: str
+    text: str
+    html: str
+
+
+class _Safe(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _values(item: OutboxItem, settings: Settings) -> dict[str, Any]:
+    payload = item.payload or {}
+    return _Safe(
+        {
+            **{k: v for k, v in payload.items() if not isinstance(v, dict | list)},
+            "firm": settings.firm_name,
+            "dossier": payload.get("dossier_number", ""),
+        }
+    )
+
+
+def _link(item: OutboxItem, settings: Settings) -> str:
+    payload = item.payload or {}
+    if payload.get("secret_link"):
+        return str(payload["secret_link"])
+    base = settings.public_url.rstrip("/")
+    number = payload.get("dossier_number")
+    return f"{base}/dossiers/{number}" if number else f"{base}/"
+
+
+def render(item: OutboxItem, settings: Settings) -> Composed:
+    _ = gettext_for(item.language)
+    values = _values(item, settings)
+    subject = _(SUBJECTS.get(item.kind, DEFAULT_SUBJECT)) % values
+    intro = _(INTROS.get(item.kind, DEFAULT_INTRO)) % values
+    button = _(BUTTONS.get(item.kind, DEFAULT_BUTTON))
+    context = {
+        "_": _,
+        "firm": settings.firm_name,
+        "name": (item.payload or {}).get("name") or "",
+        "intro": intro,
+        "link": _link(item, settings),
+        "button": button,
+        "kind": item.kind,
+    }
+    return Composed(
+        subject=subject,
+        text=_env.get_template("mail/notification.txt").render(context),
+        html=_env.get_template("mail/notification.html").render(context),
+    )
+
+
+def compose(item: OutboxItem, settings: Settings) -> EmailMessage:
+    composed = render(item, settings)
+    msg = EmailMessage()
+    msg["Subject"] = composed.subject
+    msg["From"] = formataddr((settings.firm_name, settings.mail_from))
+    msg["To"] = item.recipient
+    msg["Date"] = format_datetime(utcnow())
+    domain = settings.mail_from.rpartition("@")[2] or "localhost"
+    msg["Message-ID"] = item.email_message_id or make_msgid(domain=domain)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Loket-Kind"] = item.kind
+    msg.set_content(composed.text)
+    msg.add_alternative(composed.html, subtype="html")
+    return msg
