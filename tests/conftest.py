@@ -240,13 +240,13 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 def mail_settings(tmp_path: Path, smtp_port: int | None = None, **extra: object) -> Settings:
-    return Settings(
-        data_dir=tmp_path,
-        public_url="http://portal.test",
-        secret_key="test-secret",
-        mail_from="portaal@kantoor.example",
-        firm_name="Kantoor Test",
-        smtp_host="127.0.0.1" if smtp_port else None,
-        smtp_port=smtp_port or 25,
-        **extra,
-    )
+    values: dict = {
+        "data_dir": tmp_path,
+        "public_url": "http://portal.test",
+        "secret_key": "test-secret",
+        "mail_from": "portaal@kantoor.example",
+        "firm_name": "Kantoor Test",
+        "smtp_host": "127.0.0.1" if smtp_port else None,
+        "smtp_port": smtp_port or 25,
+    }
+    return Settings(**(values | extra))

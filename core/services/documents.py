@@ -17,7 +17,7 @@ from ..errors import NotFound, ValidationError
 from ..filenames import display_filename, guess_content_type
 from ..models import Document, DocumentCategory, Dossier, DownloadReceipt, ReviewState, utcnow
 from ..notifications import Kind, notify
-from ..storage import FileStore
+from ..storage import FileStore, StoredFile
 
 _CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*")
 PUBLISHABLE = (DocumentCategory.CORRESPONDENCE, DocumentCategory.DOCUMENT)
@@ -25,11 +25,13 @@ PUBLISHABLE = (DocumentCategory.CORRESPONDENCE, DocumentCategory.DOCUMENT)
 
 @dataclass
 class Upload:
-    """A file on its way in: a name for display, and its bytes as a stream."""
+    """A file on its way in: a name for display, and its bytes as a stream, or already
+    streamed into the store (an adapter reading a multipart body part by part)."""
 
     filename: str | None
-    chunks: AsyncIterable[bytes]
+    chunks: AsyncIterable[bytes] | None
     content_type: str | None = None
+    stored: StoredFile | None = None
 
 
 def _content_type(upload: Upload, filename: str) -> str:
@@ -53,7 +55,12 @@ async def store_document(
     """Stream ``upload`` into the store and add its Document row. No access check: callers
     have done theirs."""
     filename = display_filename(upload.filename)
-    stored = await store.put(upload.chunks)
+    if upload.stored is not None:
+        stored = upload.stored
+    elif upload.chunks is not None:
+        stored = await store.put(upload.chunks)
+    else:
+        raise ValueError("an upload needs its bytes")
     document = Document(
         dossier_id=dossier.id,
         category=category,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 from .. import access, audit
 from ..actor import Actor
 from ..errors import Conflict, NotFound, ValidationError
+from ..i18n import N_
 from ..models import (
     FINISHED_STATUSES,
     Client,
@@ -31,6 +32,15 @@ from ..validation import required_text
 NUMBER_MAX = 64
 DESCRIPTION_MAX = 500
 PAGE_SIZE = 50
+
+STATUS_LABELS = {
+    DossierStatus.NEW: N_("New"),
+    DossierStatus.IN_TREATMENT: N_("In treatment"),
+    DossierStatus.WAITING_FOR_CLIENT: N_("Waiting for you"),
+    DossierStatus.REPORT_READY: N_("Report ready"),
+    DossierStatus.COMPLETED: N_("Completed"),
+    DossierStatus.ARCHIVED: N_("Archived"),
+}
 
 # Status changes the client is told about.
 _STATUS_NOTICES = {

@@ -1,0 +1,102 @@
+"""My details: language, notification settings, and a company's extra accounts."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .. import access, audit
+from ..actor import Actor
+from ..errors import NotFound, ValidationError
+from ..models import Account, Language, Role
+from ..notifications import CHANNELS, OPTIONAL_KINDS
+from . import sessions
+from .accounts import create_account
+
+
+async def my_account(session: AsyncSession, actor: Actor) -> Account:
+    account = await session.get(Account, actor.account_id)
+    if account is None or not account.active:
+        raise NotFound("There is no such account.")
+    return account
+
+
+async def set_language(session: AsyncSession, actor: Actor, language: str) -> Account:
+    try:
+        chosen = Language(language)
+    except ValueError:
+        raise ValidationError("Choose Dutch or English.", field="language") from None
+    account = await my_account(session, actor)
+    account.language = chosen
+    audit.record(session, actor, "profile.language", language=chosen.value)
+    return account
+
+
+async def set_notifications(
+    session: AsyncSession, actor: Actor, wanted: set[tuple[str, str]]
+) -> Account:
+    """``wanted`` holds (kind, channel) pairs that are on; every other optional pair is off."""
+    account = await my_account(session, actor)
+    account.notifications = {
+        kind.value: {channel: (kind.value, channel) in wanted for channel in CHANNELS}
+        for kind in OPTIONAL_KINDS
+    }
+    audit.record(session, actor, "profile.notifications")
+    return account
+
+
+async def company_accounts(session: AsyncSession, actor: Actor) -> list[Account]:
+    """The accounts of the actor's company, for its main account (and staff)."""
+    if actor.client_id is None:
+        raise NotFound("There is no such account.")
+    access.require(access.can_manage_company_accounts(actor, actor.client_id))
+    return list(
+        await session.scalars(
+            select(Account)
+            .where(Account.client_id == actor.client_id, Account.active.is_(True))
+            .order_by(Account.is_main.desc(), Account.id)
+        )
+    )
+
+
+async def add_company_account(
+    session: AsyncSession, actor: Actor, *, name: str, email: str, username: str | None = None
+) -> Account:
+    if actor.client_id is None:
+        raise NotFound("There is no such account.")
+    access.require(
+        access.can_manage_company_accounts(actor, actor.client_id),
+        "Only the company's main account may add accounts.",
+    )
+    account = await create_account(
+        session,
+        actor,
+        email=email,
+        username=username or None,
+        name=name,
+        role=Role.CLIENT,
+        client_id=actor.client_id,
+        language=actor.language,
+    )
+    audit.record(session, actor, "company.add_account", subject=account)
+    return account
+
+
+async def remove_company_account(session: AsyncSession, actor: Actor, account_id: int) -> None:
+    account = await session.get(Account, account_id)
+    if (
+        account is None
+        or not account.active
+        or actor.client_id is None
+        or account.client_id != actor.client_id
+    ):
+        raise NotFound("There is no such account.")
+    access.require(
+        access.can_manage_company_accounts(actor, actor.client_id),
+        "Only the company's main account may remove accounts.",
+    )
+    if account.is_main:
+        raise ValidationError("The main account cannot be removed.")
+    account.active = False
+    await sessions.end_all(session, account.id)
+    audit.record(session, actor, "company.remove_account", subject=account)

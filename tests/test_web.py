@@ -1,0 +1,301 @@
+"""The web view through HTTP: the invitation mails end to end, login, CSRF, security headers,
+pages and access to other clients' things."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select
+
+from core import outbox
+from core.db import Database
+from core.models import Account, Document, Message
+from core.passwords import hash_password
+from core.services import auth, documents, messages
+from core.services.documents import Upload
+from core.storage import LocalFileStore, aiter_bytes
+from mailbridge.smtp import SmtpSender
+from web.app import create_app
+
+from .conftest import SYSTEM, Firm, SmtpServer, mail_settings
+from .webclient import Browser
+
+PASSWORD = "Zomer2026!x"
+
+
+@pytest.fixture
+async def browser(aiohttp_client, db: Database, store: LocalFileStore, tmp_path: Path, smtp):
+    settings = mail_settings(tmp_path, smtp.port, public_url="http://127.0.0.1")
+    app = create_app(settings, db, store)
+    client: TestClient = await aiohttp_client(app)
+    b = Browser(client)
+    b.settings = settings
+    return b
+
+
+async def set_password(db: Database, account_id: int, password: str = PASSWORD) -> None:
+    async with db.begin() as s:
+        (await s.get(Account, account_id)).password_hash = await hash_password(password)
+
+
+def link_path(mail, kind: str) -> str:
+    body = mail.get_body(("plain",)).get_content()
+    found = re.search(rf"http://127\.0\.0\.1(/{kind}/[A-Za-z0-9_-]+)", body)
+    assert found, body
+    return found.group(1)
+
+
+async def test_healthz(browser: Browser) -> None:
+    response = await browser.get("/healthz")
+    assert response.status == 200
+    assert (await response.json())["status"] == "ok"
+
+
+async def test_invitation_to_logged_in_through_the_pages(
+    browser: Browser, db: Database, firm: Firm, smtp: SmtpServer
+) -> None:
+    settings = browser.settings
+    async with db.begin() as s:
+        await auth.invite(s, SYSTEM, settings, await s.get(Account, firm.alice.id))
+    await outbox.run_once(db, {"email": SmtpSender(settings)}, settings)
+    invite_path = link_path(smtp.messages[-1], "invite")
+
+    page = await browser.get(invite_path)
+    assert page.status == 200 and "e-mailadres" in browser.last_html
+    wrong = await browser.post(invite_path, {"email": "iemand@anders.nl"})
+    assert wrong.status == 400 and "niet het adres" in browser.last_html
+    ok = await browser.post(invite_path, {"email": "alice@example.nl"})
+    assert ok.status == 200 and "tweede e-mail" in browser.last_html
+
+    await outbox.run_once(db, {"email": SmtpSender(settings)}, settings)
+    password_path = link_path(smtp.messages[-1], "password")
+    await browser.get(password_path)
+    weak = await browser.post(password_path, {"password": "geheim", "repeat": "geheim"})
+    assert weak.status == 400 and "minstens 8 tekens" in browser.last_html
+    done = await browser.post(password_path, {"password": PASSWORD, "repeat": PASSWORD})
+    assert done.status == 200 and str(done.url).endswith("/me?welcome=1")
+    assert "Mijn gegevens" in browser.last_html
+
+    await outbox.run_once(db, {"email": SmtpSender(settings)}, settings)
+    assert [m["Subject"] for m in smtp.messages] == [
+        "Uw uitnodiging voor het klantportaal van Kantoor Test",
+        "Stel uw wachtwoord in voor het klantportaal van Kantoor Test",
+        "Uw wachtwoord voor Kantoor Test is ingesteld",
+    ]
+    # Used links are dead.
+    assert (await browser.get(invite_path)).status == 410
+    assert (await browser.get(password_path)).status == 410
+
+
+async def test_login_logout_and_cookie_flags(browser: Browser, db: Database, firm: Firm) -> None:
+    await set_password(db, firm.alice.id)
+    assert (await browser.get("/")).url.path == "/login"
+    bad = await browser.login("alice", "wrong")
+    assert bad.status == 401 and "klopt niet" in browser.last_html
+    good = await browser.login("alice", PASSWORD)
+    assert good.status == 200 and good.url.path == "/"
+    cookie = good.history[0].headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "2 / 2" in browser.last_html  # Dossiers tile: in progress / total
+    await browser.post("/logout")
+    assert (await browser.get("/")).url.path == "/login"
+
+
+async def test_state_changes_need_csrf_and_same_origin(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get("/me")
+    token = browser.csrf()
+    missing = await browser.post("/me/language", {"language": "en"}, csrf=False)
+    assert missing.status == 403
+    forged = await browser.post("/me/language", {"language": "en", "csrf": "x" * 64})
+    assert forged.status == 403
+    other_site = await browser.post(
+        "/me/language", {"language": "en"}, csrf=token, origin="http://evil.example"
+    )
+    assert other_site.status == 403
+    async with db.read() as s:
+        assert (await s.get(Account, firm.alice.id)).language.value == "nl"
+    ok = await browser.post("/me/language", {"language": "en"}, csrf=token)
+    assert ok.status == 200 and "My details" in browser.last_html  # applies at once
+
+
+async def test_security_headers(browser: Browser, db: Database, firm: Firm) -> None:
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    response = await browser.get("/dossiers")
+    csp = response.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp
+    for part in ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"):
+        assert part in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"]
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+async def test_dossier_list_opens_the_only_dossier(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    await set_password(db, firm.bv_extra.id)
+    await browser.login("bakkerij.boekhouding", PASSWORD)
+    response = await browser.get("/dossiers")
+    assert response.url.path == "/dossiers/2026-0100"
+
+
+async def test_search_and_filter(browser: Browser, db: Database, firm: Firm) -> None:
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get("/dossiers?q=testament")
+    assert "2026-0002" in browser.last_html and "2026-0001" not in browser.last_html
+    await browser.get("/dossiers?status=completed")
+    assert "2026-0002" not in browser.last_html and "Geen dossiers" in browser.last_html
+
+
+async def test_download_marks_and_streams(
+    browser: Browser, db: Database, firm: Firm, store: LocalFileStore
+) -> None:
+    async with db.begin() as s:
+        doc = await documents.publish_document(
+            s,
+            store,
+            SYSTEM,
+            number="2026-0001",
+            upload=Upload("Jaaropgave 2025 – €.pdf", aiter_bytes(b"%PDF-1.4 jaaropgave")),
+        )
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get("/dossiers/2026-0001?tab=document")
+    assert 'data-testid="not-downloaded"' in browser.last_html
+    response = await browser.get(f"/documents/{doc.id}/download")
+    assert response.status == 200 and await response.read() == b"%PDF-1.4 jaaropgave"
+    assert response.headers["Content-Type"] == "application/pdf"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith('attachment; filename="Jaaropgave 2025 _ _.pdf"')
+    assert "filename*=UTF-8''Jaaropgave%202025%20%E2%80%93%20%E2%82%AC.pdf" in disposition
+    await browser.get("/dossiers/2026-0001?tab=document")
+    assert 'data-testid="downloaded"' in browser.last_html
+
+
+async def test_send_a_message_with_two_attachments(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get("/dossiers/2026-0001/messages/new")
+    response = await browser.post_multipart(
+        "/dossiers/2026-0001/messages",
+        [("subject", "Loonstroken"), ("body", "Hierbij twee loonstroken.")],
+        [
+            ("files", "jan.pdf", b"%PDF jan", "application/pdf"),
+            ("files", "feb loonstrook.jpg", b"\xff\xd8\xff feb", "image/jpeg"),
+        ],
+    )
+    assert response.status == 200 and "Loonstroken" in browser.last_html
+    async with db.read() as s:
+        message = await s.scalar(select(Message))
+        docs = list(await s.scalars(select(Document).order_by(Document.id)))
+    assert message.body == "Hierbij twee loonstroken." and message.channel.value == "web"
+    assert [(d.filename, d.category.value, d.message_id) for d in docs] == [
+        ("jan.pdf", "delivered", message.id),
+        ("feb loonstrook.jpg", "delivered", message.id),
+    ]
+
+
+async def test_message_over_the_limit_is_refused_by_the_server(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get("/dossiers/2026-0001/messages/new")
+    response = await browser.post_multipart(
+        "/dossiers/2026-0001/messages",
+        [("subject", "Lang"), ("body", "x" * 4001)],
+        [("files", "a.pdf", b"data", "application/pdf")],
+    )
+    assert response.status == 400 and "hoogstens 4000 tekens" in browser.last_html
+    async with db.read() as s:
+        assert await s.scalar(select(Message)) is None
+        assert await s.scalar(select(Document)) is None
+
+
+async def test_multipart_without_csrf_is_refused(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    from aiohttp import FormData
+
+    form = FormData()
+    form.add_field("subject", "x")
+    form.add_field("body", "y")
+    response = await browser.client.post(
+        "/dossiers/2026-0001/messages", data=form, headers={"Origin": browser.origin}
+    )
+    assert response.status == 403
+
+
+async def test_reply_shows_the_original(
+    browser: Browser, db: Database, firm: Firm, store: LocalFileStore
+) -> None:
+    async with db.begin() as s:
+        question = await messages.send_message(
+            s,
+            store,
+            SYSTEM,
+            number="2026-0001",
+            subject="Vraag",
+            body="Heeft u een auto van de zaak?",
+        )
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get(f"/messages/{question.id}")
+    await browser.get(f"/dossiers/2026-0001/messages/new?reply_to={question.id}")
+    assert "Re: Vraag" in browser.last_html and "auto van de zaak" in browser.last_html
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/dossiers/2026-0100",
+        "/dossiers/2026-0201",
+        "/dossiers/2026-0100/messages/new",
+        "/documents/{bv_doc}/download",
+        "/messages/{bv_msg}",
+        "/dossiers/2026-0001/messages/new?reply_to={bv_msg}",
+    ],
+)
+async def test_another_clients_things_are_not_found(
+    browser: Browser, db: Database, firm: Firm, store: LocalFileStore, path: str
+) -> None:
+    async with db.begin() as s:
+        doc = await documents.publish_document(
+            s, store, SYSTEM, number="2026-0100", upload=Upload("geheim.pdf", aiter_bytes(b"x"))
+        )
+        msg = await messages.send_message(
+            s, store, SYSTEM, number="2026-0100", subject="S", body="B"
+        )
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    response = await browser.get(path.format(bv_doc=doc.id, bv_msg=msg.id))
+    assert response.status == 404
+    assert "geheim.pdf" not in browser.last_html
+
+
+async def test_posting_into_another_clients_dossier_is_not_found(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get("/dossiers/2026-0001/messages/new")
+    response = await browser.post_multipart(
+        "/dossiers/2026-0100/messages", [("subject", "S"), ("body", "B")]
+    )
+    assert response.status == 404
+    async with db.read() as s:
+        assert await s.scalar(select(Message)) is None

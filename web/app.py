@@ -1,0 +1,57 @@
+"""The web application: ``create_app(settings, db, store)``.
+
+The engine and store are made by the caller (loket/), so one process can share them between
+the web view, the mail bridge and the bot.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from core.db import Database
+from core.settings import Settings
+from core.sms import OutboxSmsGateway, SmsGateway
+from core.storage import FileStore
+
+from . import middleware
+from .keys import DB, SETTINGS, SMS, STORE
+from .views import auth, dossiers, health, me, messages
+
+HERE = Path(__file__).parent
+# Generous for an upload form's multipart body; the store counts and enforces the real limit.
+MAX_FORM = 1024 * 1024
+
+
+def create_app(
+    settings: Settings,
+    db: Database,
+    store: FileStore,
+    *,
+    sms: SmsGateway | None = None,
+) -> web.Application:
+    app = web.Application(
+        middlewares=[
+            middleware.security_headers,
+            middleware.errors,
+            middleware.session,
+            middleware.csrf_check,
+        ],
+        client_max_size=MAX_FORM,
+    )
+    app[SETTINGS] = settings
+    app[DB] = db
+    app[STORE] = store
+    app[SMS] = sms or OutboxSmsGateway()
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+    )
+    for module in (health, auth, me, dossiers, messages):
+        app.add_routes(module.routes)
+    app.router.add_static("/static", HERE / "static", append_version=True)
+    return app

@@ -1,0 +1,25 @@
+"""Typed keys for what the web application holds."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from core.db import Database
+from core.settings import Settings
+from core.sms import SmsGateway
+from core.storage import FileStore
+
+SETTINGS = web.AppKey("settings", Settings)
+DB = web.AppKey("db", Database)
+STORE = web.AppKey("store", FileStore)
+SMS = web.AppKey("sms", SmsGateway)
+
+# Per request.
+LIVE = web.RequestKey("live", object)  # core.services.sessions.LiveSession | None
+LANG = web.RequestKey("lang", str)
+ACTOR = web.RequestKey("actor", object)  # core.actor.Actor, set by login_required
+SET_SESSION = web.RequestKey("set_session", str)  # a new session id for the cookie
+END_SESSION = web.RequestKey("end_session", bool)
+SET_LANG = web.RequestKey("set_lang", str)
+ANON_CSRF = web.RequestKey("anon_csrf", str)
+NEW_ANON_CSRF = web.RequestKey("new_anon_csrf", str)

@@ -1,0 +1,169 @@
+"""What every request needs: security headers, errors as pages, the session, CSRF checks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from core.errors import (
+    AuthenticationFailed,
+    LinkExpired,
+    LoketError,
+    NotFound,
+    PermissionDenied,
+    TooLarge,
+    TooManyAttempts,
+)
+from core.i18n import language_of
+from core.services import sessions
+
+from . import csrf
+from .keys import DB, END_SESSION, LANG, LIVE, NEW_ANON_CSRF, SET_LANG, SET_SESSION, SETTINGS
+from .render import page
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+LANG_COOKIE = "loket_lang"
+STATUS = {
+    NotFound: 404,
+    PermissionDenied: 403,
+    LinkExpired: 410,
+    TooManyAttempts: 429,
+    TooLarge: 413,
+    AuthenticationFailed: 401,
+}
+
+
+def cookie_name(request: web.Request) -> str:
+    # The __Host- prefix pins the cookie to this host, https and path / (browsers enforce it).
+    return "__Host-loket" if request.app[SETTINGS].https else "loket"
+
+
+def _headers(request: web.Request, response: web.StreamResponse) -> None:
+    h = response.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h.setdefault("Referrer-Policy", "same-origin")
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("X-Frame-Options", "DENY")
+    if request.app[SETTINGS].https:
+        h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if not request.path.startswith("/static/"):
+        h.setdefault("Cache-Control", "no-store")
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        _headers(request, exc)
+        raise
+    if not response.prepared:
+        _headers(request, response)
+    return response
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except LoketError as exc:
+        status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+        response = page(request, "error.html", {"error": exc, "status": status}, status=status)
+        if isinstance(exc, TooManyAttempts):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except web.HTTPNotFound:
+        return page(
+            request,
+            "error.html",
+            {"error": NotFound("This page does not exist."), "status": 404},
+            status=404,
+        )
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return page(request, "error.html", {"error": None, "status": 500}, status=500)
+
+
+@web.middleware
+async def session(request: web.Request, handler: Handler) -> web.StreamResponse:
+    settings, db = request.app[SETTINGS], request.app[DB]
+    live = None
+    raw = request.cookies.get(cookie_name(request))
+    if raw and not request.path.startswith("/static/"):
+        async with db.read() as s:
+            live = await sessions.load(s, settings, raw)
+        if live is not None and sessions.needs_touch(live.row):
+            async with db.begin() as s:
+                await sessions.touch(s, live.row.id)
+    request[LIVE] = live
+    if live is not None and live.complete:
+        request[LANG] = live.account.language.value
+    else:
+        wanted = request.cookies.get(LANG_COOKIE) or request.headers.get("Accept-Language", "")
+        request[LANG] = language_of(wanted)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # redirects after login and logout carry cookies too
+        _cookies(request, exc, had_cookie=bool(raw), live=live)
+        raise
+    _cookies(request, response, had_cookie=bool(raw), live=live)
+    return response
+
+
+def _cookies(request: web.Request, response: web.StreamResponse, *, had_cookie: bool, live) -> None:
+    settings = request.app[SETTINGS]
+    name = cookie_name(request)
+    secure = settings.https
+    if SET_SESSION in request:
+        response.set_cookie(
+            name, request[SET_SESSION], httponly=True, samesite="Lax", secure=secure, path="/"
+        )
+    elif request.get(END_SESSION) or (had_cookie and live is None):
+        response.del_cookie(name, path="/", secure=secure, samesite="Lax")
+    if NEW_ANON_CSRF in request:
+        response.set_cookie(
+            csrf.ANON_COOKIE,
+            request[NEW_ANON_CSRF],
+            httponly=True,
+            samesite="Lax",
+            secure=secure,
+            path="/",
+        )
+    if SET_LANG in request:
+        response.set_cookie(
+            LANG_COOKIE,
+            request[SET_LANG],
+            samesite="Lax",
+            secure=secure,
+            path="/",
+            max_age=365 * 24 * 3600,
+        )
+
+
+@web.middleware
+async def csrf_check(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return await handler(request)
+    settings = request.app[SETTINGS]
+    if not csrf.same_origin(request, settings):
+        raise PermissionDenied(
+            "This form was not sent from this site. Reload the page and try again."
+        )
+    if request.content_type.startswith("multipart/"):
+        # Checked on the first part by web.uploads.read_form, before any file is read.
+        return await handler(request)
+    form = await request.post()
+    if not csrf.valid(request, settings, form.get(csrf.FIELD)):
+        raise PermissionDenied("This form has expired. Reload the page and try again.")
+    return await handler(request)

@@ -1,0 +1,94 @@
+"""Reading a multipart form part by part: the CSRF token first, then the text fields, then the
+files, each streamed straight into the store with the size limit counted as bytes arrive
+(aiohttp enforces no limit of its own on a streamed multipart body)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiohttp import BodyPartReader, web
+
+from core.errors import PermissionDenied, ValidationError
+from core.services.documents import Upload
+from core.storage import FileStore
+
+from . import csrf
+from .keys import SETTINGS
+
+TEXT_FIELD_LIMIT = 64 * 1024
+MAX_FILES = 20
+
+
+@dataclass
+class Form:
+    fields: dict[str, str] = field(default_factory=dict)
+    uploads: list[Upload] = field(default_factory=list)
+
+
+async def _text(part: BodyPartReader) -> str:
+    data = bytearray()
+    while chunk := await part.read_chunk(8192):
+        data += chunk
+        if len(data) > TEXT_FIELD_LIMIT:
+            raise ValidationError("A field of this form is too long.")
+    return data.decode("utf-8", errors="replace")
+
+
+async def _chunks(part: BodyPartReader):
+    while chunk := await part.read_chunk(64 * 1024):
+        yield chunk
+
+
+async def read_form(
+    request: web.Request,
+    store: FileStore,
+    *,
+    file_field: str = "files",
+    before_files: Callable[[dict[str, str]], None] | None = None,
+) -> Form:
+    """The form's fields and its files (already in the store). ``before_files`` may refuse the
+    text fields before any file is stored."""
+    reader = await request.multipart()
+    form = Form()
+    first = True
+    checked = False
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            continue
+        if first:
+            first = False
+            if part.name != csrf.FIELD or not csrf.valid(
+                request, request.app[SETTINGS], await _text(part)
+            ):
+                raise PermissionDenied("This form has expired. Reload the page and try again.")
+            continue
+        if part.name == file_field and part.filename is not None:
+            if not checked and before_files is not None:
+                before_files(form.fields)
+            checked = True
+            if not part.filename:  # an empty file input
+                await part.release()
+                continue
+            if len(form.uploads) >= MAX_FILES:
+                raise ValidationError(
+                    "A message may carry at most %(max)d attachments.", max=MAX_FILES
+                )
+            stored = await store.put(_chunks(part))
+            if stored.size == 0 and not part.filename:
+                continue
+            form.uploads.append(
+                Upload(
+                    filename=part.filename,
+                    chunks=None,
+                    content_type=part.headers.get("Content-Type"),
+                    stored=stored,
+                )
+            )
+        else:
+            form.fields[part.name or ""] = await _text(part)
+    if first:
+        raise PermissionDenied("This form has expired. Reload the page and try again.")
+    if not checked and before_files is not None:
+        before_files(form.fields)
+    return form

@@ -1,0 +1,1 @@
+"""Request handlers, one module per area. Each translates a request into core calls and back."""

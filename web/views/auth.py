@@ -1,0 +1,178 @@
+"""Logging in and out, the second step, the invitation and password links."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from core.errors import AuthenticationFailed, LinkExpired, LoketError, TooManyAttempts
+from core.services import auth, sessions, twofactor
+
+from ..guards import safe_next
+from ..keys import DB, END_SESSION, LIVE, SET_SESSION, SETTINGS, SMS
+from ..render import page
+
+routes = web.RouteTableDef()
+
+
+def client_address(request: web.Request) -> str:
+    # Behind a reverse proxy, configure it to set the peer; we do not trust X-Forwarded-For.
+    return request.remote or "unknown"
+
+
+@routes.get("/login")
+async def login_form(request: web.Request) -> web.StreamResponse:
+    live = request.get(LIVE)
+    if live is not None and live.complete:
+        raise web.HTTPSeeOther("/")
+    return page(request, "login.html", {"next": safe_next(request.query.get("next"))})
+
+
+@routes.post("/login")
+async def login(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    username, password = str(form.get("username", "")), str(form.get("password", ""))
+    target = safe_next(str(form.get("next", "")))
+    try:
+        result = await auth.login(
+            request.app[DB], request.app[SETTINGS], username, password, client_address(request)
+        )
+    except (AuthenticationFailed, TooManyAttempts) as exc:
+        status = 429 if isinstance(exc, TooManyAttempts) else 401
+        response = page(
+            request,
+            "login.html",
+            {"error": exc, "username": username, "next": target},
+            status=status,
+        )
+        if isinstance(exc, TooManyAttempts):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    request[SET_SESSION] = result.cookie
+    if result.complete:
+        raise web.HTTPSeeOther(target)
+    if result.account.two_factor.value == "sms":
+        async with request.app[DB].begin() as s:
+            account = await s.get(type(result.account), result.account.id)
+            await twofactor.send_sms_code(s, request.app[SMS], account)
+    raise web.HTTPSeeOther(f"/login/code?next={target}")
+
+
+def _half_logged_in(request: web.Request) -> sessions.LiveSession:
+    live = request.get(LIVE)
+    if live is None:
+        raise web.HTTPSeeOther("/login")
+    if live.complete:
+        raise web.HTTPSeeOther("/")
+    return live
+
+
+@routes.get("/login/code")
+async def code_form(request: web.Request) -> web.StreamResponse:
+    live = _half_logged_in(request)
+    return page(
+        request,
+        "code.html",
+        {"method": live.account.two_factor.value, "next": safe_next(request.query.get("next"))},
+    )
+
+
+@routes.post("/login/code")
+async def code(request: web.Request) -> web.StreamResponse:
+    live = _half_logged_in(request)
+    form = await request.post()
+    async with request.app[DB].begin() as s:
+        outcome = await twofactor.second_step(s, live, str(form.get("code", "")))
+    if outcome.cookie:
+        request[SET_SESSION] = outcome.cookie
+        raise web.HTTPSeeOther(safe_next(str(form.get("next", ""))))
+    if outcome.restart:
+        request[END_SESSION] = True
+        return page(request, "login.html", {"error": outcome.error}, status=401)
+    return page(
+        request,
+        "code.html",
+        {"method": live.account.two_factor.value, "error": outcome.error},
+        status=401,
+    )
+
+
+@routes.post("/logout")
+async def logout(request: web.Request) -> web.StreamResponse:
+    live = request.get(LIVE)
+    if live is not None:
+        async with request.app[DB].begin() as s:
+            await sessions.end(s, live.row.id)
+    request[END_SESSION] = True
+    raise web.HTTPSeeOther("/login")
+
+
+@routes.get("/invite/{token}")
+async def invite_form(request: web.Request) -> web.StreamResponse:
+    async with request.app[DB].read() as s:
+        await auth.invitation_account(s, request.match_info["token"])
+    return page(request, "invite.html")
+
+
+@routes.post("/invite/{token}")
+async def invite(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    email = str(form.get("email", ""))
+    async with request.app[DB].begin() as s:
+        error = await auth.verify_email(
+            s, request.app[SETTINGS], request.match_info["token"], email
+        )
+    if isinstance(error, LinkExpired):
+        raise error
+    if error is not None:
+        return page(request, "invite.html", {"error": error, "email": email}, status=400)
+    return page(request, "sent.html", {"what": "password_link"})
+
+
+@routes.get("/password/forgot")
+async def forgot_form(request: web.Request) -> web.StreamResponse:
+    return page(request, "forgot.html")
+
+
+@routes.post("/password/forgot")
+async def forgot(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    async with request.app[DB].begin() as s:
+        await auth.forgot_password(s, request.app[SETTINGS], str(form.get("identifier", "")))
+    return page(request, "sent.html", {"what": "forgot"})
+
+
+@routes.get("/password/{token}")
+async def password_form(request: web.Request) -> web.StreamResponse:
+    async with request.app[DB].read() as s:
+        account = await auth.password_link_account(s, request.match_info["token"])
+    return page(request, "password.html", {"username": account.username})
+
+
+@routes.post("/password/{token}")
+async def set_password(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    settings = request.app[SETTINGS]
+    raw = request.match_info["token"]
+    try:
+        async with request.app[DB].begin() as s:
+            account = await auth.set_password_with_link(
+                s, settings, raw, str(form.get("password", "")), str(form.get("repeat", ""))
+            )
+            complete = account.two_factor.value == "none"
+            cookie, _row = await sessions.create(
+                s,
+                settings,
+                account,
+                stage=sessions.FULL if complete else sessions.PASSWORD_ONLY,
+                address=client_address(request),
+            )
+    except LinkExpired:
+        raise
+    except LoketError as exc:
+        async with request.app[DB].read() as s:
+            account = await auth.password_link_account(s, raw)
+        return page(
+            request, "password.html", {"error": exc, "username": account.username}, status=400
+        )
+    request[SET_SESSION] = cookie
+    raise web.HTTPSeeOther("/me?welcome=1" if complete else "/login/code?next=/me")

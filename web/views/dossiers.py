@@ -1,0 +1,100 @@
+"""Home, the dossier list and a dossier with its tabs; downloads."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from aiohttp import web
+
+from core.models import DocumentCategory, DossierStatus
+from core.services import documents, dossiers, messages
+
+from ..guards import actor, login_required
+from ..keys import DB, STORE
+from ..render import page
+
+routes = web.RouteTableDef()
+TABS = ("messages", "correspondence", "document", "delivered")
+
+
+@routes.get("/")
+@login_required
+async def home(request: web.Request) -> web.StreamResponse:
+    async with request.app[DB].read() as s:
+        listing = await dossiers.list_dossiers(s, actor(request), limit=1)
+    # Actions (questionnaires and checklists) arrive with the checklist issue.
+    return page(request, "home.html", {"listing": listing, "actions": 0})
+
+
+@routes.get("/dossiers")
+@login_required
+async def dossier_list(request: web.Request) -> web.StreamResponse:
+    search = request.query.get("q", "").strip()[:100]
+    status = request.query.get("status", "")
+    if status not in {s.value for s in DossierStatus}:
+        status = ""
+    async with request.app[DB].read() as s:
+        listing = await dossiers.list_dossiers(
+            s, actor(request), search=search or None, status=status or None
+        )
+    if listing.total == 1 and not search and not status and listing.rows:
+        only = listing.rows[0].dossier.number
+        raise web.HTTPSeeOther(f"/dossiers/{quote(only, safe='')}")
+    return page(
+        request,
+        "dossiers.html",
+        {
+            "listing": listing,
+            "q": search,
+            "status": status,
+            "statuses": [s.value for s in DossierStatus],
+        },
+    )
+
+
+@routes.get("/dossiers/{number}")
+@login_required
+async def dossier(request: web.Request) -> web.StreamResponse:
+    tab = request.query.get("tab", "messages")
+    if tab not in TABS:
+        tab = "messages"
+    who = actor(request)
+    async with request.app[DB].read() as s:
+        view = await dossiers.open_dossier(s, who, number=request.match_info["number"])
+        if tab == "messages":
+            rows = await messages.list_messages(s, who, dossier_id=view.dossier.id)
+        else:
+            rows = await documents.list_documents(
+                s, who, dossier_id=view.dossier.id, category=DocumentCategory(tab)
+            )
+    return page(request, "dossier.html", {"view": view, "tab": tab, "tabs": TABS, "rows": rows})
+
+
+def content_disposition(filename: str) -> str:
+    """RFC 6266: an ASCII fallback and the exact name in UTF-8 (RFC 5987)."""
+    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\' else "_" for ch in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+@routes.get("/documents/{id:\\d+}/download")
+@login_required
+async def download(request: web.Request) -> web.StreamResponse:
+    store = request.app[STORE]
+    async with request.app[DB].begin() as s:
+        found = await documents.download(s, store, actor(request), int(request.match_info["id"]))
+    doc = found.document
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": doc.content_type,
+            "Content-Disposition": content_disposition(doc.filename),
+            "Content-Length": str(doc.size),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        }
+    )
+    await response.prepare(request)
+    async for chunk in found.chunks:
+        await response.write(chunk)
+    await response.write_eof()
+    return response

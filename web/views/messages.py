@@ -1,0 +1,103 @@
+"""Reading, writing and answering messages, with attachments."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from aiohttp import web
+
+from core.errors import LoketError
+from core.models import MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH
+from core.services import dossiers, messages
+
+from ..guards import actor, login_required
+from ..keys import DB, STORE
+from ..render import page
+from ..uploads import read_form
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/messages/{id:\\d+}")
+@login_required
+async def read(request: web.Request) -> web.StreamResponse:
+    async with request.app[DB].begin() as s:
+        thread = await messages.read_message(s, actor(request), int(request.match_info["id"]))
+        view = await dossiers.open_dossier(s, actor(request), dossier_id=thread.message.dossier_id)
+    return page(request, "message.html", {"thread": thread, "view": view})
+
+
+def _form_context(view, parent=None, **extra) -> dict:
+    subject = ""
+    if parent is not None:
+        subject = (
+            parent.subject if parent.subject.lower().startswith("re:") else f"Re: {parent.subject}"
+        )
+    return {
+        "view": view,
+        "parent": parent,
+        "subject": subject,
+        "body": "",
+        "max_body": MAX_BODY_LENGTH,
+        "max_subject": MAX_SUBJECT_LENGTH,
+        **extra,
+    }
+
+
+@routes.get("/dossiers/{number}/messages/new")
+@login_required
+async def new_form(request: web.Request) -> web.StreamResponse:
+    parent = None
+    async with request.app[DB].begin() as s:
+        view = await dossiers.open_dossier(s, actor(request), number=request.match_info["number"])
+        reply_to = request.query.get("reply_to", "")
+        if reply_to.isdigit():
+            thread = await messages.read_message(s, actor(request), int(reply_to))
+            if thread.message.dossier_id == view.dossier.id:
+                parent = thread.message
+    return page(request, "compose.html", _form_context(view, parent))
+
+
+@routes.post("/dossiers/{number}/messages")
+@login_required
+async def send(request: web.Request) -> web.StreamResponse:
+    who = actor(request)
+    number = request.match_info["number"]
+    async with request.app[DB].read() as s:
+        view = await dossiers.open_dossier(s, who, number=number)
+    fields: dict[str, str] = {}
+    try:
+        form = await read_form(
+            request,
+            request.app[STORE],
+            before_files=lambda f: messages.check_message(f.get("subject"), f.get("body")),
+        )
+        fields = form.fields
+        parent_id = fields.get("parent_id", "")
+        async with request.app[DB].begin() as s:
+            message = await messages.send_message(
+                s,
+                request.app[STORE],
+                who,
+                dossier_id=view.dossier.id,
+                subject=fields.get("subject"),
+                body=fields.get("body"),
+                parent_id=int(parent_id) if parent_id.isdigit() else None,
+                attachments=form.uploads,
+            )
+    except LoketError as exc:
+        parent = None
+        if fields.get("parent_id", "").isdigit():
+            async with request.app[DB].read() as s:
+                try:
+                    parent = (await messages.read_message(s, who, int(fields["parent_id"]))).message
+                except LoketError:
+                    parent = None
+        context = _form_context(view, parent, error=exc)
+        context.update(subject=fields.get("subject", ""), body=fields.get("body", ""))
+        return page(
+            request, "compose.html", context, status=400 if exc.code != "too_large" else 413
+        )
+    raise web.HTTPSeeOther(
+        f"/dossiers/{quote(view.dossier.number, safe='')}?tab=messages&sent={message.id}"
+    )
