@@ -56,6 +56,9 @@ class Settings:
     login_failures_per_account: int = 10
     login_failures_per_address: int = 50
     outbox_lifetime_hours: int = 4 * 24
+    outbox_poll_seconds: int = 5
+    # Demo only: outgoing mail is caught here and staff can read it in the web view.
+    mail_catcher_dir: Path | None = None
 
     @property
     def store_dir(self) -> Path:

@@ -19,7 +19,8 @@ from core import schema
 from core.errors import LoketError
 from core.models import DossierStatus
 
-from .commands import demo, dossiers, mail, people, setup
+from . import serve
+from .commands import demo, dossiers, mail, people, run, setup
 from .config import ConfigError, load_settings
 from .runtime import Runtime, open_runtime
 
@@ -49,7 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     leaf(groups, "init", setup.init, "create or upgrade the database")
-    leaf(groups, "demo", demo.demo, "set up a sample firm to look around in")
+    p = leaf(groups, "demo", demo.demo, "a sample firm with the web view, on SQLite")
+    p.add_argument(
+        "--setup-only", action="store_true", help="set up the data and stop, start nothing"
+    )
+    p = leaf(groups, "serve", run.serve_command, "run the configured components")
+    p.add_argument("--only", metavar="LIST", help="comma-separated: " + ", ".join(serve.COMPONENTS))
 
     staff = groups.add_parser("staff", help="staff accounts").add_subparsers(
         dest="action", metavar="ACTION", required=True

@@ -19,7 +19,7 @@ from core.storage import FileStore
 
 from . import middleware
 from .keys import DB, SETTINGS, SMS, STORE
-from .views import auth, dossiers, health, me, messages
+from .views import auth, dossiers, health, me, messages, staff
 
 HERE = Path(__file__).parent
 # Generous for an upload form's multipart body; the store counts and enforces the real limit.
@@ -51,7 +51,7 @@ def create_app(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
     )
-    for module in (health, auth, me, dossiers, messages):
+    for module in (health, auth, me, dossiers, messages, staff):
         app.add_routes(module.routes)
     app.router.add_static("/static", HERE / "static", append_version=True)
     return app

@@ -36,6 +36,7 @@ def page(
         "account": live.account if live is not None and live.complete else None,
         "firm": settings.firm_name,
         "path": request.path,
+        "mail_catcher": settings.mail_catcher_dir is not None,
     }
     values.update(context or {})
     return aiohttp_jinja2.render_template(template, request, values, status=status)

@@ -1,24 +1,30 @@
-"""loket demo: a sample firm to look around in.
+"""loket demo: a sample firm to look around in, on SQLite, with nothing else needed.
 
-Until the web view exists this sets up the database with sample data and prints what to try
-on the command line; later issues make it start the web view and a mail catcher too.
+It sets up the database and sample data once, invites the sample clients, and starts the web
+view, the outbox worker and a local mail catcher whose mails staff read in the web view (so
+the invitation links can be followed without a real mailbox).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import sys
 
 from sqlalchemy import select
 
 from core import schema
 from core.actor import Actor
 from core.models import Account, ClientKind, Role
-from core.services import accounts, clients, documents, dossiers, messages
+from core.services import accounts, auth, clients, documents, dossiers, messages
 from core.services.documents import Upload
+from core.settings import Settings
 from core.storage import aiter_bytes
 
+from ..mailcatcher import start_catcher
 from ..output import emit
 from ..runtime import Runtime
+from ..serve import serve
 
 SYSTEM = Actor.system()
 STAFF_PASSWORD = "Demo-wachtwoord1"
@@ -103,14 +109,38 @@ async def _seed(rt: Runtime) -> None:
             subject="Welkom",
             body="Beste Alice,\n\nWelkom in ons klantportaal. Hier vindt u uw dossiers.\n",
         )
+        for username in ("alice", "bakkerij"):
+            await auth.invite(
+                s, SYSTEM, rt.settings, await accounts.account_by_username(s, username)
+            )
 
 
 async def demo(rt: Runtime, args: argparse.Namespace) -> None:
     await schema.upgrade(rt.db.engine)
+    catcher_dir = rt.settings.data_dir / "mailcatcher"
+    catcher = await start_catcher(catcher_dir)
+    port = catcher.sockets[0].getsockname()[1]
+    settings = dataclasses.replace(
+        rt.settings,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_tls="none",
+        smtp_user=None,
+        smtp_password=None,
+        mail_catcher_dir=catcher_dir,
+        outbox_poll_seconds=1,
+    )
+    if settings.public_url == Settings().public_url:
+        # Links in the caught mail must point at where the demo really listens.
+        settings = dataclasses.replace(
+            settings, public_url=f"http://{settings.http_host}:{settings.http_port}"
+        )
+    rt = Runtime(settings=settings, db=rt.db, store=rt.store)
     async with rt.db.read() as s:
         seeded = await s.scalar(select(Account.id).where(Account.username == "medewerker"))
     if seeded is None:
         await _seed(rt)
+    url = f"http://{settings.http_host}:{settings.http_port}/"
     logins = [
         {"username": "medewerker", "role": "staff", "password": STAFF_PASSWORD},
         {"username": "alice", "role": "client", "password": None},
@@ -119,22 +149,37 @@ async def demo(rt: Runtime, args: argparse.Namespace) -> None:
     ]
     human = "\n".join(
         [
-            f"Loket demo ready in {rt.settings.data_dir.resolve()}",
+            f"Loket demo: {url}",
+            f"  data in {settings.data_dir.resolve()}; mail is caught, not sent",
             "",
-            "Accounts:",
-            *(f"  {x['username']:<22} {x['role']}" for x in logins),
-            f"  (staff password: {STAFF_PASSWORD}; clients set theirs through the invitation)",
+            "Log in as staff:",
+            f"  medewerker / {STAFF_PASSWORD}",
             "",
-            "Try:",
-            "  loket dossier show 2026-0001",
-            "  loket message send --dossier 2026-0001 --subject Vraag --body 'Is alles binnen?'",
-            "  loket message send --dossier 2026-0001 --as alice --subject Re --body 'Ja!'",
-            "  loket document publish --dossier 2026-0100 --file README.md",
-            "  loket dossier status 2026-0100 in_treatment",
+            "Clients set their password through the invitation mail: log in as staff, open",
+            f"'Caught mail' ({url}staff/mail), follow the invitation link for alice",
+            "(alice@example.nl) in a private window. Other accounts: bakkerij (company),",
+            "bakkerij.boekhouding (its extra account).",
+            "",
+            "Stop with Ctrl-C.",
         ]
     )
-    emit(
-        args.json,
-        {"id": "demo", "data_dir": str(rt.settings.data_dir.resolve()), "logins": logins},
-        human,
-    )
+    data = {
+        "id": "demo",
+        "url": url,
+        "data_dir": str(settings.data_dir.resolve()),
+        "smtp_port": port,
+        "logins": logins,
+    }
+
+    async def ready() -> None:
+        emit(args.json, data, human)
+        sys.stdout.flush()
+
+    try:
+        if args.setup_only:
+            await ready()
+            return
+        await serve(rt, {"web", "worker"}, ready=ready)
+    finally:
+        catcher.close()
+        await catcher.wait_closed()

@@ -1,0 +1,26 @@
+"""loket serve."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from core.errors import ValidationError
+
+from ..runtime import Runtime
+from ..serve import COMPONENTS, serve
+
+
+async def serve_command(rt: Runtime, args: argparse.Namespace) -> None:
+    wanted = set(COMPONENTS)
+    if args.only:
+        wanted = {part.strip() for part in args.only.split(",") if part.strip()}
+        unknown = wanted - set(COMPONENTS)
+        if unknown or not wanted:
+            raise ValidationError(
+                "Unknown component(s) for --only: %(names)s; choose from %(known)s.",
+                names=", ".join(sorted(unknown)) or "(none)",
+                known=", ".join(COMPONENTS),
+            )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    await serve(rt, wanted)

@@ -1,0 +1,89 @@
+"""Running the components in one asyncio process: the web view and the outbox worker
+(the mail bridge and the bot join with their issues). Stops cleanly on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from core import outbox
+
+from .config import ConfigError
+from .runtime import Runtime
+from .senders import outbox_senders
+
+log = logging.getLogger("loket")
+COMPONENTS = ("web", "worker")
+
+
+async def outbox_worker(rt: Runtime, stop: asyncio.Event) -> None:
+    senders = outbox_senders(rt.settings)
+    if not senders:
+        log.warning("outbox worker: no SMTP server set; mail stays in the outbox")
+        return
+    while not stop.is_set():
+        try:
+            result = await outbox.run_once(rt.db, senders, rt.settings)
+            if result.sent or result.failed or result.retrying:
+                log.info(
+                    "outbox: sent %d, retrying %d, failed %d",
+                    result.sent,
+                    result.retrying,
+                    result.failed,
+                )
+        except Exception:  # the database away for a moment must not end the worker
+            log.exception("outbox pass failed; trying again shortly")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=rt.settings.outbox_poll_seconds)
+
+
+async def start_web(rt: Runtime) -> web.AppRunner:
+    from web.app import create_app
+
+    app = create_app(rt.settings, rt.db, rt.store)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, rt.settings.http_host, rt.settings.http_port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(
+            f"Cannot listen on {rt.settings.http_host}:{rt.settings.http_port} ({exc.strerror}); "
+            "set LOKET_HTTP_PORT to a free port."
+        ) from None
+    log.info("web view on http://%s:%d", rt.settings.http_host, rt.settings.http_port)
+    return runner
+
+
+async def serve(
+    rt: Runtime,
+    components: set[str],
+    *,
+    ready: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    runner = await start_web(rt) if "web" in components else None
+    tasks = []
+    if "worker" in components:
+        tasks.append(asyncio.create_task(outbox_worker(rt, stop)))
+    if ready is not None:
+        await ready()
+    try:
+        await stop.wait()
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if runner is not None:
+            await runner.cleanup()

@@ -1,0 +1,141 @@
+"""In real Chromium: from the invitation mail to a downloaded document and a sent message with
+two attachments, the way a client does it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from playwright.async_api import async_playwright, expect
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from core import outbox
+from core.db import Database
+from core.models import Account, Message
+from core.services import auth, documents
+from core.services.documents import Upload
+from core.storage import LocalFileStore, aiter_bytes
+from mailbridge.smtp import SmtpSender
+from web.app import create_app
+
+from .conftest import SYSTEM, Firm, SmtpServer, mail_settings
+from .mailcatcher import free_port
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+    "--no-sandbox",
+]
+SHOTS = Path(__file__).resolve().parent.parent / "bench" / "out" / "screens"
+
+
+def link_in(mail, kind: str) -> str:
+    body = mail.get_body(("plain",)).get_content()
+    found = re.search(rf"(http://127\.0\.0\.1:\d+/{kind}/[A-Za-z0-9_-]+)", body)
+    assert found, body
+    return found.group(1)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_invitation_to_download_and_message(
+    db: Database, firm: Firm, store: LocalFileStore, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    assert Path(CHROMIUM).exists(), "Chromium is missing: scripts/test installs it (apt chromium)"
+    port = free_port()
+    settings = mail_settings(tmp_path, smtp.port, public_url=f"http://127.0.0.1:{port}")
+    runner = web.AppRunner(create_app(settings, db, store))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    send = {"email": SmtpSender(settings)}
+
+    async with db.begin() as s:
+        await documents.publish_document(
+            s,
+            store,
+            SYSTEM,
+            number="2026-0001",
+            upload=Upload(
+                "Jaaropgave 2025.pdf", aiter_bytes(b"%PDF-1.4 jaaropgave"), "application/pdf"
+            ),
+        )
+        await auth.invite(s, SYSTEM, settings, await s.get(Account, firm.alice.id))
+    await outbox.run_once(db, send, settings)
+    invite_link = link_in(smtp.messages[-1], "invite")
+
+    upload_a = tmp_path / "loonstrook januari.pdf"
+    upload_a.write_bytes(b"%PDF-1.4 januari")
+    upload_b = tmp_path / "WOZ-beschikking.jpg"
+    upload_b.write_bytes(b"\xff\xd8\xff woz")
+    stray = tmp_path / "verkeerd bestand.txt"
+    stray.write_text("per ongeluk gekozen")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            context = await browser.new_context(accept_downloads=True, locale="nl-NL")
+            page = await context.new_page()
+
+            await page.goto(invite_link)
+            await page.get_by_label("E-mailadres").fill("alice@example.nl")
+            await page.get_by_role("button", name="Bevestigen").click()
+            await expect(page.get_by_role("heading", name="Kijk in uw e-mail")).to_be_visible()
+
+            await outbox.run_once(db, send, settings)
+            await page.goto(link_in(smtp.messages[-1], "password"))
+            await page.get_by_label("Nieuw wachtwoord").fill("Zomer2026!x")
+            await page.get_by_label("Herhaal het wachtwoord").fill("Zomer2026!x")
+            await page.get_by_role("button", name="Opslaan en inloggen").click()
+            await expect(page.get_by_text("Welkom!")).to_be_visible()
+            assert page.url.endswith("/me?welcome=1")
+            await page.screenshot(path=str(SHOTS / "my-details.png"), full_page=True)
+
+            await page.get_by_role("link", name="Dossiers").first.click()
+            await page.get_by_role("link", name=re.compile("2026-0001")).click()
+            await page.get_by_test_id("tab-document").click()
+            await expect(page.get_by_test_id("not-downloaded")).to_be_visible()
+            async with page.expect_download() as info:
+                await page.get_by_role("link", name="Jaaropgave 2025.pdf").click()
+            download = await info.value
+            assert download.suggested_filename == "Jaaropgave 2025.pdf"
+            assert Path(await download.path()).read_bytes() == b"%PDF-1.4 jaaropgave"
+            await page.reload()
+            await expect(page.get_by_test_id("downloaded")).to_be_visible()
+
+            await page.get_by_test_id("tab-messages").click()
+            await page.get_by_role("link", name="Nieuw bericht").click()
+            await page.get_by_label("Onderwerp").fill("Stukken voor de aangifte")
+            await page.get_by_label("Bericht", exact=True).fill(
+                "Hierbij mijn loonstrook en de WOZ."
+            )
+            await expect(page.locator("#counter")).to_contain_text("34 van 4000")
+            await page.locator("input[data-files]").set_input_files([str(upload_a), str(stray)])
+            await page.locator("input[data-files]").set_input_files([str(upload_b)])
+            files = page.locator("[data-file-list] li")
+            await expect(files).to_have_count(3)
+            await page.get_by_role("button", name="remove verkeerd bestand.txt").click()
+            await expect(files).to_have_count(2)
+            await page.screenshot(path=str(SHOTS / "compose.png"), full_page=True)
+            await page.get_by_role("button", name="Versturen").click()
+            await expect(page.get_by_text("Stukken voor de aangifte")).to_be_visible()
+            await page.screenshot(path=str(SHOTS / "dossier.png"), full_page=True)
+            await browser.close()
+    finally:
+        await runner.cleanup()
+
+    async with db.read() as s:
+        message = await s.scalar(select(Message).options(selectinload(Message.attachments)))
+    assert message.subject == "Stukken voor de aangifte"
+    assert sorted(d.filename for d in message.attachments) == [
+        "WOZ-beschikking.jpg",
+        "loonstrook januari.pdf",
+    ]
+    assert {d.category.value for d in message.attachments} == {"delivered"}

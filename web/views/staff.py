@@ -1,0 +1,81 @@
+"""Pages for the firm's staff. For now: the demo's caught mail, so a newcomer can follow the
+invitation links without a real mailbox."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import re
+from email.message import EmailMessage
+from pathlib import Path
+
+from aiohttp import web
+
+from core.errors import NotFound, PermissionDenied
+
+from ..guards import actor, login_required
+from ..keys import SETTINGS
+from ..render import page
+
+routes = web.RouteTableDef()
+_NAME = re.compile(r"[0-9.]+-[0-9a-f]{8}\.eml")
+MAX_LISTED = 200
+
+
+def _require_staff(request: web.Request) -> Path:
+    if not actor(request).is_staff:
+        raise PermissionDenied("This page is for the firm's staff.")
+    folder = request.app[SETTINGS].mail_catcher_dir
+    if folder is None:
+        raise NotFound("This page does not exist.")
+    return folder
+
+
+def _read(path: Path) -> EmailMessage:
+    with path.open("rb") as fh:
+        return email.message_from_binary_file(fh, policy=email.policy.default)  # type: ignore[return-value]
+
+
+def _listing(folder: Path) -> list[dict[str, str]]:
+    if not folder.exists():
+        return []
+    names = sorted((p for p in folder.iterdir() if _NAME.fullmatch(p.name)), reverse=True)
+    out = []
+    for path in names[:MAX_LISTED]:
+        msg = _read(path)
+        out.append(
+            {
+                "name": path.name,
+                "to": str(msg.get("To", "")),
+                "subject": str(msg.get("Subject", "")),
+                "date": str(msg.get("Date", "")),
+            }
+        )
+    return out
+
+
+@routes.get("/staff/mail")
+@login_required
+async def mail_list(request: web.Request) -> web.StreamResponse:
+    folder = _require_staff(request)
+    mails = await asyncio.to_thread(_listing, folder)
+    return page(request, "staff_mail.html", {"mails": mails})
+
+
+@routes.get("/staff/mail/{name}")
+@login_required
+async def mail_show(request: web.Request) -> web.StreamResponse:
+    folder = _require_staff(request)
+    name = request.match_info["name"]
+    if not _NAME.fullmatch(name) or not (folder / name).is_file():
+        raise NotFound("This mail was not found.")
+    msg = await asyncio.to_thread(_read, folder / name)
+    part = msg.get_body(("plain",))
+    text = part.get_content() if part is not None else ""
+    links = re.findall(r"https?://[^\s<>\"]+", text)
+    return page(
+        request,
+        "staff_mail_show.html",
+        {"mail": msg, "text": text, "links": links, "headers": list(msg.items())},
+    )
