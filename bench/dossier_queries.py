@@ -1,0 +1,367 @@
+"""How "list my dossiers" and "open a dossier with its tab counts" scale with the database.
+
+Fills a fresh database in bulk and measures, at each checkpoint, the time per call and the
+number of SQL statements per call, for a client who has three dossiers among all the others
+(and, for information, the staff list's first page). Prints the ratios between the largest
+and the smallest checkpoint.
+
+Targets: the statement count does not grow with the data; the time at the largest
+checkpoint stays within 1.5x the time at the smallest.
+
+    python bench/dossier_queries.py                        # checkpoints 1,000 and 100,000
+    python bench/dossier_queries.py --at 1000,10000 --repeat 50
+    python bench/dossier_queries.py --dossiers 10000 --messages 200000   # one final size
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, insert
+
+from core import schema
+from core.actor import Actor
+from core.db import Database
+from core.models import (
+    Account,
+    Channel,
+    Client,
+    Document,
+    Dossier,
+    DossierStep,
+    DownloadReceipt,
+    Message,
+    MessageRead,
+    Role,
+    utcnow,
+)
+from core.services import dossiers
+
+BATCH = 5000
+STATUSES = ["new", "in_treatment", "waiting_for_client", "report_ready", "completed", "archived"]
+FAKE_SHA = "0" * 64
+
+
+class Filler:
+    """Grows the database to a number of dossiers, keeping ids dense and predictable."""
+
+    def __init__(self, db: Database, messages_per_dossier: int, seed: int = 7) -> None:
+        self.db = db
+        self.per = messages_per_dossier
+        self.rng = random.Random(seed)
+        self.dossiers = 0
+        self.clients = 0
+        self.staff_id = 0
+        self.client_account = 0
+        self.message_id = 0
+        self.document_id = 0
+
+    async def _insert(self, model: type, rows: list[dict[str, Any]]) -> None:
+        for start in range(0, len(rows), BATCH):
+            async with self.db.begin() as s:
+                await s.execute(insert(model), rows[start : start + BATCH])
+
+    async def start(self) -> None:
+        now = utcnow()
+        await self._insert(
+            Client, [{"id": 1, "name": "Bench client", "kind": "person", "created_at": now}]
+        )
+        await self._insert(
+            Account,
+            [
+                {
+                    "id": 1,
+                    "username": "staff",
+                    "email": "staff@bench.example",
+                    "name": "Staff",
+                    "role": "staff",
+                    "language": "nl",
+                    "notifications": {},
+                    "created_at": now,
+                    "active": True,
+                    "is_main": False,
+                    "two_factor": "none",
+                },
+                {
+                    "id": 2,
+                    "username": "client",
+                    "email": "client@bench.example",
+                    "name": "Client",
+                    "role": "client",
+                    "language": "nl",
+                    "client_id": 1,
+                    "notifications": {},
+                    "created_at": now,
+                    "active": True,
+                    "is_main": True,
+                    "two_factor": "none",
+                },
+            ],
+        )
+        self.clients, self.staff_id, self.client_account = 1, 1, 2
+
+    async def grow_to(self, total: int) -> None:
+        now = utcnow()
+        first = self.dossiers + 1
+        if total < first:
+            return
+        # The measured client owns dossiers 1-3; every other client owns one or two.
+        clients, accounts, rows, steps = [], [], [], []
+        for n in range(first, total + 1):
+            if n <= 3:
+                client_id = 1
+            else:
+                if n % 2 == 0 or self.clients == 1:
+                    self.clients += 1
+                    clients.append(
+                        {
+                            "id": self.clients,
+                            "name": f"Client {self.clients}",
+                            "kind": "person",
+                            "created_at": now,
+                        }
+                    )
+                    accounts.append(
+                        {
+                            "id": self.clients + 1,
+                            "username": f"c{self.clients}",
+                            "email": f"c{self.clients}@bench.example",
+                            "name": "",
+                            "role": "client",
+                            "language": "nl",
+                            "client_id": self.clients,
+                            "notifications": {},
+                            "created_at": now,
+                            "active": True,
+                            "is_main": True,
+                            "two_factor": "none",
+                        }
+                    )
+                client_id = self.clients
+            rows.append(
+                {
+                    "id": n,
+                    "number": f"B-{n:07d}",
+                    "description": f"Dossier {n} aangifte",
+                    "status": STATUSES[n % len(STATUSES)],
+                    "client_id": client_id,
+                    "visible_to_client": True,
+                    "handler_id": self.staff_id,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            for position in range(1, n % 7):
+                steps.append(
+                    {
+                        "dossier_id": n,
+                        "position": position,
+                        "title": f"Stap {position}",
+                        "done_at": now if position % 2 else None,
+                    }
+                )
+        await self._insert(Client, clients)
+        await self._insert(Account, accounts)
+        await self._insert(Dossier, rows)
+        await self._insert(DossierStep, steps)
+        await self._fill_content(first, total, now)
+        self.dossiers = total
+
+    async def _fill_content(self, first: int, last: int, now: Any) -> None:
+        msgs, reads, docs, receipts = [], [], [], []
+        for n in range(first, last + 1):
+            for i in range(self.per):
+                self.message_id += 1
+                from_client = i % 3 == 0
+                msgs.append(
+                    {
+                        "id": self.message_id,
+                        "dossier_id": n,
+                        "author_id": self.client_account if from_client and n <= 3 else None,
+                        "direction": "incoming" if from_client else "outgoing",
+                        "subject": f"Bericht {i}",
+                        "body": "Tekst " * 20,
+                        "channel": "web",
+                        "created_at": now,
+                    }
+                )
+                if n <= 3 and i % 2 == 0 and not from_client:
+                    reads.append(
+                        {
+                            "message_id": self.message_id,
+                            "account_id": self.client_account,
+                            "read_at": now,
+                        }
+                    )
+            for i in range(max(1, self.per // 5)):
+                self.document_id += 1
+                docs.append(
+                    {
+                        "id": self.document_id,
+                        "dossier_id": n,
+                        "category": ["correspondence", "document", "delivered"][i % 3],
+                        "filename": f"doc{i}.pdf",
+                        "content_type": "application/pdf",
+                        "size": 1000,
+                        "sha256": FAKE_SHA,
+                        "storage_key": FAKE_SHA,
+                        "source_channel": "web",
+                        "review_state": "none",
+                        "created_at": now,
+                    }
+                )
+                if n <= 3 and i % 2 == 0:
+                    receipts.append(
+                        {
+                            "document_id": self.document_id,
+                            "account_id": self.client_account,
+                            "first_at": now,
+                            "last_at": now,
+                            "count": 1,
+                        }
+                    )
+            if len(msgs) >= 50_000:
+                await self._flush(msgs, reads, docs, receipts)
+                msgs, reads, docs, receipts = [], [], [], []
+        await self._flush(msgs, reads, docs, receipts)
+
+    async def _flush(self, msgs: list, reads: list, docs: list, receipts: list) -> None:
+        await self._insert(Message, msgs)
+        await self._insert(MessageRead, reads)
+        await self._insert(Document, docs)
+        await self._insert(DownloadReceipt, receipts)
+
+
+class StatementCounter:
+    def __init__(self, db: Database) -> None:
+        self.count = 0
+        self.active = False
+        event.listen(db.engine.sync_engine, "before_cursor_execute", self._on)
+
+    def _on(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        head = statement.lstrip()[:8].upper()
+        if self.active and not head.startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
+            self.count += 1
+
+
+async def measure(
+    db: Database, counter: StatementCounter, call: Callable[[Any], Awaitable[Any]], repeat: int
+) -> tuple[float, int]:
+    async with db.read() as s:  # warm-up
+        await call(s)
+    times = []
+    counter.count, counter.active = 0, True
+    async with db.read() as s:
+        await call(s)
+    statements = counter.count
+    counter.active = False
+    for _ in range(repeat):
+        started = time.perf_counter()
+        async with db.read() as s:
+            await call(s)
+        times.append(time.perf_counter() - started)
+    return statistics.mean(times) * 1000, statements
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    tmp = tempfile.TemporaryDirectory()
+    url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp.name) / 'bench.sqlite3'}"
+    db = Database.connect(url)
+    await schema.upgrade(db.engine)
+    counter = StatementCounter(db)
+    filler = Filler(db, args.messages_per_dossier)
+    await filler.start()
+
+    client = Actor(account_id=2, role=Role.CLIENT, channel=Channel.WEB, client_id=1)
+    staff = Actor(account_id=1, role=Role.STAFF, channel=Channel.WEB)
+    cases = {
+        "list my dossiers (client)": lambda s: dossiers.list_dossiers(s, client),
+        "open a dossier with tab counts (client)": lambda s: dossiers.open_dossier(
+            s, client, number="B-0000001"
+        ),
+        "staff list, first page (information)": lambda s: dossiers.list_dossiers(s, staff),
+    }
+    results: dict[str, Any] = {"checkpoints": [], "database": db.engine.dialect.name}
+    for size in args.at:
+        started = time.perf_counter()
+        await filler.grow_to(size)
+        fill_seconds = time.perf_counter() - started
+        point: dict[str, Any] = {
+            "dossiers": size,
+            "messages": filler.message_id,
+            "documents": filler.document_id,
+            "fill_seconds": round(fill_seconds, 1),
+        }
+        if db.engine.dialect.name == "sqlite":
+            async with db.engine.begin() as conn:
+                await conn.exec_driver_sql("ANALYZE")
+        for name, call in cases.items():
+            ms, statements = await measure(db, counter, call, args.repeat)
+            point[name] = {"ms": round(ms, 3), "statements": statements}
+        results["checkpoints"].append(point)
+        print(f"filled to {size:,} dossiers, {filler.message_id:,} messages in {fill_seconds:.1f}s")
+        for name in cases:
+            print(
+                f"  {name:<42} {point[name]['ms']:8.3f} ms  {point[name]['statements']} statements"
+            )
+    first, last = results["checkpoints"][0], results["checkpoints"][-1]
+    results["ratios"] = {}
+    print(f"\nfrom {first['dossiers']:,} to {last['dossiers']:,} dossiers:")
+    for name in cases:
+        ratio = last[name]["ms"] / first[name]["ms"]
+        same = last[name]["statements"] == first[name]["statements"]
+        results["ratios"][name] = {"time": round(ratio, 2), "statements_constant": same}
+        target = (
+            ""
+            if "information" in name
+            else (
+                f"  [time target <=1.5x: {'met' if ratio <= 1.5 else 'MISSED'};"
+                f" statements constant: {'yes' if same else 'NO'}]"
+            )
+        )
+        print(
+            f"  {name:<42} time x{ratio:.2f}, statements "
+            f"{first[name]['statements']} -> {last[name]['statements']}{target}"
+        )
+    await db.dispose()
+    tmp.cleanup()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--at", default="1000,100000", help="checkpoints (dossiers), comma-separated"
+    )
+    parser.add_argument("--messages-per-dossier", type=int, default=20)
+    parser.add_argument("--dossiers", type=int, help="one final size instead of --at's largest")
+    parser.add_argument("--messages", type=int, help="total messages at --dossiers")
+    parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument(
+        "--database-url", help="default: a fresh SQLite file in a temp dir (use an empty database)"
+    )
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    args.at = sorted({int(x) for x in args.at.split(",") if x.strip()})
+    if args.dossiers:
+        args.at = sorted({min(1000, args.dossiers), args.dossiers})
+        if args.messages:
+            args.messages_per_dossier = max(1, args.messages // args.dossiers)
+    results = asyncio.run(run(args))
+    if args.json:
+        print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

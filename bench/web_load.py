@@ -1,0 +1,204 @@
+"""Web pages under concurrent load, against a bare aiohttp handler on the same machine.
+
+Fills the bench database (as bench/dossier_queries.py does), starts the web view and a bare
+aiohttp "hello" app each in their own process, and drives each URL with 16 concurrent
+clients for 10 seconds. Prints requests per second, p50 and p99 latency, and the ratios.
+
+Target: the dossier list at no less than a quarter of the bare handler's rate.
+
+    python bench/web_load.py [--dossiers 10000] [--seconds 10] [--concurrency 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def prepare(url: str, dossiers: int, messages_per_dossier: int) -> str:
+    """Fill the database; return a session cookie for the client who owns three dossiers."""
+    from bench.dossier_queries import Filler
+    from core import schema
+    from core.db import Database
+    from core.models import Account
+    from core.services import sessions
+    from core.settings import Settings
+
+    db = Database.connect(url)
+    await schema.upgrade(db.engine)
+    filler = Filler(db, messages_per_dossier)
+    await filler.start()
+    await filler.grow_to(dossiers)
+    settings = Settings(session_idle_minutes=600)
+    async with db.begin() as s:
+        cookie, _ = await sessions.create(s, settings, await s.get(Account, 2), stage="full")
+    async with db.engine.begin() as conn:
+        await conn.exec_driver_sql("ANALYZE")
+    await db.dispose()
+    return cookie
+
+
+def serve_app(url: str, data_dir: str, port: int) -> None:
+    from aiohttp import web
+
+    from core.db import Database
+    from core.settings import Settings
+    from core.storage import LocalFileStore
+    from web.app import create_app
+
+    settings = Settings(
+        data_dir=Path(data_dir),
+        secret_key="bench",
+        session_idle_minutes=600,
+        public_url=f"http://127.0.0.1:{port}",
+    )
+    app = create_app(settings, Database.connect(url), LocalFileStore(Path(data_dir), limit=10**6))
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+def serve_bare(port: int) -> None:
+    from aiohttp import web
+
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="<!doctype html><p>hello</p>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+async def wait_up(url: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(200):
+            try:
+                async with http.get(url) as response:
+                    await response.read()
+                    return
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+async def load(url: str, cookie: str | None, seconds: float, concurrency: int) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    cookies = {"loket": cookie} if cookie else {}
+
+    async def worker(http: aiohttp.ClientSession) -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            async with http.get(url, allow_redirects=False) as response:
+                await response.read()
+                if response.status != 200:
+                    errors += 1
+            latencies.append(time.perf_counter() - started)
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, cookies=cookies) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(http) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+    }
+
+
+async def main_async(args: argparse.Namespace) -> dict:
+    tmp = tempfile.TemporaryDirectory()
+    url = f"sqlite+aiosqlite:///{Path(tmp.name) / 'bench.sqlite3'}"
+    print(f"filling {args.dossiers:,} dossiers …", flush=True)
+    cookie = await prepare(url, args.dossiers, args.messages_per_dossier)
+    app_port, bare_port = free_port(), free_port()
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    me = str(Path(__file__).resolve())
+    procs = [
+        subprocess.Popen(
+            [sys.executable, me, "--serve-app", url, tmp.name, str(app_port)], env=env
+        ),
+        subprocess.Popen([sys.executable, me, "--serve-bare", str(bare_port)], env=env),
+    ]
+    try:
+        await wait_up(f"http://127.0.0.1:{app_port}/healthz")
+        await wait_up(f"http://127.0.0.1:{bare_port}/")
+        targets = {
+            "bare aiohttp handler": (f"http://127.0.0.1:{bare_port}/", None),
+            "dossier list": (f"http://127.0.0.1:{app_port}/dossiers", cookie),
+            "dossier page": (f"http://127.0.0.1:{app_port}/dossiers/B-0000001", cookie),
+        }
+        results = {}
+        for name, (target, with_cookie) in targets.items():
+            await load(target, with_cookie, 1.0, args.concurrency)  # warm-up
+            results[name] = await load(target, with_cookie, args.seconds, args.concurrency)
+            r = results[name]
+            print(
+                f"{name:<22} {r['rps']:>8} req/s  p50 {r['p50_ms']:>7} ms  "
+                f"p99 {r['p99_ms']:>7} ms  ({r['requests']} requests, {r['errors']} errors)"
+            )
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=10)
+        tmp.cleanup()
+    bare = results["bare aiohttp handler"]["rps"]
+    for name in ("dossier list", "dossier page"):
+        ratio = results[name]["rps"] / bare
+        results[name]["ratio_to_bare"] = round(ratio, 3)
+        verdict = (
+            ""
+            if name != "dossier list"
+            else (f"  [target >= 0.25: {'met' if ratio >= 0.25 else 'MISSED'}]")
+        )
+        print(f"{name} / bare handler: {ratio:.3f}{verdict}")
+    return results
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve-app":
+        serve_app(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve-bare":
+        serve_bare(int(sys.argv[2]))
+        return
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--dossiers", type=int, default=10_000)
+    parser.add_argument("--messages-per-dossier", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    results = asyncio.run(main_async(args))
+    if args.json:
+        print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
