@@ -55,6 +55,7 @@ class Settings:
     login_window_minutes: int = 15
     login_failures_per_account: int = 10
     login_failures_per_address: int = 50
+    login_max_delay_seconds: float = 8.0
     outbox_lifetime_hours: int = 4 * 24
     outbox_poll_seconds: int = 5
     # Demo only: outgoing mail is caught here and staff can read it in the web view.

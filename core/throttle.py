@@ -22,8 +22,6 @@ from .db import dialect_insert
 from .models import LoginAttempt, utcnow
 from .settings import Settings
 
-MAX_DELAY_SECONDS = 8.0
-
 
 @dataclass(frozen=True)
 class Verdict:
@@ -71,7 +69,7 @@ async def assess(
         return Verdict(refuse_for=max(retry, 1), delay=0.0)
     half = settings.login_failures_per_account // 2
     over = counts["account"] - half
-    delay = min(2.0 ** (over - 1), MAX_DELAY_SECONDS) if over > 0 else 0.0
+    delay = min(2.0 ** (over - 1), settings.login_max_delay_seconds) if over > 0 else 0.0
     return Verdict(refuse_for=0, delay=delay)
 
 

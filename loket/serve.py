@@ -43,10 +43,11 @@ async def outbox_worker(rt: Runtime, stop: asyncio.Event) -> None:
 
 
 async def start_web(rt: Runtime) -> web.AppRunner:
+    from web.accesslog import RedactingAccessLogger
     from web.app import create_app
 
     app = create_app(rt.settings, rt.db, rt.store)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log_class=RedactingAccessLogger)
     await runner.setup()
     site = web.TCPSite(runner, rt.settings.http_host, rt.settings.http_port)
     try:

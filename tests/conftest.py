@@ -248,5 +248,37 @@ def mail_settings(tmp_path: Path, smtp_port: int | None = None, **extra: object)
         "firm_name": "Kantoor Test",
         "smtp_host": "127.0.0.1" if smtp_port else None,
         "smtp_port": smtp_port or 25,
+        # Slowing down guesses is shown in test_auth; elsewhere it would only slow the suite.
+        "login_max_delay_seconds": 0.01,
     }
     return Settings(**(values | extra))
+
+
+PASSWORD = "Zomer2026!x"
+
+
+@pytest.fixture
+async def browser(aiohttp_client, db: Database, store: LocalFileStore, tmp_path: Path, smtp):
+    """A browser-like client on the web view, with mail going to the test SMTP server."""
+    from aiohttp.test_utils import TestServer
+
+    from web.accesslog import RedactingAccessLogger
+    from web.app import create_app
+
+    from .webclient import Browser
+
+    settings = mail_settings(tmp_path, smtp.port, public_url="http://127.0.0.1")
+    server = TestServer(create_app(settings, db, store))
+    # As `loket serve` runs it: the access log shows route patterns, never a token.
+    await server.start_server(access_log_class=RedactingAccessLogger)
+    client = await aiohttp_client(server)
+    b = Browser(client)
+    b.settings = settings
+    return b
+
+
+async def set_password(db: Database, account_id: int, password: str = PASSWORD) -> None:
+    from core.passwords import hash_password
+
+    async with db.begin() as s:
+        (await s.get(Account, account_id)).password_hash = await hash_password(password)

@@ -4,41 +4,20 @@ pages and access to other clients' things."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from core import outbox
 from core.db import Database
 from core.models import Account, Document, Message
-from core.passwords import hash_password
 from core.services import auth, documents, messages
 from core.services.documents import Upload
 from core.storage import LocalFileStore, aiter_bytes
 from mailbridge.smtp import SmtpSender
-from web.app import create_app
 
-from .conftest import SYSTEM, Firm, SmtpServer, mail_settings
+from .conftest import PASSWORD, SYSTEM, Firm, SmtpServer, set_password
 from .webclient import Browser
-
-PASSWORD = "Zomer2026!x"
-
-
-@pytest.fixture
-async def browser(aiohttp_client, db: Database, store: LocalFileStore, tmp_path: Path, smtp):
-    settings = mail_settings(tmp_path, smtp.port, public_url="http://127.0.0.1")
-    app = create_app(settings, db, store)
-    client: TestClient = await aiohttp_client(app)
-    b = Browser(client)
-    b.settings = settings
-    return b
-
-
-async def set_password(db: Database, account_id: int, password: str = PASSWORD) -> None:
-    async with db.begin() as s:
-        (await s.get(Account, account_id)).password_hash = await hash_password(password)
 
 
 def link_path(mail, kind: str) -> str:

@@ -221,8 +221,13 @@ class StepOutcome:
 
 async def second_step(session: AsyncSession, live: sessions.LiveSession, code: str) -> StepOutcome:
     """Finish logging in with a code. The fifth wrong code ends the half-logged-in session."""
-    account = live.account
-    row: WebSession = live.row
+    # Work on this unit of work's own copies: ``live`` may come from another (read) session.
+    row = await session.get(WebSession, live.row.id, with_for_update=True)
+    account = await session.get(Account, live.account.id, populate_existing=True)
+    if row is None or account is None:
+        return StepOutcome(
+            error=AuthenticationFailed("Too many wrong codes. Log in again."), restart=True
+        )
     way = await check_code(session, account, code)
     actor = Actor.of(account, Channel.WEB)
     if way is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import sys
 
 from sqlalchemy import select
@@ -21,6 +22,7 @@ from core.services.documents import Upload
 from core.settings import Settings
 from core.storage import aiter_bytes
 
+from ..logs import configure_logging
 from ..mailcatcher import start_catcher
 from ..output import emit
 from ..runtime import Runtime
@@ -179,6 +181,7 @@ async def demo(rt: Runtime, args: argparse.Namespace) -> None:
         if args.setup_only:
             await ready()
             return
+        configure_logging(logging.WARNING)
         await serve(rt, {"web", "worker"}, ready=ready)
     finally:
         catcher.close()

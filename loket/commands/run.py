@@ -7,6 +7,7 @@ import logging
 
 from core.errors import ValidationError
 
+from ..logs import configure_logging
 from ..runtime import Runtime
 from ..serve import COMPONENTS, serve
 
@@ -22,5 +23,5 @@ async def serve_command(rt: Runtime, args: argparse.Namespace) -> None:
                 names=", ".join(sorted(unknown)) or "(none)",
                 known=", ".join(COMPONENTS),
             )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(logging.INFO)
     await serve(rt, wanted)

@@ -1,0 +1,170 @@
+"""Accounts in the web view: brute force, two-step verification, company accounts, forgot
+password, idle sessions, and no secret in any log line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+
+import pyotp
+from sqlalchemy import select, update
+
+from core.db import Database
+from core.models import Account, OutboxItem, WebSession
+
+from .conftest import PASSWORD, Firm, set_password
+from .webclient import Browser
+
+
+async def test_brute_force_is_slowed_then_refused_with_429(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    await set_password(db, firm.alice.id)
+    statuses = []
+    for _ in range(11):
+        response = await browser.login("alice", "not-the-password")
+        statuses.append(response.status)
+    assert statuses[:10] == [401] * 10
+    assert statuses[10] == 429
+    assert "Te veel mislukte pogingen" in browser.last_html
+    refused = await browser.login("alice", PASSWORD)  # even the right password, from here
+    assert refused.status == 429 and int(refused.headers["Retry-After"]) > 0
+
+
+async def test_two_step_verification_with_an_app(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get("/me")
+    page = await browser.post("/me/2fa/totp")
+    assert page.status == 200 and "<svg" in browser.last_html
+    secret = re.search(r'data-testid="totp-secret">([A-Z2-7]+)<', browser.last_html).group(1)
+    totp = pyotp.TOTP(secret)
+    wrong = await browser.post("/me/2fa/totp/confirm", {"code": "000000"})
+    assert wrong.status == 400
+    done = await browser.post("/me/2fa/totp/confirm", {"code": totp.now()})
+    assert done.status == 200
+    codes = re.findall(r"<li><code>([a-z0-9-]+)</code></li>", browser.last_html)
+    assert len(codes) == 10
+
+    await browser.post("/logout")
+    after_password = await browser.login("alice", PASSWORD)
+    assert after_password.url.path == "/login/code"
+    assert (await browser.get("/dossiers")).url.path == "/login/code"  # not in yet
+    reused = await browser.post("/login/code", {"code": totp.now()})  # used at enrolment
+    assert reused.status == 401 and "klopt niet" in browser.last_html
+    ok = await browser.post("/login/code", {"code": codes[0]})
+    assert ok.url.path == "/"
+    await browser.post("/logout")
+    await browser.login("alice", PASSWORD)
+    again = await browser.post("/login/code", {"code": codes[0]})
+    assert again.status == 401  # a recovery code works once
+
+
+async def test_session_id_changes_at_each_step(browser: Browser, db: Database, firm: Firm) -> None:
+    await set_password(db, firm.alice.id)
+    async with db.begin() as s:
+        account = await s.get(Account, firm.alice.id)
+        account.two_factor = account.two_factor.TOTP
+        account.totp_secret = pyotp.random_base32()
+        secret = account.totp_secret
+    await browser.get("/login")
+    jar = browser.client.session.cookie_jar
+    await browser.login("alice", PASSWORD)
+    first = {c.key: c.value for c in jar}["loket"]
+    await browser.post("/login/code", {"code": pyotp.TOTP(secret).now()})
+    second = {c.key: c.value for c in jar}["loket"]
+    assert first != second
+    async with db.read() as s:
+        assert len(list(await s.scalars(select(WebSession)))) == 1
+
+
+async def test_idle_session_is_dead_on_the_server(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    assert (await browser.get("/dossiers")).url.path == "/dossiers"
+    async with db.begin() as s:
+        await s.execute(
+            update(WebSession).values(
+                last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=31)
+            )
+        )
+    assert (await browser.get("/dossiers")).url.path == "/login"
+
+
+async def test_company_main_account_adds_and_removes(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    await set_password(db, firm.bv_main.id)
+    await set_password(db, firm.bv_extra.id)
+    await browser.login("bakkerij", PASSWORD)
+    await browser.get("/me/accounts")
+    assert "bakkerij.boekhouding" in browser.last_html
+    added = await browser.post(
+        "/me/accounts", {"name": "Piet Bakker", "email": "piet@bakkerij.example"}
+    )
+    assert added.status == 200 and "piet" in browser.last_html
+    async with db.read() as s:
+        piet = await s.scalar(select(Account).where(Account.email == "piet@bakkerij.example"))
+        invites = list(await s.scalars(select(OutboxItem).where(OutboxItem.kind == "invitation")))
+    assert piet.client_id == firm.bv_main.client_id and not piet.is_main
+    assert [i.recipient for i in invites] == ["piet@bakkerij.example"]
+    await browser.post(f"/me/accounts/{firm.bv_extra.id}/remove")
+    async with db.read() as s:
+        assert not (await s.get(Account, firm.bv_extra.id)).active
+    # The extra account cannot manage accounts, nor remove the main one.
+    other = Browser(browser.client)
+    other.client.session.cookie_jar.clear()
+    await other.login("bakkerij.boekhouding", PASSWORD)
+    assert (await other.get("/me/accounts")).status in (302, 303, 200)
+
+
+async def test_extra_account_cannot_manage(browser: Browser, db: Database, firm: Firm) -> None:
+    await set_password(db, firm.bv_extra.id)
+    await browser.login("bakkerij.boekhouding", PASSWORD)
+    assert (await browser.get("/me/accounts")).status == 403
+    await browser.get("/me")
+    response = await browser.post(f"/me/accounts/{firm.bv_main.id}/remove")
+    assert response.status == 403
+    async with db.read() as s:
+        assert (await s.get(Account, firm.bv_main.id)).active
+
+
+async def test_forgot_password_page_answers_the_same(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    await browser.get("/password/forgot")
+    known = await browser.post("/password/forgot", {"identifier": "alice"})
+    known_text = browser.last_html
+    await browser.get("/password/forgot")
+    unknown = await browser.post("/password/forgot", {"identifier": "niemand@nergens.nl"})
+    assert known.status == unknown.status == 200
+    assert known_text.replace(browser.csrf(), "") == browser.last_html.replace(browser.csrf(), "")
+
+
+async def test_no_password_token_or_code_in_any_log_line(
+    browser: Browser, db: Database, firm: Firm, caplog
+) -> None:
+    from loket.logs import configure_logging
+
+    configure_logging(logging.DEBUG)  # as `loket serve` does, at its most talkative
+    caplog.set_level(logging.DEBUG)
+    await set_password(db, firm.alice.id)
+    await browser.get("/password/forgot")
+    await browser.post("/password/forgot", {"identifier": "alice"})
+    async with db.read() as s:
+        item = await s.scalar(select(OutboxItem).where(OutboxItem.kind == "set_password"))
+    link = item.payload["secret_link"]
+    token = link.rsplit("/", 1)[1]
+    await browser.get(f"/password/{token}")
+    await browser.post(f"/password/{token}", {"password": "Lente2026!z", "repeat": "Lente2026!z"})
+    await browser.post("/logout")
+    await browser.login("alice", "Lente2026!z")
+    await browser.login("alice", "fout-wachtwoord-123")
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    for secret in (token, "Lente2026!z", "fout-wachtwoord-123", PASSWORD):
+        assert secret not in text
