@@ -168,3 +168,27 @@ async def test_no_password_token_or_code_in_any_log_line(
     text = "\n".join(r.getMessage() for r in caplog.records)
     for secret in (token, "Lente2026!z", "fout-wachtwoord-123", PASSWORD):
         assert secret not in text
+
+
+async def test_staff_invite_button(browser: Browser, db: Database, firm: Firm) -> None:
+    await set_password(db, firm.staff.id)
+    await browser.login("sanne", PASSWORD)
+    await browser.get("/dossiers/2026-0100")
+    assert "bakkerij.boekhouding" in browser.last_html
+    response = await browser.post(
+        f"/staff/accounts/{firm.bv_extra.id}/invite", {"back": "/dossiers/2026-0100"}
+    )
+    assert response.status == 200 and response.url.path == "/dossiers/2026-0100"
+    async with db.read() as s:
+        invites = list(await s.scalars(select(OutboxItem).where(OutboxItem.kind == "invitation")))
+    assert [i.recipient for i in invites] == ["boekhouding@bakkerij.example"]
+
+
+async def test_a_client_cannot_use_the_staff_invite(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get("/me")
+    response = await browser.post(f"/staff/accounts/{firm.bv_extra.id}/invite", {"back": "/"})
+    assert response.status == 403

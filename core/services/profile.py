@@ -100,3 +100,16 @@ async def remove_company_account(session: AsyncSession, actor: Actor, account_id
     account.active = False
     await sessions.end_all(session, account.id)
     audit.record(session, actor, "company.remove_account", subject=account)
+
+
+async def dossier_accounts(session: AsyncSession, actor: Actor, dossier_id: int) -> list[Account]:
+    """The client's accounts on a dossier, for staff (to invite them, for instance)."""
+    dossier = await access.visible_dossier(session, actor, dossier_id=dossier_id)
+    access.require(access.can_manage_dossier(actor, dossier))
+    return list(
+        await session.scalars(
+            select(Account)
+            .where(Account.client_id == dossier.client_id, Account.active.is_(True))
+            .order_by(Account.is_main.desc(), Account.id)
+        )
+    )

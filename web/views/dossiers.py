@@ -7,7 +7,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from core.models import DocumentCategory, DossierStatus
-from core.services import documents, dossiers, messages
+from core.services import documents, dossiers, messages, profile
 
 from ..guards import actor, login_required
 from ..keys import DB, STORE
@@ -67,7 +67,12 @@ async def dossier(request: web.Request) -> web.StreamResponse:
             rows = await documents.list_documents(
                 s, who, dossier_id=view.dossier.id, category=DocumentCategory(tab)
             )
-    return page(request, "dossier.html", {"view": view, "tab": tab, "tabs": TABS, "rows": rows})
+        people = await profile.dossier_accounts(s, who, view.dossier.id) if who.is_staff else []
+    return page(
+        request,
+        "dossier.html",
+        {"view": view, "tab": tab, "tabs": TABS, "rows": rows, "people": people},
+    )
 
 
 def content_disposition(filename: str) -> str:

@@ -13,9 +13,11 @@ from pathlib import Path
 from aiohttp import web
 
 from core.errors import NotFound, PermissionDenied
+from core.models import Account
+from core.services import auth
 
 from ..guards import actor, login_required
-from ..keys import SETTINGS
+from ..keys import DB, SETTINGS
 from ..render import page
 
 routes = web.RouteTableDef()
@@ -79,3 +81,18 @@ async def mail_show(request: web.Request) -> web.StreamResponse:
         "staff_mail_show.html",
         {"mail": msg, "text": text, "links": links, "headers": list(msg.items())},
     )
+
+
+@routes.post("/staff/accounts/{id:\\d+}/invite")
+@login_required
+async def invite(request: web.Request) -> web.StreamResponse:
+    who = actor(request)
+    form = await request.post()
+    back = str(form.get("back", "/"))
+    async with request.app[DB].begin() as s:
+        account = await s.get(Account, int(request.match_info["id"]))
+        if account is None or not account.active:
+            raise NotFound("There is no such account.")
+        await auth.invite(s, who, request.app[SETTINGS], account)
+    target = back if back.startswith("/") and not back.startswith("//") else "/"
+    raise web.HTTPSeeOther(f"{target}{'&' if '?' in target else '?'}invited={account.id}")
