@@ -50,6 +50,8 @@ def create_app(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
+        # Templates are read once: no stat() of every template file on the event loop.
+        auto_reload=False,
     )
     for module in (health, auth, me, dossiers, messages, staff):
         app.add_routes(module.routes)
