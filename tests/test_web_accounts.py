@@ -192,3 +192,81 @@ async def test_a_client_cannot_use_the_staff_invite(
     await browser.get("/me")
     response = await browser.post(f"/staff/accounts/{firm.bv_extra.id}/invite", {"back": "/"})
     assert response.status == 403
+
+
+async def test_https_cookie_has_the_host_prefix_and_hsts(
+    aiohttp_client, db: Database, store, tmp_path, firm: Firm
+) -> None:
+    from web.app import create_app
+
+    from .conftest import mail_settings
+
+    settings = mail_settings(tmp_path, public_url="https://portaal.kantoor.example")
+    browser = Browser(await aiohttp_client(create_app(settings, db, store)))
+    browser.origin = "https://portaal.kantoor.example"
+    await set_password(db, firm.alice.id)
+    first = await browser.get("/login")
+    anon = first.cookies["loket_csrf"]
+    assert anon["secure"] and anon["httponly"]
+    # The test client speaks plain http, so it would not send Secure cookies back: we do.
+    response = await browser.client.post(
+        "/login",
+        data={"username": "alice", "password": PASSWORD, "csrf": browser.csrf()},
+        headers={"Origin": browser.origin, "Cookie": f"loket_csrf={anon.value}"},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    session = response.cookies["__Host-loket"]
+    assert session["secure"] and session["httponly"] and session["path"] == "/"
+    assert session["samesite"] == "Lax"
+    assert "max-age" in response.headers["Strict-Transport-Security"]
+
+
+async def test_change_password_in_my_details(browser: Browser, db: Database, firm: Firm) -> None:
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get("/me")
+    wrong = await browser.post(
+        "/me/password", {"current": "nope", "password": "Herfst2026!q", "repeat": "Herfst2026!q"}
+    )
+    assert wrong.status == 400 and "huidige wachtwoord klopt niet" in browser.last_html
+    ok = await browser.post(
+        "/me/password", {"current": PASSWORD, "password": "Herfst2026!q", "repeat": "Herfst2026!q"}
+    )
+    assert ok.status == 200 and ok.url.query.get("saved") == "password"
+    assert (await browser.get("/dossiers")).url.path == "/dossiers"  # this session lives on
+    await browser.post("/logout")
+    assert (await browser.login("alice", "Herfst2026!q")).url.path == "/"
+
+
+async def test_notification_settings_in_my_details(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get("/me")
+    await browser.post("/me/notifications", {"new_document:email": "on"})
+    async with db.read() as s:
+        prefs = (await s.get(Account, firm.alice.id)).notifications
+    assert prefs["new_document"]["email"] is True
+    assert prefs["new_message"]["email"] is False and prefs["new_questionnaire"]["email"] is False
+
+
+async def test_upload_over_the_limit_is_refused_and_nothing_kept(
+    browser: Browser, db: Database, firm: Firm, store
+) -> None:
+    from core.models import Document, Message
+
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get("/dossiers/2026-0001/messages/new")
+    response = await browser.post_multipart(
+        "/dossiers/2026-0001/messages",
+        [("subject", "Groot"), ("body", "Te groot bestand")],
+        [("files", "groot.pdf", b"x" * (store.limit + 1), "application/pdf")],
+    )
+    assert response.status == 413 and "groter dan de limiet" in browser.last_html
+    async with db.read() as s:
+        assert await s.scalar(select(Message)) is None
+        assert await s.scalar(select(Document)) is None
+    assert [p for p in store.root.rglob("*") if p.is_file()] == []
