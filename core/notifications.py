@@ -108,7 +108,10 @@ async def notify(
         # The office handles its clients' mail; the client is not written to directly.
         office = await session.get(IntermediaryOffice, dossier.intermediary_id)
         if office is not None:
-            items.append(_item(kind, dossier, subject_key, "email", office.email, "nl", None, data))
+            office_data = {**data, "intermediary_id": office.id}
+            items.append(
+                _item(kind, dossier, subject_key, "email", office.email, "nl", None, office_data)
+            )
     elif dossier.visible_to_client:
         accounts = await session.scalars(
             select(Account)

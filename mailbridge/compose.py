@@ -13,8 +13,10 @@ from typing import Any
 
 import jinja2
 
+from core import replytokens
 from core.i18n import N_, gettext_for
 from core.models import OutboxItem, utcnow
+from core.replytokens import ReplyTarget
 from core.settings import Settings
 
 SUBJECTS = {
@@ -112,8 +114,16 @@ def render(item: OutboxItem, settings: Settings) -> Composed:
     subject = _(SUBJECTS.get(item.kind, DEFAULT_SUBJECT)) % values
     intro = _(INTROS.get(item.kind, DEFAULT_INTRO)) % values
     button = _(BUTTONS.get(item.kind, DEFAULT_BUTTON))
+    payload = item.payload or {}
+    base = settings.public_url.rstrip("/")
     context = {
         "_": _,
+        "body": payload.get("body") or "",
+        "attachments": [
+            {"filename": a.get("filename", ""), "link": f"{base}/documents/{a.get('id')}/download"}
+            for a in payload.get("attachments") or []
+            if isinstance(a, dict)
+        ],
         "firm": settings.firm_name,
         "name": (item.payload or {}).get("name") or "",
         "intro": intro,
@@ -128,6 +138,21 @@ def render(item: OutboxItem, settings: Settings) -> Composed:
     )
 
 
+def reply_address(item: OutboxItem, settings: Settings) -> str | None:
+    """The signed per-recipient, per-dossier address a reply to this mail goes to."""
+    if item.dossier_id is None or not settings.secret_key:
+        return None
+    if item.account_id is not None:
+        target = ReplyTarget("a", item.account_id, item.dossier_id)
+    elif (item.payload or {}).get("intermediary_id"):
+        target = ReplyTarget("o", int(item.payload["intermediary_id"]), item.dossier_id)
+    else:
+        return None
+    return replytokens.address(
+        settings.reply_address, replytokens.make(settings.secret_key, target)
+    )
+
+
 def compose(item: OutboxItem, settings: Settings) -> EmailMessage:
     composed = render(item, settings)
     msg = EmailMessage()
@@ -138,6 +163,9 @@ def compose(item: OutboxItem, settings: Settings) -> EmailMessage:
     domain = settings.mail_from.rpartition("@")[2] or "localhost"
     msg["Message-ID"] = item.email_message_id or make_msgid(domain=domain)
     msg["Auto-Submitted"] = "auto-generated"
+    reply_to = reply_address(item, settings)
+    if reply_to:
+        msg["Reply-To"] = formataddr((settings.firm_name, reply_to))
     msg["X-Loket-Kind"] = item.kind
     msg.set_content(composed.text)
     msg.add_alternative(composed.html, subtype="html")

@@ -93,10 +93,12 @@ async def send_message(
     await session.flush()
     # What the firm attaches is correspondence; what a client attaches is a delivery.
     category = DocumentCategory.CORRESPONDENCE if actor.is_staff else DocumentCategory.DELIVERED
-    for upload in attachments:
+    stored = [
         await store_document(
             session, store, actor, dossier, upload, category, message_id=message.id
         )
+        for upload in attachments
+    ]
     dossier.updated_at = utcnow()
     audit.record(
         session,
@@ -112,7 +114,13 @@ async def send_message(
         Kind.NEW_MESSAGE if actor.is_staff else Kind.CLIENT_MESSAGE,
         dossier,
         subject_key=f"message:{message.id}",
-        data={"message_id": message.id, "subject": subject},
+        data={
+            "message_id": message.id,
+            "subject": subject,
+            # The mail carries the message itself; attachments go as links behind the login.
+            "body": body,
+            "attachments": [{"id": d.id, "filename": d.filename} for d in stored],
+        },
         exclude_account_id=actor.account_id,
     )
     return await _load(session, message.id)
