@@ -58,6 +58,13 @@ class Settings:
     login_max_delay_seconds: float = 8.0
     outbox_lifetime_hours: int = 4 * 24
     outbox_poll_seconds: int = 5
+    # Inbound mail: Authentication-Results are trusted only from this authserv-id (the firm's
+    # own receiving server); more than mail_rate_per_sender mails from one sender within
+    # mail_rate_minutes are dropped as a storm.
+    mail_authserv_id: str | None = None
+    mail_rate_per_sender: int = 20
+    mail_rate_minutes: int = 10
+    mail_max_attachments: int = 50
     # Demo only: outgoing mail is caught here and staff can read it in the web view.
     mail_catcher_dir: Path | None = None
 

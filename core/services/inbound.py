@@ -1,0 +1,246 @@
+"""What inbound mail may become: the rules that decide whose mail it is and into which dossier
+it goes, and storing it as a message. The mail bridge parses; these decide.
+
+A reply is trusted only when its sender matches the party its signed token names and that
+party may see the dossier; otherwise it waits in quarantine for staff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .. import access, audit, replytokens
+from ..actor import Actor
+from ..models import (
+    Account,
+    Channel,
+    Direction,
+    DocumentCategory,
+    Dossier,
+    InboundMail,
+    IntermediaryOffice,
+    Message,
+    OutboxItem,
+    Role,
+    utcnow,
+)
+from ..notifications import Kind, notify
+from ..storage import FileStore
+from .documents import Upload, store_document
+
+
+@dataclass
+class Match:
+    """The dossier a mail belongs to and the account that wrote it (None: an office address
+    or an unknown sender, for mail that staff file by hand)."""
+
+    dossier: Dossier
+    account: Account | None
+    how: str  # "token", "thread", "subject", "staff"
+
+
+class Refused(Exception):
+    """The mail must not become a message; ``reason`` says why (kept with it in quarantine)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def already_handled(
+    session: AsyncSession,
+    sha256: str,
+    mailbox: str | None,
+    uidvalidity: int | None,
+    uid: int | None,
+) -> bool:
+    if mailbox is not None and uid is not None:
+        found = await session.scalar(
+            select(InboundMail.id).where(
+                InboundMail.mailbox == mailbox,
+                InboundMail.uidvalidity == uidvalidity,
+                InboundMail.uid == uid,
+            )
+        )
+        if found is not None:
+            return True
+    return (
+        await session.scalar(select(InboundMail.id).where(InboundMail.sha256 == sha256).limit(1))
+    ) is not None
+
+
+async def recent_from(session: AsyncSession, sender: str, minutes: int) -> int:
+    since = utcnow() - dt.timedelta(minutes=minutes)
+    return (
+        await session.scalar(
+            select(func.count(InboundMail.id)).where(
+                func.lower(InboundMail.sender) == sender.lower(), InboundMail.received_at >= since
+            )
+        )
+        or 0
+    )
+
+
+async def _accounts_with_email(session: AsyncSession, email: str) -> list[Account]:
+    return list(
+        await session.scalars(
+            select(Account).where(
+                func.lower(Account.email) == email.lower(), Account.active.is_(True)
+            )
+        )
+    )
+
+
+async def _may_post(session: AsyncSession, account: Account, dossier: Dossier) -> bool:
+    return access.can_see_dossier(Actor.of(account, Channel.EMAIL), dossier)
+
+
+async def by_token(session: AsyncSession, secret: str, token: str, sender: str) -> Match:
+    target = replytokens.verify(secret, token)
+    if target is None:
+        raise Refused("the reply address does not verify (unknown or altered token)")
+    dossier = await session.get(Dossier, target.dossier_id)
+    if dossier is None:
+        raise Refused("the reply address names a dossier that no longer exists")
+    if target.kind == "a":
+        account = await session.get(Account, target.party_id)
+        if account is None or not account.active:
+            raise Refused("the reply address names an account that no longer exists")
+        if account.email.lower() != sender.lower():
+            raise Refused(f"sender {sender} is not the address the reply link was sent to")
+        if not await _may_post(session, account, dossier):
+            raise Refused("the sender may not see this dossier")
+        return Match(dossier, account, "token")
+    office = await session.get(IntermediaryOffice, target.party_id)
+    if office is None or dossier.intermediary_id != office.id:
+        raise Refused("the reply address names an office that does not hold this dossier")
+    if office.email.lower() != sender.lower():
+        raise Refused(f"sender {sender} is not the office's address")
+    login = await session.scalar(
+        select(Account)
+        .where(
+            Account.intermediary_id == office.id,
+            Account.role == Role.INTERMEDIARY,
+            Account.active.is_(True),
+        )
+        .order_by(Account.id)
+    )
+    return Match(dossier, login, "token")
+
+
+async def by_thread(session: AsyncSession, message_ids: Sequence[str], sender: str) -> Match | None:
+    """A reply to a mail we sent (In-Reply-To/References), from the address we sent it to."""
+    ids = [m.strip() for m in message_ids if m and m.strip()][:50]
+    if not ids:
+        return None
+    item = await session.scalar(
+        select(OutboxItem)
+        .where(OutboxItem.email_message_id.in_(ids), OutboxItem.dossier_id.is_not(None))
+        .order_by(OutboxItem.id.desc())
+        .limit(1)
+    )
+    if item is None:
+        return None
+    if item.recipient.lower() != sender.lower():
+        raise Refused(f"sender {sender} answers a mail that was sent to someone else")
+    dossier = await session.get(Dossier, item.dossier_id)
+    account = await session.get(Account, item.account_id) if item.account_id else None
+    if dossier is None or account is None or not await _may_post(session, account, dossier):
+        raise Refused("the sender may not see this dossier")
+    return Match(dossier, account, "thread")
+
+
+async def by_subject(session: AsyncSession, numbers: Sequence[str], sender: str) -> Match | None:
+    """A dossier number in the subject, from a known address that may see that dossier."""
+    for number in numbers:
+        dossier = await session.scalar(select(Dossier).where(Dossier.number == number))
+        if dossier is None:
+            continue
+        for account in await _accounts_with_email(session, sender):
+            if await _may_post(session, account, dossier):
+                return Match(dossier, account, "subject")
+        raise Refused(f"sender {sender} may not write in dossier {number}")
+    return None
+
+
+async def store_message(
+    session: AsyncSession,
+    store: FileStore,
+    match: Match,
+    *,
+    subject: str,
+    body: str,
+    attachments: Sequence[Upload],
+    email_message_id: str | None,
+    extra_documents: Sequence[Upload] = (),
+) -> Message:
+    """Store the mail as an incoming message (channel email) with its attachments, which are
+    filed under "Delivered by me"; the handler is told."""
+    account = match.account
+    actor = (
+        Actor.of(account, Channel.EMAIL)
+        if account is not None
+        else Actor(account_id=None, role=Role.CLIENT, channel=Channel.EMAIL)
+    )
+    message = Message(
+        dossier_id=match.dossier.id,
+        author_id=account.id if account else None,
+        direction=Direction.INCOMING,
+        subject=subject[:200] or "(no subject)",
+        body=body,
+        channel=Channel.EMAIL,
+        email_message_id=email_message_id,
+    )
+    session.add(message)
+    await session.flush()
+    for upload in [*attachments, *extra_documents]:
+        await store_document(
+            session,
+            store,
+            actor,
+            match.dossier,
+            upload,
+            DocumentCategory.DELIVERED,
+            message_id=message.id,
+        )
+    match.dossier.updated_at = utcnow()
+    audit.record(
+        session,
+        actor,
+        "message.email_in",
+        dossier_id=match.dossier.id,
+        subject=message,
+        matched_by=match.how,
+        attachments=len(attachments),
+    )
+    await notify(
+        session,
+        Kind.CLIENT_MESSAGE,
+        match.dossier,
+        subject_key=f"message:{message.id}",
+        data={"message_id": message.id, "subject": message.subject},
+        exclude_account_id=account.id if account else None,
+    )
+    return message
+
+
+async def mark_failing(session: AsyncSession, address: str, reason: str) -> int:
+    """A bounce says mail to ``address`` fails: mark the accounts that use it, for staff."""
+    accounts = await _accounts_with_email(session, address)
+    for account in accounts:
+        account.email_failing_since = account.email_failing_since or utcnow()
+        account.email_failure_reason = reason[:500]
+    return len(accounts)
+
+
+async def reload(session: AsyncSession, match: Match) -> Match:
+    dossier = await session.get(Dossier, match.dossier.id)
+    account = await session.get(Account, match.account.id) if match.account else None
+    if dossier is None:
+        raise Refused("the dossier no longer exists")
+    return Match(dossier, account, match.how)

@@ -1,0 +1,68 @@
+"""HTML mail to plain text, safely: scripts, styles, images (tracking pixels) and quoted
+earlier mail (blockquote, Gmail's and Outlook's quote containers) are left out; only text
+comes through, so nothing of the HTML can run anywhere."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+_SKIP = {"script", "style", "head", "title", "blockquote", "template", "noscript", "svg"}
+_BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol"}
+_QUOTE_MARKERS = ("gmail_quote", "divrplyfwdmsg", "appendonsend", "moz-cite-prefix", "yahoo_quoted")
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.skip_depth = 0
+        self.stack: list[str] = []
+        self.stopped = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.stopped:
+            return
+        marks = " ".join(v or "" for k, v in attrs if k in ("class", "id")).lower()
+        if any(m in marks for m in _QUOTE_MARKERS):
+            # Everything from a reply's quote container on is the earlier mail.
+            self.stopped = True
+            return
+        if tag in ("br", "img", "hr", "meta", "link", "input"):
+            if tag == "br":
+                self.out.append("\n")
+            return
+        self.stack.append(tag)
+        if tag in _SKIP:
+            self.skip_depth += 1
+        elif tag in _BLOCK:
+            self.out.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.stopped or tag not in self.stack:
+            return
+        while self.stack:
+            top = self.stack.pop()
+            if top in _SKIP:
+                self.skip_depth -= 1
+            if top == tag:
+                break
+        if tag in _BLOCK:
+            self.out.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.stopped and self.skip_depth == 0:
+            self.out.append(data)
+
+
+def html_to_text(html: str) -> str:
+    parser = _Text()
+    try:
+        parser.feed(html)
+        parser.close()
+    except Exception:  # malformed HTML: keep what was read
+        pass
+    text = "".join(parser.out).replace("\xa0", " ")
+    text = re.sub(r"[ \t]+", " ", text)
+    text = re.sub(r" *\n *", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()

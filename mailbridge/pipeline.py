@@ -1,0 +1,328 @@
+"""Mail in → message: one pipeline of small steps, each passing the mail on or ending it with
+a recorded outcome (stored, quarantined, ignored, bounced) and the reason.
+
+Every mail but an exact duplicate leaves an InboundMail record with the steps it went
+through. Any unexpected error sends the raw mail to quarantine with the error: a mail is never
+lost and never blocks the ones behind it. The caller acknowledges the mail on its server only
+after ``handle`` returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from flufl.bounce import all_failures
+
+from core import replytokens
+from core.db import Database
+from core.errors import TooLarge
+from core.models import MAX_BODY_LENGTH, InboundMail
+from core.services import inbound
+from core.services.documents import Upload
+from core.settings import Settings
+from core.storage import FileStore, aiter_bytes
+
+from .htmltext import html_to_text
+from .parse import ParsedMail, parse
+from .quotes import split_reply
+
+log = logging.getLogger(__name__)
+
+STORED, QUARANTINED, IGNORED, BOUNCED, DUPLICATE = (
+    "stored",
+    "quarantined",
+    "ignored",
+    "bounced",
+    "duplicate",
+)
+RAW_LIMIT_FACTOR = 4
+LOOP_HEADER = "X-Loket-Kind"
+
+
+class Stop(Exception):
+    def __init__(self, outcome: str, reason: str) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+        self.reason = reason
+
+
+@dataclass
+class Incoming:
+    raw: bytes
+    mailbox: str | None = None
+    uidvalidity: int | None = None
+    uid: int | None = None
+    sha256: str = ""
+    raw_key: str | None = None
+    mail: ParsedMail | None = None
+    match: inbound.Match | None = None
+    reply: str = ""
+    uploads: list[Upload] = field(default_factory=list)
+    extra: list[Upload] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    path: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Result:
+    outcome: str
+    reason: str | None
+    inbound_id: int | None = None
+    message_id: int | None = None
+
+
+Step = Callable[["Pipeline", Incoming], Awaitable[None]]
+
+
+# --- the steps, in order -------------------------------------------------------------------
+
+
+async def deduplicate(p: Pipeline, m: Incoming) -> None:
+    m.sha256 = hashlib.sha256(m.raw).hexdigest()
+    async with p.db.read() as s:
+        if await inbound.already_handled(s, m.sha256, m.mailbox, m.uidvalidity, m.uid):
+            raise Stop(DUPLICATE, "already handled")
+
+
+async def keep_raw(p: Pipeline, m: Incoming) -> None:
+    """The original, as it came, for staff (and for filing from quarantine)."""
+    try:
+        stored = await p.store.put(
+            aiter_bytes(m.raw), limit=p.settings.upload_limit * RAW_LIMIT_FACTOR
+        )
+        m.raw_key = stored.key
+    except TooLarge:
+        m.notes.append("the original is too large to keep")
+
+
+async def parse_mail(p: Pipeline, m: Incoming) -> None:
+    m.mail = parse(m.raw)
+    if not m.mail.sender:
+        raise Stop(QUARANTINED, "no sender address")
+
+
+def _automatic(mail: ParsedMail, settings: Settings) -> str | None:
+    auto = mail.header("Auto-Submitted").lower()
+    if auto and auto != "no":
+        return f"Auto-Submitted: {auto}"
+    for name in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"):
+        if mail.header(name) and name != "X-Auto-Response-Suppress":
+            return f"{name} header"
+    precedence = mail.header("Precedence").lower()
+    if precedence in ("bulk", "junk", "list", "auto_reply"):
+        return f"Precedence: {precedence}"
+    if mail.header(LOOP_HEADER) or mail.sender.lower() == settings.mail_from.lower():
+        return "mail from Loket itself (loop)"
+    return None
+
+
+def _is_report(mail: ParsedMail) -> bool:
+    return (
+        mail.msg.get_content_type() == "multipart/report"
+        or re.match(r"(mailer-daemon|postmaster)@", mail.sender.lower()) is not None
+    )
+
+
+async def drop_automatic(p: Pipeline, m: Incoming) -> None:
+    mail = m.mail
+    assert mail is not None
+    if _is_report(mail):
+        return  # delivery reports are the next step's
+    reason = _automatic(mail, p.settings)
+    if reason is None and mail.header("Return-Path") == "<>":
+        reason = "empty Return-Path"
+    if reason:
+        raise Stop(IGNORED, reason)
+    async with p.db.read() as s:
+        recent = await inbound.recent_from(s, mail.sender, p.settings.mail_rate_minutes)
+    if recent >= p.settings.mail_rate_per_sender:
+        raise Stop(IGNORED, f"more than {p.settings.mail_rate_per_sender} mails from this sender")
+
+
+async def bounces(p: Pipeline, m: Incoming) -> None:
+    mail = m.mail
+    assert mail is not None
+    if not _is_report(mail) and mail.header("Return-Path") != "<>":
+        return
+    try:
+        temporary, permanent = all_failures(mail.msg)
+    except Exception:
+        temporary, permanent = frozenset(), frozenset()
+    if not (temporary or permanent):
+        raise Stop(IGNORED, "automatic mail without a delivery failure")
+    failed = sorted(a.decode(errors="replace") for a in permanent)
+    if failed:
+        async with p.db.begin() as s:
+            for address in failed:
+                await inbound.mark_failing(s, address, f"bounced: {mail.subject[:200]}")
+        raise Stop(BOUNCED, "permanent failure for " + ", ".join(failed))
+    raise Stop(BOUNCED, "temporary failure for " + ", ".join(a.decode() for a in sorted(temporary)))
+
+
+async def authenticity(p: Pipeline, m: Incoming) -> None:
+    """DMARC or DKIM failures, as seen by the firm's own receiving server only."""
+    authserv = p.settings.mail_authserv_id
+    mail = m.mail
+    assert mail is not None
+    if not authserv:
+        return
+    for value in mail.msg.get_all("Authentication-Results", failobj=[]):
+        text = str(value)
+        if text.split(";", 1)[0].strip().lower() != authserv.lower():
+            continue  # anyone can write such a header; only our own server's counts
+        found = re.findall(r"\b(dmarc|dkim)=(\w+)", text.lower())
+        if any(result == "fail" for _, result in found):
+            raise Stop(QUARANTINED, f"authentication failed at {authserv}: {text[:200]}")
+
+
+async def identify(p: Pipeline, m: Incoming) -> None:
+    mail = m.mail
+    assert mail is not None
+    try:
+        async with p.db.read() as s:
+            token = replytokens.find_token(p.settings.reply_address, mail.recipients)
+            match = None
+            if token is not None:
+                match = await inbound.by_token(s, p.settings.secret_key, token, mail.sender)
+            if match is None:
+                match = await inbound.by_thread(s, mail.in_reply_to, mail.sender)
+            if match is None:
+                match = await inbound.by_subject(s, mail.dossier_numbers, mail.sender)
+    except inbound.Refused as exc:
+        raise Stop(QUARANTINED, exc.reason) from None
+    if match is None:
+        raise Stop(QUARANTINED, "no dossier found for this mail")
+    m.match = match
+
+
+async def body(p: Pipeline, m: Incoming) -> None:
+    mail = m.mail
+    assert mail is not None
+    text = mail.text if mail.text and mail.text.strip() else html_to_text(mail.html or "")
+    reply, _quoted = split_reply(text)
+    if not reply.strip():
+        reply = "(no text)"
+    if len(reply) > MAX_BODY_LENGTH:
+        m.extra.append(
+            Upload("message.txt", aiter_bytes(reply.encode()), "text/plain; charset=utf-8")
+        )
+        reply = (
+            reply[: MAX_BODY_LENGTH - 100].rstrip()
+            + "\n\n[…] (the whole text is filed as message.txt)"
+        )
+    m.reply = reply
+
+
+async def attachments(p: Pipeline, m: Incoming) -> None:
+    mail = m.mail
+    assert mail is not None
+    wanted = [a for a in mail.attachments if not a.inline]
+    if len(wanted) > p.settings.mail_max_attachments:
+        raise Stop(QUARANTINED, f"too many attachments ({len(wanted)})")
+    for attachment in wanted:
+        try:
+            stored = await p.store.put(aiter_bytes(attachment.data))
+        except TooLarge:
+            m.notes.append(f"attachment {attachment.filename!r} was over the size limit")
+            continue
+        m.uploads.append(Upload(attachment.filename, None, attachment.content_type, stored=stored))
+
+
+STEPS: list[Step] = [
+    deduplicate,
+    keep_raw,
+    parse_mail,
+    drop_automatic,
+    bounces,
+    authenticity,
+    identify,
+    body,
+    attachments,
+]
+
+
+class Pipeline:
+    def __init__(self, db: Database, store: FileStore, settings: Settings) -> None:
+        self.db = db
+        self.store = store
+        self.settings = settings
+
+    async def handle(
+        self,
+        raw: bytes,
+        *,
+        mailbox: str | None = None,
+        uidvalidity: int | None = None,
+        uid: int | None = None,
+    ) -> Result:
+        m = Incoming(raw=raw, mailbox=mailbox, uidvalidity=uidvalidity, uid=uid)
+        try:
+            for step in STEPS:
+                m.path.append(step.__name__)
+                await step(self, m)
+            m.path.append("store")
+            return await self._store(m)
+        except Stop as stop:
+            if stop.outcome == DUPLICATE:
+                return Result(DUPLICATE, stop.reason)
+            return await self._record(m, stop.outcome, stop.reason)
+        except Exception as exc:  # whatever it is, the mail goes to quarantine with the error
+            log.exception("inbound mail failed in step %s", m.path[-1] if m.path else "?")
+            reason = f"error in {m.path[-1] if m.path else '?'}: {type(exc).__name__}: {exc}"
+            tail = traceback.format_exc(limit=3)[-1500:]
+            return await self._record(m, QUARANTINED, f"{reason}\n{tail}")
+
+    def _row(self, m: Incoming, outcome: str, reason: str | None) -> InboundMail:
+        mail = m.mail
+        notes = "; ".join(m.notes)
+        return InboundMail(
+            mailbox=m.mailbox,
+            uidvalidity=m.uidvalidity,
+            uid=m.uid,
+            message_id_header=(mail.message_id if mail else None),
+            sha256=m.sha256 or hashlib.sha256(m.raw).hexdigest(),
+            sender=(mail.sender[:320] if mail else None),
+            subject=(mail.subject[:1000] if mail else None),
+            outcome=outcome,
+            reason="; ".join(x for x in (reason, notes) if x) or None,
+            path=list(m.path),
+            raw_storage_key=m.raw_key,
+            dossier_id=m.match.dossier.id if m.match else None,
+        )
+
+    async def _record(self, m: Incoming, outcome: str, reason: str | None) -> Result:
+        async with self.db.begin() as s:
+            row = self._row(m, outcome, reason)
+            s.add(row)
+            await s.flush()
+        return Result(outcome, reason, inbound_id=row.id)
+
+    async def _store(self, m: Incoming) -> Result:
+        mail, match = m.mail, m.match
+        assert mail is not None and match is not None
+        reply = m.reply
+        if m.notes:
+            reply = (reply + "\n\n" + "\n".join(f"[{n}]" for n in m.notes))[:MAX_BODY_LENGTH]
+        async with self.db.begin() as s:
+            # This unit of work's own copies of what identify found in its read session.
+            fresh = await inbound.reload(s, match)
+            message = await inbound.store_message(
+                s,
+                self.store,
+                fresh,
+                subject=mail.subject,
+                body=reply,
+                attachments=m.uploads,
+                extra_documents=m.extra,
+                email_message_id=mail.message_id,
+            )
+            row = self._row(m, STORED, None)
+            row.message_id = message.id
+            s.add(row)
+            await s.flush()
+        return Result(STORED, None, inbound_id=row.id, message_id=message.id)
