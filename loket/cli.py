@@ -20,7 +20,7 @@ from core.errors import LoketError
 from core.models import DossierStatus
 
 from . import serve
-from .commands import demo, dossiers, mail, people, run, setup
+from .commands import demo, dossiers, mail, mailin, people, run, setup
 from .config import ConfigError, load_settings
 from .runtime import Runtime, open_runtime
 
@@ -119,6 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--body", required=True)
     p.add_argument("--attach", action="append", metavar="PATH")
     p.add_argument("--as", dest="as_user", metavar="USERNAME", help="write as this account")
+
+    inbox = groups.add_parser("mail", help="inbound mail").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    p = leaf(inbox, "quarantine", mailin.quarantine_list, "list mail waiting in quarantine")
+    p.add_argument("--limit", type=int, default=100)
+    p = leaf(inbox, "file", mailin.file_mail, "file a quarantined mail into a dossier")
+    p.add_argument("id", type=int)
+    p.add_argument("--dossier", required=True, help="the dossier number")
 
     box = groups.add_parser("outbox", help="outgoing mail").add_subparsers(
         dest="action", metavar="ACTION", required=True

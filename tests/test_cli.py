@@ -315,3 +315,44 @@ def _read_json_object(proc: subprocess.Popen) -> str:
         lines.append(line)
         if line.rstrip() == "}":
             return "".join(lines)
+
+
+def test_mail_quarantine_and_file(loket: Loket, tmp_path: Path) -> None:
+    import asyncio
+
+    from core.db import Database
+    from core.storage import LocalFileStore
+    from loket.config import ensure_secret_key, load_settings
+    from mailbridge.pipeline import Pipeline
+
+    from .mails import reply_mail
+
+    client = loket.json("client", "add", "--name", "Alice", "--email", "alice@example.nl")
+    loket("dossier", "add", "--number", "D1", "--description", "d", "--client", str(client["id"]))
+    settings = ensure_secret_key(load_settings(loket.env))
+
+    async def deliver() -> None:
+        db = Database.connect(settings.resolved_database_url())
+        pipeline = Pipeline(db, LocalFileStore(settings.store_dir, limit=10**6), settings)
+        await pipeline.handle(
+            reply_mail(
+                sender="alice@example.nl",
+                to="loket@localhost",
+                subject="Vraag",
+                text="Waar moet dit heen?",
+            )
+        )
+        await db.dispose()
+
+    asyncio.run(deliver())
+    [waiting] = loket.json("mail", "quarantine")
+    assert waiting["sender"] == "alice@example.nl" and waiting["outcome"] == "quarantined"
+    filed = loket.json("mail", "file", str(waiting["id"]), "--dossier", "D1")
+    assert filed["message_id"]
+    assert loket.json("mail", "quarantine") == []
+    shown = loket.json("dossier", "show", "D1")
+    assert [(m["channel"], m["author"], m["body"]) for m in shown["messages"]] == [
+        ("email", "alice", "Waar moet dit heen?")
+    ]
+    again = loket("mail", "file", str(waiting["id"]), "--dossier", "D1", ok=False)
+    assert "not in quarantine" in again.stderr

@@ -390,3 +390,35 @@ async def test_the_smtp_endpoint_feeds_the_pipeline(
 async def test_documents_are_counted_per_dossier(db: Database, firm: Firm) -> None:
     async with db.read() as s:
         assert await s.scalar(select(func.count(Document.id))) == 0
+
+
+async def test_quarantined_mail_is_filed_by_staff(
+    pipeline: Pipeline, db: Database, firm: Firm, store, settings
+) -> None:
+    from mailbridge.filing import file_from_quarantine
+
+    from .conftest import SYSTEM
+
+    result = await pipeline.handle(
+        reply_mail(
+            sender="alice@example.nl",
+            to="portaal@kantoor.example",
+            subject="Mijn stukken",
+            text="Zie bijlage.",
+            attachments=[("loon.pdf", "application/pdf", b"%PDF loon")],
+        )
+    )
+    assert result.outcome == "quarantined"
+    filed = await file_from_quarantine(db, store, settings, SYSTEM, result.inbound_id, "2026-0001")
+    [message] = await messages_in(db, firm.alice_1.id)
+    assert message.id == filed.message_id and message.author_id == firm.alice.id
+    assert message.body == "Zie bijlage." and [d.filename for d in message.attachments] == [
+        "loon.pdf"
+    ]
+    async with db.read() as s:
+        record = await s.get(InboundMail, result.inbound_id)
+    assert record.outcome == "stored" and record.path[-1] == "filed by staff"
+    from core.errors import ValidationError
+
+    with pytest.raises(ValidationError):  # filing twice is refused
+        await file_from_quarantine(db, store, settings, SYSTEM, result.inbound_id, "2026-0001")

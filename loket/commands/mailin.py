@@ -1,0 +1,47 @@
+"""loket mail fetch, loket mail quarantine, loket mail file."""
+
+from __future__ import annotations
+
+import argparse
+
+from core.actor import Actor
+from core.services import quarantine
+
+from ..output import emit
+from ..runtime import Runtime
+
+SYSTEM = Actor.system()
+
+
+def _row(r) -> dict:
+    return {
+        "id": r.id,
+        "received_at": r.received_at.isoformat(),
+        "sender": r.sender,
+        "subject": r.subject,
+        "outcome": r.outcome,
+        "reason": r.reason,
+        "path": r.path,
+    }
+
+
+async def quarantine_list(rt: Runtime, args: argparse.Namespace) -> None:
+    async with rt.db.read() as s:
+        rows = await quarantine.waiting(s, SYSTEM, limit=args.limit)
+    lines = [f"{len(rows)} mail(s) in quarantine"] + [
+        f"  {r.id:>6}  {r.received_at:%Y-%m-%d %H:%M}  {r.sender or '?':<30}  {r.subject or ''}"
+        f"\n          {(r.reason or '').splitlines()[0] if r.reason else ''}"
+        for r in rows
+    ]
+    emit(args.json, [_row(r) for r in rows], "\n".join(lines))
+
+
+async def file_mail(rt: Runtime, args: argparse.Namespace) -> None:
+    from mailbridge.filing import file_from_quarantine
+
+    result = await file_from_quarantine(rt.db, rt.store, rt.settings, SYSTEM, args.id, args.dossier)
+    emit(
+        args.json,
+        {"id": result.inbound_id, "message_id": result.message_id, "dossier": args.dossier},
+        f"Mail {args.id} filed in dossier {args.dossier} as message {result.message_id}.",
+    )

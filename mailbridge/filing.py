@@ -1,0 +1,64 @@
+"""Filing a quarantined mail into a dossier by hand (staff): the same body and attachment
+steps as the pipeline, then the message, in one unit of work with the inbound record."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from core import access, audit
+from core.actor import Actor
+from core.db import Database
+from core.models import Account, utcnow
+from core.services import inbound, quarantine
+from core.settings import Settings
+from core.storage import FileStore
+
+from .parse import parse
+from .pipeline import STORED, Incoming, Pipeline, Result, attachments, body
+
+
+async def file_from_quarantine(
+    db: Database, store: FileStore, settings: Settings, actor: Actor, inbound_id: int, number: str
+) -> Result:
+    async with db.read() as s:
+        row = await quarantine.quarantined_mail(s, actor, inbound_id)
+        dossier = await access.visible_dossier(s, actor, number=number)
+        raw_key = row.raw_storage_key
+    raw = b"".join([chunk async for chunk in store.open(raw_key)])
+    pipeline = Pipeline(db, store, settings)
+    m = Incoming(raw=raw)
+    m.mail = parse(raw)
+    async with db.read() as s:
+        # The sender becomes the author if that address belongs to someone who sees the dossier.
+        author = None
+        for account in await s.scalars(
+            select(Account).where(
+                func.lower(Account.email) == m.mail.sender.lower(), Account.active.is_(True)
+            )
+        ):
+            if access.can_see_dossier(Actor.of(account, actor.channel), dossier):
+                author = account
+                break
+    m.match = inbound.Match(dossier, author, "staff")
+    await body(pipeline, m)
+    await attachments(pipeline, m)
+    async with db.begin() as s:
+        row = await quarantine.quarantined_mail(s, actor, inbound_id)
+        fresh = await inbound.reload(s, m.match)
+        message = await inbound.store_message(
+            s,
+            store,
+            fresh,
+            subject=m.mail.subject,
+            body=m.reply,
+            attachments=m.uploads,
+            extra_documents=m.extra,
+            email_message_id=m.mail.message_id,
+        )
+        row.outcome = STORED
+        row.filed_at = utcnow()
+        row.message_id = message.id
+        row.dossier_id = dossier.id
+        row.path = [*row.path, "filed by staff"]
+        audit.record(s, actor, "mail.file", dossier_id=dossier.id, subject=row)
+    return Result(STORED, None, inbound_id=inbound_id, message_id=message.id)
