@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     inbox = groups.add_parser("mail", help="inbound mail").add_subparsers(
         dest="action", metavar="ACTION", required=True
     )
+    leaf(inbox, "fetch", mailin.fetch, "one pass over the inbound mailbox (IMAP)")
     p = leaf(inbox, "quarantine", mailin.quarantine_list, "list mail waiting in quarantine")
     p.add_argument("--limit", type=int, default=100)
     p = leaf(inbox, "file", mailin.file_mail, "file a quarantined mail into a dossier")

@@ -18,7 +18,7 @@ from .runtime import Runtime
 from .senders import outbox_senders
 
 log = logging.getLogger("loket")
-COMPONENTS = ("web", "worker")
+COMPONENTS = ("web", "worker", "mail")
 
 
 async def outbox_worker(rt: Runtime, stop: asyncio.Event) -> None:
@@ -40,6 +40,30 @@ async def outbox_worker(rt: Runtime, stop: asyncio.Event) -> None:
             log.exception("outbox pass failed; trying again shortly")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=rt.settings.outbox_poll_seconds)
+
+
+async def mail_sources(rt: Runtime, stop: asyncio.Event) -> None:
+    """The IMAP source and the SMTP/LMTP endpoint, whichever are configured."""
+    from mailbridge.imap import ImapSource
+    from mailbridge.pipeline import Pipeline
+    from mailbridge.smtp_in import start_endpoint
+
+    s = rt.settings
+    pipeline = Pipeline(rt.db, rt.store, s)
+    server = None
+    if s.smtp_in_host and s.smtp_in_port:
+        server = await start_endpoint(pipeline, s.smtp_in_host, s.smtp_in_port)
+        log.info("receiving mail by SMTP on %s:%d", s.smtp_in_host, s.smtp_in_port)
+    try:
+        if s.imap_host:
+            log.info("fetching mail from IMAP %s", s.imap_host)
+            await ImapSource(s, pipeline).run(stop)
+        else:
+            await stop.wait()
+    finally:
+        if server is not None:
+            server.close()
+            await server.wait_closed()
 
 
 async def start_web(rt: Runtime) -> web.AppRunner:
@@ -77,6 +101,10 @@ async def serve(
     tasks = []
     if "worker" in components:
         tasks.append(asyncio.create_task(outbox_worker(rt, stop)))
+    if "mail" in components and (
+        rt.settings.imap_host or (rt.settings.smtp_in_host and rt.settings.smtp_in_port)
+    ):
+        tasks.append(asyncio.create_task(mail_sources(rt, stop)))
     if ready is not None:
         await ready()
     try:

@@ -45,3 +45,21 @@ async def file_mail(rt: Runtime, args: argparse.Namespace) -> None:
         {"id": result.inbound_id, "message_id": result.message_id, "dossier": args.dossier},
         f"Mail {args.id} filed in dossier {args.dossier} as message {result.message_id}.",
     )
+
+
+async def fetch(rt: Runtime, args: argparse.Namespace) -> None:
+    from mailbridge.imap import ImapSource
+    from mailbridge.pipeline import Pipeline
+
+    from ..config import ConfigError
+
+    if not rt.settings.imap_host:
+        raise ConfigError("No IMAP mailbox is set: set LOKET_IMAP_HOST (and _USER, _PASSWORD).")
+    source = ImapSource(rt.settings, Pipeline(rt.db, rt.store, rt.settings))
+    try:
+        counts = await source.fetch_once()
+    finally:
+        await source.close()
+    total = sum(counts.values())
+    human = f"{total} mail(s) handled" + "".join(f"\n  {k}: {v}" for k, v in sorted(counts.items()))
+    emit(args.json, {"id": "fetch", "handled": total, "outcomes": counts}, human)

@@ -1,0 +1,165 @@
+"""The IMAP source: fetch each waiting mail, run it through the pipeline, and only then move it
+to the done folder. IDLE where the server has it, polling otherwise; reconnects with back-off.
+
+Exactly once across crashes: a mail handled but not yet moved is recognised on the next pass by
+(mailbox, UIDVALIDITY, UID), or by its bytes after a UIDVALIDITY change, and only moved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from dataclasses import dataclass
+
+import aioimaplib
+
+from core.settings import Settings
+
+from .pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+TIMEOUT = 30
+IDLE_SECONDS = 240
+POLL_SECONDS = 30
+MAX_BACKOFF = 300
+
+
+class ImapError(Exception):
+    pass
+
+
+@dataclass
+class PassCounts:
+    handled: int = 0
+    outcomes: dict[str, int] | None = None
+
+
+def _ok(response: aioimaplib.Response, what: str) -> aioimaplib.Response:
+    if response.result != "OK":
+        raise ImapError(f"{what} failed: {response.result} {response.lines[-1:]!r}")
+    return response
+
+
+def _quote(folder: str) -> str:
+    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class ImapSource:
+    def __init__(self, settings: Settings, pipeline: Pipeline) -> None:
+        if not settings.imap_host:
+            raise ValueError("no IMAP host configured")
+        self.settings = settings
+        self.pipeline = pipeline
+        self.client: aioimaplib.IMAP4 | None = None
+        self.uidvalidity: int | None = None
+
+    @property
+    def mailbox(self) -> str:
+        s = self.settings
+        return f"{s.imap_user}@{s.imap_host}/{s.imap_folder}"
+
+    async def connect(self) -> None:
+        s = self.settings
+        cls = aioimaplib.IMAP4_SSL if s.imap_tls == "tls" else aioimaplib.IMAP4
+        client = cls(host=s.imap_host, port=s.imap_port, timeout=TIMEOUT)
+        await client.wait_hello_from_server()
+        if s.imap_tls == "starttls":
+            _ok(await client.starttls(), "STARTTLS")
+        _ok(await client.login(s.imap_user or "", s.imap_password or ""), "LOGIN")
+        with contextlib.suppress(Exception):
+            await client.create(_quote(s.imap_done_folder))  # may exist already
+        selected = _ok(await client.select(_quote(s.imap_folder)), "SELECT")
+        for line in selected.lines:
+            text = line.decode(errors="replace") if isinstance(line, bytes | bytearray) else line
+            found = re.search(r"UIDVALIDITY (\d+)", text)
+            if found:
+                self.uidvalidity = int(found.group(1))
+        self.client = client
+
+    async def close(self) -> None:
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.client.logout(), 5)
+            self.client = None
+
+    async def _uids(self) -> list[int]:
+        assert self.client is not None
+        found = _ok(await self.client.uid_search("ALL"), "UID SEARCH")
+        first = found.lines[0] if found.lines else b""
+        text = first.decode() if isinstance(first, bytes | bytearray) else str(first)
+        return [int(x) for x in text.replace("SEARCH", " ").split() if x.isdigit()]
+
+    async def _fetch(self, uid: int) -> bytes | None:
+        assert self.client is not None
+        response = _ok(await self.client.uid("fetch", str(uid), "(BODY.PEEK[])"), "UID FETCH")
+        for line in response.lines:
+            if isinstance(line, bytearray):
+                return bytes(line)
+        return None
+
+    async def _done(self, uid: int) -> None:
+        assert self.client is not None
+        folder = _quote(self.settings.imap_done_folder)
+        if self.client.has_capability("MOVE"):
+            _ok(await self.client.uid("move", str(uid), folder), "UID MOVE")
+            return
+        _ok(await self.client.uid("copy", str(uid), folder), "UID COPY")
+        _ok(await self.client.uid("store", str(uid), "+FLAGS", "(\\Deleted)"), "UID STORE")
+        _ok(await self.client.expunge(), "EXPUNGE")
+
+    async def fetch_once(self) -> dict[str, int]:
+        """One pass over the folder; returns how many mails ended how."""
+        if self.client is None:
+            await self.connect()
+        counts: dict[str, int] = {}
+        for uid in await self._uids():
+            raw = await self._fetch(uid)
+            if raw is None:
+                continue
+            result = await self.pipeline.handle(
+                raw, mailbox=self.mailbox, uidvalidity=self.uidvalidity, uid=uid
+            )
+            # Only now that the outcome is recorded does the mail leave the inbox.
+            await self._done(uid)
+            counts[result.outcome] = counts.get(result.outcome, 0) + 1
+        return counts
+
+    async def _wait_for_news(self, stop: asyncio.Event) -> None:
+        assert self.client is not None
+        if not self.client.has_capability("IDLE"):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), POLL_SECONDS)
+            return
+        idle = await self.client.idle_start(timeout=IDLE_SECONDS)
+        waiter = asyncio.ensure_future(self.client.wait_server_push())
+        stopper = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (waiter, stopper):
+            task.cancel()
+        self.client.idle_done()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(idle, 10)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until ``stop``: fetch, wait for news, again; reconnect with back-off on trouble."""
+        backoff = 1.0
+        while not stop.is_set():
+            try:
+                await self.fetch_once()
+                backoff = 1.0
+                await self._wait_for_news(stop)
+            except (
+                OSError,
+                TimeoutError,
+                ImapError,
+                aioimaplib.Abort,
+                asyncio.IncompleteReadError,
+            ) as exc:
+                log.warning("IMAP: %s; reconnecting in %.0fs", exc, backoff)
+                await self.close()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+        await self.close()
