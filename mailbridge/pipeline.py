@@ -144,15 +144,21 @@ async def drop_automatic(p: Pipeline, m: Incoming) -> None:
         raise Stop(IGNORED, f"more than {p.settings.mail_rate_per_sender} mails from this sender")
 
 
+def delivery_failures(mail: ParsedMail) -> tuple[frozenset[bytes], frozenset[bytes]]:
+    """(temporarily, permanently) failing addresses in a delivery report, by flufl.bounce's
+    detectors; a report none of them understands gives nothing."""
+    try:
+        return all_failures(mail.msg)
+    except Exception:
+        return frozenset(), frozenset()
+
+
 async def bounces(p: Pipeline, m: Incoming) -> None:
     mail = m.mail
     assert mail is not None
     if not _is_report(mail) and mail.header("Return-Path") != "<>":
         return
-    try:
-        temporary, permanent = all_failures(mail.msg)
-    except Exception:
-        temporary, permanent = frozenset(), frozenset()
+    temporary, permanent = delivery_failures(mail)
     if not (temporary or permanent):
         raise Stop(IGNORED, "automatic mail without a delivery failure")
     failed = sorted(a.decode(errors="replace") for a in permanent)

@@ -1,117 +1,204 @@
 """Cutting a reply down to what the sender wrote: the quoted earlier mail and the signature go.
 
-Mail clients mark the quoted mail in a few ways, each handled here:
-- a header line: "On … wrote:", "Op … schreef …:", "Op … heeft … het volgende geschreven:"
-  (Apple Mail in Dutch), "Am … schrieb …:", "Le … a écrit :" and the like, sometimes wrapped
-  over two lines;
-- a separator: "-----Original Message-----", "-----Oorspronkelijk bericht-----", Outlook's
-  underscore line, "Begin forwarded message";
-- an Outlook header block: "From:/Van:" followed by "Sent:/Verzonden:", "To:/Aan:" lines;
-- lines starting with ">" at the end of the mail.
-The signature goes from the standard "-- " delimiter, and "Sent from my iPhone"-style lines.
+The approach is Discourse's email_reply_trimmer (MIT), ported: every line is classified
+(empty, delimiter, mobile signature, embedded-mail marker, mail header, quote, text), the
+classes form a pattern string such as ``tteebqqq``, and regular expressions over that string
+decide what to cut. The line classes cover Dutch and English first ("Op … schreef …",
+"On … wrote …", Outlook's "Van:/Verzonden:/Aan:" blocks), and the other languages clients
+of a Dutch firm write in.
 """
 
 from __future__ import annotations
 
 import re
 
-_WROTE = re.compile(
-    r"^\s*(?:>\s*)?("
-    r"on\b.{0,200}\bwrote\s*:?"
-    r"|op\b.{0,200}\b(?:schreef|geschreven)\b.{0,80}:?"
-    r"|am\b.{0,200}\bschrieb\b.{0,80}:?"
-    r"|le\b.{0,200}\ba\s+écrit\s*:?"
-    r"|el\b.{0,200}\bescribió\s*:?"
-    r"|il\b.{0,200}\bha\s+scritto\s*:?"
-    r"|em\b.{0,200}\bescreveu\s*:?"
-    r"|den\b.{0,200}\bskrev\b.{0,80}:?"
-    r"|dnia\b.{0,200}\bnapisał\w*\s*:?"
-    r"|\d{1,4}[-./]\d{1,2}[-./]\d{1,4}.{0,120}<[^>]+@[^>]+>:?\s*$"
-    r")\s*$",
-    re.IGNORECASE,
-)
-_SEPARATOR = re.compile(
-    r"^\s*(?:"
-    r"-{2,}\s*(?:original message|oorspronkelijk bericht|origineel bericht|ursprüngliche nachricht"
-    r"|message d'origine|mensaje original|forwarded message|doorgestuurd bericht)\s*-{2,}"
-    r"|_{20,}"
-    r"|begin forwarded message:?"
-    r"|begin doorgestuurd bericht:?"
-    r")\s*$",
-    re.IGNORECASE,
-)
-_HEADER = re.compile(
-    r"^\s*\*?(from|van|von|de|sent|verzonden|gesendet|envoyé|date|datum|to|aan|an|à|"
-    r"subject|onderwerp|betreff|objet|cc)\s*:\*?\s",
-    re.IGNORECASE,
-)
-_FROM = re.compile(r"^\s*\*?(from|van|von|de)\s*:\*?\s", re.IGNORECASE)
+EMPTY, DELIMITER, SIGNATURE, EMBEDDED, HEADER, QUOTE, TEXT = "e", "d", "s", "b", "h", "q", "t"
+
+_DELIMITER = re.compile(r"^[ \t]*[-_,=+~#*ᐧ—]+[ \t]*$")
 _SIGNATURE = re.compile(
-    r"^\s*(?:--\s*|"
-    r"(?:sent|verzonden|verstuurd|gesendet|envoyé|enviado)\s+(?:from|vanaf|via|met|von|de|desde)\s+"
-    r"(?:my|mijn|mein|mon|mi)\b.{0,60}"
-    r"|(?:get|download)\s+outlook\s+for\s+\w+.{0,30}"
-    r")$",
+    r"^[ \t]*[(<]*(?:"
+    r"(?:sent|envoyé|enviado|gesendet|verzonden|verstuurd|inviato|wysłane|skickat|sendt|отправлено)"
+    r"\s+(?:from|with|by|via|de|depuis|desde|von|mit|vanaf|met|da|dal|z|från|fra|от|с)\b.{0,80}"
+    r"|.{0,40}\bfrom\s+(?:my|mobile)\b.{0,60}"
+    r"|(?:get|télécharger|download)\s+\[?outlook\s+(?:for|pour)\b.{0,80}"
+    r"|.{0,60}\bvon\s+meinem\b.{0,80}\bgesendet\b.{0,20}"
+    r"|.{0,30}(?:從我的|从我的).{0,30}(?:傳送|发送)"
+    r"|(?:sent|verzonden|envoyé)\s+(?:from|met|de)\s+\[?\w+\]?.{0,120}"
+    r")[)>.]*[ \t]*$",
     re.IGNORECASE,
+)
+_WROTE = [
+    # English: "On <date>, <someone> wrote:" and "At <date>, you wrote:"
+    r"^[ \t>]*-*\s*(?:on|at)\s.{1,300}?\bwrote\s*:?\s*-*\s*$",
+    r"^[ \t>]*.{1,300}?\bwrote\s*:\s*$",
+    # Dutch: "Op <datum> schreef <iemand>:" and Apple's "Op … heeft … het volgende geschreven:"
+    r"^[ \t>]*-*\s*op\s.{1,300}?\b(?:schreef|geschreven|het volgende geschreven)\b.{0,200}?:?\s*$",
+    # German, French, Spanish, Italian, Portuguese, Polish, Swedish, Norwegian, Danish
+    r"^[ \t>]*-*\s*am\s.{1,300}?\bschrieb\b.{0,200}?:?\s*$",
+    r"^[ \t>]*.{0,300}?\bschrieb\b.{0,200}?:\s*$",
+    r"^[ \t>]*-*\s*le\s.{1,300}?\ba\s+écrit\s*:?\s*$",
+    r"^[ \t>]*.{1,300}?\ba\s+écrit\s*:\s*$",
+    r"^[ \t>]*-*\s*el\s.{1,300}?\bescribió\s*:?\s*$",
+    r"^[ \t>]*.{1,300}?\bescribió\s*:\s*$",
+    r"^[ \t>]*-*\s*il\s.{1,300}?\bha\s+scritto\s*:?\s*$",
+    r"^[ \t>]*.{1,300}?\bha\s+scritto\s*:\s*$",
+    r"^[ \t>]*-*\s*em\s.{1,300}?\bescreveu\s*:?\s*$",
+    r"^[ \t>]*.{1,300}?\bnapisał(?:a|\(a\))?\s*:?\s*$",
+    r"^[ \t>]*.{1,300}?\bskrev\b.{0,100}?:\s*$",
+    r"^[ \t>]*.{1,300}?\b(?:написал|написала|написав|пише|пишет)\b.{0,100}?:?\s*$",
+    r"^[ \t>]*.{1,300}?\b(?:写道|寫道)\s*[:：]\s*$",
+    # "2016-03-03 17:21 GMT+01:00 Some One" / "03.03.2016 17:21, Some One <a@b>:" /
+    # "2013/7/20 sam via Discourse Meta <info@discourse.org>"
+    r"^[ \t>]*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\s+.{1,150}<[^>]+@[^>]+>\s*:?\s*$",
+    r"^[ \t>]*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\s+\d{1,2}:\d{2}.{0,100}$",
+    r"^[ \t>]*\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\s*,?\s*\d{1,2}:\d{2}.{0,200}"
+    r"<[^>]+@[^>]+>.{0,20}:?\s*$",
+    # "Thu, 26 Jun 2014 14:00:51 +0400 от Alexander L <abc@example.com>:"
+    r"^[ \t>]*.{0,100}\d{1,2}:\d{2}.{0,120}<[^>]+@[^>]+>\s*:\s*$",
+    # Separators of forwarded and original mail
+    r"^[ \t>*]*-+\s*(?:original message|oorspronkelijk bericht|origineel bericht"
+    r"|ursprüngliche nachricht|message d'origine|mensaje original|messaggio originale"
+    r"|forwarded message|doorgestuurd bericht|weitergeleitete nachricht|message transféré"
+    r"|mensaje reenviado|messaggio inoltrato|oryginalna wiadomość|ursprungligt meddelande"
+    r"|opprinnelig melding|пересылаемое сообщение|исходное сообщение)\s*-+[\s*]*$",
+    r"^[ \t>]*(?:begin forwarded message|begin doorgestuurd bericht|anfang der weitergeleiteten"
+    r"|début du message réexpédié|inicio del mensaje reenviado)\b.{0,40}:?\s*$",
+]
+_EMBEDDED = [re.compile(p, re.IGNORECASE) for p in _WROTE]
+_HEADER = re.compile(
+    r"^[ \t>]*\*?(?:from|sent|to|subject|date|cc|bcc|reply-to"
+    r"|van|verzonden|aan|onderwerp|datum"
+    r"|von|gesendet|an|betreff|datum|kopie"
+    r"|de|envoyé|à|objet|date|cc"
+    r"|de|enviado|para|asunto|fecha"
+    r"|da|inviato|a|oggetto|data|risposta"
+    r"|od|wysłano|do|temat|data"
+    r"|från|skickat|till|ämne|datum"
+    r"|от|отправлено|кому|тема|дата)[ \t]*:\*?(?:[ \t]+\S|[ \t]*$)",
+    re.IGNORECASE,
+)
+_QUOTE = re.compile(r"^[ \t]*>")
+# Markers that mail clients wrap over several lines; joined back before classifying.
+_MULTILINE_WROTE = re.compile(
+    r"^[ \t>]*-*\s*(?:on|op|am|le|el|il|em)\s[^\n]{0,300}?(?:\n[^\n]{0,300}?){1,5}?"
+    r"\b(?:wrote|schreef|geschreven|schrieb|a\s+écrit|escribió|ha\s+scritto|escreveu)\b[^\n]{0,200}?:",
+    re.IGNORECASE | re.MULTILINE,
 )
 
 
-_DASHES = re.compile(r"^[\s\-_=*]+$")
-MAX_HEADER_LINES = 5
+def _classify(line: str) -> str:
+    stripped = line.strip()
+    if not stripped or all(
+        not ch.isprintable() or ch.isspace() or ch == "\u200b" for ch in stripped
+    ):
+        return EMPTY
+    if _DELIMITER.match(line):
+        return DELIMITER
+    if _SIGNATURE.match(line):
+        return SIGNATURE
+    if any(p.match(line) for p in _EMBEDDED):
+        return EMBEDDED
+    if _HEADER.match(line):
+        return HEADER
+    if _QUOTE.match(line):
+        return QUOTE
+    return TEXT
 
 
-def _wrote_header(lines: list[str], i: int) -> bool:
-    """Whether an "On … wrote:" header starts at line ``i`` (wrapped over up to five lines,
-    and maybe framed in dashes: "---- On … wrote ----")."""
-    joined = ""
-    for line in lines[i : i + MAX_HEADER_LINES]:
-        joined = f"{joined} {line.strip()}".strip()
-        if len(joined) > 400:
-            return False
-        if _WROTE.match(joined.strip("-— ").replace("&lt;", "<").replace("&gt;", ">")):
-            return True
-    return False
+_KEYWORD_THEN_COLON = re.compile(
+    r"^([^\n]*\b(?:schrieb|wrote|schreef|a écrit|escribió|napisał|napisała|ha scritto|skrev)\b"
+    r"[^\n:]*)\n[ \t>]*([^\n]{1,120}:)[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_OPEN_ADDRESS = re.compile(r"^([^\n]*<[^>\n]*)\n[ \t>]*([^\n<]*>[^\n]{0,40})$", re.MULTILINE)
 
 
-def _quote_start(lines: list[str]) -> int | None:
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        if _SEPARATOR.match(line) or (len(line) < 300 and _wrote_header(lines, i)):
-            return i
-        if _FROM.match(line):
-            following = [x for x in lines[i + 1 : i + 6] if x.strip()]
-            if sum(1 for x in following[:4] if _HEADER.match(x)) >= 2:
-                return i
-    # A block of ">" lines running to the end of the mail.
-    tail = len(lines)
-    while tail > 0 and (not lines[tail - 1].strip() or lines[tail - 1].lstrip().startswith(">")):
-        tail -= 1
-    if tail < len(lines) and any(x.lstrip().startswith(">") for x in lines[tail:]):
-        return tail
-    return None
+def _classify_all(lines: list[str]) -> list[str]:
+    """Classes per line; inside a ``` code block everything is text."""
+    out, in_code = [], False
+    for line in lines:
+        if line.strip().startswith("```"):
+            in_code = not in_code
+            out.append(TEXT)
+        else:
+            out.append(TEXT if in_code else _classify(line))
+    return out
 
 
-def _signature_start(lines: list[str]) -> int | None:
-    for i, line in enumerate(lines):
-        if _SIGNATURE.match(line) and i > 0:
-            return i
-    return None
+def _join_wrapped_markers(text: str) -> str:
+    def join(match: re.Match[str]) -> str:
+        return re.sub(r"\n[ \t>\-]*", " ", match.group(0))
+
+    text = _MULTILINE_WROTE.sub(join, text)
+    # "… schrieb am Fr., 28." on one line and "Apr. 2017 um 11:53 Uhr:" on the next.
+    text = _KEYWORD_THEN_COLON.sub(lambda m: f"{m.group(1)} {m.group(2).strip()}", text)
+    # "Foo Bar <" on one line and "foo@bar.example>:" on the next.
+    return _OPEN_ADDRESS.sub(lambda m: f"{m.group(1)}{m.group(2).strip()}", text)
 
 
-def split_reply(text: str) -> tuple[str, str]:
-    """(the reply, what was cut off) for a plain-text mail body."""
+def _trim(lines: list[str], pattern: str) -> tuple[list[str], str]:
+    # Everything after the first delimiter goes (signatures, footers).
+    found = re.search(DELIMITER, pattern)
+    if found:
+        lines, pattern = lines[: found.start()], pattern[: found.start()]
+    # Mobile signatures go wherever they are.
+    keep = [i for i, c in enumerate(pattern) if c != SIGNATURE]
+    lines, pattern = [lines[i] for i in keep], "".join(pattern[i] for i in keep)
+    # The reply at the end, under the quoted mail ("bottom posting"): keep the end.
+    if re.fullmatch(r"(?:b[^t]+)*b[bqeh]+t[et]*", pattern):
+        start = pattern.index(TEXT)
+        return lines[start:], pattern[start:]
+    # An embedded-mail marker (or a quote) running to the end: cut it off.
+    found = re.search(r"e*(?:b[eqdh]*|b*[ed]*q[eqd]*)$", pattern)
+    if found and found.start() > 0:
+        lines, pattern = lines[: found.start()], pattern[: found.start()]
+    else:
+        # A marker followed by unquoted text (a quote marked with "|", say): cut there;
+        # a marker followed by ">" quotes and then text is an answer between the lines.
+        found = re.search(r"b(?!e*q)", pattern)
+        if found and found.start() > 0 and TEXT in pattern[: found.start()]:
+            lines, pattern = lines[: found.start()], pattern[: found.start()]
+    # Markers left over (answers between the lines): drop just those lines.
+    keep = [i for i, c in enumerate(pattern) if c != EMBEDDED]
+    lines, pattern = [lines[i] for i in keep], "".join(pattern[i] for i in keep)
+    # Header blocks whose values wrapped onto lines of their own count as headers throughout.
+    found = re.search(r"h+[hte]+h+e", pattern)
+    if found:
+        pattern = (
+            pattern[: found.start()] + "h" * (found.end() - found.start()) + pattern[found.end() :]
+        )
+    # Outlook's header blocks: three or more header lines after the text.
+    found = re.search(r"t[eq]*h{3,}", pattern)
+    if found:
+        end = found.start() + 1
+        lines, pattern = lines[:end], pattern[:end]
+    found = re.search(r"t[eq]*(?:he*){2,}[hte]*$", pattern)
+    if found and "h" in pattern[found.start() :]:
+        end = found.start() + 1
+        lines, pattern = lines[:end], pattern[:end]
+    # Quotes left at the end, once there is text.
+    if TEXT in pattern:
+        found = re.search(r"[eq]+$", pattern)
+        if found:
+            lines, pattern = lines[: found.start()], pattern[: found.start()]
+    return lines, pattern
+
+
+def split_reply(text: str, *, strip_signature: bool = True) -> tuple[str, str]:
+    """(the reply, what was cut off) for a plain-text mail body. ``strip_signature=False``
+    keeps signatures (to compare with tools that only cut quotes)."""
+    if not text or not text.strip():
+        return "", ""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _join_wrapped_markers(text)
     lines = text.split("\n")
-    cut = _quote_start(lines)
-    kept = lines if cut is None else lines[:cut]
-    sig = _signature_start(kept)
-    if sig is not None:
-        kept = kept[:sig]
-    while kept and (not kept[-1].strip() or _DASHES.match(kept[-1])):
-        kept = kept[:-1]
+    pattern = "".join(_classify_all(lines))
+    if not strip_signature:
+        pattern = pattern.replace(SIGNATURE, TEXT).replace(DELIMITER, TEXT)
+    kept, _ = _trim(lines, pattern)
     reply = "\n".join(kept).strip()
-    if not reply:  # nothing but a quote: keep the whole text rather than nothing
+    if not reply:
+        # Nothing but quoted text: keep everything rather than nothing.
         return text.strip(), ""
-    elided = "\n".join(lines[len(kept) :]).strip()
+    elided = text.strip()[len(reply) :].strip() if text.strip().startswith(reply) else ""
     return reply, elided

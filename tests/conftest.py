@@ -282,3 +282,13 @@ async def set_password(db: Database, account_id: int, password: str = PASSWORD) 
 
     async with db.begin() as s:
         (await s.get(Account, account_id)).password_hash = await hash_password(password)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001
+    """Print the corpus measurements (tests/test_corpora.py) at the end of the run."""
+    from . import test_corpora
+
+    if test_corpora.REPORT:
+        terminalreporter.section("mail corpora: share of cases matching the corpus")
+        for name, (ok, total) in test_corpora.REPORT.items():
+            terminalreporter.write_line(f"{name:<40} {ok:>4}/{total:<4} {ok / total:7.1%}")

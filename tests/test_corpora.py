@@ -1,0 +1,98 @@
+"""Quote stripping and bounce detection measured on the public corpora in ../shared/corpora:
+the share of cases whose result matches the corpus's own expectation, each at 90% or better,
+with the Dutch cases named separately. The shares are printed in the test report."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from mailbridge.htmltext import html_to_text
+from mailbridge.parse import parse
+from mailbridge.pipeline import delivery_failures
+from mailbridge.quotes import split_reply
+
+CORPORA = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"
+REPORT: dict[str, tuple[int, int]] = {}
+TARGET = 0.9
+
+pytestmark = pytest.mark.skipif(not CORPORA.exists(), reason="../shared/corpora is not beside")
+
+
+def norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def share(name: str, results: list[bool]) -> float:
+    REPORT[name] = (sum(results), len(results))
+    assert results, f"no cases found for {name}"
+    return sum(results) / len(results)
+
+
+def test_email_reply_trimmer_corpus() -> None:
+    base = CORPORA / "email_reply_trimmer" / "test"
+    results, dutch, misses = [], [], []
+    for mail in sorted((base / "emails").glob("*.txt")):
+        expected = (base / "trimmed" / mail.name).read_text(errors="replace")
+        got, _ = split_reply(mail.read_text(errors="replace"))
+        ok = norm(got) == norm(expected)
+        results.append(ok)
+        if "dutch" in mail.name:
+            dutch.append(ok)
+        if not ok:
+            misses.append(mail.name)
+    assert share("email_reply_trimmer", results) >= TARGET, misses
+    assert share("email_reply_trimmer (Dutch)", dutch) == 1.0
+
+
+def test_talon_standard_replies() -> None:
+    base = CORPORA / "talon" / "tests" / "fixtures" / "standard_replies"
+    results = []
+    for eml in sorted(base.glob("*.eml")):
+        expected_file = base / f"{eml.stem}_reply_text"
+        expected = expected_file.read_text() if expected_file.exists() else "Hello"
+        mail = parse(eml.read_bytes())
+        text = mail.text if mail.text and mail.text.strip() else html_to_text(mail.html or "")
+        # talon cuts quotes only; compare like with like.
+        got, _ = split_reply(text, strip_signature=False)
+        results.append(norm(got) == norm(expected))
+    assert share("talon standard replies", results) >= TARGET
+
+
+def test_talon_html_replies() -> None:
+    base = CORPORA / "talon" / "tests" / "fixtures" / "html_replies"
+    expected = "Hi. I am fine. Thanks, Alex".replace(" ", "")
+    results = [
+        norm(split_reply(html_to_text(f.read_text(errors="replace")))[0]).replace(" ", "")
+        == expected
+        for f in sorted(base.glob("*.html"))
+    ]
+    assert share("talon html replies", results) >= TARGET
+
+
+TALON_DUTCH = [
+    # The Dutch cases inline in talon's text_quotations_test.py.
+    "Op 13-02-2014 3:18 schreef Julius Caesar <pantheon@rome.com>:",
+    "Op 17-feb.-2015, om 13:18 heeft Julius Caesar <pantheon@rome.com> het volgende geschreven:",
+]
+
+
+@pytest.mark.parametrize("header", TALON_DUTCH)
+def test_talon_dutch_reply_headers(header: str) -> None:
+    mail = f"Hallo, hier het antwoord.\n\n{header}\n\n> Dit was de vraag.\n> Groet\n"
+    assert split_reply(mail)[0] == "Hallo, hier het antwoord."
+
+
+def test_flufl_bounce_permanent_failures() -> None:
+    base = CORPORA / "flufl-bounce"
+    results = []
+    for case in json.loads((base / "expected.json").read_text()):
+        if case.get("temporary_failure") or not case.get("expected_addresses"):
+            continue
+        _, permanent = delivery_failures(parse((base / case["file"]).read_bytes()))
+        found = {a.decode(errors="replace").lower() for a in permanent}
+        results.append({a.lower() for a in case["expected_addresses"]} <= found)
+    assert share("flufl-bounce permanent failures", results) >= TARGET
