@@ -32,6 +32,7 @@ SUBJECTS = {
     "documents_missing": N_("[%(dossier)s] We are still missing some documents"),
     "client_message": N_("[%(dossier)s] Message from a client: %(subject)s"),
     "client_document": N_("[%(dossier)s] A client delivered a document"),
+    "mail_not_filed": N_("We could not file your mail"),
 }
 
 # The paragraph that says what happened; %(…)s from the item's payload.
@@ -57,6 +58,11 @@ INTROS = {
     "documents_missing": N_("We are still missing some documents for dossier %(dossier)s."),
     "client_message": N_("A client wrote in dossier %(dossier)s: %(subject)s."),
     "client_document": N_("A client delivered a document in dossier %(dossier)s: %(filename)s."),
+    "mail_not_filed": N_(
+        'We received your mail "%(subject)s" but could not tell which dossier it belongs to; '
+        "a colleague will look at it. Next time, answer one of our notification mails (it "
+        "carries its own reply address), or write to us in the client portal."
+    ),
 }
 
 DEFAULT_SUBJECT = N_("A message from %(firm)s")

@@ -306,6 +306,8 @@ class Pipeline:
             row = self._row(m, outcome, reason)
             s.add(row)
             await s.flush()
+            if outcome == QUARANTINED and m.mail is not None and m.mail.sender:
+                await inbound.tell_not_filed(s, m.mail.sender, m.mail.subject)
         return Result(outcome, reason, inbound_id=row.id)
 
     async def _store(self, m: Incoming) -> Result:

@@ -180,3 +180,60 @@ def test_loket_mail_fetch(dovecot: Dovecot, tmp_path) -> None:
     assert result["outcomes"] == {"stored": 1, "quarantined": 1}
     assert cli.json("dossier", "show", "D7")["messages"][0]["body"] == "Per mail."
     assert dovecot.count("INBOX") == 0
+
+
+async def test_the_same_reply_through_the_smtp_endpoint(
+    db: Database, firm: Firm, store: LocalFileStore, smtp: SmtpServer, tmp_path
+) -> None:
+    import aiosmtplib
+
+    from mailbridge.smtp_in import start_endpoint
+
+    from .mailcatcher import free_port
+
+    settings = mail_settings(tmp_path, smtp.port, reply_address="reply+{token}@kantoor.example")
+    async with db.begin() as s:
+        await messages.send_message(
+            s,
+            store,
+            SYSTEM,
+            number="2026-0001",
+            subject="Uw aangifte 2025",
+            body="Wilt u uw jaaropgave sturen?",
+        )
+    await outbox.run_once(db, {"email": SmtpSender(settings)}, settings)
+    [sent] = smtp.messages
+    raw = answer(
+        sent,
+        text="Hierbij, per SMTP.",
+        attachments=[
+            ("Jaaropgave.pdf", "application/pdf", b"%PDF-1.4 j"),
+            ("Überweisung €.png", "image/png", b"\x89PNG w"),
+        ],
+    )
+    port = free_port()
+    server = await start_endpoint(Pipeline(db, store, settings), "127.0.0.1", port, lmtp=False)
+    try:
+        await aiosmtplib.send(
+            raw,
+            sender="alice@example.nl",
+            recipients=[str(sent["Reply-To"].addresses[0].addr_spec)],
+            hostname="127.0.0.1",
+            port=port,
+        )
+    finally:
+        server.close()
+        await server.wait_closed()
+    async with db.read() as s:
+        [message] = list(
+            await s.scalars(
+                select(Message)
+                .where(Message.direction == Direction.INCOMING)
+                .options(selectinload(Message.attachments))
+            )
+        )
+    assert message.body == "Hierbij, per SMTP." and message.author_id == firm.alice.id
+    assert sorted(d.filename for d in message.attachments) == [
+        "Jaaropgave.pdf",
+        "Überweisung €.png",
+    ]

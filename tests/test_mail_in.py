@@ -422,3 +422,26 @@ async def test_quarantined_mail_is_filed_by_staff(
 
     with pytest.raises(ValidationError):  # filing twice is refused
         await file_from_quarantine(db, store, settings, SYSTEM, result.inbound_id, "2026-0001")
+
+
+async def test_a_known_client_hears_once_a_day_that_a_mail_was_not_filed(
+    pipeline: Pipeline, db: Database, firm: Firm
+) -> None:
+    from core.models import OutboxItem
+
+    for n in range(3):
+        result = await pipeline.handle(
+            reply_mail(
+                sender="alice@example.nl", to="portaal@kantoor.example", subject=f"Los bericht {n}"
+            )
+        )
+        assert result.outcome == "quarantined"
+    stranger = await pipeline.handle(
+        reply_mail(sender="iemand@anders.example", to="portaal@kantoor.example", subject="Hallo")
+    )
+    assert stranger.outcome == "quarantined"
+    async with db.read() as s:
+        items = list(await s.scalars(select(OutboxItem).where(OutboxItem.kind == "mail_not_filed")))
+    assert [(i.recipient, i.payload["subject"]) for i in items] == [
+        ("alice@example.nl", "Los bericht 0")
+    ]

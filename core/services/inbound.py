@@ -29,7 +29,7 @@ from ..models import (
     Role,
     utcnow,
 )
-from ..notifications import Kind, notify
+from ..notifications import Kind, account_mail, notify
 from ..storage import FileStore
 from .documents import Upload, store_document
 
@@ -244,3 +244,22 @@ async def reload(session: AsyncSession, match: Match) -> Match:
     if dossier is None:
         raise Refused("the dossier no longer exists")
     return Match(dossier, account, match.how)
+
+
+async def tell_not_filed(session: AsyncSession, sender: str, subject: str) -> bool:
+    """A known client whose mail could not be filed hears so, at most once a day."""
+    accounts = await _accounts_with_email(session, sender)
+    if not accounts:
+        return False
+    account = accounts[0]
+    key = f"{Kind.MAIL_NOT_FILED.value}:{account.id}:{utcnow().date().isoformat()}"
+    if await session.scalar(select(OutboxItem.id).where(OutboxItem.idempotency_key == key)):
+        return False
+    account_mail(
+        session,
+        Kind.MAIL_NOT_FILED,
+        account,
+        data={"subject": subject[:200]},
+        key=utcnow().date().isoformat(),
+    )
+    return True
