@@ -445,3 +445,48 @@ async def test_a_known_client_hears_once_a_day_that_a_mail_was_not_filed(
     assert [(i.recipient, i.payload["subject"]) for i in items] == [
         ("alice@example.nl", "Los bericht 0")
     ]
+
+
+async def test_a_zip_bomb_named_pdf_is_stored_as_it_came_never_unpacked(
+    pipeline: Pipeline, db: Database, firm: Firm, settings, store
+) -> None:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("huge.bin", b"\0" * (50 * 1024 * 1024))  # 50 MB of zeros, ~50 KB packed
+    bomb = buffer.getvalue()
+    assert len(bomb) < store.limit
+    raw = reply_mail(
+        sender="alice@example.nl",
+        to=reply_to(settings, "a", firm.alice.id, firm.alice_1.id),
+        attachments=[("factuur.pdf", "application/pdf", bomb)],
+    )
+    assert (await pipeline.handle(raw)).outcome == "stored"
+    [message] = await messages_in(db, firm.alice_1.id)
+    [doc] = message.attachments
+    assert (doc.filename, doc.size) == ("factuur.pdf", len(bomb))
+
+
+async def test_a_30_mb_attachment_over_the_limit(db: Database, firm: Firm, tmp_path: Path) -> None:
+    from core.storage import LocalFileStore as Store
+
+    settings = mail_settings(
+        tmp_path, reply_address="reply+{token}@kantoor.example", upload_limit=25 * 1024 * 1024
+    )
+    store = Store(tmp_path / "bigstore", limit=settings.upload_limit)
+    pipeline = Pipeline(db, store, settings)
+    raw = reply_mail(
+        sender="alice@example.nl",
+        to=reply_to(settings, "a", firm.alice.id, firm.alice_1.id),
+        text="Grote scan.",
+        attachments=[("scan.tiff", "image/tiff", b"\x49" * (30 * 1024 * 1024))],
+    )
+    result = await pipeline.handle(raw)
+    assert result.outcome == "stored"
+    [message] = await messages_in(db, firm.alice_1.id)
+    assert message.attachments == [] and "over the size limit" in message.body
+    async with db.read() as s:
+        record = await s.get(InboundMail, result.inbound_id)
+    assert "over the size limit" in record.reason and record.raw_storage_key  # the original is kept

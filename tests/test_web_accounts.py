@@ -270,3 +270,35 @@ async def test_upload_over_the_limit_is_refused_and_nothing_kept(
         assert await s.scalar(select(Message)) is None
         assert await s.scalar(select(Document)) is None
     assert [p for p in store.root.rglob("*") if p.is_file()] == []
+
+
+async def test_staff_see_failed_mail_and_bouncing_addresses(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    from core.models import OutboxStatus, utcnow
+
+    async with db.begin() as s:
+        s.add(
+            OutboxItem(
+                channel="email",
+                kind="new_message",
+                recipient="weg@example.nl",
+                payload={},
+                idempotency_key="x1",
+                status=OutboxStatus.FAILED,
+                attempts=3,
+                last_error="PermanentFailure: 550 no such user",
+            )
+        )
+        alice = await s.get(Account, firm.alice.id)
+        alice.email_failing_since = utcnow()
+        alice.email_failure_reason = "bounced: Undelivered Mail"
+    await set_password(db, firm.staff.id)
+    await browser.login("sanne", PASSWORD)
+    await browser.get("/staff/outbox?status=failed")
+    assert "550 no such user" in browser.last_html and 'data-testid="failing"' in browser.last_html
+    assert "alice@example.nl" in browser.last_html
+    await browser.post("/logout")
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    assert (await browser.get("/staff/outbox")).status == 403

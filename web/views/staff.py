@@ -13,8 +13,8 @@ from pathlib import Path
 from aiohttp import web
 
 from core.errors import NotFound, PermissionDenied
-from core.models import Account
-from core.services import auth
+from core.models import Account, OutboxStatus
+from core.services import auth, mailstatus
 
 from ..guards import actor, login_required
 from ..keys import DB, SETTINGS
@@ -96,3 +96,23 @@ async def invite(request: web.Request) -> web.StreamResponse:
         await auth.invite(s, who, request.app[SETTINGS], account)
     target = back if back.startswith("/") and not back.startswith("//") else "/"
     raise web.HTTPSeeOther(f"{target}{'&' if '?' in target else '?'}invited={account.id}")
+
+
+@routes.get("/staff/outbox")
+@login_required
+async def outbox_page(request: web.Request) -> web.StreamResponse:
+    wanted = request.query.get("status", "")
+    status = OutboxStatus(wanted) if wanted in {s.value for s in OutboxStatus} else None
+    async with request.app[DB].read() as s:
+        items = await mailstatus.outbox(s, actor(request), status=status)
+        failing = await mailstatus.failing_addresses(s, actor(request))
+    return page(
+        request,
+        "staff_outbox.html",
+        {
+            "items": items,
+            "failing": failing,
+            "status": wanted,
+            "statuses": [s.value for s in OutboxStatus],
+        },
+    )
