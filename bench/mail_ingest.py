@@ -1,0 +1,198 @@
+"""Inbound mail throughput against the floor of merely fetching and parsing the same mails.
+
+Puts N mails (a fifth with attachments) into a private Dovecot, then measures:
+- the floor: one IMAP pass that fetches and parses every mail, storing nothing;
+- the bridge: `ImapSource.fetch_once` end to end (pipeline, store, database, move).
+Prints mails per second for each and the ratio. Target: the bridge at no less than half the
+floor. Needs dovecot-imapd (scripts/test installs it).
+
+    python bench/mail_ingest.py [--mails 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import imaplib
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def make_mails(n: int, dossiers: int) -> list[bytes]:
+    from tests.mails import reply_mail
+
+    quote = "Op 24 nov. 2026 om 10:12 schreef Kantoor <portaal@kantoor.example>:\n> Vraag\n> Groet"
+    mails = []
+    for i in range(n):
+        attachments = (
+            [("scan.pdf", "application/pdf", b"%PDF-1.4 " + bytes(i % 251 for _ in range(20_000)))]
+            if i % 5 == 0
+            else []
+        )
+        mails.append(
+            reply_mail(
+                sender=f"c{i % dossiers}@bench.example",
+                to="portaal@kantoor.example",
+                subject=f"Re: [B-{i % dossiers:07d}] Nieuw bericht {i}",
+                text=f"Antwoord nummer {i}.",
+                quoted=quote,
+                attachments=attachments,
+            ).replace(b"\n", b"\r\n")
+        )
+    return mails
+
+
+async def floor(dovecot, mails_expected: int) -> float:
+    """Fetch and parse every mail once over IMAP, storing nothing."""
+    import aioimaplib
+
+    from mailbridge.parse import parse
+
+    client = aioimaplib.IMAP4(host="127.0.0.1", port=dovecot.port, timeout=30)
+    await client.wait_hello_from_server()
+    await client.login("portal", "secret")
+    await client.select("INBOX")
+    started = time.perf_counter()
+    found = await client.uid_search("ALL")
+    uids = found.lines[0].decode().split()
+    for uid in uids:
+        response = await client.uid("fetch", uid, "(BODY.PEEK[])")
+        raw = next(bytes(x) for x in response.lines if isinstance(x, bytearray))
+        parse(raw)
+    elapsed = time.perf_counter() - started
+    await client.logout()
+    assert len(uids) == mails_expected
+    return elapsed
+
+
+async def bridge(dovecot, data: Path, dossiers: int) -> tuple[float, dict]:
+    from sqlalchemy import insert
+
+    from core import schema
+    from core.db import Database
+    from core.models import Account, Client, Dossier, utcnow
+    from core.settings import Settings
+    from core.storage import LocalFileStore
+    from mailbridge.imap import ImapSource
+    from mailbridge.pipeline import Pipeline
+
+    url = f"sqlite+aiosqlite:///{data / 'bench.sqlite3'}"
+    db = Database.connect(url)
+    await schema.upgrade(db.engine)
+    now = utcnow()
+    async with db.begin() as s:
+        await s.execute(
+            insert(Client),
+            [
+                {"id": i + 1, "name": f"C{i}", "kind": "person", "created_at": now}
+                for i in range(dossiers)
+            ],
+        )
+        await s.execute(
+            insert(Account),
+            [
+                {
+                    "id": i + 1,
+                    "username": f"c{i}",
+                    "email": f"c{i}@bench.example",
+                    "name": "",
+                    "role": "client",
+                    "language": "nl",
+                    "client_id": i + 1,
+                    "notifications": {},
+                    "created_at": now,
+                    "active": True,
+                    "is_main": True,
+                    "two_factor": "none",
+                }
+                for i in range(dossiers)
+            ],
+        )
+        await s.execute(
+            insert(Dossier),
+            [
+                {
+                    "id": i + 1,
+                    "number": f"B-{i:07d}",
+                    "description": "",
+                    "status": "new",
+                    "client_id": i + 1,
+                    "visible_to_client": True,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in range(dossiers)
+            ],
+        )
+    settings = Settings(
+        data_dir=data,
+        secret_key="bench",
+        imap_host="127.0.0.1",
+        imap_port=dovecot.port,
+        imap_user="portal",
+        imap_password="secret",
+        mail_rate_per_sender=10**9,
+    )
+    source = ImapSource(
+        settings, Pipeline(db, LocalFileStore(data / "store", limit=10**8), settings)
+    )
+    started = time.perf_counter()
+    counts = await source.fetch_once()
+    elapsed = time.perf_counter() - started
+    await source.close()
+    await db.dispose()
+    return elapsed, counts
+
+
+def append_all(dovecot, mails: list[bytes], folder: str = "INBOX") -> None:
+    with imaplib.IMAP4("127.0.0.1", dovecot.port) as imap:
+        imap.login("portal", "secret")
+        for raw in mails:
+            imap.append(folder, None, None, raw)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--mails", type=int, default=2000)
+    parser.add_argument("--dossiers", type=int, default=200)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    from tests.dovecot import Dovecot
+
+    dovecot = Dovecot()
+    dovecot.start()
+    try:
+        mails = make_mails(args.mails, args.dossiers)
+        append_all(dovecot, mails)
+        floor_seconds = asyncio.run(floor(dovecot, args.mails))
+        with tempfile.TemporaryDirectory() as tmp:
+            bridge_seconds, counts = asyncio.run(bridge(dovecot, Path(tmp), args.dossiers))
+    finally:
+        dovecot.stop()
+    floor_rate = args.mails / floor_seconds
+    bridge_rate = args.mails / bridge_seconds
+    ratio = bridge_rate / floor_rate
+    print(f"{args.mails} mails, a fifth with a 20 KB attachment")
+    print(f"floor (fetch + parse)      {floor_rate:8.1f} mails/s")
+    print(f"bridge (end to end)        {bridge_rate:8.1f} mails/s   outcomes {counts}")
+    verdict = "met" if ratio >= 0.5 else "MISSED"
+    print(f"bridge / floor             {ratio:8.3f}   [target >= 0.5: {verdict}]")
+    if args.json:
+        print(
+            json.dumps(
+                {"floor": floor_rate, "bridge": bridge_rate, "ratio": ratio, "outcomes": counts}
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
