@@ -43,6 +43,8 @@ class FileStore(Protocol):
         self, chunks: AsyncIterable[bytes], *, limit: int | None = None
     ) -> StoredFile: ...
 
+    async def put_bytes(self, data: bytes, *, limit: int | None = None) -> StoredFile: ...
+
     def open(self, key: str, *, chunk_size: int = CHUNK) -> AsyncIterator[bytes]: ...
 
     async def exists(self, key: str) -> bool: ...
@@ -115,7 +117,29 @@ class LocalFileStore:
             os.replace(tmp, target)
 
     async def put_bytes(self, data: bytes, *, limit: int | None = None) -> StoredFile:
-        return await self.put(aiter_bytes(data), limit=limit)
+        """Bytes already in memory (a mail, its attachments): hashed and written in one trip
+        to a worker thread."""
+        limit = self.limit if limit is None else limit
+        if len(data) > limit:
+            raise TooLarge(
+                "The file is larger than the limit of %(limit)s.", limit=describe_limit(limit)
+            )
+        return await asyncio.to_thread(self._put_bytes, data)
+
+    def _put_bytes(self, data: bytes) -> StoredFile:
+        key = hashlib.sha256(data).hexdigest()
+        target = self.path_for(key)
+        if not target.exists():
+            tmp_dir = self.root / "tmp"
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            tmp = tmp_dir / f"{secrets.token_hex(16)}.part"
+            try:
+                tmp.write_bytes(data)
+                self._place(tmp, target)
+            except BaseException:
+                _unlink(tmp)
+                raise
+        return StoredFile(key=key, size=len(data), sha256=key)
 
     async def put_file(self, path: Path, *, limit: int | None = None) -> StoredFile:
         return await self.put(read_chunks(path), limit=limit)

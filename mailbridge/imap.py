@@ -24,6 +24,7 @@ TIMEOUT = 30
 IDLE_SECONDS = 240
 POLL_SECONDS = 30
 MAX_BACKOFF = 300
+MOVE_BATCH = 50
 
 
 class ImapError(Exception):
@@ -99,14 +100,17 @@ class ImapSource:
                 return bytes(line)
         return None
 
-    async def _done(self, uid: int) -> None:
+    async def _done(self, uids: list[int]) -> None:
+        if not uids:
+            return
         assert self.client is not None
         folder = _quote(self.settings.imap_done_folder)
+        uid_set = ",".join(str(u) for u in uids)
         if self.client.has_capability("MOVE"):
-            _ok(await self.client.uid("move", str(uid), folder), "UID MOVE")
+            _ok(await self.client.uid("move", uid_set, folder), "UID MOVE")
             return
-        _ok(await self.client.uid("copy", str(uid), folder), "UID COPY")
-        _ok(await self.client.uid("store", str(uid), "+FLAGS", "(\\Deleted)"), "UID STORE")
+        _ok(await self.client.uid("copy", uid_set, folder), "UID COPY")
+        _ok(await self.client.uid("store", uid_set, "+FLAGS", "(\\Deleted)"), "UID STORE")
         _ok(await self.client.expunge(), "EXPUNGE")
 
     async def fetch_once(self) -> dict[str, int]:
@@ -114,16 +118,28 @@ class ImapSource:
         if self.client is None:
             await self.connect()
         counts: dict[str, int] = {}
-        for uid in await self._uids():
-            raw = await self._fetch(uid)
-            if raw is None:
-                continue
-            result = await self.pipeline.handle(
-                raw, mailbox=self.mailbox, uidvalidity=self.uidvalidity, uid=uid
-            )
-            # Only now that the outcome is recorded does the mail leave the inbox.
-            await self._done(uid)
-            counts[result.outcome] = counts.get(result.outcome, 0) + 1
+        handled: list[int] = []
+        try:
+            for uid in await self._uids():
+                raw = await self._fetch(uid)
+                if raw is None:
+                    continue
+                result = await self.pipeline.handle(
+                    raw, mailbox=self.mailbox, uidvalidity=self.uidvalidity, uid=uid
+                )
+                # Its outcome is recorded: from now on it may leave the inbox. Moves go in
+                # batches; one not yet moved when we stop is recognised next time.
+                handled.append(uid)
+                counts[result.outcome] = counts.get(result.outcome, 0) + 1
+                if len(handled) >= MOVE_BATCH:
+                    await self._done(handled)
+                    handled = []
+        except BaseException:
+            if handled and self.client is not None:
+                with contextlib.suppress(Exception):
+                    await self._done(handled)
+            raise
+        await self._done(handled)
         return counts
 
     async def _wait_for_news(self, stop: asyncio.Event) -> None:

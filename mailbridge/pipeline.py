@@ -92,9 +92,7 @@ async def deduplicate(p: Pipeline, m: Incoming) -> None:
 async def keep_raw(p: Pipeline, m: Incoming) -> None:
     """The original, as it came, for staff (and for filing from quarantine)."""
     try:
-        stored = await p.store.put(
-            aiter_bytes(m.raw), limit=p.settings.upload_limit * RAW_LIMIT_FACTOR
-        )
+        stored = await p.store.put_bytes(m.raw, limit=p.settings.upload_limit * RAW_LIMIT_FACTOR)
         m.raw_key = stored.key
     except TooLarge:
         m.notes.append("the original is too large to keep")
@@ -232,7 +230,7 @@ async def attachments(p: Pipeline, m: Incoming) -> None:
         raise Stop(QUARANTINED, f"too many attachments ({len(wanted)})")
     for attachment in wanted:
         try:
-            stored = await p.store.put(aiter_bytes(attachment.data))
+            stored = await p.store.put_bytes(attachment.data)
         except TooLarge:
             m.notes.append(f"attachment {attachment.filename!r} was over the size limit")
             continue
