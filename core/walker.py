@@ -1,0 +1,282 @@
+"""The checklist walker: a pure, transport-neutral engine.
+
+Given a template's definition and the answers so far, it says what to ask next (section,
+question, prompt, help, type, options, whether "not available" is allowed, "question 7 of
+31"), skips questions whose condition is not met, and checks and converts an answer typed in
+any channel ("1.234,56", "ja", "2", "24-11-2026") with a clear error in the reader's language.
+The web form, the Telegram bot, email and `loket chat` all drive this same engine; it does no
+I/O and holds no state of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .errors import ValidationError
+from .i18n import N_
+
+TEXT_MAX = 1000
+LONGTEXT_MAX = 4000
+YES = {"ja", "j", "yes", "y", "1", "true", "waar", "jazeker", "klopt"}
+NO = {"nee", "n", "no", "0", "false", "onwaar", "neen"}
+
+
+@dataclass(frozen=True)
+class Given:
+    """An answer as stored: a value, or "not available"."""
+
+    value: Any = None
+    not_available: bool = False
+
+    @property
+    def answered(self) -> bool:
+        return self.not_available or (self.value not in (None, "", [], {}))
+
+
+@dataclass
+class Prompt:
+    key: str
+    section: str
+    section_help: str | None
+    label: str
+    help: str | None
+    type: str
+    options: list[tuple[str, str]] = field(default_factory=list)  # (value, label)
+    required: bool = True
+    allow_not_available: bool = False
+    number: int = 1
+    total: int = 1
+    current: Given | None = None
+
+
+def _lang(text: dict[str, str] | None, language: str) -> str | None:
+    if not text:
+        return None
+    return text.get(language) or text.get("nl") or next(iter(text.values()))
+
+
+def all_questions(definition: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    return [(section, q) for section in definition["sections"] for q in section["questions"]]
+
+
+def _shown(question: dict[str, Any], answers: dict[str, Given]) -> bool:
+    condition = question.get("show_if")
+    if not condition:
+        return True
+    given = answers.get(condition["question"])
+    value = given.value if given and not given.not_available else None
+    if "equals" in condition:
+        return value == condition["equals"]
+    if "not_equals" in condition:
+        return value is not None and value != condition["not_equals"]
+    wanted = condition.get("in") or []
+    if isinstance(value, list):
+        return any(v in wanted for v in value)
+    return value in wanted
+
+
+def visible(definition: dict[str, Any], answers: dict[str, Given]) -> list[dict[str, Any]]:
+    """The questions that apply, in order, given the answers so far."""
+    return [q for _, q in all_questions(definition) if _shown(q, answers)]
+
+
+def prompt(
+    definition: dict[str, Any], answers: dict[str, Given], key: str, language: str
+) -> Prompt:
+    shown = visible(definition, answers)
+    keys = [q["key"] for q in shown]
+    for section, q in all_questions(definition):
+        if q["key"] == key:
+            return Prompt(
+                key=key,
+                section=_lang(section["title"], language) or "",
+                section_help=_lang(section.get("help"), language),
+                label=_lang(q["label"], language) or key,
+                help=_lang(q.get("help"), language),
+                type=q["type"],
+                options=[
+                    (o["value"], _lang(o["label"], language) or o["value"])
+                    for o in q.get("options", [])
+                ],
+                required=q.get("required", True),
+                allow_not_available=q.get("allow_not_available", False),
+                number=keys.index(key) + 1 if key in keys else 0,
+                total=len(keys),
+                current=answers.get(key),
+            )
+    raise ValidationError("There is no question '%(key)s'.", key=key)
+
+
+def next_key(
+    definition: dict[str, Any], answers: dict[str, Given], after: str | None = None
+) -> str | None:
+    """The next question still to answer after ``after`` (wrapping to the start), or None when
+    every question that applies has an answer."""
+    keys = [q["key"] for q in visible(definition, answers)]
+    start = keys.index(after) + 1 if after in keys else 0
+    for key in keys[start:] + keys[:start]:
+        given = answers.get(key)
+        if given is None or not given.answered:
+            return key
+    return None
+
+
+def step(
+    definition: dict[str, Any], answers: dict[str, Given], key: str | None, offset: int
+) -> str | None:
+    """The question ``offset`` places before (-1) or after (+1) ``key``: back and skip."""
+    keys = [q["key"] for q in visible(definition, answers)]
+    if not keys:
+        return None
+    if key not in keys:
+        return keys[0]
+    index = min(max(keys.index(key) + offset, 0), len(keys) - 1)
+    return keys[index]
+
+
+def missing_required(definition: dict[str, Any], answers: dict[str, Given]) -> list[str]:
+    """Keys of applicable required questions without an answer (submission is refused)."""
+    return [
+        q["key"]
+        for q in visible(definition, answers)
+        if q.get("required", True) and not (answers.get(q["key"]) or Given()).answered
+    ]
+
+
+def question(definition: dict[str, Any], key: str) -> dict[str, Any]:
+    for _, q in all_questions(definition):
+        if q["key"] == key:
+            return q
+    raise ValidationError("There is no question '%(key)s'.", key=key)
+
+
+# --- checking answers ---------------------------------------------------------------------
+
+
+def _decimal(raw: str) -> Decimal:
+    text = raw.strip().replace("€", "").replace("EUR", "").replace(" ", "").replace("\u00a0", "")
+    if re.fullmatch(r"-?\d{1,3}(\.\d{3})+(,\d+)?", text):  # 1.234,56
+        text = text.replace(".", "").replace(",", ".")
+    elif re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", text):  # 1,234.56
+        text = text.replace(",", "")
+    elif re.fullmatch(r"-?\d+,\d+", text):  # 1234,56
+        text = text.replace(",", ".")
+    if not re.fullmatch(r"-?\d+(\.\d+)?", text):
+        raise InvalidOperation(raw)
+    return Decimal(text)
+
+
+def _date(raw: str) -> dt.date:
+    text = raw.strip()
+    for pattern in ("%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y-%m-%d", "%d-%m-%y"):
+        try:
+            return dt.datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    raise ValueError(raw)
+
+
+def _pick(q: dict[str, Any], token: str, language: str) -> str:
+    options = q["options"]
+    token = token.strip()
+    if token.isdigit() and 1 <= int(token) <= len(options):
+        return options[int(token) - 1]["value"]
+    for option in options:
+        labels = {option["value"].lower(), *(v.lower() for v in option["label"].values())}
+        if token.lower() in labels:
+            return option["value"]
+    raise ValidationError(
+        N_("'%(answer)s' is not one of the choices; answer with a number from 1 to %(n)d."),
+        answer=token[:50],
+        n=len(options),
+    )
+
+
+def check(definition: dict[str, Any], key: str, raw: Any, language: str = "nl") -> Any:
+    """The stored value for ``raw`` typed as an answer to ``key``, or ValidationError with a
+    message (a catalogue msgid) that says what is wrong."""
+    q = question(definition, key)
+    kind = q["type"]
+    if kind == "upload":
+        raise ValidationError(N_("This question is answered with a document, not with text."))
+    if isinstance(raw, str):
+        raw = raw.strip()
+    if raw in (None, "", []):
+        if q.get("required", True):
+            raise ValidationError(N_("An answer is required."))
+        return None
+    try:
+        if kind == "text":
+            if len(raw) > TEXT_MAX:
+                raise ValidationError(N_("At most %(max)d characters, please."), max=TEXT_MAX)
+            return raw
+        if kind == "longtext":
+            if len(raw) > LONGTEXT_MAX:
+                raise ValidationError(N_("At most %(max)d characters, please."), max=LONGTEXT_MAX)
+            return raw
+        if kind == "number":
+            return format(_decimal(str(raw)).normalize(), "f")
+        if kind == "amount":
+            return str(_decimal(str(raw)).quantize(Decimal("0.01")))
+        if kind == "date":
+            return _date(str(raw)).isoformat()
+        if kind == "yesno":
+            if isinstance(raw, bool):
+                return raw
+            word = str(raw).lower().strip(" .!")
+            if word in YES:
+                return True
+            if word in NO:
+                return False
+            raise ValidationError(N_("Please answer yes or no."))
+        if kind == "choice":
+            return _pick(q, str(raw), language)
+        if kind == "multichoice":
+            tokens = raw if isinstance(raw, list) else re.split(r"[,;\n]+", str(raw))
+            values = [_pick(q, str(t), language) for t in tokens if str(t).strip()]
+            return sorted(set(values), key=[o["value"] for o in q["options"]].index)
+    except (InvalidOperation, ValueError):
+        if kind == "amount":
+            raise ValidationError(
+                N_("Enter an amount in euros, like 1.234,56 or 1234.56.")
+            ) from None
+        if kind == "number":
+            raise ValidationError(N_("Enter a number, like 12 or 12,5.")) from None
+        raise ValidationError(N_("Enter a date as day-month-year, like 24-11-2026.")) from None
+    raise ValidationError("Unknown question type %(type)s.", type=kind)
+
+
+def show(definition: dict[str, Any], key: str, given: Given | None, language: str) -> str:
+    """An answer as a person reads it back (summary, PDF, chat)."""
+    from .i18n import gettext_for
+
+    _ = gettext_for(language)
+    if given is None or not given.answered:
+        return "—"
+    if given.not_available:
+        return _("Not available")
+    q = question(definition, key)
+    value = given.value
+    if q["type"] == "yesno":
+        return _("Yes") if value else _("No")
+    if q["type"] in ("choice", "multichoice"):
+        labels = {o["value"]: _lang(o["label"], language) for o in q["options"]}
+        values = value if isinstance(value, list) else [value]
+        return ", ".join(labels.get(v, v) or v for v in values)
+    if q["type"] == "amount":
+        euros = Decimal(value)
+        text = f"{euros:,.2f}"
+        if language == "nl":
+            text = text.replace(",", "_").replace(".", ",").replace("_", ".")
+        return f"€ {text}"
+    if q["type"] == "date":
+        day = dt.date.fromisoformat(value)
+        return day.strftime("%d-%m-%Y")
+    if q["type"] == "upload":
+        names = (value or {}).get("filenames", []) if isinstance(value, dict) else []
+        return ", ".join(names) or "—"
+    return str(value)
