@@ -27,6 +27,7 @@ class Kind(enum.StrEnum):
     # To the firm (the dossier's handler).
     CLIENT_MESSAGE = "client_message"
     CLIENT_DOCUMENT = "client_document"
+    CHECKLIST_SUBMITTED = "checklist_submitted"
     # About the account itself, always by email to the account's address.
     INVITATION = "invitation"
     SET_PASSWORD = "set_password"
@@ -37,7 +38,7 @@ class Kind(enum.StrEnum):
 # The kinds a person can switch off per channel in "My details"; the others always go by email.
 OPTIONAL_KINDS = (Kind.NEW_DOCUMENT, Kind.NEW_QUESTIONNAIRE, Kind.NEW_MESSAGE)
 CHANNELS = ("email", "telegram")
-TO_FIRM = frozenset({Kind.CLIENT_MESSAGE, Kind.CLIENT_DOCUMENT})
+TO_FIRM = frozenset({Kind.CLIENT_MESSAGE, Kind.CLIENT_DOCUMENT, Kind.CHECKLIST_SUBMITTED})
 
 
 def wants(account: Account, kind: Kind, channel: str) -> bool:

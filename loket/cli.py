@@ -19,8 +19,9 @@ from core import schema
 from core.errors import LoketError
 from core.models import DossierStatus
 
+from . import chat as chat_command
 from . import serve
-from .commands import demo, dossiers, mail, mailin, people, run, setup
+from .commands import checklists, demo, dossiers, mail, mailin, people, run, setup
 from .config import ConfigError, load_settings
 from .runtime import Runtime, open_runtime
 
@@ -129,6 +130,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = leaf(inbox, "file", mailin.file_mail, "file a quarantined mail into a dossier")
     p.add_argument("id", type=int)
     p.add_argument("--dossier", required=True, help="the dossier number")
+
+    tmpl = groups.add_parser("template", help="checklist templates").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    p = leaf(tmpl, "import", checklists.template_import, "load a checklist or questionnaire")
+    p.add_argument("file")
+
+    chk = groups.add_parser("checklist", help="checklists").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    p = leaf(chk, "assign", checklists.checklist_assign, "give a client a checklist")
+    p.add_argument("--dossier", required=True)
+    p.add_argument("--template", required=True)
+    p.add_argument("--account", action="append", metavar="USERNAME")
+    p.add_argument("--due", metavar="DATE")
+    p = leaf(chk, "show", checklists.checklist_show, "a checklist with its answers and state")
+    p.add_argument("id", type=int)
+
+    p = leaf(groups, "chat", chat_command.chat, "walk a checklist in the terminal")
+    p.add_argument("--account", required=True, metavar="USERNAME")
+    p.add_argument("--checklist", type=int)
 
     box = groups.add_parser("outbox", help="outgoing mail").add_subparsers(
         dest="action", metavar="ACTION", required=True

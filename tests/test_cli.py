@@ -356,3 +356,67 @@ def test_mail_quarantine_and_file(loket: Loket, tmp_path: Path) -> None:
     ]
     again = loket("mail", "file", str(waiting["id"]), "--dossier", "D1", ok=False)
     assert "not in quarantine" in again.stderr
+
+
+def test_template_assign_and_chat_in_the_terminal(loket: Loket, tmp_path: Path) -> None:
+    templates = Path(__file__).resolve().parent.parent / "core" / "data" / "templates"
+    imported = loket.json("template", "import", str(templates / "inkomstenbelasting.yaml"))
+    assert (imported["name"], imported["version"], imported["sections"]) == (
+        "inkomstenbelasting",
+        1,
+        7,
+    )
+    client = loket.json("client", "add", "--name", "Alice", "--email", "alice@example.nl")
+    loket("dossier", "add", "--number", "D1", "--description", "IB", "--client", str(client["id"]))
+    assigned = loket.json(
+        "checklist",
+        "assign",
+        "--dossier",
+        "D1",
+        "--template",
+        "inkomstenbelasting",
+        "--due",
+        "2026-05-01",
+    )
+    scan = tmp_path / "jaaropgave.pdf"
+    scan.write_bytes(b"%PDF jaaropgave")
+    session = (
+        "\n".join(
+            [
+                "?",
+                "nee",
+                "ja",
+                "31-02-2025",
+                "1-7-2025",
+                "1",
+                f"bestand {scan}",
+                "terug",
+                "overslaan",
+                "stop",
+            ]
+        )
+        + "\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "loket.cli", "chat", "--account", "alice"],
+        input=session,
+        env=loket.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "[1/" in out and "Had u in het belastingjaar een fiscaal partner?" in out
+    assert "uw echtgenoot" in out.lower()  # the help after "?"
+    assert "dag-maand-jaar" in out  # 31-02 refused, asked again
+    assert "antwoorden zijn bewaard" in out
+    shown = loket.json("checklist", "show", str(assigned["id"]))
+    answers = {a["question_key"]: a for a in shown["answers"]}
+    assert answers["partner"]["value"] is False and answers["verhuisd"]["value"] is True
+    assert answers["verhuisdatum"]["value"] == "2025-07-01"
+    assert answers["inkomstenbron"]["value"] == ["loondienst"]
+    assert answers["jaaropgave"]["shown"] == "jaaropgave.pdf"
+    assert answers["partner"]["channel"] == "cli"
+    assert shown["status"] == "open" and "eigen_woning" in shown["missing"]
+    assert shown["position"] == "bruto_loon"  # back, then skip: where the walk stopped

@@ -1,0 +1,469 @@
+"""Checklists and questionnaires on a dossier: templates, assigning, answering through the
+walker on any channel, submitting (which locks it and files a PDF), and the firm's review.
+
+Answers are saved one by one, with the position, so a client can stop anywhere and go on in
+another channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .. import access, audit, walker
+from ..actor import Actor
+from ..errors import NotFound, ValidationError
+from ..i18n import gettext_for
+from ..models import (
+    Account,
+    Answer,
+    Checklist,
+    ChecklistAssignee,
+    ChecklistStatus,
+    ChecklistTemplate,
+    Client,
+    DocumentCategory,
+    Dossier,
+    ReviewState,
+    utcnow,
+)
+from ..notifications import Kind, notify
+from ..pdf import PdfSection, render_checklist
+from ..storage import FileStore
+from ..templates import parse_template
+from ..walker import Given, Prompt
+from .documents import Upload, store_document
+
+OPEN_STATES = (ChecklistStatus.OPEN, ChecklistStatus.REJECTED)
+
+
+async def import_template(session: AsyncSession, actor: Actor, text: str) -> ChecklistTemplate:
+    """Store a new version; checklists already assigned keep the version they were given."""
+    access.require(access.can_manage_firm(actor), "Only staff may import templates.")
+    definition = parse_template(text)
+    latest = await session.scalar(
+        select(func.max(ChecklistTemplate.version)).where(
+            ChecklistTemplate.name == definition["name"]
+        )
+    )
+    template = ChecklistTemplate(
+        name=definition["name"],
+        version=(latest or 0) + 1,
+        kind=definition["kind"],
+        title=definition["title"],
+        definition=definition,
+    )
+    session.add(template)
+    await session.flush()
+    audit.record(
+        session,
+        actor,
+        "template.import",
+        subject=template,
+        name=template.name,
+        version=template.version,
+    )
+    return template
+
+
+async def assign(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    number: str,
+    template_name: str,
+    usernames: list[str] | None = None,
+    due: dt.date | None = None,
+) -> Checklist:
+    dossier = await access.visible_dossier(session, actor, number=number)
+    access.require(access.can_manage_dossier(actor, dossier), "Only staff may assign checklists.")
+    template = await session.scalar(
+        select(ChecklistTemplate)
+        .where(ChecklistTemplate.name == template_name)
+        .order_by(ChecklistTemplate.version.desc())
+        .limit(1)
+    )
+    if template is None:
+        raise NotFound("There is no template '%(name)s'.", name=template_name)
+    if usernames:
+        accounts = []
+        for username in usernames:
+            account = await session.scalar(
+                select(Account).where(func.lower(Account.username) == username.lower())
+            )
+            if account is None or not access.can_see_dossier(
+                Actor.of(account, actor.channel), dossier
+            ):
+                raise NotFound(
+                    "There is no account '%(username)s' on this dossier.", username=username
+                )
+            accounts.append(account)
+    else:
+        accounts = list(
+            await session.scalars(
+                select(Account).where(
+                    Account.client_id == dossier.client_id, Account.active.is_(True)
+                )
+            )
+        )
+    first = walker.next_key(template.definition, {})
+    checklist = Checklist(
+        dossier_id=dossier.id, template_id=template.id, due_date=due, position=first
+    )
+    session.add(checklist)
+    await session.flush()
+    session.add_all(ChecklistAssignee(checklist_id=checklist.id, account_id=a.id) for a in accounts)
+    dossier.updated_at = utcnow()
+    audit.record(
+        session,
+        actor,
+        "checklist.assign",
+        dossier_id=dossier.id,
+        subject=checklist,
+        template=template.name,
+        version=template.version,
+    )
+    await notify(
+        session,
+        Kind.NEW_QUESTIONNAIRE,
+        dossier,
+        subject_key=f"checklist:{checklist.id}",
+        data={"checklist_id": checklist.id, "title": template.title},
+    )
+    return checklist
+
+
+@dataclass
+class Loaded:
+    checklist: Checklist
+    template: ChecklistTemplate
+    dossier: Dossier
+    answers: dict[str, Answer]
+
+    @property
+    def definition(self) -> dict[str, Any]:
+        return self.template.definition
+
+    @property
+    def given(self) -> dict[str, Given]:
+        return {
+            key: Given(value=a.value, not_available=a.not_available)
+            for key, a in self.answers.items()
+        }
+
+
+async def load(session: AsyncSession, actor: Actor, checklist_id: int) -> Loaded:
+    checklist = await session.get(Checklist, checklist_id)
+    if checklist is None:
+        raise NotFound("This checklist was not found.")
+    try:
+        dossier = await access.visible_dossier(session, actor, dossier_id=checklist.dossier_id)
+    except NotFound:
+        raise NotFound("This checklist was not found.") from None
+    template = await session.get(ChecklistTemplate, checklist.template_id)
+    assert template is not None
+    answers = {
+        a.question_key: a
+        for a in await session.scalars(select(Answer).where(Answer.checklist_id == checklist.id))
+    }
+    return Loaded(checklist, template, dossier, answers)
+
+
+async def actions(session: AsyncSession, actor: Actor) -> list[Checklist]:
+    """Open checklists and questionnaires the actor can work on (the "Actions" tile)."""
+    stmt = (
+        select(Checklist)
+        .join(Dossier, Dossier.id == Checklist.dossier_id)
+        .where(access.visible_dossiers(actor), Checklist.status.in_(OPEN_STATES))
+        .order_by(Checklist.assigned_at)
+    )
+    if actor.account_id is not None and not actor.is_staff:
+        stmt = stmt.where(
+            select(ChecklistAssignee.id)
+            .where(
+                ChecklistAssignee.checklist_id == Checklist.id,
+                ChecklistAssignee.account_id == actor.account_id,
+            )
+            .exists()
+        )
+    return list(await session.scalars(stmt))
+
+
+def _writable(loaded: Loaded) -> None:
+    if loaded.checklist.locked or loaded.checklist.status not in OPEN_STATES:
+        raise ValidationError("This checklist has been submitted and is locked.")
+
+
+def current(loaded: Loaded, language: str) -> Prompt | None:
+    """The question to show now, or None when everything that applies is answered."""
+    key = loaded.checklist.position
+    keys = [q["key"] for q in walker.visible(loaded.definition, loaded.given)]
+    if key not in keys:
+        key = walker.next_key(loaded.definition, loaded.given)
+    if key is None:
+        return None
+    return walker.prompt(loaded.definition, loaded.given, key, language)
+
+
+def _save(loaded: Loaded, actor: Actor, key: str, **values: Any) -> Answer:
+    answer = loaded.answers.get(key)
+    if answer is None:
+        answer = Answer(checklist_id=loaded.checklist.id, question_key=key, channel=actor.channel)
+        loaded.answers[key] = answer
+    for name, value in values.items():
+        setattr(answer, name, value)
+    answer.channel = actor.channel
+    answer.answered_by_id = actor.account_id
+    answer.updated_at = utcnow()
+    if answer.review_state is ReviewState.REJECTED:
+        answer.review_state = ReviewState.PENDING
+    return answer
+
+
+def _advance(loaded: Loaded, after: str) -> None:
+    loaded.checklist.position = walker.next_key(loaded.definition, loaded.given, after=after)
+
+
+async def answer(
+    session: AsyncSession, actor: Actor, checklist_id: int, key: str, raw: Any, language: str = "nl"
+) -> Loaded:
+    loaded = await load(session, actor, checklist_id)
+    _writable(loaded)
+    value = walker.check(loaded.definition, key, raw, language)
+    session.add(
+        _save(
+            loaded,
+            actor,
+            key,
+            value=value,
+            not_available=False,
+            not_available_reason=None,
+            expected_date=None,
+        )
+    )
+    _advance(loaded, key)
+    return loaded
+
+
+async def not_available(
+    session: AsyncSession,
+    actor: Actor,
+    checklist_id: int,
+    key: str,
+    *,
+    reason: str | None = None,
+    expected: dt.date | None = None,
+) -> Loaded:
+    loaded = await load(session, actor, checklist_id)
+    _writable(loaded)
+    q = walker.question(loaded.definition, key)
+    if not q.get("allow_not_available"):
+        raise ValidationError('For this question "not available" is not an option.')
+    session.add(
+        _save(
+            loaded,
+            actor,
+            key,
+            value=None,
+            not_available=True,
+            not_available_reason=(reason or "").strip()[:500] or None,
+            expected_date=expected,
+        )
+    )
+    _advance(loaded, key)
+    return loaded
+
+
+async def attach(
+    session: AsyncSession,
+    store: FileStore,
+    actor: Actor,
+    checklist_id: int,
+    key: str,
+    uploads: list[Upload],
+) -> Loaded:
+    """Documents for an upload question: filed under Delivered by me, and the answer."""
+    loaded = await load(session, actor, checklist_id)
+    _writable(loaded)
+    q = walker.question(loaded.definition, key)
+    if q["type"] != "upload":
+        raise ValidationError("This question is answered with text, not with a document.")
+    if not uploads:
+        raise ValidationError("Choose at least one file.")
+    existing = loaded.answers.get(key)
+    value = dict(existing.value) if existing and isinstance(existing.value, dict) else {}
+    ids, names = list(value.get("documents", [])), list(value.get("filenames", []))
+    answer_row = _save(loaded, actor, key, value=value, not_available=False)
+    session.add(answer_row)
+    await session.flush()
+    for upload in uploads:
+        document = await store_document(
+            session,
+            store,
+            actor,
+            loaded.dossier,
+            upload,
+            DocumentCategory.DELIVERED,
+            answer_id=answer_row.id,
+        )
+        ids.append(document.id)
+        names.append(document.filename)
+    answer_row.value = {"documents": ids, "filenames": names}
+    _advance(loaded, key)
+    return loaded
+
+
+async def move(session: AsyncSession, actor: Actor, checklist_id: int, offset: int) -> Loaded:
+    """Back (-1) or skip (+1)."""
+    loaded = await load(session, actor, checklist_id)
+    _writable(loaded)
+    here = current(loaded, "nl")
+    loaded.checklist.position = walker.step(
+        loaded.definition, loaded.given, here.key if here else None, offset
+    )
+    return loaded
+
+
+def summary(loaded: Loaded, language: str) -> list[PdfSection]:
+    given = loaded.given
+    shown = {q["key"] for q in walker.visible(loaded.definition, given)}
+    out = []
+    for section in loaded.definition["sections"]:
+        rows = [
+            (
+                (q["label"].get(language) or q["label"]["nl"]),
+                walker.show(loaded.definition, q["key"], given.get(q["key"]), language),
+            )
+            for q in section["questions"]
+            if q["key"] in shown
+        ]
+        if rows:
+            out.append(PdfSection(section["title"].get(language) or section["title"]["nl"], rows))
+    return out
+
+
+async def submit(
+    session: AsyncSession,
+    store: FileStore,
+    actor: Actor,
+    checklist_id: int,
+    *,
+    firm: str,
+    language: str = "nl",
+) -> Loaded:
+    """Check completeness, lock, file the PDF under Delivered by me, tell the handler."""
+    loaded = await load(session, actor, checklist_id)
+    _writable(loaded)
+    missing = walker.missing_required(loaded.definition, loaded.given)
+    if missing:
+        labels = [
+            walker.prompt(loaded.definition, loaded.given, key, language).label for key in missing
+        ]
+        raise ValidationError(
+            "Some questions still need an answer: %(questions)s",
+            questions="; ".join(labels[:10]) + (" …" if len(labels) > 10 else ""),
+        )
+    _ = gettext_for(language)
+    client = await session.get(Client, loaded.dossier.client_id)
+    title = loaded.template.title.get(language) or loaded.template.title["nl"]
+    pdf = await asyncio.to_thread(
+        render_checklist,
+        firm=firm,
+        title=title,
+        dossier=loaded.dossier.number,
+        client=client.name if client else "",
+        date_text=utcnow().astimezone().strftime("%d-%m-%Y"),
+        labels={"dossier": _("Dossier"), "client": _("Client"), "date": _("Date")},
+        sections=summary(loaded, language),
+    )
+    name = f"{loaded.template.name}-{loaded.dossier.number}.pdf".replace("/", "-")
+    await store_document(
+        session,
+        store,
+        actor,
+        loaded.dossier,
+        Upload(name, None, "application/pdf", stored=await store.put_bytes(pdf)),
+        DocumentCategory.DELIVERED,
+    )
+    loaded.checklist.status = ChecklistStatus.SUBMITTED
+    loaded.checklist.locked = True
+    loaded.checklist.submitted_at = utcnow()
+    audit.record(
+        session, actor, "checklist.submit", dossier_id=loaded.dossier.id, subject=loaded.checklist
+    )
+    await notify(
+        session,
+        Kind.CHECKLIST_SUBMITTED,
+        loaded.dossier,
+        subject_key=f"checklist:{checklist_id}:submitted:{loaded.checklist.submitted_at.isoformat()}",
+        data={"checklist_id": checklist_id, "title": loaded.template.title},
+        exclude_account_id=actor.account_id,
+    )
+    return loaded
+
+
+async def approve(session: AsyncSession, actor: Actor, checklist_id: int) -> Loaded:
+    loaded = await load(session, actor, checklist_id)
+    access.require(access.can_manage_dossier(actor, loaded.dossier), "Only staff may review.")
+    if loaded.checklist.status is not ChecklistStatus.SUBMITTED:
+        raise ValidationError("Only a submitted checklist can be reviewed.")
+    loaded.checklist.status = ChecklistStatus.APPROVED
+    loaded.checklist.reviewed_at = utcnow()
+    for a in loaded.answers.values():
+        a.review_state = ReviewState.ACCEPTED
+    audit.record(
+        session, actor, "checklist.approve", dossier_id=loaded.dossier.id, subject=loaded.checklist
+    )
+    return loaded
+
+
+async def reject(
+    session: AsyncSession,
+    actor: Actor,
+    checklist_id: int,
+    *,
+    reason: str,
+    questions: dict[str, str] | None = None,
+) -> Loaded:
+    """Send it back: unlocked, with the reason on the whole and on single questions."""
+    loaded = await load(session, actor, checklist_id)
+    access.require(access.can_manage_dossier(actor, loaded.dossier), "Only staff may review.")
+    if loaded.checklist.status is not ChecklistStatus.SUBMITTED:
+        raise ValidationError("Only a submitted checklist can be reviewed.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("Say what is missing or wrong.", field="reason")
+    first = None
+    for key, why in (questions or {}).items():
+        walker.question(loaded.definition, key)
+        row = loaded.answers.get(key) or _save(loaded, actor, key)
+        row.review_state = ReviewState.REJECTED
+        row.review_reason = why.strip()[:1000]
+        session.add(row)
+        first = first or key
+    loaded.checklist.status = ChecklistStatus.REJECTED
+    loaded.checklist.locked = False
+    loaded.checklist.review_reason = reason[:2000]
+    loaded.checklist.reviewed_at = utcnow()
+    loaded.checklist.position = first or walker.next_key(loaded.definition, {})
+    audit.record(
+        session,
+        actor,
+        "checklist.reject",
+        dossier_id=loaded.dossier.id,
+        subject=loaded.checklist,
+        reason=reason[:200],
+    )
+    await notify(
+        session,
+        Kind.DOCUMENTS_REJECTED,
+        loaded.dossier,
+        subject_key=f"checklist:{checklist_id}:rejected:{loaded.checklist.reviewed_at.isoformat()}",
+        data={"checklist_id": checklist_id, "reason": reason[:500]},
+    )
+    return loaded

@@ -1,0 +1,113 @@
+"""loket template import, checklist assign, checklist show."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+
+from core import walker
+from core.actor import Actor
+from core.errors import ValidationError
+from core.services import checklists
+
+from ..files import readable_file
+from ..output import emit
+from ..runtime import Runtime
+
+SYSTEM = Actor.system()
+
+
+def parse_date(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    for pattern in ("%Y-%m-%d", "%d-%m-%Y"):
+        try:
+            return dt.datetime.strptime(value, pattern).date()
+        except ValueError:
+            continue
+    raise ValidationError("'%(value)s' is not a date; use 2026-12-31 or 31-12-2026.", value=value)
+
+
+async def template_import(rt: Runtime, args: argparse.Namespace) -> None:
+    path = readable_file(Path(args.file))
+    text = path.read_text(encoding="utf-8")
+    async with rt.db.begin() as s:
+        template = await checklists.import_template(s, SYSTEM, text)
+    questions = sum(len(sec["questions"]) for sec in template.definition["sections"])
+    emit(
+        args.json,
+        {
+            "id": template.id,
+            "name": template.name,
+            "version": template.version,
+            "kind": template.kind,
+            "sections": len(template.definition["sections"]),
+            "questions": questions,
+        },
+        f"Template {template.name} version {template.version} imported "
+        f"({len(template.definition['sections'])} sections, {questions} questions).",
+    )
+
+
+async def checklist_assign(rt: Runtime, args: argparse.Namespace) -> None:
+    due = parse_date(args.due)
+    async with rt.db.begin() as s:
+        checklist = await checklists.assign(
+            s,
+            SYSTEM,
+            number=args.dossier,
+            template_name=args.template,
+            usernames=args.account or None,
+            due=due,
+        )
+    emit(
+        args.json,
+        {
+            "id": checklist.id,
+            "dossier": args.dossier,
+            "template": args.template,
+            "status": checklist.status.value,
+            "due_date": due.isoformat() if due else None,
+        },
+        f"Checklist {checklist.id} ({args.template}) assigned in dossier {args.dossier}.",
+    )
+
+
+async def checklist_show(rt: Runtime, args: argparse.Namespace) -> None:
+    async with rt.db.read() as s:
+        loaded = await checklists.load(s, SYSTEM, args.id)
+    given = loaded.given
+    shown = [q["key"] for q in walker.visible(loaded.definition, given)]
+    answers = []
+    for key in shown:
+        a = loaded.answers.get(key)
+        answers.append(
+            {
+                "question_key": key,
+                "value": a.value if a else None,
+                "not_available": a.not_available if a else False,
+                "channel": a.channel.value if a else None,
+                "review_state": a.review_state.value if a else None,
+                "shown": walker.show(loaded.definition, key, given.get(key), "nl"),
+            }
+        )
+    c = loaded.checklist
+    data = {
+        "id": c.id,
+        "dossier": loaded.dossier.number,
+        "template": loaded.template.name,
+        "version": loaded.template.version,
+        "status": c.status.value,
+        "locked": c.locked,
+        "position": c.position,
+        "review_reason": c.review_reason,
+        "missing": walker.missing_required(loaded.definition, given),
+        "answers": answers,
+    }
+    lines = [
+        f"Checklist {c.id}: {loaded.template.name} v{loaded.template.version} in "
+        f"{loaded.dossier.number} — {c.status.value}{' (locked)' if c.locked else ''}"
+    ]
+    lines += [f"  {a['question_key']:<28} {a['shown']}" for a in answers]
+    emit(args.json, data, "\n".join(lines))

@@ -1,0 +1,232 @@
+"""Checklists in core: templates and versions, assigning, answering on any channel with resume,
+"not available", uploads per question, submit (locked, with a PDF), reject and resubmit."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from core.actor import Actor
+from core.db import Database
+from core.errors import NotFound, PermissionDenied, ValidationError
+from core.models import Channel, Checklist, ChecklistStatus, Document, OutboxItem
+from core.services import checklists
+from core.services.documents import Upload
+from core.storage import LocalFileStore, aiter_bytes
+
+from .conftest import SYSTEM, Firm
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "core" / "data" / "templates"
+
+
+@pytest.fixture
+async def tax(db: Database, firm: Firm) -> Checklist:
+    async with db.begin() as s:
+        await checklists.import_template(
+            s, SYSTEM, (TEMPLATES / "inkomstenbelasting.yaml").read_text()
+        )
+        return await checklists.assign(
+            s, SYSTEM, number="2026-0001", template_name="inkomstenbelasting"
+        )
+
+
+ALL_ANSWERS = [
+    ("partner", "nee"),
+    ("verhuisd", "ja"),
+    ("verhuisdatum", "1-7-2025"),
+    ("inkomstenbron", "1"),
+    ("bruto_loon", "48.250,00"),
+    ("eigen_woning", "nee"),
+    ("spaargeld", "12.500"),
+    ("beleggingen", "nee"),
+    ("zorgkosten", "nee"),
+    ("giften", "250"),
+    ("kinderen", "2"),
+    ("toeslagen", "zorgtoeslag"),
+    ("opmerkingen", "Mijn dochter studeert sinds september in Delft."),
+]
+
+
+async def fill(db: Database, actor: Actor, checklist_id: int, store: LocalFileStore) -> None:
+    for key, raw in ALL_ANSWERS:
+        async with db.begin() as s:
+            await checklists.answer(s, actor, checklist_id, key, raw)
+    async with db.begin() as s:
+        await checklists.attach(
+            s,
+            store,
+            actor,
+            checklist_id,
+            "jaaropgave",
+            [Upload("Jaaropgave 2025.pdf", aiter_bytes(b"%PDF jaaropgave"))],
+        )
+    async with db.begin() as s:
+        await checklists.not_available(
+            s, actor, checklist_id, "vorige_aanslag", reason="Nog niet ontvangen"
+        )
+
+
+async def test_assign_tells_the_client(db: Database, firm: Firm, tax: Checklist) -> None:
+    async with db.read() as s:
+        items = list(
+            await s.scalars(select(OutboxItem).where(OutboxItem.kind == "new_questionnaire"))
+        )
+        actions = await checklists.actions(s, firm.actor(firm.alice))
+        others = await checklists.actions(s, firm.actor(firm.bv_main))
+    assert [i.recipient for i in items] == ["alice@example.nl"]
+    assert [c.id for c in actions] == [tax.id] and others == []
+
+
+async def test_a_new_template_version_leaves_assigned_checklists_alone(
+    db: Database, firm: Firm, tax: Checklist
+) -> None:
+    text = (
+        (TEMPLATES / "inkomstenbelasting.yaml")
+        .read_text()
+        .replace("Had u in het belastingjaar een fiscaal partner?", "Had u een partner?")
+    )
+    async with db.begin() as s:
+        newer = await checklists.import_template(s, SYSTEM, text)
+        later = await checklists.assign(
+            s, SYSTEM, number="2026-0002", template_name="inkomstenbelasting"
+        )
+    assert newer.version == 2
+    async with db.read() as s:
+        old = checklists.current(await checklists.load(s, SYSTEM, tax.id), "nl")
+        new = checklists.current(await checklists.load(s, SYSTEM, later.id), "nl")
+    assert old.label == "Had u in het belastingjaar een fiscaal partner?"
+    assert new.label == "Had u een partner?"
+
+
+async def test_answers_resume_where_the_client_stopped_on_another_channel(
+    db: Database, firm: Firm, tax: Checklist
+) -> None:
+    by_chat = Actor.of(firm.alice, Channel.TELEGRAM)
+    async with db.begin() as s:
+        await checklists.answer(s, by_chat, tax.id, "partner", "ja")
+        await checklists.answer(s, by_chat, tax.id, "partner_naam", "Bert de Vries")
+    on_web = firm.actor(firm.alice)
+    async with db.read() as s:
+        loaded = await checklists.load(s, on_web, tax.id)
+    here = checklists.current(loaded, "en")
+    assert (here.key, here.number) == ("verhuisd", 3)
+    assert loaded.answers["partner"].channel is Channel.TELEGRAM
+
+
+async def test_wrong_answer_is_refused_and_nothing_saved(
+    db: Database, firm: Firm, tax: Checklist
+) -> None:
+    with pytest.raises(ValidationError):
+        async with db.begin() as s:
+            await checklists.answer(s, firm.actor(firm.alice), tax.id, "spaargeld", "veel")
+    async with db.read() as s:
+        assert (await checklists.load(s, SYSTEM, tax.id)).answers == {}
+
+
+async def test_not_available_only_where_allowed(db: Database, firm: Firm, tax: Checklist) -> None:
+    with pytest.raises(ValidationError):
+        async with db.begin() as s:
+            await checklists.not_available(s, firm.actor(firm.alice), tax.id, "partner")
+
+
+async def test_submit_refused_while_incomplete(
+    db: Database, firm: Firm, tax: Checklist, store
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        async with db.begin() as s:
+            await checklists.submit(s, store, firm.actor(firm.alice), tax.id, firm="Kantoor")
+    assert "Had u in het belastingjaar een fiscaal partner?" in info.value.message
+
+
+async def test_submit_locks_and_files_a_pdf_with_every_answer(
+    db: Database, firm: Firm, tax: Checklist, store: LocalFileStore
+) -> None:
+    alice = firm.actor(firm.alice)
+    await fill(db, alice, tax.id, store)
+    async with db.begin() as s:
+        await checklists.submit(s, store, alice, tax.id, firm="Kantoor Test")
+    async with db.read() as s:
+        loaded = await checklists.load(s, alice, tax.id)
+        docs = list(await s.scalars(select(Document).where(Document.category == "delivered")))
+        told = list(
+            await s.scalars(select(OutboxItem).where(OutboxItem.kind == "checklist_submitted"))
+        )
+    assert loaded.checklist.locked and loaded.checklist.status is ChecklistStatus.SUBMITTED
+    assert [i.recipient for i in told] == ["sanne@firm.example"]
+    pdf_doc = next(
+        d for d in docs if d.filename.endswith(".pdf") and "inkomstenbelasting" in d.filename
+    )
+    data = b"".join([c async for c in store.open(pdf_doc.storage_key)])
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+    for expected in (
+        "Kantoor Test",
+        "2026-0001",
+        "Alice de Vries",
+        "01-07-2025",
+        "€ 48.250,00",
+        "€ 12.500,00",
+        "Loon uit dienstbetrekking",
+        "Jaaropgave 2025.pdf",
+        "Niet beschikbaar",
+        "Zorgtoeslag",
+        "Mijn dochter studeert sinds september in Delft.",
+    ):
+        assert expected in text, expected
+    with pytest.raises(ValidationError):  # locked
+        async with db.begin() as s:
+            await checklists.answer(s, alice, tax.id, "giften", "300")
+
+
+async def test_reject_unlocks_with_reasons_then_resubmit_and_approve(
+    db: Database, firm: Firm, tax: Checklist, store: LocalFileStore
+) -> None:
+    alice = firm.actor(firm.alice)
+    await fill(db, alice, tax.id, store)
+    async with db.begin() as s:
+        await checklists.submit(s, store, alice, tax.id, firm="Kantoor")
+    with pytest.raises(PermissionDenied):
+        async with db.begin() as s:
+            await checklists.reject(s, alice, tax.id, reason="zelf afgekeurd")
+    async with db.begin() as s:
+        await checklists.reject(
+            s,
+            SYSTEM,
+            tax.id,
+            reason="De jaaropgave is onleesbaar.",
+            questions={"jaaropgave": "Graag een scherpere scan."},
+        )
+    async with db.read() as s:
+        loaded = await checklists.load(s, alice, tax.id)
+        told = list(
+            await s.scalars(select(OutboxItem).where(OutboxItem.kind == "documents_rejected"))
+        )
+    assert not loaded.checklist.locked and loaded.checklist.status is ChecklistStatus.REJECTED
+    assert loaded.answers["jaaropgave"].review_reason == "Graag een scherpere scan."
+    assert checklists.current(loaded, "nl").key == "jaaropgave"  # the client starts there
+    assert [i.recipient for i in told] == ["alice@example.nl"]
+    async with db.begin() as s:
+        await checklists.attach(
+            s,
+            store,
+            alice,
+            tax.id,
+            "jaaropgave",
+            [Upload("Jaaropgave scherp.pdf", aiter_bytes(b"%PDF scherp"))],
+        )
+        await checklists.submit(s, store, alice, tax.id, firm="Kantoor")
+    async with db.begin() as s:
+        approved = await checklists.approve(s, SYSTEM, tax.id)
+    assert approved.checklist.status is ChecklistStatus.APPROVED
+
+
+async def test_another_client_cannot_reach_the_checklist(
+    db: Database, firm: Firm, tax: Checklist
+) -> None:
+    for who in (firm.bv_main, firm.office):
+        with pytest.raises(NotFound):
+            async with db.begin() as s:
+                await checklists.answer(s, firm.actor(who), tax.id, "partner", "ja")
