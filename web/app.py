@@ -19,7 +19,7 @@ from core.storage import FileStore
 
 from . import middleware
 from .keys import DB, SETTINGS, SMS, STORE
-from .views import auth, dossiers, health, me, messages, staff
+from .views import auth, checklists, dossiers, health, me, messages, staff
 
 HERE = Path(__file__).parent
 # Generous for an upload form's multipart body; the store counts and enforces the real limit.
@@ -53,7 +53,7 @@ def create_app(
         # Templates are read once: no stat() of every template file on the event loop.
         auto_reload=False,
     )
-    for module in (health, auth, me, dossiers, messages, staff):
+    for module in (health, auth, me, dossiers, messages, checklists, staff):
         app.add_routes(module.routes)
     app.router.add_static("/static", HERE / "static", append_version=True)
     return app

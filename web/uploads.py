@@ -23,7 +23,9 @@ MAX_FILES = 20
 @dataclass
 class Form:
     fields: dict[str, str] = field(default_factory=dict)
+    lists: dict[str, list[str]] = field(default_factory=dict)  # every value of a repeated field
     uploads: list[Upload] = field(default_factory=list)
+    files: dict[str, list[Upload]] = field(default_factory=dict)  # uploads by field name
 
 
 async def _text(part: BodyPartReader) -> str:
@@ -44,7 +46,7 @@ async def read_form(
     request: web.Request,
     store: FileStore,
     *,
-    file_field: str = "files",
+    file_field: str | None = "files",
     before_files: Callable[[dict[str, str]], None] | None = None,
 ) -> Form:
     """The form's fields and its files (already in the store). ``before_files`` may refuse the
@@ -63,7 +65,7 @@ async def read_form(
             ):
                 raise PermissionDenied("This form has expired. Reload the page and try again.")
             continue
-        if part.name == file_field and part.filename is not None:
+        if part.filename is not None and (file_field is None or part.name == file_field):
             if not checked and before_files is not None:
                 before_files(form.fields)
             checked = True
@@ -77,16 +79,18 @@ async def read_form(
             stored = await store.put(_chunks(part))
             if stored.size == 0 and not part.filename:
                 continue
-            form.uploads.append(
-                Upload(
-                    filename=part.filename,
-                    chunks=None,
-                    content_type=part.headers.get("Content-Type"),
-                    stored=stored,
-                )
+            upload = Upload(
+                filename=part.filename,
+                chunks=None,
+                content_type=part.headers.get("Content-Type"),
+                stored=stored,
             )
+            form.uploads.append(upload)
+            form.files.setdefault(part.name or "", []).append(upload)
         else:
-            form.fields[part.name or ""] = await _text(part)
+            value = await _text(part)
+            form.fields[part.name or ""] = value
+            form.lists.setdefault(part.name or "", []).append(value)
     if first:
         raise PermissionDenied("This form has expired. Reload the page and try again.")
     if not checked and before_files is not None:

@@ -467,3 +467,60 @@ async def reject(
         data={"checklist_id": checklist_id, "reason": reason[:500]},
     )
     return loaded
+
+
+@dataclass
+class SectionForm:
+    """What a person sent for one section of the web form."""
+
+    values: dict[str, Any]  # question key -> raw text (or list for multiple choice)
+    not_available: dict[str, tuple[str | None, dt.date | None]]  # key -> (reason, expected)
+    files: dict[str, list[Upload]]  # upload question key -> files
+
+
+async def save_section(
+    session: AsyncSession,
+    store: FileStore,
+    actor: Actor,
+    checklist_id: int,
+    section_index: int,
+    form: SectionForm,
+    language: str,
+) -> dict[str, ValidationError]:
+    """Save what is right in one section; return the errors of the rest, by question.
+
+    Each answer is saved on its own (a savepoint), so one wrong answer does not lose the
+    others. Empty fields leave earlier answers as they are.
+    """
+    loaded = await load(session, actor, checklist_id)
+    _writable(loaded)
+    sections = loaded.definition["sections"]
+    if not 0 <= section_index < len(sections):
+        raise NotFound("This part of the checklist does not exist.")
+    errors: dict[str, ValidationError] = {}
+    for q in sections[section_index]["questions"]:
+        key = q["key"]
+        try:
+            async with session.begin_nested():
+                if key in form.not_available:
+                    reason, expected = form.not_available[key]
+                    await not_available(
+                        session, actor, checklist_id, key, reason=reason, expected=expected
+                    )
+                elif q["type"] == "upload":
+                    if form.files.get(key):
+                        await attach(session, store, actor, checklist_id, key, form.files[key])
+                else:
+                    raw = form.values.get(key)
+                    if raw not in (None, "", []):
+                        await answer(session, actor, checklist_id, key, raw, language)
+        except ValidationError as exc:
+            errors[key] = exc
+    return errors
+
+
+def progress(loaded: Loaded) -> tuple[int, int]:
+    """(answered, total) of the questions that apply."""
+    given = loaded.given
+    shown = walker.visible(loaded.definition, given)
+    return sum(1 for q in shown if (given.get(q["key"]) or Given()).answered), len(shown)

@@ -11,13 +11,14 @@ import argparse
 import dataclasses
 import logging
 import sys
+from pathlib import Path
 
 from sqlalchemy import select
 
 from core import schema
 from core.actor import Actor
 from core.models import Account, ClientKind, Role
-from core.services import accounts, auth, clients, documents, dossiers, messages
+from core.services import accounts, auth, checklists, clients, documents, dossiers, messages
 from core.services.documents import Upload
 from core.settings import Settings
 from core.storage import aiter_bytes
@@ -30,6 +31,7 @@ from ..serve import serve
 
 SYSTEM = Actor.system()
 STAFF_PASSWORD = "Demo-wachtwoord1"
+TEMPLATES = Path(__file__).resolve().parent.parent.parent / "core" / "data" / "templates"
 
 LETTER = (
     b"%PDF-1.1\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
@@ -111,6 +113,9 @@ async def _seed(rt: Runtime) -> None:
             subject="Welkom",
             body="Beste Alice,\n\nWelkom in ons klantportaal. Hier vindt u uw dossiers.\n",
         )
+        for path in sorted(TEMPLATES.glob("*.yaml")):
+            await checklists.import_template(s, SYSTEM, path.read_text(encoding="utf-8"))
+        await checklists.assign(s, SYSTEM, number="2026-0001", template_name="inkomstenbelasting")
         for username in ("alice", "bakkerij"):
             await auth.invite(
                 s, SYSTEM, rt.settings, await accounts.account_by_username(s, username)

@@ -63,3 +63,8 @@
     zone.addEventListener("drop", function (e) { add(e.dataTransfer.files); });
   });
 })();
+
+// A print button (no inline handlers: the CSP forbids them).
+document.querySelectorAll("[data-print]").forEach(function (button) {
+  button.addEventListener("click", function () { window.print(); });
+});

@@ -7,7 +7,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from core.models import DocumentCategory, DossierStatus
-from core.services import documents, dossiers, messages, profile
+from core.services import checklists, documents, dossiers, messages, profile
 
 from ..guards import actor, login_required
 from ..keys import DB, STORE
@@ -22,8 +22,8 @@ TABS = ("messages", "correspondence", "document", "delivered")
 async def home(request: web.Request) -> web.StreamResponse:
     async with request.app[DB].read() as s:
         listing = await dossiers.list_dossiers(s, actor(request), limit=1)
-    # Actions (questionnaires and checklists) arrive with the checklist issue.
-    return page(request, "home.html", {"listing": listing, "actions": 0})
+        open_actions = await checklists.actions(s, actor(request))
+    return page(request, "home.html", {"listing": listing, "actions": len(open_actions)})
 
 
 @routes.get("/dossiers")

@@ -1,0 +1,176 @@
+"""The income-tax checklist started in `loket chat` and finished in real Chromium: two uploads,
+one "not available", the summary, submitting, and the PDF with every answer."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from playwright.async_api import async_playwright, expect
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from core.db import Database
+from core.models import Answer, Channel
+from core.services import checklists
+from core.storage import LocalFileStore
+from web.app import create_app
+
+from .conftest import PASSWORD, SYSTEM, Firm, mail_settings, set_password
+from .mailcatcher import free_port
+from .test_browser import ARGS, CHROMIUM, SHOTS
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "core" / "data" / "templates"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_start_in_chat_finish_in_the_browser(
+    database_url: str, db: Database, firm: Firm, tmp_path: Path
+) -> None:
+    store = LocalFileStore(tmp_path / "store", limit=10 * 1024 * 1024)
+    async with db.begin() as s:
+        await checklists.import_template(
+            s, SYSTEM, (TEMPLATES / "inkomstenbelasting.yaml").read_text()
+        )
+        checklist = await checklists.assign(
+            s, SYSTEM, number="2026-0001", template_name="inkomstenbelasting"
+        )
+    await set_password(db, firm.alice.id)
+
+    # Started in the terminal: two answers, then stop.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOKET_")} | {
+        "LOKET_DATA_DIR": str(tmp_path),
+        "LOKET_DATABASE_URL": database_url,
+    }
+    chat = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "loket.cli",
+        "chat",
+        "--account",
+        "alice",
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _out, err = await asyncio.wait_for(chat.communicate(b"nee\nnee\nstop\n"), 60)
+    assert chat.returncode == 0, err.decode()
+
+    port = free_port()
+    settings = mail_settings(
+        tmp_path, public_url=f"http://127.0.0.1:{port}", firm_name="Kantoor Test"
+    )
+    runner = web.AppRunner(create_app(settings, db, store))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    files = {}
+    for name, data in (
+        ("jaaropgave werkgever.pdf", b"%PDF jaaropgave"),
+        ("Beleggingen 2025.pdf", b"%PDF beleggingen"),
+    ):
+        files[name] = tmp_path / name
+        files[name].write_bytes(data)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+    def q(page, key: str):
+        return page.locator(f'fieldset[data-question="{key}"]')
+
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            context = await browser.new_context(accept_downloads=True, locale="nl-NL")
+            page = await context.new_page()
+            await page.goto(f"http://127.0.0.1:{port}/login")
+            await page.get_by_label("Gebruikersnaam of e-mailadres").fill("alice")
+            await page.get_by_label("Wachtwoord").fill(PASSWORD)
+            await page.get_by_role("button", name="Inloggen").click()
+            await expect(page.get_by_test_id("action-count")).to_have_text("1")
+            await page.get_by_role("link", name="Acties").first.click()
+            await expect(page.get_by_test_id("action-progress")).to_contain_text("2/")
+            await page.get_by_role("link", name="Checklist aangifte inkomstenbelasting").click()
+
+            # It opens where the chat stopped: part 2, work and income.
+            await expect(page.get_by_role("heading", name="Werk en inkomen")).to_be_visible()
+            await q(page, "inkomstenbron").get_by_label("Loon uit dienstbetrekking").check()
+            await page.get_by_role("button", name="Opslaan").click()
+            await (
+                q(page, "jaaropgave")
+                .locator("input[type=file]")
+                .set_input_files(str(files["jaaropgave werkgever.pdf"]))
+            )
+            await q(page, "bruto_loon").locator("input").fill("48.250,00")
+            await page.get_by_role("button", name="Volgende").click()
+
+            await expect(page.get_by_role("heading", name="Eigen woning")).to_be_visible()
+            await q(page, "eigen_woning").get_by_label("Nee").check()
+            await page.get_by_role("button", name="Volgende").click()
+
+            await expect(page.get_by_role("heading", name="Sparen en beleggen")).to_be_visible()
+            await q(page, "spaargeld").locator("input").fill("veel")  # refused, asked again
+            await q(page, "beleggingen").get_by_label("Ja").check()
+            await page.get_by_role("button", name="Opslaan").click()
+            await expect(q(page, "spaargeld").get_by_role("alert")).to_contain_text(
+                "bedrag in euro"
+            )
+            await q(page, "spaargeld").locator("input").fill("12.500")
+            await (
+                q(page, "beleggingsoverzicht")
+                .locator("input[type=file]")
+                .set_input_files(str(files["Beleggingen 2025.pdf"]))
+            )
+            await page.get_by_role("button", name="Volgende").click()
+
+            await expect(page.get_by_role("heading", name="Aftrekposten")).to_be_visible()
+            await q(page, "zorgkosten").get_by_label("Nee").check()
+            await page.get_by_role("button", name="Volgende").click()
+            await q(page, "kinderen").locator("input").fill("2")
+            await page.get_by_role("button", name="Volgende").click()
+
+            await expect(page.get_by_role("heading", name="Overig")).to_be_visible()
+            await q(page, "vorige_aanslag").get_by_text("Niet beschikbaar?").click()
+            await q(page, "vorige_aanslag").get_by_label("Dit heb ik (nog) niet").check()
+            await (
+                q(page, "vorige_aanslag")
+                .get_by_label("Waarom (optioneel)")
+                .fill("Nog niet ontvangen")
+            )
+            await q(page, "opmerkingen").locator("textarea").fill("Mijn dochter studeert in Delft.")
+            await page.screenshot(path=str(SHOTS / "checklist.png"), full_page=True)
+            await page.get_by_role("button", name="Naar het overzicht").click()
+
+            await expect(page.get_by_role("heading", name="Overzicht")).to_be_visible()
+            await page.get_by_role("button", name="Indienen").click()
+            await expect(page.get_by_text("Ingediend. Dank u wel!")).to_be_visible()
+            await page.screenshot(path=str(SHOTS / "checklist-done.png"), full_page=True)
+            async with page.expect_download() as info:
+                await page.get_by_role("link", name="Download de PDF").click()
+            pdf = Path(await (await info.value).path()).read_bytes()
+            await browser.close()
+    finally:
+        await runner.cleanup()
+
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    for expected in (
+        "Kantoor Test",
+        "2026-0001",
+        "Loon uit dienstbetrekking",
+        "jaaropgave werkgever.pdf",
+        "€ 48.250,00",
+        "€ 12.500,00",
+        "Beleggingen 2025.pdf",
+        "Niet beschikbaar",
+        "Mijn dochter studeert in Delft.",
+    ):
+        assert expected in text, expected
+    async with db.read() as s:
+        channels = {
+            a.question_key: a.channel
+            for a in await s.scalars(select(Answer).where(Answer.checklist_id == checklist.id))
+        }
+    assert channels["partner"] is Channel.CLI and channels["spaargeld"] is Channel.WEB

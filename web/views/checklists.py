@@ -1,0 +1,206 @@
+"""Actions: the client's checklists and questionnaires, filled in one section at a time."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from aiohttp import web
+from sqlalchemy import select
+
+from core import walker
+from core.errors import LoketError, NotFound
+from core.models import Document, DocumentCategory
+from core.services import checklists
+
+from ..guards import actor, login_required
+from ..keys import DB, LANG, SETTINGS, STORE
+from ..render import page
+from ..uploads import read_form
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/actions")
+@login_required
+async def actions(request: web.Request) -> web.StreamResponse:
+    async with request.app[DB].read() as s:
+        items = []
+        for checklist in await checklists.actions(s, actor(request)):
+            loaded = await checklists.load(s, actor(request), checklist.id)
+            items.append((loaded, *checklists.progress(loaded)))
+    return page(request, "actions.html", {"items": items})
+
+
+def _section_of(loaded: checklists.Loaded, key: str | None) -> int:
+    for index, section in enumerate(loaded.definition["sections"]):
+        if any(q["key"] == key for q in section["questions"]):
+            return index
+    return 0
+
+
+async def _render(
+    request: web.Request, checklist_id: int, index: int | None, errors=None, status: int = 200
+) -> web.StreamResponse:
+    lang = request[LANG]
+    async with request.app[DB].read() as s:
+        loaded = await checklists.load(s, actor(request), checklist_id)
+        pdf = None
+        if loaded.checklist.locked:
+            pdf = await s.scalar(
+                select(Document)
+                .where(
+                    Document.dossier_id == loaded.dossier.id,
+                    Document.category == DocumentCategory.DELIVERED,
+                    Document.filename == f"{loaded.template.name}-{loaded.dossier.number}.pdf",
+                )
+                .order_by(Document.id.desc())
+            )
+    if loaded.checklist.locked:
+        return page(
+            request,
+            "checklist_done.html",
+            {"loaded": loaded, "summary": checklists.summary(loaded, lang), "pdf": pdf},
+        )
+    sections = loaded.definition["sections"]
+    if index is None:
+        here = checklists.current(loaded, lang)
+        index = _section_of(loaded, here.key if here else None)
+    index = max(0, min(index, len(sections) - 1))
+    given = loaded.given
+    shown = {q["key"] for q in walker.visible(loaded.definition, given)}
+    prompts = [
+        walker.prompt(loaded.definition, given, q["key"], lang)
+        for q in sections[index]["questions"]
+        if q["key"] in shown
+    ]
+    answered, total = checklists.progress(loaded)
+    return page(
+        request,
+        "checklist.html",
+        {
+            "loaded": loaded,
+            "index": index,
+            "sections": sections,
+            "prompts": prompts,
+            "answers": loaded.answers,
+            "errors": errors or {},
+            "answered": answered,
+            "total": total,
+            "shown_value": lambda key: walker.show(loaded.definition, key, given.get(key), lang),
+        },
+        status=status,
+    )
+
+
+@routes.get("/checklists/{id:\\d+}")
+@login_required
+async def checklist(request: web.Request) -> web.StreamResponse:
+    section = request.query.get("section")
+    return await _render(
+        request,
+        int(request.match_info["id"]),
+        int(section) if section and section.isdigit() else None,
+    )
+
+
+def _date(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@routes.post("/checklists/{id:\\d+}")
+@login_required
+async def save(request: web.Request) -> web.StreamResponse:
+    checklist_id = int(request.match_info["id"])
+    form = await read_form(request, request.app[STORE], file_field=None)
+    index = int(form.fields.get("section", "0") or 0)
+    values: dict[str, object] = {}
+    not_available: dict[str, tuple[str | None, dt.date | None]] = {}
+    for name, items in form.lists.items():
+        if name.startswith("q:"):
+            key = name[2:]
+            values[key] = items if len(items) > 1 or form.fields.get(f"multi:{key}") else items[0]
+        elif name.startswith("na:") and form.fields.get(name) == "on":
+            key = name[3:]
+            not_available[key] = (
+                form.fields.get(f"na_reason:{key}"),
+                _date(form.fields.get(f"na_date:{key}")),
+            )
+    files = {name[5:]: uploads for name, uploads in form.files.items() if name.startswith("file:")}
+    async with request.app[DB].begin() as s:
+        errors = await checklists.save_section(
+            s,
+            request.app[STORE],
+            actor(request),
+            checklist_id,
+            index,
+            checklists.SectionForm(values=values, not_available=not_available, files=files),
+            request[LANG],
+        )
+    if errors:
+        return await _render(request, checklist_id, index, errors, status=400)
+    move = form.fields.get("go", "next")
+    async with request.app[DB].read() as s:
+        loaded = await checklists.load(s, actor(request), checklist_id)
+    last = len(loaded.definition["sections"]) - 1
+    if move == "summary" or (move == "next" and index >= last):
+        raise web.HTTPSeeOther(f"/checklists/{checklist_id}/summary")
+    target = index - 1 if move == "back" else index + 1 if move == "next" else index
+    raise web.HTTPSeeOther(f"/checklists/{checklist_id}?section={max(0, min(target, last))}")
+
+
+@routes.get("/checklists/{id:\\d+}/summary")
+@login_required
+async def summary(request: web.Request) -> web.StreamResponse:
+    checklist_id = int(request.match_info["id"])
+    async with request.app[DB].read() as s:
+        loaded = await checklists.load(s, actor(request), checklist_id)
+    if loaded.checklist.locked:
+        raise web.HTTPSeeOther(f"/checklists/{checklist_id}")
+    missing = walker.missing_required(loaded.definition, loaded.given)
+    return page(
+        request,
+        "checklist_summary.html",
+        {
+            "loaded": loaded,
+            "summary": checklists.summary(loaded, request[LANG]),
+            "missing": [
+                walker.prompt(loaded.definition, loaded.given, k, request[LANG]) for k in missing
+            ],
+        },
+    )
+
+
+@routes.post("/checklists/{id:\\d+}/submit")
+@login_required
+async def submit(request: web.Request) -> web.StreamResponse:
+    checklist_id = int(request.match_info["id"])
+    try:
+        async with request.app[DB].begin() as s:
+            await checklists.submit(
+                s,
+                request.app[STORE],
+                actor(request),
+                checklist_id,
+                firm=request.app[SETTINGS].firm_name,
+                language=request[LANG],
+            )
+    except NotFound:
+        raise
+    except LoketError as exc:
+        async with request.app[DB].read() as s:
+            loaded = await checklists.load(s, actor(request), checklist_id)
+        return page(
+            request,
+            "checklist_summary.html",
+            {
+                "loaded": loaded,
+                "summary": checklists.summary(loaded, request[LANG]),
+                "missing": [],
+                "error": exc,
+            },
+            status=400,
+        )
+    raise web.HTTPSeeOther(f"/checklists/{checklist_id}")
