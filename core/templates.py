@@ -24,12 +24,15 @@ Errors name the line and the question, in words a person understands.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .errors import ValidationError
 
+# The templates the project ships: an income-tax checklist and a notary's questionnaire.
+SHIPPED = Path(__file__).parent / "data" / "templates"
 TYPES = ("text", "longtext", "number", "amount", "date", "yesno", "choice", "multichoice", "upload")
 KINDS = ("checklist", "questionnaire")
 LANGUAGES = ("nl", "en")

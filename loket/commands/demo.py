@@ -11,7 +11,6 @@ import argparse
 import dataclasses
 import logging
 import sys
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -22,6 +21,7 @@ from core.services import accounts, auth, checklists, clients, documents, dossie
 from core.services.documents import Upload
 from core.settings import Settings
 from core.storage import aiter_bytes
+from core.templates import SHIPPED
 
 from ..logs import configure_logging
 from ..mailcatcher import start_catcher
@@ -31,7 +31,7 @@ from ..serve import serve
 
 SYSTEM = Actor.system()
 STAFF_PASSWORD = "Demo-wachtwoord1"
-TEMPLATES = Path(__file__).resolve().parent.parent.parent / "core" / "data" / "templates"
+TEMPLATES = SHIPPED
 
 LETTER = (
     b"%PDF-1.1\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
