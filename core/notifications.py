@@ -33,6 +33,7 @@ class Kind(enum.StrEnum):
     SET_PASSWORD = "set_password"
     PASSWORD_SET = "password_set"
     MAIL_NOT_FILED = "mail_not_filed"
+    REMINDER = "reminder"
 
 
 # The kinds a person can switch off per channel in "My details"; the others always go by email.

@@ -65,6 +65,13 @@ class Settings:
     mail_rate_per_sender: int = 20
     mail_rate_minutes: int = 10
     mail_max_attachments: int = 50
+    # Reminders: a first digest this many days after a checklist is assigned, then at most
+    # weekly; none between quiet_hours_start and quiet_hours_end in the firm's time zone.
+    reminder_first_days: int = 2
+    reminder_every_days: int = 7
+    quiet_hours_start: int = 21
+    quiet_hours_end: int = 8
+    timezone: str = "Europe/Amsterdam"
     # Demo only: outgoing mail is caught here and staff can read it in the web view.
     mail_catcher_dir: Path | None = None
 

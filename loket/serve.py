@@ -42,6 +42,26 @@ async def outbox_worker(rt: Runtime, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=rt.settings.outbox_poll_seconds)
 
 
+REMINDER_EVERY_SECONDS = 600
+
+
+async def reminder_worker(rt: Runtime, stop: asyncio.Event) -> None:
+    """Queue the reminder digests that are due, every ten minutes."""
+    from core import reminders
+    from core.models import utcnow
+
+    while not stop.is_set():
+        try:
+            async with rt.db.begin() as s:
+                queued = await reminders.send_due(s, rt.settings, utcnow())
+            if queued:
+                log.info("reminders: %d digest(s) queued", queued)
+        except Exception:
+            log.exception("reminder pass failed; trying again later")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=REMINDER_EVERY_SECONDS)
+
+
 async def mail_sources(rt: Runtime, stop: asyncio.Event) -> None:
     """The IMAP source and the SMTP/LMTP endpoint, whichever are configured."""
     from mailbridge.imap import ImapSource
@@ -101,6 +121,7 @@ async def serve(
     tasks = []
     if "worker" in components:
         tasks.append(asyncio.create_task(outbox_worker(rt, stop)))
+        tasks.append(asyncio.create_task(reminder_worker(rt, stop)))
     if "mail" in components and (
         rt.settings.imap_host or (rt.settings.smtp_in_host and rt.settings.smtp_in_port)
     ):

@@ -33,6 +33,7 @@ SUBJECTS = {
     "client_message": N_("[%(dossier)s] Message from a client: %(subject)s"),
     "client_document": N_("[%(dossier)s] A client delivered a document"),
     "mail_not_filed": N_("We could not file your mail"),
+    "reminder": N_("Reminder: we are still waiting for a few things"),
 }
 
 # The paragraph that says what happened; %(…)s from the item's payload.
@@ -58,6 +59,10 @@ INTROS = {
     "documents_missing": N_("We are still missing some documents for dossier %(dossier)s."),
     "client_message": N_("A client wrote in dossier %(dossier)s: %(subject)s."),
     "client_document": N_("A client delivered a document in dossier %(dossier)s: %(filename)s."),
+    "reminder": N_(
+        "To finish your file we still need the following. You can answer in the client portal, "
+        "or send a document by answering the mail that asked for it."
+    ),
     "mail_not_filed": N_(
         'We received your mail "%(subject)s" but could not tell which dossier it belongs to; '
         "a colleague will look at it. Next time, answer one of our notification mails (it "
@@ -125,6 +130,7 @@ def render(item: OutboxItem, settings: Settings) -> Composed:
     context = {
         "_": _,
         "body": payload.get("body") or "",
+        "items": [str(x) for x in payload.get("items") or [] if isinstance(x, str)],
         "attachments": [
             {"filename": a.get("filename", ""), "link": f"{base}/documents/{a.get('id')}/download"}
             for a in payload.get("attachments") or []

@@ -1,0 +1,172 @@
+"""Reminders: one digest per client and channel of everything still missing across their
+checklists — never one mail per item.
+
+The first comes `reminder_first_days` after a checklist was assigned, then at most every
+`reminder_every_days`, until it is submitted. An item marked "not available" with an expected
+date is not asked for before that date. Nothing goes out in the quiet hours (default
+21:00–08:00 in the firm's time zone): the next pass after them sends it.
+
+`plan` is pure (give it the clock); `send_due` reads the database and queues the digests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from . import walker
+from .models import (
+    Account,
+    Answer,
+    Checklist,
+    ChecklistAssignee,
+    ChecklistStatus,
+    ChecklistTemplate,
+    Dossier,
+    OutboxItem,
+)
+from .notifications import CHANNELS, Kind, wants
+from .settings import Settings
+from .walker import Given
+
+
+@dataclass
+class Open:
+    """An open checklist as the planner needs it."""
+
+    checklist_id: int
+    assigned_at: dt.datetime
+    last_reminder_at: dt.datetime | None
+    title: dict[str, str]  # per language
+    dossier: str
+    missing: list[
+        tuple[dict[str, str], dt.date | None]
+    ]  # (label, expected date if "not available")
+
+
+@dataclass
+class Digest:
+    account_id: int
+    items: list[tuple[str, dict[str, str], dict[str, str]]] = field(default_factory=list)
+    checklist_ids: list[int] = field(default_factory=list)
+
+    def lines(self, language: str) -> list[str]:
+        return [
+            f"{dossier} · {title.get(language, title['nl'])}: {label.get(language, label['nl'])}"
+            for dossier, title, label in self.items
+        ]
+
+
+def quiet(now: dt.datetime, settings: Settings) -> bool:
+    hour = now.astimezone(ZoneInfo(settings.timezone)).hour
+    start, end = settings.quiet_hours_start, settings.quiet_hours_end
+    return hour >= start or hour < end if start > end else start <= hour < end
+
+
+def is_due(item: Open, now: dt.datetime, settings: Settings) -> bool:
+    if item.last_reminder_at is None:
+        return now >= item.assigned_at + dt.timedelta(days=settings.reminder_first_days)
+    return now >= item.last_reminder_at + dt.timedelta(days=settings.reminder_every_days)
+
+
+def still_asked(item: Open, now: dt.datetime, settings: Settings) -> list[dict[str, str]]:
+    today = now.astimezone(ZoneInfo(settings.timezone)).date()
+    return [label for label, expected in item.missing if expected is None or expected <= today]
+
+
+def plan(assigned: dict[int, list[Open]], now: dt.datetime, settings: Settings) -> list[Digest]:
+    """Per account, the lines of one digest, or nothing if none is due now."""
+    if quiet(now, settings):
+        return []
+    digests = []
+    for account_id, items in sorted(assigned.items()):
+        due = [i for i in items if is_due(i, now, settings) and still_asked(i, now, settings)]
+        if not due:
+            continue
+        digest = Digest(account_id)
+        for item in due:
+            for label in still_asked(item, now, settings):
+                digest.items.append((item.dossier, item.title, label))
+            digest.checklist_ids.append(item.checklist_id)
+        digests.append(digest)
+    return digests
+
+
+async def _open_items(session: AsyncSession) -> dict[int, list[Open]]:
+    rows = await session.execute(
+        select(Checklist, ChecklistTemplate, Dossier, ChecklistAssignee.account_id)
+        .join(ChecklistTemplate, ChecklistTemplate.id == Checklist.template_id)
+        .join(Dossier, Dossier.id == Checklist.dossier_id)
+        .join(ChecklistAssignee, ChecklistAssignee.checklist_id == Checklist.id)
+        .where(Checklist.status.in_([ChecklistStatus.OPEN, ChecklistStatus.REJECTED]))
+    )
+    by_account: dict[int, list[Open]] = defaultdict(list)
+    cache: dict[int, Open] = {}
+    for checklist, template, dossier, account_id in rows:
+        if checklist.id not in cache:
+            answers = {
+                a.question_key: a
+                for a in await session.scalars(
+                    select(Answer).where(Answer.checklist_id == checklist.id)
+                )
+            }
+            given = {k: Given(a.value, a.not_available) for k, a in answers.items()}
+            missing = []
+            for q in walker.visible(template.definition, given):
+                answer = answers.get(q["key"])
+                label = q["label"]
+                if answer is not None and answer.not_available:
+                    if answer.expected_date is not None:  # asked again from that date on
+                        missing.append((label, answer.expected_date))
+                elif q.get("required", True) and not (given.get(q["key"]) or Given()).answered:
+                    missing.append((label, None))
+            cache[checklist.id] = Open(
+                checklist.id,
+                checklist.assigned_at,
+                checklist.last_reminder_at,
+                template.title,
+                dossier.number,
+                missing,
+            )
+        by_account[account_id].append(cache[checklist.id])
+    return by_account
+
+
+async def send_due(session: AsyncSession, settings: Settings, now: dt.datetime) -> int:
+    """Queue the digests that are due now; returns how many were queued."""
+    digests = plan(await _open_items(session), now, settings)
+    queued = 0
+    for digest in digests:
+        account = await session.get(Account, digest.account_id)
+        if account is None or not account.active:
+            continue
+        for channel in CHANNELS:
+            if not wants(account, Kind.REMINDER, channel):
+                continue
+            key = f"reminder:{account.id}:{channel}:{now.date().isoformat()}"
+            if await session.scalar(select(OutboxItem.id).where(OutboxItem.idempotency_key == key)):
+                continue
+            session.add(
+                OutboxItem(
+                    channel=channel,
+                    kind=Kind.REMINDER.value,
+                    recipient=account.email
+                    if channel == "email"
+                    else str(account.telegram_chat_id),
+                    account_id=account.id,
+                    language=account.language.value,
+                    payload={"name": account.name, "items": digest.lines(account.language.value)},
+                    idempotency_key=key,
+                )
+            )
+            queued += 1
+        for checklist_id in digest.checklist_ids:
+            checklist = await session.get(Checklist, checklist_id)
+            if checklist is not None:
+                checklist.last_reminder_at = now
+    return queued
