@@ -34,6 +34,7 @@ class Kind(enum.StrEnum):
     PASSWORD_SET = "password_set"
     MAIL_NOT_FILED = "mail_not_filed"
     REMINDER = "reminder"
+    DOCUMENT_RECEIVED = "document_received"
 
 
 # The kinds a person can switch off per channel in "My details"; the others always go by email.

@@ -34,6 +34,7 @@ SUBJECTS = {
     "client_document": N_("[%(dossier)s] A client delivered a document"),
     "mail_not_filed": N_("We could not file your mail"),
     "reminder": N_("Reminder: we are still waiting for a few things"),
+    "document_received": N_("We received your document"),
 }
 
 # The paragraph that says what happened; %(…)s from the item's payload.
@@ -59,6 +60,7 @@ INTROS = {
     "documents_missing": N_("We are still missing some documents for dossier %(dossier)s."),
     "client_message": N_("A client wrote in dossier %(dossier)s: %(subject)s."),
     "client_document": N_("A client delivered a document in dossier %(dossier)s: %(filename)s."),
+    "document_received": N_("Thank you. This is what we received, and what we still need:"),
     "reminder": N_(
         "To finish your file we still need the following. You can answer in the client portal, "
         "or send a document by answering the mail that asked for it."
@@ -131,6 +133,7 @@ def render(item: OutboxItem, settings: Settings) -> Composed:
         "_": _,
         "body": payload.get("body") or "",
         "items": [str(x) for x in payload.get("items") or [] if isinstance(x, str)],
+        "requests": _requests(item, settings, language=item.language),
         "attachments": [
             {"filename": a.get("filename", ""), "link": f"{base}/documents/{a.get('id')}/download"}
             for a in payload.get("attachments") or []
@@ -148,6 +151,24 @@ def render(item: OutboxItem, settings: Settings) -> Composed:
         text=_env.get_template("mail/notification.txt").render(context),
         html=_env.get_template("mail/notification.html").render(context),
     )
+
+
+def _requests(item: OutboxItem, settings: Settings, *, language: str) -> list[dict[str, str]]:
+    """Each requested document with its own signed reply address: a scan sent there is filed
+    against that very question."""
+    payload = item.payload or {}
+    checklist_id = payload.get("checklist_id")
+    if not payload.get("requests") or item.account_id is None or item.dossier_id is None:
+        return []
+    out = []
+    for request in payload["requests"]:
+        target = ReplyTarget(
+            "a", item.account_id, item.dossier_id, int(checklist_id), int(request["index"])
+        )
+        token = replytokens.make(settings.secret_key, target)
+        label = request["label"].get(language) or request["label"].get("nl") or request["key"]
+        out.append({"label": label, "address": replytokens.address(settings.reply_address, token)})
+    return out
 
 
 def reply_address(item: OutboxItem, settings: Settings) -> str | None:

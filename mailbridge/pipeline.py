@@ -17,12 +17,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from flufl.bounce import all_failures
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import replytokens
+from core.actor import Actor
 from core.db import Database
-from core.errors import TooLarge
-from core.models import MAX_BODY_LENGTH, InboundMail
-from core.services import inbound
+from core.errors import LoketError, TooLarge
+from core.models import MAX_BODY_LENGTH, Channel, InboundMail
+from core.services import checklists, inbound
 from core.services.documents import Upload
 from core.settings import Settings
 from core.storage import FileStore, aiter_bytes
@@ -250,6 +252,23 @@ STEPS: list[Step] = [
 ]
 
 
+async def _file_requested(
+    session: AsyncSession, store: FileStore, match: inbound.Match, uploads: list[Upload]
+) -> bool:
+    """File a scan sent to a question's own address against that question. A checklist that
+    is submitted already takes it as an ordinary delivery (False)."""
+    assert match.account is not None and match.checklist_id is not None
+    actor = Actor.of(match.account, Channel.EMAIL)
+    try:
+        async with session.begin_nested():
+            await checklists.file_requested_document(
+                session, store, actor, match.checklist_id, match.question or 0, uploads
+            )
+    except LoketError:
+        return False
+    return True
+
+
 class Pipeline:
     def __init__(self, db: Database, store: FileStore, settings: Settings) -> None:
         self.db = db
@@ -317,13 +336,17 @@ class Pipeline:
         async with self.db.begin() as s:
             # This unit of work's own copies of what identify found in its read session.
             fresh = await inbound.reload(s, match)
+            attachments = m.uploads
+            requested = fresh.checklist_id is not None and fresh.account is not None
+            if requested and m.uploads and await _file_requested(s, self.store, fresh, m.uploads):
+                attachments = []  # filed against the question instead
             message = await inbound.store_message(
                 s,
                 self.store,
                 fresh,
                 subject=mail.subject,
                 body=reply,
-                attachments=m.uploads,
+                attachments=attachments,
                 extra_documents=m.extra,
                 email_message_id=mail.message_id,
             )

@@ -32,7 +32,7 @@ from ..models import (
     ReviewState,
     utcnow,
 )
-from ..notifications import Kind, notify
+from ..notifications import Kind, account_mail, notify
 from ..pdf import PdfSection, render_checklist
 from ..storage import FileStore
 from ..templates import parse_template
@@ -133,9 +133,33 @@ async def assign(
         Kind.NEW_QUESTIONNAIRE,
         dossier,
         subject_key=f"checklist:{checklist.id}",
-        data={"checklist_id": checklist.id, "title": template.title},
+        data={
+            "checklist_id": checklist.id,
+            "title": template.title,
+            # What is needed, each with its own reply address in the mail (see compose).
+            "requests": document_requests(template.definition, {}),
+        },
     )
     return checklist
+
+
+def document_requests(definition: dict[str, Any], given: dict[str, Given]) -> list[dict[str, Any]]:
+    """The upload questions still open, by their place in the template (for reply addresses)."""
+    shown = {q["key"] for q in walker.visible(definition, given)}
+    return [
+        {"index": index, "key": q["key"], "label": q["label"]}
+        for index, (_, q) in enumerate(walker.all_questions(definition))
+        if q["type"] == "upload"
+        and q["key"] in shown
+        and not (given.get(q["key"]) or Given()).answered
+    ]
+
+
+def key_at(definition: dict[str, Any], index: int) -> str:
+    questions = walker.all_questions(definition)
+    if not 0 <= index < len(questions):
+        raise NotFound("This question was not found.")
+    return questions[index][1]["key"]
 
 
 @dataclass
@@ -524,3 +548,37 @@ def progress(loaded: Loaded) -> tuple[int, int]:
     given = loaded.given
     shown = walker.visible(loaded.definition, given)
     return sum(1 for q in shown if (given.get(q["key"]) or Given()).answered), len(shown)
+
+
+async def file_requested_document(
+    session: AsyncSession,
+    store: FileStore,
+    actor: Actor,
+    checklist_id: int,
+    question_index: int,
+    uploads: list[Upload],
+) -> Loaded:
+    """A scan sent to a question's own reply address: filed against that question, which is
+    then answered, and the client gets a short note of what was filed and what is missing."""
+    loaded = await load(session, actor, checklist_id)
+    key = key_at(loaded.definition, question_index)
+    loaded = await attach(session, store, actor, checklist_id, key, uploads)
+    account = await session.get(Account, actor.account_id) if actor.account_id else None
+    if account is not None:
+        language = account.language.value
+        label = walker.prompt(loaded.definition, loaded.given, key, language).label
+        _ = gettext_for(language)
+        names = ", ".join(u.filename or "?" for u in uploads)
+        received, needed = _("Received"), _("Still needed")
+        lines = [f"{received}: {names} — {label}"]
+        for missing in walker.missing_required(loaded.definition, loaded.given):
+            still = walker.prompt(loaded.definition, loaded.given, missing, language).label
+            lines.append(f"{needed}: {still}")
+        account_mail(
+            session,
+            Kind.DOCUMENT_RECEIVED,
+            account,
+            data={"items": lines},
+            key=f"{checklist_id}:{key}:{utcnow().isoformat()}",
+        )
+    return loaded

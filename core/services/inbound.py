@@ -42,6 +42,9 @@ class Match:
     dossier: Dossier
     account: Account | None
     how: str  # "token", "thread", "subject", "staff"
+    # A document request: the scan answers this question of this checklist.
+    checklist_id: int | None = None
+    question: int | None = None
 
 
 class Refused(Exception):
@@ -115,7 +118,7 @@ async def by_token(session: AsyncSession, secret: str, token: str, sender: str) 
             raise Refused(f"sender {sender} is not the address the reply link was sent to")
         if not await _may_post(session, account, dossier):
             raise Refused("the sender may not see this dossier")
-        return Match(dossier, account, "token")
+        return Match(dossier, account, "token", target.checklist_id, target.question)
     office = await session.get(IntermediaryOffice, target.party_id)
     if office is None or dossier.intermediary_id != office.id:
         raise Refused("the reply address names an office that does not hold this dossier")
@@ -243,7 +246,7 @@ async def reload(session: AsyncSession, match: Match) -> Match:
     account = await session.get(Account, match.account.id) if match.account else None
     if dossier is None:
         raise Refused("the dossier no longer exists")
-    return Match(dossier, account, match.how)
+    return Match(dossier, account, match.how, match.checklist_id, match.question)
 
 
 async def tell_not_filed(session: AsyncSession, sender: str, subject: str) -> bool:
