@@ -302,3 +302,45 @@ async def test_staff_see_failed_mail_and_bouncing_addresses(
     await set_password(db, firm.alice.id)
     await browser.login("alice", PASSWORD)
     assert (await browser.get("/staff/outbox")).status == 403
+
+
+async def test_staff_review_sends_a_checklist_back_and_the_client_sees_why(
+    browser: Browser, db: Database, firm: Firm, store
+) -> None:
+    from pathlib import Path
+
+    from core.models import Checklist, ChecklistStatus
+    from core.services import checklists
+
+    from .conftest import SYSTEM
+
+    templates = Path(__file__).resolve().parent.parent / "core" / "data" / "templates"
+    async with db.begin() as s:
+        await checklists.import_template(
+            s, SYSTEM, (templates / "notaris-koopwoning.yaml").read_text()
+        )
+        checklist = await checklists.assign(
+            s, SYSTEM, number="2026-0001", template_name="notaris-koopwoning"
+        )
+        row = await s.get(Checklist, checklist.id)
+        row.status, row.locked = ChecklistStatus.SUBMITTED, True
+    await set_password(db, firm.staff.id)
+    await browser.login("sanne", PASSWORD)
+    await browser.get(f"/checklists/{checklist.id}")
+    assert "Terugsturen naar de klant" in browser.last_html
+    empty = await browser.post(f"/checklists/{checklist.id}/reject", {"reason": " "})
+    assert empty.status == 400 and "Geef aan wat er ontbreekt" in browser.last_html
+    await browser.post(
+        f"/checklists/{checklist.id}/reject",
+        {
+            "reason": "Het identiteitsbewijs ontbreekt.",
+            "reason:identiteitsbewijs": "Graag beide zijden.",
+        },
+    )
+    await browser.post("/logout")
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get(f"/checklists/{checklist.id}")
+    assert "Het identiteitsbewijs ontbreekt." in browser.last_html
+    assert "Graag beide zijden." in browser.last_html
+    assert (await browser.post(f"/checklists/{checklist.id}/approve")).status == 403

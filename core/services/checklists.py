@@ -465,7 +465,7 @@ async def reject(
     first = None
     for key, why in (questions or {}).items():
         walker.question(loaded.definition, key)
-        row = loaded.answers.get(key) or _save(loaded, actor, key)
+        row = loaded.answers.get(key) or _save(loaded, actor, key, value=None)
         row.review_state = ReviewState.REJECTED
         row.review_reason = why.strip()[:1000]
         session.add(row)

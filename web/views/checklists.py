@@ -39,7 +39,12 @@ def _section_of(loaded: checklists.Loaded, key: str | None) -> int:
 
 
 async def _render(
-    request: web.Request, checklist_id: int, index: int | None, errors=None, status: int = 200
+    request: web.Request,
+    checklist_id: int,
+    index: int | None,
+    errors=None,
+    status: int = 200,
+    review_error: LoketError | None = None,
 ) -> web.StreamResponse:
     lang = request[LANG]
     async with request.app[DB].read() as s:
@@ -55,6 +60,21 @@ async def _render(
                 )
                 .order_by(Document.id.desc())
             )
+    if actor(request).is_staff:
+        rows = [
+            (
+                walker.prompt(loaded.definition, loaded.given, q["key"], lang),
+                walker.show(loaded.definition, q["key"], loaded.given.get(q["key"]), lang),
+                loaded.answers.get(q["key"]),
+            )
+            for q in walker.visible(loaded.definition, loaded.given)
+        ]
+        return page(
+            request,
+            "checklist_review.html",
+            {"loaded": loaded, "rows": rows, "pdf": pdf, "error": review_error},
+            status=status,
+        )
     if loaded.checklist.locked:
         return page(
             request,
@@ -203,4 +223,39 @@ async def submit(request: web.Request) -> web.StreamResponse:
             },
             status=400,
         )
+    raise web.HTTPSeeOther(f"/checklists/{checklist_id}")
+
+
+@routes.post("/checklists/{id:\\d+}/approve")
+@login_required
+async def approve(request: web.Request) -> web.StreamResponse:
+    checklist_id = int(request.match_info["id"])
+    async with request.app[DB].begin() as s:
+        await checklists.approve(s, actor(request), checklist_id)
+    raise web.HTTPSeeOther(f"/checklists/{checklist_id}")
+
+
+@routes.post("/checklists/{id:\\d+}/reject")
+@login_required
+async def reject(request: web.Request) -> web.StreamResponse:
+    checklist_id = int(request.match_info["id"])
+    form = await request.post()
+    per_question = {
+        str(name)[7:]: str(value)
+        for name, value in form.items()
+        if str(name).startswith("reason:") and str(value).strip()
+    }
+    try:
+        async with request.app[DB].begin() as s:
+            await checklists.reject(
+                s,
+                actor(request),
+                checklist_id,
+                reason=str(form.get("reason", "")),
+                questions=per_question,
+            )
+    except NotFound:
+        raise
+    except LoketError as exc:
+        return await _render(request, checklist_id, None, status=400, review_error=exc)
     raise web.HTTPSeeOther(f"/checklists/{checklist_id}")
