@@ -68,3 +68,18 @@
 document.querySelectorAll("[data-print]").forEach(function (button) {
   button.addEventListener("click", function () { window.print(); });
 });
+
+// Checklists save as you go: every change is sent in the background, so leaving the page
+// loses nothing. Files are left for the buttons (they would otherwise be sent twice).
+document.querySelectorAll("form[data-autosave]").forEach(function (form) {
+  function save() {
+    var data = new FormData(form);
+    form.querySelectorAll("input[type=file]").forEach(function (input) { data.delete(input.name); });
+    data.set("go", "stay");
+    fetch(form.action, { method: "POST", body: data, credentials: "same-origin" })
+      .catch(function () { /* the buttons still save */ });
+  }
+  form.addEventListener("change", function (event) {
+    if (event.target && event.target.type !== "file") { save(); }
+  });
+});
