@@ -104,7 +104,8 @@ class Dovecot:
         path = self.root / "dovecot.log"
         return path.read_text(errors="replace")[-2000:] if path.exists() else ""
 
-    def stop(self) -> None:
+    def stop(self, *, keep: bool = False) -> None:
+        """Stop the server; ``keep`` leaves its folder, to start it again on the same port."""
         if self.proc is not None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -113,7 +114,8 @@ class Dovecot:
                 self.proc.kill()
                 self.proc.wait()
             self.proc = None
-        shutil.rmtree(self.root, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def append(self, raw: bytes, folder: str = "INBOX") -> None:
         """Deliver a mail into the mailbox, as an MTA would (through IMAP APPEND)."""

@@ -237,3 +237,83 @@ async def test_the_same_reply_through_the_smtp_endpoint(
         "Jaaropgave.pdf",
         "Überweisung €.png",
     ]
+
+
+async def test_the_imap_source_reconnects_when_the_server_comes_back(
+    db: Database, firm: Firm, store: LocalFileStore, dovecot: Dovecot, tmp_path
+) -> None:
+    import asyncio
+
+    from .mails import reply_mail
+
+    settings = imap_settings(tmp_path, dovecot)
+    stop = asyncio.Event()
+    source = ImapSource(settings, Pipeline(db, store, settings))
+    task = asyncio.create_task(source.run(stop))
+
+    async def stored(n: int) -> bool:
+        for _ in range(150):
+            async with db.read() as s:
+                if len(list(await s.scalars(select(Message)))) >= n:
+                    return True
+            await asyncio.sleep(0.1)
+        return False
+
+    try:
+        await asyncio.to_thread(
+            dovecot.append,
+            reply_mail(
+                sender="alice@example.nl", to="in@kantoor.example", subject="[2026-0001] een"
+            ),
+        )
+        assert await stored(1)  # pushed by IDLE
+        await asyncio.to_thread(dovecot.stop, keep=True)  # the server goes away…
+        await asyncio.sleep(1.5)
+        await asyncio.to_thread(dovecot.start)  # …and comes back
+        await asyncio.to_thread(
+            dovecot.append,
+            reply_mail(
+                sender="alice@example.nl", to="in@kantoor.example", subject="[2026-0001] twee"
+            ),
+        )
+        assert await stored(2)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+
+
+async def test_the_lmtp_endpoint(db: Database, firm: Firm, store: LocalFileStore, tmp_path) -> None:
+    import asyncio
+    import smtplib
+
+    from mailbridge.smtp_in import start_endpoint
+
+    from .mailcatcher import free_port
+    from .mails import reply_mail
+
+    settings = mail_settings(tmp_path)
+    port = free_port()
+    server = await start_endpoint(Pipeline(db, store, settings), "127.0.0.1", port, lmtp=True)
+
+    def deliver() -> dict:
+        with smtplib.LMTP("127.0.0.1", port) as lmtp:
+            return lmtp.sendmail(
+                "alice@example.nl",
+                ["in@kantoor.example"],
+                reply_mail(
+                    sender="alice@example.nl",
+                    to="in@kantoor.example",
+                    subject="[2026-0001] via LMTP",
+                    text="Via LMTP.",
+                ),
+            )
+
+    try:
+        refused = await asyncio.to_thread(deliver)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert refused == {}
+    async with db.read() as s:
+        [message] = list(await s.scalars(select(Message)))
+    assert message.body == "Via LMTP." and message.dossier_id == firm.alice_1.id
