@@ -34,7 +34,11 @@ FINISHED_STATUSES = frozenset({DossierStatus.COMPLETED, DossierStatus.ARCHIVED})
 
 class Dossier(Base):
     __tablename__ = "dossiers"
-    __table_args__ = (Index("ix_dossiers_client_status", "client_id", "status"),)
+    __table_args__ = (
+        Index("ix_dossiers_client_status", "client_id", "status"),
+        # The staff list: newest activity first, a page at a time.
+        Index("ix_dossiers_updated", "updated_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(64), unique=True)
