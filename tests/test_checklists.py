@@ -230,3 +230,34 @@ async def test_another_client_cannot_reach_the_checklist(
         with pytest.raises(NotFound):
             async with db.begin() as s:
                 await checklists.answer(s, firm.actor(who), tax.id, "partner", "ja")
+
+
+async def test_a_web_section_saves_what_is_right_and_names_the_rest(
+    db: Database, firm: Firm, tax: Checklist, store
+) -> None:
+    form = checklists.SectionForm(
+        values={"spaargeld": "veel", "beleggingen": "ja"}, not_available={}, files={}
+    )
+    async with db.begin() as s:
+        errors = await checklists.save_section(
+            s, store, firm.actor(firm.alice), tax.id, 3, form, "nl"
+        )
+    assert list(errors) == ["spaargeld"]
+    async with db.read() as s:
+        loaded = await checklists.load(s, SYSTEM, tax.id)
+    assert loaded.answers["beleggingen"].value is True and "spaargeld" not in loaded.answers
+    # Optional multiple choice cleared again: the answer goes.
+    for values in ({"toeslagen": ["zorgtoeslag"]}, {"toeslagen": []}):
+        async with db.begin() as s:
+            errors = await checklists.save_section(
+                s,
+                store,
+                firm.actor(firm.alice),
+                tax.id,
+                5,
+                checklists.SectionForm(values=values, not_available={}, files={}),
+                "nl",
+            )
+        assert errors == {}
+    async with db.read() as s:
+        assert (await checklists.load(s, SYSTEM, tax.id)).answers["toeslagen"].value is None

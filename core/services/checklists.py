@@ -536,7 +536,8 @@ async def save_section(
                         await attach(session, store, actor, checklist_id, key, form.files[key])
                 else:
                     raw = form.values.get(key)
-                    if raw not in (None, "", []):
+                    cleared = raw == [] and key in loaded.answers  # every box unticked
+                    if raw not in (None, "", []) or cleared:
                         await answer(session, actor, checklist_id, key, raw, language)
         except ValidationError as exc:
             errors[key] = exc

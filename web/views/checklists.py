@@ -148,6 +148,10 @@ async def save(request: web.Request) -> web.StreamResponse:
                 form.fields.get(f"na_reason:{key}"),
                 _date(form.fields.get(f"na_date:{key}")),
             )
+    for name in form.fields:
+        # A multiple-choice question with every box cleared sends only its marker.
+        if name.startswith("multi:") and name[6:] not in values:
+            values[name[6:]] = []
     files = {name[5:]: uploads for name, uploads in form.files.items() if name.startswith("file:")}
     async with request.app[DB].begin() as s:
         errors = await checklists.save_section(
