@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def parse_date(value: str | None) -> dt.date | None:
 
 async def template_import(rt: Runtime, args: argparse.Namespace) -> None:
     path = readable_file(Path(args.file))
-    text = path.read_text(encoding="utf-8")
+    text = await asyncio.to_thread(path.read_text, encoding="utf-8")
     async with rt.db.begin() as s:
         template = await checklists.import_template(s, SYSTEM, text)
     questions = sum(len(sec["questions"]) for sec in template.definition["sections"])

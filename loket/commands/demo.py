@@ -8,6 +8,7 @@ the invitation links can be followed without a real mailbox).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import logging
 import sys
@@ -114,7 +115,8 @@ async def _seed(rt: Runtime) -> None:
             body="Beste Alice,\n\nWelkom in ons klantportaal. Hier vindt u uw dossiers.\n",
         )
         for path in sorted(TEMPLATES.glob("*.yaml")):
-            await checklists.import_template(s, SYSTEM, path.read_text(encoding="utf-8"))
+            text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+            await checklists.import_template(s, SYSTEM, text)
         await checklists.assign(s, SYSTEM, number="2026-0001", template_name="inkomstenbelasting")
         for username in ("alice", "bakkerij"):
             await auth.invite(
