@@ -490,3 +490,31 @@ async def test_a_30_mb_attachment_over_the_limit(db: Database, firm: Firm, tmp_p
     async with db.read() as s:
         record = await s.get(InboundMail, result.inbound_id)
     assert "over the size limit" in record.reason and record.raw_storage_key  # the original is kept
+
+
+async def test_forwarded_mail_rfc2047_names_and_a_broken_winmail_dat(
+    pipeline: Pipeline, db: Database, firm: Firm, settings
+) -> None:
+    to = reply_to(settings, "a", firm.alice.id, firm.alice_1.id)
+    raw = (
+        "From: alice@example.nl\r\nTo: " + to + "\r\nSubject: Doorgestuurd\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nZie de bijlagen.\r\n"
+        "--B\r\nContent-Type: application/pdf\r\n"
+        'Content-Disposition: attachment; filename="=?utf-8?q?Jaaropgave_caf=C3=A9.pdf?="\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQ=\r\n"
+        "--B\r\nContent-Type: message/rfc822\r\n\r\n"
+        "From: bank@bank.example\r\nSubject: Jaaroverzicht\r\n\r\nUw jaaroverzicht.\r\n"
+        "--B\r\nContent-Type: application/ms-tnef\r\n"
+        'Content-Disposition: attachment; filename="winmail.dat"\r\n\r\nnot really tnef\r\n'
+        "--B--\r\n"
+    ).encode()
+    result = await pipeline.handle(raw)
+    assert result.outcome == "stored"
+    [message] = await messages_in(db, firm.alice_1.id)
+    assert message.body == "Zie de bijlagen."
+    assert sorted(d.filename for d in message.attachments) == [
+        "Jaaropgave café.pdf",
+        "forwarded.eml",
+        "winmail.dat",
+    ]
