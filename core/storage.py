@@ -16,15 +16,16 @@ import hashlib
 import os
 import re
 import secrets
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, TypeVar
 
 from .errors import NotFound, TooLarge
 
 CHUNK = 64 * 1024
 _KEY = re.compile(r"[0-9a-f]{64}")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class FileStore(Protocol):
 
     async def put_bytes(self, data: bytes, *, limit: int | None = None) -> StoredFile: ...
 
+    async def put_file(self, path: Path, *, limit: int | None = None) -> StoredFile: ...
+
     def open(self, key: str, *, chunk_size: int = CHUNK) -> AsyncIterator[bytes]: ...
 
     async def exists(self, key: str) -> bool: ...
@@ -60,119 +63,223 @@ def describe_limit(limit: int) -> str:
     return f"{limit} bytes"
 
 
+def _too_large(limit: int) -> TooLarge:
+    return TooLarge("The file is larger than the limit of %(limit)s.", limit=describe_limit(limit))
+
+
 async def aiter_bytes(data: bytes, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
     """``data`` as a stream of chunks, for callers that already hold the bytes."""
     for start in range(0, len(data), chunk_size):
         yield data[start : start + chunk_size]
 
 
+async def _settled(func: Callable[..., _T], *args: object) -> _T:
+    """``func(*args)`` in a worker thread, waited for to the end even if the task is cancelled
+    meanwhile; the cancellation is passed on once the thread is done.
+
+    A thread cannot be stopped, so without this a cancelled ``put`` could clean up while the
+    thread is still creating, writing or renaming the file, and leave it behind."""
+    task = asyncio.ensure_future(asyncio.to_thread(func, *args))
+    cancelled: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            # asyncio.wait, unlike a plain await, does not cancel the task it waits for.
+            await asyncio.wait({task})
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        if not task.cancelled():
+            task.exception()  # retrieved, so asyncio does not log it as never seen
+        raise cancelled
+    return task.result()
+
+
+class _TempFile:
+    """One write in progress under ``tmp/``. Blocking: each method runs in a worker thread.
+
+    The open handle lives on the object, not in a return value, so that a cancellation that
+    arrives while the file is being created still finds it to close and remove."""
+
+    def __init__(self, tmp_dir: Path) -> None:
+        self.path = tmp_dir / f"{secrets.token_hex(16)}.part"
+        self.fh: BinaryIO | None = None
+
+    def create(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = self.path.open("xb")
+
+    def write(self, chunk: bytes) -> None:
+        assert self.fh is not None
+        self.fh.write(chunk)
+
+    def seal(self) -> None:
+        assert self.fh is not None
+        self.fh.flush()
+        # On disk before the rename: otherwise a crash could leave an empty object under a
+        # hash, and every later upload of that content would be deduplicated against it.
+        os.fsync(self.fh.fileno())
+        self.fh.close()
+
+    def place(self, target: Path) -> None:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                self.path.unlink()  # the same content is already stored
+            else:
+                os.replace(self.path, target)
+        except BaseException:
+            self.discard()
+            raise
+
+    def discard(self) -> None:
+        if self.fh is not None:
+            with contextlib.suppress(OSError):
+                self.fh.close()
+        _unlink(self.path)
+
+
+class _Reader:
+    """Blocking reads of one file, each method run in a worker thread (see ``_TempFile``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fh: BinaryIO | None = None
+
+    def open(self) -> None:
+        self.fh = self.path.open("rb")
+
+    def read(self, size: int) -> bytes:
+        assert self.fh is not None
+        return self.fh.read(size)
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+
+
+async def _stream(path: Path, chunk_size: int) -> AsyncIterator[bytes]:
+    reader = _Reader(path)
+    try:
+        await _settled(reader.open)
+        while chunk := await _settled(reader.read, chunk_size):
+            yield chunk
+    finally:
+        await _settled(reader.close)
+
+
+async def read_chunks(path: Path, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
+    """A local file as a stream of chunks, read in a worker thread."""
+    async for chunk in _stream(Path(path), chunk_size):
+        yield chunk
+
+
 class LocalFileStore:
-    """Objects under ``root/objects/ab/cd/<sha256>``; writes in progress under ``root/tmp``."""
+    """Objects under ``root/objects/ab/cd/<sha256>``; writes in progress under ``root/tmp``.
+
+    ``tmp`` is inside ``root`` so that the final rename stays on one file system and is atomic:
+    a reader sees a whole object or none."""
 
     def __init__(self, root: Path, *, limit: int) -> None:
         self.root = Path(root)
         self.limit = limit
 
     def path_for(self, key: str) -> Path:
+        # Keys come from our own database, never from a request; checked anyway, so that no
+        # key can ever point outside objects/.
         if not isinstance(key, str) or not _KEY.fullmatch(key):
             raise NotFound("No such file.")
         return self.root / "objects" / key[:2] / key[2:4] / key
 
     async def put(self, chunks: AsyncIterable[bytes], *, limit: int | None = None) -> StoredFile:
+        """Store a stream. Over ``limit`` bytes (default: the store's): ``TooLarge``. On any
+        failure, cancellation included, nothing of the upload stays on disk.
+
+        One exception: a cancellation that arrives while the finished file is being renamed
+        into place waits for the rename, so the (complete) object stays. It is never removed
+        afterwards, because a concurrent upload of the same content may already share it."""
         limit = self.limit if limit is None else limit
-        tmp_dir = self.root / "tmp"
-        await asyncio.to_thread(tmp_dir.mkdir, parents=True, exist_ok=True)
-        tmp = tmp_dir / f"{secrets.token_hex(16)}.part"
+        temp = _TempFile(self.root / "tmp")
         digest = hashlib.sha256()
         size = 0
-        fh: BinaryIO = await asyncio.to_thread(tmp.open, "xb")
         try:
-            try:
-                async for chunk in chunks:
-                    size += len(chunk)
-                    if size > limit:
-                        raise TooLarge(
-                            "The file is larger than the limit of %(limit)s.",
-                            limit=describe_limit(limit),
-                        )
-                    digest.update(chunk)
-                    await asyncio.to_thread(fh.write, chunk)
-                await asyncio.to_thread(fh.flush)
-            finally:
-                await asyncio.to_thread(fh.close)
-            key = digest.hexdigest()
-            await asyncio.to_thread(self._place, tmp, self.path_for(key))
+            await _settled(temp.create)
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                digest.update(chunk)
+                await _settled(temp.write, chunk)
+            await _settled(temp.seal)
         except BaseException:
-            # Also on cancellation: a half-written upload must not stay on disk.
-            await asyncio.shield(asyncio.to_thread(_unlink, tmp))
+            await _settled(temp.discard)
+            await _close_source(chunks)
             raise
+        key = digest.hexdigest()
+        await _settled(temp.place, self.path_for(key))
         return StoredFile(key=key, size=size, sha256=key)
-
-    @staticmethod
-    def _place(tmp: Path, target: Path) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            tmp.unlink()  # same content is already stored
-        else:
-            os.replace(tmp, target)
 
     async def put_bytes(self, data: bytes, *, limit: int | None = None) -> StoredFile:
         """Bytes already in memory (a mail, its attachments): hashed and written in one trip
         to a worker thread."""
         limit = self.limit if limit is None else limit
         if len(data) > limit:
-            raise TooLarge(
-                "The file is larger than the limit of %(limit)s.", limit=describe_limit(limit)
-            )
-        return await asyncio.to_thread(self._put_bytes, data)
+            raise _too_large(limit)
+        return await _settled(self._put_bytes, data)
 
     def _put_bytes(self, data: bytes) -> StoredFile:
         key = hashlib.sha256(data).hexdigest()
         target = self.path_for(key)
         if not target.exists():
-            tmp_dir = self.root / "tmp"
-            tmp_dir.mkdir(parents=True, exist_ok=True)
-            tmp = tmp_dir / f"{secrets.token_hex(16)}.part"
+            temp = _TempFile(self.root / "tmp")
             try:
-                tmp.write_bytes(data)
-                self._place(tmp, target)
+                temp.create()
+                temp.write(data)
+                temp.seal()
             except BaseException:
-                _unlink(tmp)
+                temp.discard()
                 raise
+            temp.place(target)
         return StoredFile(key=key, size=len(data), sha256=key)
 
     async def put_file(self, path: Path, *, limit: int | None = None) -> StoredFile:
         return await self.put(read_chunks(path), limit=limit)
 
     async def open(self, key: str, *, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
+        """The object's bytes in chunks. ``NotFound`` (on the first iteration, as this is a
+        generator) for a key that is not stored or not a key at all."""
         path = self.path_for(key)
+        stream = _stream(path, chunk_size)
         try:
-            fh: BinaryIO = await asyncio.to_thread(path.open, "rb")
-        except FileNotFoundError:
-            raise NotFound("No such file.") from None
-        try:
-            while chunk := await asyncio.to_thread(fh.read, chunk_size):
+            try:
+                first = await anext(stream)
+            except FileNotFoundError:
+                raise NotFound("No such file.") from None
+            except StopAsyncIteration:
+                return  # an empty file
+            yield first
+            async for chunk in stream:
                 yield chunk
         finally:
-            await asyncio.to_thread(fh.close)
+            await stream.aclose()
 
     async def exists(self, key: str) -> bool:
         return await asyncio.to_thread(self.path_for(key).is_file)
 
     async def delete(self, key: str) -> None:
-        await asyncio.to_thread(_unlink, self.path_for(key))
+        """Remove an object; one that is already gone is fine. The caller must know no record
+        refers to it any more: identical uploads share one object."""
+        await _settled(_unlink, self.path_for(key))
+
+
+async def _close_source(chunks: AsyncIterable[bytes]) -> None:
+    # Stop the source at once (a multipart reader, an open file) instead of leaving it to the
+    # garbage collector; its own errors are secondary to the one being raised.
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            await aclose()
 
 
 def _unlink(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
-
-
-async def read_chunks(path: Path, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
-    """A local file as a stream of chunks, read in a worker thread."""
-    fh: BinaryIO = await asyncio.to_thread(Path(path).open, "rb")
-    try:
-        while chunk := await asyncio.to_thread(fh.read, chunk_size):
-            yield chunk
-    finally:
-        await asyncio.to_thread(fh.close)
