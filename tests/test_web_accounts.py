@@ -344,3 +344,55 @@ async def test_staff_review_sends_a_checklist_back_and_the_client_sees_why(
     assert "Het identiteitsbewijs ontbreekt." in browser.last_html
     assert "Graag beide zijden." in browser.last_html
     assert (await browser.post(f"/checklists/{checklist.id}/approve")).status == 403
+
+
+async def test_twenty_logins_at_once_do_not_stall_other_requests(
+    browser: Browser, db: Database, firm: Firm, monkeypatch
+) -> None:
+    import asyncio
+    import threading
+
+    from core import passwords
+
+    await set_password(db, firm.alice.id)
+    gate = threading.Event()
+    running, peak = 0, 0
+    lock = threading.Lock()
+    real_verify = passwords._hasher.verify
+
+    def slow_verify(hash_: str, password: str) -> bool:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        gate.wait(10)  # every hash "takes" until the test lets go
+        with lock:
+            running -= 1
+        return real_verify(hash_, password)
+
+    class Slow:
+        hash = passwords._hasher.hash
+        verify = staticmethod(slow_verify)
+
+    monkeypatch.setattr(passwords, "_hasher", Slow())
+    await browser.get("/login")
+    token = browser.csrf()
+    logins = [
+        asyncio.create_task(
+            browser.client.post(
+                "/login",
+                data={"username": "alice", "password": PASSWORD, "csrf": token},
+                headers={"Origin": browser.origin},
+                allow_redirects=False,
+            )
+        )
+        for _ in range(20)
+    ]
+    await asyncio.sleep(0.3)
+    health = await browser.client.get("/healthz")  # answered while the logins wait
+    assert health.status == 200
+    assert not any(task.done() for task in logins)
+    assert peak <= passwords.HASHES_AT_ONCE
+    gate.set()
+    responses = await asyncio.gather(*logins)
+    assert [r.status for r in responses] == [303] * 20
