@@ -27,6 +27,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from . import sqlite_driver
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _BEGIN_OPTION = "loket_sqlite_begin"
 
@@ -61,6 +63,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         connect_args = kwargs.pop("connect_args", {})
         # The busy timeout is set by PRAGMA; the driver's own timeout must not cut it short.
         connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
+        if make_url(url).get_driver_name() == "aiosqlite":
+            kwargs.setdefault("module", sqlite_driver.dbapi())
         engine = create_async_engine(url, connect_args=connect_args, **kwargs)
         _install_sqlite_hooks(engine)
         return engine
