@@ -5,6 +5,12 @@ Every mail but an exact duplicate leaves an InboundMail record with the steps it
 through. Any unexpected error sends the raw mail to quarantine with the error: a mail is never
 lost and never blocks the ones behind it. The caller acknowledges the mail on its server only
 after ``handle`` returns.
+
+One mail is one unit of work: the first step that needs the database opens the transaction
+(``Pipeline.session``) and every later step, the outcome record and the message share it. So
+the duplicate check, the rate count, the dossier found and the stored message are one
+consistent view, and the steps before it (keeping the original, parsing, header rules) run
+without holding SQLite's write lock.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import logging
 import re
 import traceback
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
 from flufl.bounce import all_failures
@@ -68,6 +75,8 @@ class Incoming:
     extra: list[Upload] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     path: list[str] = field(default_factory=list)
+    session: AsyncSession | None = None
+    unit: AsyncExitStack = field(default_factory=AsyncExitStack)
 
 
 @dataclass
@@ -85,10 +94,9 @@ Step = Callable[["Pipeline", Incoming], Awaitable[None]]
 
 
 async def deduplicate(p: Pipeline, m: Incoming) -> None:
-    m.sha256 = hashlib.sha256(m.raw).hexdigest()
-    async with p.db.read() as s:
-        if await inbound.already_handled(s, m.sha256, m.mailbox, m.uidvalidity, m.uid):
-            raise Stop(DUPLICATE, "already handled")
+    s = await p.session(m)
+    if await inbound.already_handled(s, m.sha256, m.mailbox, m.uidvalidity, m.uid):
+        raise Stop(DUPLICATE, "already handled")
 
 
 async def keep_raw(p: Pipeline, m: Incoming) -> None:
@@ -138,8 +146,17 @@ async def drop_automatic(p: Pipeline, m: Incoming) -> None:
         reason = "empty Return-Path"
     if reason:
         raise Stop(IGNORED, reason)
-    async with p.db.read() as s:
-        recent = await inbound.recent_from(s, mail.sender, p.settings.mail_rate_minutes)
+
+
+async def rate_limit(p: Pipeline, m: Incoming) -> None:
+    """A sender writing more than the set number of mails in a short time is a storm."""
+    mail = m.mail
+    assert mail is not None
+    if _is_report(mail):
+        return
+    recent = await inbound.recent_from(
+        await p.session(m), mail.sender, p.settings.mail_rate_minutes
+    )
     if recent >= p.settings.mail_rate_per_sender:
         raise Stop(IGNORED, f"more than {p.settings.mail_rate_per_sender} mails from this sender")
 
@@ -163,9 +180,9 @@ async def bounces(p: Pipeline, m: Incoming) -> None:
         raise Stop(IGNORED, "automatic mail without a delivery failure")
     failed = sorted(a.decode(errors="replace") for a in permanent)
     if failed:
-        async with p.db.begin() as s:
-            for address in failed:
-                await inbound.mark_failing(s, address, f"bounced: {mail.subject[:200]}")
+        s = await p.session(m)
+        for address in failed:
+            await inbound.mark_failing(s, address, f"bounced: {mail.subject[:200]}")
         raise Stop(BOUNCED, "permanent failure for " + ", ".join(failed))
     raise Stop(BOUNCED, "temporary failure for " + ", ".join(a.decode() for a in sorted(temporary)))
 
@@ -189,16 +206,16 @@ async def authenticity(p: Pipeline, m: Incoming) -> None:
 async def identify(p: Pipeline, m: Incoming) -> None:
     mail = m.mail
     assert mail is not None
+    s = await p.session(m)
     try:
-        async with p.db.read() as s:
-            token = replytokens.find_token(p.settings.reply_address, mail.recipients)
-            match = None
-            if token is not None:
-                match = await inbound.by_token(s, p.settings.secret_key, token, mail.sender)
-            if match is None:
-                match = await inbound.by_thread(s, mail.in_reply_to, mail.sender)
-            if match is None:
-                match = await inbound.by_subject(s, mail.dossier_numbers, mail.sender)
+        token = replytokens.find_token(p.settings.reply_address, mail.recipients)
+        match = None
+        if token is not None:
+            match = await inbound.by_token(s, p.settings.secret_key, token, mail.sender)
+        if match is None:
+            match = await inbound.by_thread(s, mail.in_reply_to, mail.sender)
+        if match is None:
+            match = await inbound.by_subject(s, mail.dossier_numbers, mail.sender)
     except inbound.Refused as exc:
         raise Stop(QUARANTINED, exc.reason) from None
     if match is None:
@@ -240,12 +257,13 @@ async def attachments(p: Pipeline, m: Incoming) -> None:
 
 
 STEPS: list[Step] = [
-    deduplicate,
     keep_raw,
     parse_mail,
     drop_automatic,
-    bounces,
     authenticity,
+    deduplicate,
+    rate_limit,
+    bounces,
     identify,
     body,
     attachments,
@@ -284,21 +302,36 @@ class Pipeline:
         uid: int | None = None,
     ) -> Result:
         m = Incoming(raw=raw, mailbox=mailbox, uidvalidity=uidvalidity, uid=uid)
+        m.sha256 = hashlib.sha256(raw).hexdigest()
+        try:
+            async with m.unit:
+                return await self._run(m)
+        except Exception as exc:  # whatever it is, the mail goes to quarantine with the error
+            # The unit of work was rolled back; the quarantine record gets a fresh one.
+            log.exception("inbound mail failed in step %s", m.path[-1] if m.path else "?")
+            reason = f"error in {m.path[-1] if m.path else '?'}: {type(exc).__name__}: {exc}"
+            tail = traceback.format_exc(limit=3)[-1500:]
+            m.session, m.unit = None, AsyncExitStack()
+            async with m.unit:
+                return await self._record(m, QUARANTINED, f"{reason}\n{tail}")
+
+    async def session(self, m: Incoming) -> AsyncSession:
+        """The mail's unit of work, begun by the first step that asks for it."""
+        if m.session is None:
+            m.session = await m.unit.enter_async_context(self.db.begin())
+        return m.session
+
+    async def _run(self, m: Incoming) -> Result:
         try:
             for step in STEPS:
                 m.path.append(step.__name__)
                 await step(self, m)
-            m.path.append("store")
-            return await self._store(m)
         except Stop as stop:
             if stop.outcome == DUPLICATE:
                 return Result(DUPLICATE, stop.reason)
             return await self._record(m, stop.outcome, stop.reason)
-        except Exception as exc:  # whatever it is, the mail goes to quarantine with the error
-            log.exception("inbound mail failed in step %s", m.path[-1] if m.path else "?")
-            reason = f"error in {m.path[-1] if m.path else '?'}: {type(exc).__name__}: {exc}"
-            tail = traceback.format_exc(limit=3)[-1500:]
-            return await self._record(m, QUARANTINED, f"{reason}\n{tail}")
+        m.path.append("store")
+        return await self._store(m)
 
     def _row(self, m: Incoming, outcome: str, reason: str | None) -> InboundMail:
         mail = m.mail
@@ -319,12 +352,12 @@ class Pipeline:
         )
 
     async def _record(self, m: Incoming, outcome: str, reason: str | None) -> Result:
-        async with self.db.begin() as s:
-            row = self._row(m, outcome, reason)
-            s.add(row)
-            await s.flush()
-            if outcome == QUARANTINED and m.mail is not None and m.mail.sender:
-                await inbound.tell_not_filed(s, m.mail.sender, m.mail.subject)
+        s = await self.session(m)
+        row = self._row(m, outcome, reason)
+        s.add(row)
+        await s.flush()
+        if outcome == QUARANTINED and m.mail is not None and m.mail.sender:
+            await inbound.tell_not_filed(s, m.mail.sender, m.mail.subject)
         return Result(outcome, reason, inbound_id=row.id)
 
     async def _store(self, m: Incoming) -> Result:
@@ -333,25 +366,23 @@ class Pipeline:
         reply = m.reply
         if m.notes:
             reply = (reply + "\n\n" + "\n".join(f"[{n}]" for n in m.notes))[:MAX_BODY_LENGTH]
-        async with self.db.begin() as s:
-            # This unit of work's own copies of what identify found in its read session.
-            fresh = await inbound.reload(s, match)
-            attachments = m.uploads
-            requested = fresh.checklist_id is not None and fresh.account is not None
-            if requested and m.uploads and await _file_requested(s, self.store, fresh, m.uploads):
-                attachments = []  # filed against the question instead
-            message = await inbound.store_message(
-                s,
-                self.store,
-                fresh,
-                subject=mail.subject,
-                body=reply,
-                attachments=attachments,
-                extra_documents=m.extra,
-                email_message_id=mail.message_id,
-            )
-            row = self._row(m, STORED, None)
-            row.message_id = message.id
-            s.add(row)
-            await s.flush()
+        s = await self.session(m)
+        attachments = m.uploads
+        requested = match.checklist_id is not None and match.account is not None
+        if requested and m.uploads and await _file_requested(s, self.store, match, m.uploads):
+            attachments = []  # filed against the question instead
+        message = await inbound.store_message(
+            s,
+            self.store,
+            match,
+            subject=mail.subject,
+            body=reply,
+            attachments=attachments,
+            extra_documents=m.extra,
+            email_message_id=mail.message_id,
+        )
+        row = self._row(m, STORED, None)
+        row.message_id = message.id
+        s.add(row)
+        await s.flush()
         return Result(STORED, None, inbound_id=row.id, message_id=message.id)
