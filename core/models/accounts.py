@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, str_enum, utcnow
@@ -136,3 +136,7 @@ class LoginAttempt(Base):
     key: Mapped[str] = mapped_column(String(320))
     window_start: Mapped[dt.datetime]
     failures: Mapped[int] = mapped_column(default=0)
+
+
+# Mail in finds accounts by address, whatever its case.
+Index("ix_accounts_email_lower", func.lower(Account.email))

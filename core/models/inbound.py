@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, utcnow
@@ -37,3 +37,7 @@ class InboundMail(Base):
     )
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     filed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+# The rate rule counts a sender's recent mails by address, whatever its case.
+Index("ix_inbound_mails_sender_lower", func.lower(InboundMail.sender), InboundMail.received_at)
