@@ -15,6 +15,7 @@ without holding SQLite's write lock.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -34,7 +35,7 @@ from core.models import MAX_BODY_LENGTH, Channel, InboundMail
 from core.services import checklists, inbound
 from core.services.documents import Upload
 from core.settings import Settings
-from core.storage import FileStore, aiter_bytes
+from core.storage import FileStore, StoredFile, aiter_bytes
 
 from .htmltext import html_to_text
 from .parse import ParsedMail, parse
@@ -68,6 +69,7 @@ class Incoming:
     uid: int | None = None
     sha256: str = ""
     raw_key: str | None = None
+    raw_write: asyncio.Future[StoredFile] | None = None
     mail: ParsedMail | None = None
     match: inbound.Match | None = None
     reply: str = ""
@@ -100,12 +102,26 @@ async def deduplicate(p: Pipeline, m: Incoming) -> None:
 
 
 async def keep_raw(p: Pipeline, m: Incoming) -> None:
-    """The original, as it came, for staff (and for filing from quarantine)."""
+    """The original, as it came, for staff (and for filing from quarantine). Written in a
+    worker thread while the next steps parse; the outcome record waits for it (``_raw_kept``)."""
+    limit = p.settings.upload_limit * RAW_LIMIT_FACTOR
+    m.raw_write = asyncio.ensure_future(p.store.put_bytes(m.raw, limit=limit))
+
+
+async def _raw_kept(m: Incoming, *, strict: bool) -> None:
+    """Wait for the original to be on disk. ``strict``: a failure to write it is the mail's
+    error (it goes to quarantine); otherwise it is only noted."""
+    write, m.raw_write = m.raw_write, None
+    if write is None:
+        return
     try:
-        stored = await p.store.put_bytes(m.raw, limit=p.settings.upload_limit * RAW_LIMIT_FACTOR)
-        m.raw_key = stored.key
+        m.raw_key = (await write).key
     except TooLarge:
         m.notes.append("the original is too large to keep")
+    except Exception as exc:
+        if strict:
+            raise
+        m.notes.append(f"the original could not be kept: {type(exc).__name__}")
 
 
 async def parse_mail(p: Pipeline, m: Incoming) -> None:
@@ -328,6 +344,7 @@ class Pipeline:
                 await step(self, m)
         except Stop as stop:
             if stop.outcome == DUPLICATE:
+                await _raw_kept(m, strict=False)  # the same bytes are stored already
                 return Result(DUPLICATE, stop.reason)
             return await self._record(m, stop.outcome, stop.reason)
         m.path.append("store")
@@ -352,6 +369,7 @@ class Pipeline:
         )
 
     async def _record(self, m: Incoming, outcome: str, reason: str | None) -> Result:
+        await _raw_kept(m, strict=False)
         s = await self.session(m)
         row = self._row(m, outcome, reason)
         s.add(row)
@@ -366,6 +384,7 @@ class Pipeline:
         reply = m.reply
         if m.notes:
             reply = (reply + "\n\n" + "\n".join(f"[{n}]" for n in m.notes))[:MAX_BODY_LENGTH]
+        await _raw_kept(m, strict=True)
         s = await self.session(m)
         attachments = m.uploads
         requested = match.checklist_id is not None and match.account is not None
