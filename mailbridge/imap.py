@@ -119,22 +119,36 @@ class ImapSource:
             await self.connect()
         counts: dict[str, int] = {}
         handled: list[int] = []
+        uids = await self._uids()
+        # The next mail is fetched while this one goes through the pipeline.
+        upcoming = asyncio.ensure_future(self._fetch(uids[0])) if uids else None
         try:
-            for uid in await self._uids():
-                raw = await self._fetch(uid)
-                if raw is None:
-                    continue
-                result = await self.pipeline.handle(
-                    raw, mailbox=self.mailbox, uidvalidity=self.uidvalidity, uid=uid
-                )
-                # Its outcome is recorded: from now on it may leave the inbox. Moves go in
-                # batches; one not yet moved when we stop is recognised next time.
-                handled.append(uid)
-                counts[result.outcome] = counts.get(result.outcome, 0) + 1
+            for position, uid in enumerate(uids):
+                assert upcoming is not None
+                raw = await upcoming
+                following = uids[position + 1] if position + 1 < len(uids) else None
+                upcoming = asyncio.ensure_future(self._fetch(following)) if following else None
+                if raw is not None:
+                    result = await self.pipeline.handle(
+                        raw, mailbox=self.mailbox, uidvalidity=self.uidvalidity, uid=uid
+                    )
+                    # Its outcome is recorded: from now on it may leave the inbox. Moves go
+                    # in batches; one not yet moved when we stop is recognised next time.
+                    handled.append(uid)
+                    counts[result.outcome] = counts.get(result.outcome, 0) + 1
                 if len(handled) >= MOVE_BATCH:
+                    if upcoming is not None:
+                        await asyncio.wait({upcoming})  # one IMAP command at a time
                     await self._done(handled)
                     handled = []
         except BaseException:
+            if upcoming is not None:
+                # Let the fetch in flight finish, so the moves below are the only command.
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait({upcoming}, timeout=30)
+                upcoming.cancel()
+                if upcoming.done() and not upcoming.cancelled():
+                    upcoming.exception()  # seen, so asyncio does not log it
             if handled and self.client is not None:
                 with contextlib.suppress(Exception):
                     await self._done(handled)
