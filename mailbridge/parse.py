@@ -32,13 +32,25 @@ class ParsedMail:
     text: str | None
     html: str | None
     attachments: list[Attachment] = field(default_factory=list)
+    # The policy parses a header anew on every access; the pipeline's rules ask for the same
+    # few many times.
+    _seen: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def dossier_numbers(self) -> list[str]:
         return DOSSIER_IN_SUBJECT.findall(self.subject)
 
+    @property
+    def content_type(self) -> str:
+        if "\0content-type" not in self._seen:
+            self._seen["\0content-type"] = self.msg.get_content_type()
+        return self._seen["\0content-type"]
+
     def header(self, name: str) -> str:
-        return header(self.msg, name)
+        key = name.lower()
+        if key not in self._seen:
+            self._seen[key] = header(self.msg, name)
+        return self._seen[key]
 
 
 def header(msg: EmailMessage, name: str) -> str:

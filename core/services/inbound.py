@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import access, audit, replytokens
@@ -62,19 +62,18 @@ async def already_handled(
     uidvalidity: int | None,
     uid: int | None,
 ) -> bool:
+    """The same mail seen before: the same place on the same server, or the same bytes."""
+    seen = InboundMail.sha256 == sha256
     if mailbox is not None and uid is not None:
-        found = await session.scalar(
-            select(InboundMail.id).where(
+        seen = or_(
+            seen,
+            and_(
                 InboundMail.mailbox == mailbox,
                 InboundMail.uidvalidity == uidvalidity,
                 InboundMail.uid == uid,
-            )
+            ),
         )
-        if found is not None:
-            return True
-    return (
-        await session.scalar(select(InboundMail.id).where(InboundMail.sha256 == sha256).limit(1))
-    ) is not None
+    return (await session.scalar(select(InboundMail.id).where(seen).limit(1))) is not None
 
 
 async def recent_from(session: AsyncSession, sender: str, minutes: int) -> int:
