@@ -81,6 +81,7 @@ async def bridge(dovecot, data: Path, dossiers: int) -> tuple[float, dict]:
     from core.storage import LocalFileStore
     from mailbridge.imap import ImapSource
     from mailbridge.pipeline import Pipeline
+    from mailbridge.reader import MailReader
 
     url = f"sqlite+aiosqlite:///{data / 'bench.sqlite3'}"
     db = Database.connect(url)
@@ -139,13 +140,15 @@ async def bridge(dovecot, data: Path, dossiers: int) -> tuple[float, dict]:
         imap_password="secret",
         mail_rate_per_sender=10**9,
     )
-    source = ImapSource(
-        settings, Pipeline(db, LocalFileStore(data / "store", limit=10**8), settings)
-    )
+    reader = MailReader()  # as `loket serve` and `loket mail fetch` run it
+    await reader.read(b"From: warm@up.example\r\n\r\nthe worker process is started\r\n")
+    store = LocalFileStore(data / "store", limit=10**8)
+    source = ImapSource(settings, Pipeline(db, store, settings, reader=reader))
     started = time.perf_counter()
     counts = await source.fetch_once()
     elapsed = time.perf_counter() - started
     await source.close()
+    reader.close()
     await db.dispose()
     return elapsed, counts
 

@@ -66,10 +66,12 @@ async def mail_sources(rt: Runtime, stop: asyncio.Event) -> None:
     """The IMAP source and the SMTP/LMTP endpoint, whichever are configured."""
     from mailbridge.imap import ImapSource
     from mailbridge.pipeline import Pipeline
+    from mailbridge.reader import MailReader
     from mailbridge.smtp_in import start_endpoint
 
     s = rt.settings
-    pipeline = Pipeline(rt.db, rt.store, s)
+    reader = MailReader()
+    pipeline = Pipeline(rt.db, rt.store, s, reader=reader)
     server = None
     if s.smtp_in_host and s.smtp_in_port:
         server = await start_endpoint(pipeline, s.smtp_in_host, s.smtp_in_port)
@@ -84,6 +86,7 @@ async def mail_sources(rt: Runtime, stop: asyncio.Event) -> None:
         if server is not None:
             server.close()
             await server.wait_closed()
+        reader.close()
 
 
 async def start_web(rt: Runtime) -> web.AppRunner:

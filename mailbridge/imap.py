@@ -17,7 +17,8 @@ import aioimaplib
 
 from core.settings import Settings
 
-from .pipeline import Pipeline
+from .parse import ParsedMail
+from .pipeline import Pipeline, forget_reading
 
 log = logging.getLogger(__name__)
 TIMEOUT = 30
@@ -100,6 +101,13 @@ class ImapSource:
                 return bytes(line)
         return None
 
+    async def _fetch_and_read(
+        self, uid: int
+    ) -> tuple[bytes | None, asyncio.Future[ParsedMail] | None]:
+        """The mail, and its parsing already under way (in the pipeline's reader)."""
+        raw = await self._fetch(uid)
+        return raw, (self.pipeline.start_reading(raw) if raw is not None else None)
+
     async def _done(self, uids: list[int]) -> None:
         if not uids:
             return
@@ -120,17 +128,23 @@ class ImapSource:
         counts: dict[str, int] = {}
         handled: list[int] = []
         uids = await self._uids()
-        # The next mail is fetched while this one goes through the pipeline.
-        upcoming = asyncio.ensure_future(self._fetch(uids[0])) if uids else None
+        # The next mail is fetched and parsed while this one goes through the pipeline.
+        upcoming = asyncio.ensure_future(self._fetch_and_read(uids[0])) if uids else None
         try:
             for position, uid in enumerate(uids):
                 assert upcoming is not None
-                raw = await upcoming
+                raw, parsing = await upcoming
                 following = uids[position + 1] if position + 1 < len(uids) else None
-                upcoming = asyncio.ensure_future(self._fetch(following)) if following else None
+                upcoming = (
+                    asyncio.ensure_future(self._fetch_and_read(following)) if following else None
+                )
                 if raw is not None:
                     result = await self.pipeline.handle(
-                        raw, mailbox=self.mailbox, uidvalidity=self.uidvalidity, uid=uid
+                        raw,
+                        mailbox=self.mailbox,
+                        uidvalidity=self.uidvalidity,
+                        uid=uid,
+                        parsing=parsing,
                     )
                     # Its outcome is recorded: from now on it may leave the inbox. Moves go
                     # in batches; one not yet moved when we stop is recognised next time.
@@ -147,8 +161,9 @@ class ImapSource:
                 with contextlib.suppress(BaseException):
                     await asyncio.wait({upcoming}, timeout=30)
                 upcoming.cancel()
-                if upcoming.done() and not upcoming.cancelled():
-                    upcoming.exception()  # seen, so asyncio does not log it
+                fetched = upcoming.done() and not upcoming.cancelled()
+                if fetched and upcoming.exception() is None:
+                    forget_reading(upcoming.result()[1])
             if handled and self.client is not None:
                 with contextlib.suppress(Exception):
                     await self._done(handled)

@@ -38,8 +38,9 @@ from core.settings import Settings
 from core.storage import FileStore, StoredFile, aiter_bytes
 
 from .htmltext import html_to_text
-from .parse import ParsedMail, parse
+from .parse import ParsedMail
 from .quotes import split_reply
+from .reader import MailReader, read_in_thread
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ STORED, QUARANTINED, IGNORED, BOUNCED, DUPLICATE = (
     "duplicate",
 )
 RAW_LIMIT_FACTOR = 4
+# Hashing a mail larger than this goes to a worker thread (hashlib releases the GIL there).
+HASH_IN_THREAD = 1024 * 1024
 LOOP_HEADER = "X-Loket-Kind"
 
 
@@ -70,6 +73,7 @@ class Incoming:
     sha256: str = ""
     raw_key: str | None = None
     raw_write: asyncio.Future[StoredFile] | None = None
+    parsing: asyncio.Future[ParsedMail] | None = None
     mail: ParsedMail | None = None
     match: inbound.Match | None = None
     reply: str = ""
@@ -125,7 +129,9 @@ async def _raw_kept(m: Incoming, *, strict: bool) -> None:
 
 
 async def parse_mail(p: Pipeline, m: Incoming) -> None:
-    m.mail = parse(m.raw)
+    if m.parsing is None:
+        m.parsing = p.start_reading(m.raw)
+    m.mail = await m.parsing
     if not m.mail.sender:
         raise Stop(QUARANTINED, "no sender address")
 
@@ -147,7 +153,7 @@ def _automatic(mail: ParsedMail, settings: Settings) -> str | None:
 
 def _is_report(mail: ParsedMail) -> bool:
     return (
-        mail.msg.get_content_type() == "multipart/report"
+        mail.content_type == "multipart/report"
         or re.match(r"(mailer-daemon|postmaster)@", mail.sender.lower()) is not None
     )
 
@@ -272,6 +278,22 @@ async def attachments(p: Pipeline, m: Incoming) -> None:
         m.uploads.append(Upload(attachment.filename, None, attachment.content_type, stored=stored))
 
 
+async def _sha256(raw: bytes) -> str:
+    if len(raw) > HASH_IN_THREAD:
+        return await asyncio.to_thread(lambda: hashlib.sha256(raw).hexdigest())
+    return hashlib.sha256(raw).hexdigest()
+
+
+def forget_reading(parsing: asyncio.Future[ParsedMail] | None) -> None:
+    """A parse that will not be waited for: cancelled, or its outcome marked as seen."""
+    if parsing is None:
+        return
+    if not parsing.done():
+        parsing.cancel()
+    elif not parsing.cancelled():
+        parsing.exception()
+
+
 STEPS: list[Step] = [
     keep_raw,
     parse_mail,
@@ -304,10 +326,25 @@ async def _file_requested(
 
 
 class Pipeline:
-    def __init__(self, db: Database, store: FileStore, settings: Settings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        store: FileStore,
+        settings: Settings,
+        *,
+        reader: MailReader | None = None,
+    ) -> None:
         self.db = db
         self.store = store
         self.settings = settings
+        self.reader = reader
+
+    def start_reading(self, raw: bytes) -> asyncio.Future[ParsedMail]:
+        """Start parsing ``raw`` off the event loop. A source may call this as soon as it has
+        the next mail, so that it is parsed while the one before is stored; ``handle`` takes
+        the result as ``parsing``."""
+        reading = self.reader.read(raw) if self.reader is not None else read_in_thread(raw)
+        return asyncio.ensure_future(reading)
 
     async def handle(
         self,
@@ -316,9 +353,16 @@ class Pipeline:
         mailbox: str | None = None,
         uidvalidity: int | None = None,
         uid: int | None = None,
+        parsing: asyncio.Future[ParsedMail] | None = None,
     ) -> Result:
-        m = Incoming(raw=raw, mailbox=mailbox, uidvalidity=uidvalidity, uid=uid)
-        m.sha256 = hashlib.sha256(raw).hexdigest()
+        m = Incoming(raw=raw, mailbox=mailbox, uidvalidity=uidvalidity, uid=uid, parsing=parsing)
+        try:
+            m.sha256 = await _sha256(raw)
+            return await self._handle(m)
+        finally:
+            forget_reading(m.parsing)
+
+    async def _handle(self, m: Incoming) -> Result:
         try:
             async with m.unit:
                 return await self._run(m)
@@ -358,7 +402,7 @@ class Pipeline:
             uidvalidity=m.uidvalidity,
             uid=m.uid,
             message_id_header=(mail.message_id if mail else None),
-            sha256=m.sha256 or hashlib.sha256(m.raw).hexdigest(),
+            sha256=m.sha256,
             sender=(mail.sender[:320] if mail else None),
             subject=(mail.subject[:1000] if mail else None),
             outcome=outcome,

@@ -21,6 +21,7 @@ from core.models import Account, Base, Channel, ClientKind, Dossier
 from core.services import clients, dossiers
 from core.settings import Settings
 from core.storage import LocalFileStore
+from mailbridge.reader import MailReader
 
 from .mailcatcher import SmtpServer
 
@@ -99,6 +100,14 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     database = Database.connect(database_url, **kwargs)
     yield database
     await database.dispose()
+
+
+@pytest.fixture(scope="session")
+def mail_reader() -> Iterator[MailReader]:
+    """Mail parsed in a worker process, as `loket serve` and `loket mail fetch` do it."""
+    reader = MailReader()
+    yield reader
+    reader.close()
 
 
 @pytest.fixture

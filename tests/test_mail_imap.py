@@ -68,7 +68,13 @@ def answer(sent: EmailMessage, *, text: str, attachments: list[tuple[str, str, b
 
 
 async def test_a_reply_by_mail_lands_in_the_dossier(
-    db: Database, firm: Firm, store: LocalFileStore, smtp: SmtpServer, dovecot: Dovecot, tmp_path
+    db: Database,
+    firm: Firm,
+    store: LocalFileStore,
+    smtp: SmtpServer,
+    dovecot: Dovecot,
+    tmp_path,
+    mail_reader,
 ) -> None:
     settings = imap_settings(tmp_path, dovecot, smtp.port)
     async with db.begin() as s:
@@ -93,7 +99,7 @@ async def test_a_reply_by_mail_lands_in_the_dossier(
             ],
         )
     )
-    source = ImapSource(settings, Pipeline(db, store, settings))
+    source = ImapSource(settings, Pipeline(db, store, settings, reader=mail_reader))
     try:
         counts = await source.fetch_once()
         again = await source.fetch_once()

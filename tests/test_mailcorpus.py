@@ -33,7 +33,9 @@ def norm(text: str) -> str:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("case", CASES, ids=[c["file"] for c in CASES])
-async def test_corpus_mail(db: Database, firm: Firm, store: LocalFileStore, tmp_path, case) -> None:
+async def test_corpus_mail(
+    db: Database, firm: Firm, store: LocalFileStore, tmp_path, case, mail_reader
+) -> None:
     settings = mail_settings(tmp_path, reply_address="reply+{token}@kantoor.example")
     accounts = {"alice": firm.alice, "bakkerij": firm.bv_main, "boekhouding": firm.bv_extra}
     dossiers = {d.number: d for d in (firm.alice_1, firm.bv_1)}
@@ -62,7 +64,7 @@ async def test_corpus_mail(db: Database, firm: Firm, store: LocalFileStore, tmp_
                 )
             )
 
-    result = await Pipeline(db, store, settings).handle(raw)
+    result = await Pipeline(db, store, settings, reader=mail_reader).handle(raw)
     assert (result.outcome, result.reason) == ("stored", None)
     async with db.read() as s:
         message = await s.scalar(

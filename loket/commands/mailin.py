@@ -50,16 +50,19 @@ async def file_mail(rt: Runtime, args: argparse.Namespace) -> None:
 async def fetch(rt: Runtime, args: argparse.Namespace) -> None:
     from mailbridge.imap import ImapSource
     from mailbridge.pipeline import Pipeline
+    from mailbridge.reader import MailReader
 
     from ..config import ConfigError
 
     if not rt.settings.imap_host:
         raise ConfigError("No IMAP mailbox is set: set LOKET_IMAP_HOST (and _USER, _PASSWORD).")
-    source = ImapSource(rt.settings, Pipeline(rt.db, rt.store, rt.settings))
+    reader = MailReader()
+    source = ImapSource(rt.settings, Pipeline(rt.db, rt.store, rt.settings, reader=reader))
     try:
         counts = await source.fetch_once()
     finally:
         await source.close()
+        reader.close()
     total = sum(counts.values())
     human = f"{total} mail(s) handled" + "".join(f"\n  {k}: {v}" for k, v in sorted(counts.items()))
     emit(args.json, {"id": "fetch", "handled": total, "outcomes": counts}, human)
