@@ -6,6 +6,9 @@ clients for 10 seconds. Prints requests per second, p50 and p99 latency, and the
 
 Target: the dossier list at no less than a quarter of the bare handler's rate.
 
+For reference it also drives /healthz, which runs one ``SELECT 1`` in one read transaction and
+renders no template: the least a request that touches the database can cost in this stack.
+
     python bench/web_load.py [--dossiers 10000] [--seconds 10] [--concurrency 16]
 """
 
@@ -149,6 +152,7 @@ async def main_async(args: argparse.Namespace) -> dict:
         await wait_up(f"http://127.0.0.1:{bare_port}/")
         targets = {
             "bare aiohttp handler": (f"http://127.0.0.1:{bare_port}/", None),
+            "healthz (SELECT 1)": (f"http://127.0.0.1:{app_port}/healthz", None),
             "dossier list": (f"http://127.0.0.1:{app_port}/dossiers", cookie),
             "dossier page": (f"http://127.0.0.1:{app_port}/dossiers/B-0000001", cookie),
         }
@@ -167,7 +171,7 @@ async def main_async(args: argparse.Namespace) -> dict:
             proc.wait(timeout=10)
         tmp.cleanup()
     bare = results["bare aiohttp handler"]["rps"]
-    for name in ("dossier list", "dossier page"):
+    for name in ("healthz (SELECT 1)", "dossier list", "dossier page"):
         ratio = results[name]["rps"] / bare
         results[name]["ratio_to_bare"] = round(ratio, 3)
         verdict = (
