@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, str_enum, utcnow
+from .base import Base, sparse_index, str_enum, utcnow
 
 if TYPE_CHECKING:
     from .clients import Client, IntermediaryOffice
@@ -52,7 +52,7 @@ class Account(Base):
     # The company's main account may add and remove the company's extra accounts.
     is_main: Mapped[bool] = mapped_column(default=False)
     intermediary_id: Mapped[int | None] = mapped_column(
-        ForeignKey("intermediary_offices.id", ondelete="CASCADE"), index=True, default=None
+        ForeignKey("intermediary_offices.id", ondelete="CASCADE"), default=None
     )
 
     two_factor: Mapped[TwoFactorMethod] = mapped_column(
@@ -140,3 +140,6 @@ class LoginAttempt(Base):
 
 # Mail in finds accounts by address, whatever its case.
 Index("ix_accounts_email_lower", func.lower(Account.email))
+
+
+sparse_index("ix_accounts_intermediary_id", Account.intermediary_id)

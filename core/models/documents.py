@@ -8,7 +8,7 @@ import enum
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, str_enum, utcnow
+from .base import Base, sparse_index, str_enum, utcnow
 
 
 class DocumentCategory(enum.StrEnum):
@@ -54,10 +54,10 @@ class Document(Base):
         ForeignKey("accounts.id", ondelete="SET NULL"), default=None
     )
     message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("messages.id", ondelete="SET NULL"), index=True, default=None
+        ForeignKey("messages.id", ondelete="SET NULL"), default=None
     )
     answer_id: Mapped[int | None] = mapped_column(
-        ForeignKey("answers.id", ondelete="SET NULL"), index=True, default=None
+        ForeignKey("answers.id", ondelete="SET NULL"), default=None
     )
     review_state: Mapped[ReviewState] = mapped_column(
         str_enum(ReviewState, "review_state"), default=ReviewState.NONE
@@ -78,3 +78,7 @@ class DownloadReceipt(Base):
     first_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     count: Mapped[int] = mapped_column(default=1)
+
+
+sparse_index("ix_documents_message_id", Document.message_id)
+sparse_index("ix_documents_answer_id", Document.answer_id)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, str_enum, utcnow
+from .base import Base, sparse_index, str_enum, utcnow
 
 if TYPE_CHECKING:
     from .accounts import Account
@@ -48,7 +48,7 @@ class Dossier(Base):
     )
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="RESTRICT"))
     intermediary_id: Mapped[int | None] = mapped_column(
-        ForeignKey("intermediary_offices.id", ondelete="RESTRICT"), index=True, default=None
+        ForeignKey("intermediary_offices.id", ondelete="RESTRICT"), default=None
     )
     # An intermediary may keep a dossier to itself; the client then does not see it at all.
     visible_to_client: Mapped[bool] = mapped_column(default=True)
@@ -81,3 +81,6 @@ class DossierStep(Base):
     )
 
     dossier: Mapped[Dossier] = relationship(back_populates="steps", lazy="raise")
+
+
+sparse_index("ix_dossiers_intermediary_id", Dossier.intermediary_id)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, str_enum, utcnow
+from .base import Base, sparse_index, str_enum, utcnow
 from .documents import Channel, Document
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ class Message(Base):
         ForeignKey("messages.id", ondelete="SET NULL"), default=None
     )
     channel: Mapped[Channel] = mapped_column(str_enum(Channel, "channel"))
-    email_message_id: Mapped[str | None] = mapped_column(String(998), index=True, default=None)
+    email_message_id: Mapped[str | None] = mapped_column(String(998), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     author: Mapped[Account | None] = relationship(lazy="raise")
@@ -59,3 +59,6 @@ class MessageRead(Base):
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )
     read_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+sparse_index("ix_messages_email_message_id", Message.email_message_id)
