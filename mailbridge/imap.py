@@ -136,7 +136,9 @@ class ImapSource:
                 raw, parsing = await upcoming
                 following = uids[position + 1] if position + 1 < len(uids) else None
                 upcoming = (
-                    asyncio.ensure_future(self._fetch_and_read(following)) if following else None
+                    asyncio.ensure_future(self._fetch_and_read(following))
+                    if following is not None
+                    else None
                 )
                 if raw is not None:
                     result = await self.pipeline.handle(
@@ -157,13 +159,7 @@ class ImapSource:
                     handled = []
         except BaseException:
             if upcoming is not None:
-                # Let the fetch in flight finish, so the moves below are the only command.
-                with contextlib.suppress(BaseException):
-                    await asyncio.wait({upcoming}, timeout=30)
-                upcoming.cancel()
-                fetched = upcoming.done() and not upcoming.cancelled()
-                if fetched and upcoming.exception() is None:
-                    forget_reading(upcoming.result()[1])
+                await _drop_prefetch(upcoming)
             if handled and self.client is not None:
                 with contextlib.suppress(Exception):
                     await self._done(handled)
@@ -208,3 +204,15 @@ class ImapSource:
                     await asyncio.wait_for(stop.wait(), backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
         await self.close()
+
+
+async def _drop_prefetch(
+    upcoming: asyncio.Future[tuple[bytes | None, asyncio.Future[ParsedMail] | None]],
+) -> None:
+    """Let the fetch in flight finish, so that the moves after it are the only IMAP command,
+    then drop it and the parse it started."""
+    with contextlib.suppress(BaseException):
+        await asyncio.wait({upcoming}, timeout=30)
+    upcoming.cancel()
+    if upcoming.done() and not upcoming.cancelled() and upcoming.exception() is None:
+        forget_reading(upcoming.result()[1])

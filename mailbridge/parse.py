@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
+from functools import cached_property
 
 DOSSIER_IN_SUBJECT = re.compile(r"\[([A-Za-z0-9][A-Za-z0-9._/-]{0,62})\]")
 
@@ -40,11 +41,9 @@ class ParsedMail:
     def dossier_numbers(self) -> list[str]:
         return DOSSIER_IN_SUBJECT.findall(self.subject)
 
-    @property
+    @cached_property
     def content_type(self) -> str:
-        if "\0content-type" not in self._seen:
-            self._seen["\0content-type"] = self.msg.get_content_type()
-        return self._seen["\0content-type"]
+        return self.msg.get_content_type()
 
     def header(self, name: str) -> str:
         key = name.lower()
