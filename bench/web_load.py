@@ -2,7 +2,8 @@
 
 Fills the bench database (as bench/dossier_queries.py does), starts the web view and a bare
 aiohttp "hello" app each in their own process, and drives each URL with 16 concurrent
-clients for 10 seconds. Prints requests per second, p50 and p99 latency, and the ratios.
+clients for 10 seconds. Prints requests per second, p50 and p99 latency, the server's CPU time
+per request, and the ratios.
 
 Target: the dossier list at no less than a quarter of the bare handler's rate.
 
@@ -79,6 +80,12 @@ def serve_app(url: str, data_dir: str, port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process ``pid`` so far (Linux /proc), all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def serve_bare(port: int) -> None:
     from aiohttp import web
 
@@ -150,20 +157,24 @@ async def main_async(args: argparse.Namespace) -> dict:
     try:
         await wait_up(f"http://127.0.0.1:{app_port}/healthz")
         await wait_up(f"http://127.0.0.1:{bare_port}/")
+        app_pid, bare_pid = procs[0].pid, procs[1].pid
         targets = {
-            "bare aiohttp handler": (f"http://127.0.0.1:{bare_port}/", None),
-            "healthz (SELECT 1)": (f"http://127.0.0.1:{app_port}/healthz", None),
-            "dossier list": (f"http://127.0.0.1:{app_port}/dossiers", cookie),
-            "dossier page": (f"http://127.0.0.1:{app_port}/dossiers/B-0000001", cookie),
+            "bare aiohttp handler": (f"http://127.0.0.1:{bare_port}/", None, bare_pid),
+            "healthz (SELECT 1)": (f"http://127.0.0.1:{app_port}/healthz", None, app_pid),
+            "dossier list": (f"http://127.0.0.1:{app_port}/dossiers", cookie, app_pid),
+            "dossier page": (f"http://127.0.0.1:{app_port}/dossiers/B-0000001", cookie, app_pid),
         }
         results = {}
-        for name, (target, with_cookie) in targets.items():
+        for name, (target, with_cookie, pid) in targets.items():
             await load(target, with_cookie, 1.0, args.concurrency)  # warm-up
-            results[name] = await load(target, with_cookie, args.seconds, args.concurrency)
-            r = results[name]
+            cpu_before = cpu_seconds(pid)
+            results[name] = r = await load(target, with_cookie, args.seconds, args.concurrency)
+            # Server CPU per request is steadier than requests/s on a shared machine.
+            r["server_cpu_ms"] = round((cpu_seconds(pid) - cpu_before) / r["requests"] * 1000, 3)
             print(
                 f"{name:<22} {r['rps']:>8} req/s  p50 {r['p50_ms']:>7} ms  "
-                f"p99 {r['p99_ms']:>7} ms  ({r['requests']} requests, {r['errors']} errors)"
+                f"p99 {r['p99_ms']:>7} ms  server CPU {r['server_cpu_ms']:>6} ms/request  "
+                f"({r['requests']} requests, {r['errors']} errors)"
             )
     finally:
         for proc in procs:
