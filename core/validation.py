@@ -61,3 +61,25 @@ def required_text(value: str | None, *, field: str, max_length: int) -> str:
     if len(value) > max_length:
         raise ValidationError(_TOO_LONG, field=field, max=max_length, length=len(value))
     return value
+
+
+# Record ids are INTEGER columns: 32 bits on PostgreSQL (SQLite would take 64). A larger number
+# names no record, and must not reach the database, which refuses it with an error of its own.
+MAX_ID = 2**31 - 1
+
+
+def parse_id(value: str | None) -> int | None:
+    """The record id written in ``value``, or None when it cannot name a record.
+
+    Only ASCII digits count: ``str.isdigit`` also accepts "²" and "٣", which ``int`` then
+    refuses or reads as another number. Leading zeros are allowed, as in ``0042``.
+    """
+    value = (value or "").strip()
+    if not value.isascii() or not value.isdigit():
+        return None
+    # Checked before int(): Python refuses to convert more than 4,300 digits.
+    digits = value.lstrip("0")
+    if not digits or len(digits) > len(str(MAX_ID)):
+        return None
+    number = int(digits)
+    return number if number <= MAX_ID else None

@@ -19,7 +19,7 @@ from core.errors import (
 from core.i18n import language_of
 from core.services import sessions
 
-from . import csrf
+from . import csrf, uploads
 from .keys import DB, END_SESSION, LANG, LIVE, NEW_ANON_CSRF, SET_LANG, SET_SESSION, SETTINGS
 from .render import page
 
@@ -81,12 +81,16 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if isinstance(exc, TooManyAttempts):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    except web.HTTPNotFound:
+    except (web.HTTPNotFound, web.HTTPRequestEntityTooLarge) as exc:
+        # aiohttp's own refusals (no route; a body over client_max_size), as a page in the
+        # reader's language.
+        error = (
+            NotFound("This page does not exist.")
+            if isinstance(exc, web.HTTPNotFound)
+            else TooLarge("This form is too large to send.")
+        )
         return page(
-            request,
-            "error.html",
-            {"error": NotFound("This page does not exist."), "status": 404},
-            status=404,
+            request, "error.html", {"error": error, "status": exc.status}, status=exc.status
         )
     except web.HTTPException:
         raise
@@ -160,10 +164,13 @@ async def csrf_check(request: web.Request, handler: Handler) -> web.StreamRespon
         raise PermissionDenied(
             "This form was not sent from this site. Reload the page and try again."
         )
-    if request.content_type.startswith("multipart/"):
+    if request.content_type == "multipart/form-data" and uploads.reads_own_form(
+        request.match_info.handler
+    ):
         # Checked on the first part by web.uploads.read_form, before any file is read.
         return await handler(request)
-    form = await request.post()
+    with uploads.readable():
+        form = await request.post()
     if not csrf.valid(request, settings, form.get(csrf.FIELD)):
         raise PermissionDenied("This form has expired. Reload the page and try again.")
     return await handler(request)

@@ -4,12 +4,15 @@ files, each streamed straight into the store with the size limit counted as byte
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from core.errors import PermissionDenied, ValidationError
+from core.i18n import N_
 from core.services.documents import Upload
 from core.storage import FileStore
 
@@ -18,6 +21,34 @@ from .keys import SETTINGS
 
 TEXT_FIELD_LIMIT = 64 * 1024
 MAX_FILES = 20
+UNREADABLE = N_("This form could not be read. Reload the page and try again.")
+_STREAMS = "_loket_streams_form"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def streams_form(handler: Handler) -> Handler:
+    """Mark a handler that reads its multipart form itself, with ``read_form``, which checks
+    the CSRF token on the first part. Any other form, to any other handler, is read and checked
+    by the middleware first, multipart included. (Put it below ``login_required``, whose
+    ``functools.wraps`` carries the mark up.)"""
+    setattr(handler, _STREAMS, True)
+    return handler
+
+
+def reads_own_form(handler: object) -> bool:
+    return bool(getattr(handler, _STREAMS, False))
+
+
+@contextlib.contextmanager
+def readable() -> Iterator[None]:
+    """Turn a body aiohttp cannot parse into a clear error: bytes that are not UTF-8, an
+    unknown charset, a multipart body without or with a broken boundary, a part with a bad
+    header, a body that ends early."""
+    try:
+        yield
+    except (ValueError, LookupError, HttpProcessingError) as exc:
+        raise ValidationError(UNREADABLE) from exc
 
 
 @dataclass
@@ -28,9 +59,14 @@ class Form:
     files: dict[str, list[Upload]] = field(default_factory=dict)  # uploads by field name
 
 
+async def _read_chunk(part: BodyPartReader, size: int) -> bytes:
+    with readable():
+        return await part.read_chunk(size)
+
+
 async def _text(part: BodyPartReader) -> str:
     data = bytearray()
-    while chunk := await part.read_chunk(8192):
+    while chunk := await _read_chunk(part, 8192):
         data += chunk
         if len(data) > TEXT_FIELD_LIMIT:
             raise ValidationError("A field of this form is too long.")
@@ -38,7 +74,7 @@ async def _text(part: BodyPartReader) -> str:
 
 
 async def _chunks(part: BodyPartReader):
-    while chunk := await part.read_chunk(64 * 1024):
+    while chunk := await _read_chunk(part, 64 * 1024):
         yield chunk
 
 
@@ -51,11 +87,18 @@ async def read_form(
 ) -> Form:
     """The form's fields and its files (already in the store). ``before_files`` may refuse the
     text fields before any file is stored."""
-    reader = await request.multipart()
+    if request.content_type != "multipart/form-data":
+        raise ValidationError(UNREADABLE)
+    with readable():
+        reader = await request.multipart()
     form = Form()
     first = True
     checked = False
-    while (part := await reader.next()) is not None:
+    while True:
+        with readable():
+            part = await reader.next()
+        if part is None:
+            break
         if not isinstance(part, BodyPartReader):
             continue
         if first:
@@ -70,7 +113,8 @@ async def read_form(
                 before_files(form.fields)
             checked = True
             if not part.filename:  # an empty file input
-                await part.release()
+                with readable():
+                    await part.release()
                 continue
             if len(form.uploads) >= MAX_FILES:
                 raise ValidationError(

@@ -79,7 +79,9 @@ def _expired(row: WebSession, settings: Settings, now: dt.datetime) -> bool:
 
 async def load(session: AsyncSession, settings: Settings, raw: str | None) -> LiveSession | None:
     """The live session for a cookie value, or None (unknown, ended or expired)."""
-    if not raw or len(raw) > 200:
+    # Our ids are ASCII; a cookie with other characters (undecodable bytes arrive as lone
+    # surrogates, which cannot even be hashed) is none of ours.
+    if not raw or len(raw) > 200 or not raw.isascii():
         return None
     found = (
         await session.execute(

@@ -14,8 +14,9 @@ from core.services import checklists
 
 from ..guards import actor, login_required
 from ..keys import DB, LANG, SETTINGS, STORE
+from ..params import path_id, position
 from ..render import page
-from ..uploads import read_form
+from ..uploads import read_form, streams_form
 
 routes = web.RouteTableDef()
 
@@ -118,8 +119,8 @@ async def checklist(request: web.Request) -> web.StreamResponse:
     section = request.query.get("section")
     return await _render(
         request,
-        int(request.match_info["id"]),
-        int(section) if section and section.isdigit() else None,
+        path_id(request),
+        position(section),
     )
 
 
@@ -132,10 +133,14 @@ def _date(value: str | None) -> dt.date | None:
 
 @routes.post("/checklists/{id:\\d+}")
 @login_required
+@streams_form
 async def save(request: web.Request) -> web.StreamResponse:
-    checklist_id = int(request.match_info["id"])
+    checklist_id = path_id(request)
     form = await read_form(request, request.app[STORE], file_field=None)
-    index = int(form.fields.get("section", "0") or 0)
+    index = position(form.fields.get("section") or "0")
+    if index is None:
+        # Not a number names no section: core refuses it as it refuses one out of range.
+        index = -1
     values: dict[str, object] = {}
     not_available: dict[str, tuple[str | None, dt.date | None]] = {}
     for name, items in form.lists.items():
@@ -178,7 +183,7 @@ async def save(request: web.Request) -> web.StreamResponse:
 @routes.get("/checklists/{id:\\d+}/summary")
 @login_required
 async def summary(request: web.Request) -> web.StreamResponse:
-    checklist_id = int(request.match_info["id"])
+    checklist_id = path_id(request)
     async with request.app[DB].read() as s:
         loaded = await checklists.load(s, actor(request), checklist_id)
     if loaded.checklist.locked:
@@ -200,7 +205,7 @@ async def summary(request: web.Request) -> web.StreamResponse:
 @routes.post("/checklists/{id:\\d+}/submit")
 @login_required
 async def submit(request: web.Request) -> web.StreamResponse:
-    checklist_id = int(request.match_info["id"])
+    checklist_id = path_id(request)
     try:
         async with request.app[DB].begin() as s:
             await checklists.submit(
@@ -233,7 +238,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
 @routes.post("/checklists/{id:\\d+}/approve")
 @login_required
 async def approve(request: web.Request) -> web.StreamResponse:
-    checklist_id = int(request.match_info["id"])
+    checklist_id = path_id(request)
     async with request.app[DB].begin() as s:
         await checklists.approve(s, actor(request), checklist_id)
     raise web.HTTPSeeOther(f"/checklists/{checklist_id}")
@@ -242,7 +247,7 @@ async def approve(request: web.Request) -> web.StreamResponse:
 @routes.post("/checklists/{id:\\d+}/reject")
 @login_required
 async def reject(request: web.Request) -> web.StreamResponse:
-    checklist_id = int(request.match_info["id"])
+    checklist_id = path_id(request)
     form = await request.post()
     per_question = {
         str(name)[7:]: str(value)

@@ -6,11 +6,12 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from core.models import DocumentCategory, DossierStatus
+from core.models import Document, DocumentCategory, DossierStatus
 from core.services import checklists, documents, dossiers, messages, profile
 
 from ..guards import actor, login_required
 from ..keys import DB, STORE
+from ..params import path_id
 from ..render import page
 
 routes = web.RouteTableDef()
@@ -85,21 +86,33 @@ def content_disposition(filename: str) -> str:
 @login_required
 async def download(request: web.Request) -> web.StreamResponse:
     store = request.app[STORE]
+    document_id = path_id(request)
+    if request.method == "HEAD":
+        # Only the headers: aiohttp would send a body written to a HEAD response as it is,
+        # and the client would read it as the start of its next response. Nor is a HEAD a
+        # download to record.
+        async with request.app[DB].read() as s:
+            doc = await documents.visible_document(s, actor(request), document_id)
+        response = web.StreamResponse(headers=_download_headers(doc))
+        await response.prepare(request)
+        await response.write_eof()
+        return response
     async with request.app[DB].begin() as s:
-        found = await documents.download(s, store, actor(request), int(request.match_info["id"]))
-    doc = found.document
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": doc.content_type,
-            "Content-Disposition": content_disposition(doc.filename),
-            "Content-Length": str(doc.size),
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "no-store",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-        }
-    )
+        found = await documents.download(s, store, actor(request), document_id)
+    response = web.StreamResponse(headers=_download_headers(found.document))
     await response.prepare(request)
     async for chunk in found.chunks:
         await response.write(chunk)
     await response.write_eof()
     return response
+
+
+def _download_headers(doc: Document) -> dict[str, str]:
+    return {
+        "Content-Type": doc.content_type,
+        "Content-Disposition": content_disposition(doc.filename),
+        "Content-Length": str(doc.size),
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    }

@@ -14,6 +14,7 @@ from core.services import auth, profile, twofactor
 
 from ..guards import actor, login_required
 from ..keys import DB, LIVE, SET_LANG, SETTINGS, SMS
+from ..params import path_id
 from ..render import page
 
 routes = web.RouteTableDef()
@@ -211,5 +212,5 @@ async def add_company_account(request: web.Request) -> web.StreamResponse:
 @login_required
 async def remove_company_account(request: web.Request) -> web.StreamResponse:
     async with request.app[DB].begin() as s:
-        await profile.remove_company_account(s, actor(request), int(request.match_info["id"]))
+        await profile.remove_company_account(s, actor(request), path_id(request))
     raise web.HTTPSeeOther("/me/accounts?removed=1")

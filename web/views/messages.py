@@ -9,11 +9,13 @@ from aiohttp import web
 from core.errors import LoketError
 from core.models import MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH
 from core.services import dossiers, messages
+from core.validation import parse_id
 
 from ..guards import actor, login_required
 from ..keys import DB, STORE
+from ..params import path_id
 from ..render import page
-from ..uploads import read_form
+from ..uploads import read_form, streams_form
 
 routes = web.RouteTableDef()
 
@@ -22,7 +24,7 @@ routes = web.RouteTableDef()
 @login_required
 async def read(request: web.Request) -> web.StreamResponse:
     async with request.app[DB].begin() as s:
-        thread = await messages.read_message(s, actor(request), int(request.match_info["id"]))
+        thread = await messages.read_message(s, actor(request), path_id(request))
         view = await dossiers.open_dossier(s, actor(request), dossier_id=thread.message.dossier_id)
     return page(request, "message.html", {"thread": thread, "view": view})
 
@@ -50,9 +52,9 @@ async def new_form(request: web.Request) -> web.StreamResponse:
     parent = None
     async with request.app[DB].begin() as s:
         view = await dossiers.open_dossier(s, actor(request), number=request.match_info["number"])
-        reply_to = request.query.get("reply_to", "")
-        if reply_to.isdigit():
-            thread = await messages.read_message(s, actor(request), int(reply_to))
+        reply_to = parse_id(request.query.get("reply_to"))
+        if reply_to is not None:
+            thread = await messages.read_message(s, actor(request), reply_to)
             if thread.message.dossier_id == view.dossier.id:
                 parent = thread.message
     return page(request, "compose.html", _form_context(view, parent))
@@ -60,6 +62,7 @@ async def new_form(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/dossiers/{number}/messages")
 @login_required
+@streams_form
 async def send(request: web.Request) -> web.StreamResponse:
     who = actor(request)
     number = request.match_info["number"]
@@ -73,7 +76,6 @@ async def send(request: web.Request) -> web.StreamResponse:
             before_files=lambda f: messages.check_message(f.get("subject"), f.get("body")),
         )
         fields = form.fields
-        parent_id = fields.get("parent_id", "")
         async with request.app[DB].begin() as s:
             message = await messages.send_message(
                 s,
@@ -82,15 +84,15 @@ async def send(request: web.Request) -> web.StreamResponse:
                 dossier_id=view.dossier.id,
                 subject=fields.get("subject"),
                 body=fields.get("body"),
-                parent_id=int(parent_id) if parent_id.isdigit() else None,
+                parent_id=parse_id(fields.get("parent_id")),
                 attachments=form.uploads,
             )
     except LoketError as exc:
         parent = None
-        if fields.get("parent_id", "").isdigit():
+        if (parent_id := parse_id(fields.get("parent_id"))) is not None:
             async with request.app[DB].read() as s:
                 try:
-                    parent = (await messages.read_message(s, who, int(fields["parent_id"]))).message
+                    parent = (await messages.read_message(s, who, parent_id)).message
                 except LoketError:
                     parent = None
         context = _form_context(view, parent, error=exc)

@@ -18,6 +18,7 @@ from core.services import auth, mailstatus
 
 from ..guards import actor, login_required
 from ..keys import DB, SETTINGS
+from ..params import path_id
 from ..render import page
 
 routes = web.RouteTableDef()
@@ -90,7 +91,7 @@ async def invite(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     back = str(form.get("back", "/"))
     async with request.app[DB].begin() as s:
-        account = await s.get(Account, int(request.match_info["id"]))
+        account = await s.get(Account, path_id(request))
         if account is None or not account.active:
             raise NotFound("There is no such account.")
         await auth.invite(s, who, request.app[SETTINGS], account)
