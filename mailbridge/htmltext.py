@@ -5,6 +5,8 @@ comes through, so nothing of the HTML can run anywhere."""
 from __future__ import annotations
 
 import re
+from collections import Counter
+from html import unescape
 from html.parser import HTMLParser
 
 _SKIP = {"script", "style", "head", "title", "blockquote", "template", "noscript", "svg"}
@@ -18,6 +20,9 @@ class _Text(HTMLParser):
         self.out: list[str] = []
         self.skip_depth = 0
         self.stack: list[str] = []
+        # How many of each tag are open: a stray end tag is looked up here, not searched
+        # for in the stack (thousands of unmatched end tags made that quadratic).
+        self.open: Counter[str] = Counter()
         self.stopped = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -33,16 +38,18 @@ class _Text(HTMLParser):
                 self.out.append("\n")
             return
         self.stack.append(tag)
+        self.open[tag] += 1
         if tag in _SKIP:
             self.skip_depth += 1
         elif tag in _BLOCK:
             self.out.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if self.stopped or tag not in self.stack:
+        if self.stopped or not self.open[tag]:
             return
         while self.stack:
             top = self.stack.pop()
+            self.open[top] -= 1
             if top in _SKIP:
                 self.skip_depth -= 1
             if top == tag:
@@ -53,6 +60,15 @@ class _Text(HTMLParser):
     def handle_data(self, data: str) -> None:
         if not self.stopped and self.skip_depth == 0:
             self.out.append(data)
+
+    def close(self) -> None:
+        """The end of the HTML, as HTML5 ends it: a comment, declaration or tag still open
+        is dropped, text is kept. The standard library's own ``close`` rescans the rest for
+        every such construct, which is quadratic (CVE-2025-6069, fixed in Python 3.11.13):
+        a few hundred KB of ``<!--`` took minutes."""
+        rest, self.rawdata = self.rawdata, ""
+        if rest and not rest.startswith("<"):
+            self.handle_data(unescape(rest))
 
 
 def html_to_text(html: str) -> str:

@@ -1,17 +1,45 @@
 """Reading a raw mail with the standard library's modern email policy, defensively: broken
-MIME, unknown charsets, RFC 2231/2047 filenames, nested mails and TNEF must never raise."""
+MIME, unknown charsets, RFC 2231/2047 filenames, nested mails and TNEF must never raise.
+
+The parts are walked here rather than through ``iter_attachments`` (which looks at one level
+only), so that files inside signed mail, Apple's nested alternatives and a mail that is one
+bare attachment are all found; which text and which files a mail holds is decided once, here.
+"""
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
+import mimetypes
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from email import errors
 from email.message import EmailMessage
-from email.utils import getaddresses, parseaddr
+from email.utils import getaddresses
 from functools import cached_property
 
-DOSSIER_IN_SUBJECT = re.compile(r"\[([A-Za-z0-9][A-Za-z0-9._/-]{0,62})\]")
+from .htmltext import html_to_text
+
+DOSSIER_IN_SUBJECT = re.compile(r"\[\s*([A-Za-z0-9][A-Za-z0-9._/-]{0,62})\s*\]")
+# RFC 5322's limit for a header line; a longer "Message-ID" is garbage, not an id.
+MAX_MESSAGE_ID = 998
+# Enough to find the mail a reply answers; References of a long thread can hold thousands.
+MAX_THREAD_IDS = 100
+# C0 controls but tab, newline and carriage return, and DEL: NUL cannot be stored in a
+# PostgreSQL text column at all, and none of them mean anything in a message.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Labels that senders put on text in whatever single-byte Western encoding they had: as in
+# the WHATWG Encoding Standard, read as windows-1252 (its € and curly quotes sit where
+# latin-1 has invisible C1 controls), after UTF-8, which such text is often really in.
+_WESTERN = {"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252"}
+_SIGNATURES = {
+    "application/pkcs7-signature",
+    "application/x-pkcs7-signature",
+    "application/pgp-signature",
+}
+_SMIME = {"application/pkcs7-mime", "application/x-pkcs7-mime"}
+_BOUNDARY_LINE = re.compile(r"^--([^\s-][^\r\n]{0,69}?)[ \t]*\r?$", re.MULTILINE)
 
 
 @dataclass
@@ -33,6 +61,12 @@ class ParsedMail:
     text: str | None
     html: str | None
     attachments: list[Attachment] = field(default_factory=list)
+    # Every address in From (a mail may name several, or a group).
+    senders: list[str] = field(default_factory=list)
+    # The HTML as plain text, made here in the parsing worker (it can take a while).
+    html_text: str | None = None
+    # Why the content cannot be read (encrypted, or signed in an opaque wrapper); None if it can.
+    sealed: str | None = None
     # The policy parses a header anew on every access; the pipeline's rules ask for the same
     # few many times.
     _seen: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -52,37 +86,111 @@ class ParsedMail:
         return self._seen[key]
 
 
+def clean(text: str) -> str:
+    """``text`` without the control characters no message or header should hold."""
+    return _CONTROLS.sub("", text)
+
+
 def header(msg: EmailMessage, name: str) -> str:
     try:
         value = msg.get(name)
     except Exception:  # a header the policy cannot parse
         raw = msg.get_all(name, failobj=[]) if hasattr(msg, "get_all") else []
         value = raw[0] if raw else None
-    return str(value).strip() if value is not None else ""
+    return clean(str(value)).strip() if value is not None else ""
 
 
 def _all(msg: EmailMessage, name: str) -> list[str]:
     try:
-        return [str(v) for v in msg.get_all(name, failobj=[])]
+        return [clean(str(v)) for v in msg.get_all(name, failobj=[])]
     except Exception:
         return []
 
 
-def _content(part: EmailMessage) -> str:
+def _addresses(msg: EmailMessage, *names: str) -> list[str]:
+    values = [v for name in names for v in _all(msg, name)]
+    return [addr.strip() for _, addr in getaddresses(values) if "@" in addr]
+
+
+def _message_id(msg: EmailMessage) -> str | None:
+    value = header(msg, "Message-ID")
+    return value if value and len(value.encode(errors="replace")) <= MAX_MESSAGE_ID else None
+
+
+def _thread_ids(msg: EmailMessage) -> list[str]:
+    """The ids a reply answers, the most telling first: In-Reply-To, then References from
+    the newest back (a long thread's References start with its oldest mail)."""
+    answered = header(msg, "In-Reply-To").split()
+    references = header(msg, "References").split()[::-1]
+    ids = dict.fromkeys(r for r in answered + references if r.startswith("<"))
+    return list(ids)[:MAX_THREAD_IDS]
+
+
+def _payload(part: EmailMessage) -> bytes:
     try:
-        return part.get_content()
-    except (LookupError, UnicodeError, AssertionError, ValueError):
-        payload = part.get_payload(decode=True) or b""
-        return payload.decode("utf-8", errors="replace")
+        data = part.get_payload(decode=True)
+    except Exception:
+        return b""
+    if not isinstance(data, bytes):
+        return b""
+    if any(isinstance(d, errors.InvalidBase64LengthDefect) for d in part.defects):
+        # One character too many after the last whole group: the standard library then
+        # gives the undecoded text back. Decode the whole groups instead.
+        encoded = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
+        data = base64.b64decode(encoded[: len(encoded) // 4 * 4])
+    return data
 
 
-def _bytes(part: EmailMessage) -> bytes:
-    if part.get_content_type() == "message/rfc822":
-        inner = part.get_payload()
-        if isinstance(inner, list) and inner:
-            return inner[0].as_bytes()
-    payload = part.get_payload(decode=True)
-    return payload if isinstance(payload, bytes) else b""
+def _decode(data: bytes, charset: str | None) -> str:
+    label = (charset or "us-ascii").strip().lower()
+    tries = ["utf-8", "cp1252"] if label in _WESTERN else [label, "utf-8", "cp1252"]
+    for candidate in tries:
+        try:
+            return data.decode(candidate)
+        except (LookupError, UnicodeError):
+            continue
+    return data.decode("cp1252", errors="replace")
+
+
+def _unflow(text: str, *, delsp: bool) -> str:
+    """RFC 3676 format=flowed back to paragraphs: a line ending in a space goes on in the
+    next line of the same quote depth; ``delsp`` removes that space (it was added)."""
+    out: list[tuple[int, str]] = []
+    joining = False
+    for line in text.split("\n"):
+        line = line.rstrip("\r")
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        if content.startswith(" "):
+            content = content[1:]  # space-stuffing
+        flowed = content.endswith(" ") and content != "-- "
+        if flowed and delsp:
+            content = content[:-1]
+        if joining and out and out[-1][0] == depth:
+            out[-1] = (depth, out[-1][1] + content)
+        else:
+            out.append((depth, content))
+        joining = flowed
+    return "\n".join((">" * depth + " " if depth else "") + body for depth, body in out)
+
+
+def _text(part: EmailMessage) -> str:
+    text = clean(_decode(_payload(part), part.get_content_charset()))
+    if part.get_content_subtype() == "plain" and part.get_param("format", "").lower() == "flowed":
+        text = _unflow(text, delsp=part.get_param("delsp", "").lower() == "yes")
+    return text
+
+
+def _filename(part: EmailMessage) -> str | None:
+    try:
+        return part.get_filename()
+    except Exception:
+        return None
+
+
+def _named(ctype: str, base: str = "file") -> str:
+    """A name for a file sent without one, so that it opens as what it is."""
+    return base + (mimetypes.guess_extension(ctype, strict=False) or "")
 
 
 def _tnef(data: bytes) -> list[Attachment]:
@@ -92,72 +200,152 @@ def _tnef(data: bytes) -> list[Attachment]:
         return [Attachment("winmail.dat", "application/ms-tnef", data)]
     try:
         parsed = TNEF(data)
-        return [
+        found = [
             Attachment(a.long_filename() or a.name, "application/octet-stream", a.data)
             for a in parsed.attachments
         ]
     except Exception:  # a broken TNEF file is kept as it came
-        return [Attachment("winmail.dat", "application/ms-tnef", data)]
+        found = []
+    # Nothing unpacked (a broken file, or one that holds only Outlook's rich text): keep it.
+    return found or [Attachment("winmail.dat", "application/ms-tnef", data)]
 
 
-def _attachments(msg: EmailMessage) -> list[Attachment]:
-    out: list[Attachment] = []
-    try:
-        parts = list(msg.iter_attachments())
-    except Exception:
-        parts = []
-    for part in parts:
-        try:
-            filename = part.get_filename()
-        except Exception:
-            filename = None
-        ctype = part.get_content_type()
-        disposition = (part.get_content_disposition() or "").lower()
-        inline = (
-            ctype.startswith("image/")
-            and disposition != "attachment"
-            and bool(part.get("Content-ID"))
+def _regrouped(part: EmailMessage) -> list[EmailMessage] | None:
+    """The parts of a multipart whose boundary parameter is missing or wrong, split at the
+    first line that looks like a boundary; None if there is none."""
+    body = part.get_payload()
+    if not isinstance(body, str):
+        return None
+    found = _BOUNDARY_LINE.search(body)
+    if found is None:
+        return None
+    boundary = found.group(1)
+    if part.get_boundary() == boundary:
+        return None
+    wrapper = email.message_from_string(
+        f'Content-Type: multipart/mixed; boundary="{boundary}"\n\n{body}',
+        policy=email.policy.default,
+    )
+    parts = wrapper.get_payload()
+    return parts if isinstance(parts, list) and parts else None  # type: ignore[return-value]
+
+
+@dataclass
+class _Found:
+    plain: list[str] = field(default_factory=list)
+    html: list[str] = field(default_factory=list)
+    files: list[Attachment] = field(default_factory=list)
+    # Images the HTML shows from multipart/related: logos, pasted pictures.
+    decorations: list[Attachment] = field(default_factory=list)
+    sealed: str | None = None
+
+    def take(self, other: _Found) -> None:
+        self.files += other.files
+        self.decorations += other.decorations
+        self.sealed = self.sealed or other.sealed
+
+
+def _walk(part: EmailMessage, found: _Found, parent: str = "") -> None:
+    ctype = part.get_content_type()
+    if part.get_content_maintype() == "multipart":
+        children = part.get_payload()
+        if not isinstance(children, list):
+            children = _regrouped(part)
+        if children is None:  # no parts at all: what there is, is text
+            found.plain.append(_text(part))
+            return
+        if ctype == "multipart/encrypted":
+            found.sealed = "encrypted (PGP/MIME)"
+            return
+        if ctype == "multipart/alternative":
+            _alternatives(children, found)
+            return
+        for child in children:
+            if ctype == "multipart/signed" and child.get_content_type() in _SIGNATURES:
+                continue  # the signature is no document of the client's
+            _walk(child, found, ctype)
+        return
+    _leaf(part, found, parent, ctype)
+
+
+def _alternatives(children: list[EmailMessage], found: _Found) -> None:
+    """Versions of the same content: the first with plain text and the last with HTML, and
+    the files any of them carries (Apple nests its pictures in the HTML version)."""
+    versions = []
+    for child in children:
+        version = _Found()
+        if child.get_content_maintype() == "multipart":
+            _walk(child, version, "multipart/alternative")
+        elif child.get_content_subtype() in ("plain", "html") or child.is_attachment():
+            _leaf(child, version, "multipart/alternative", child.get_content_type())
+        # other renderings (text/calendar beside its text, say) are left out
+        versions.append(version)
+        found.take(version)
+    found.plain += next((v.plain for v in versions if "".join(v.plain).strip()), [])
+    found.html += next((v.html for v in reversed(versions) if "".join(v.html).strip()), [])
+
+
+def _leaf(part: EmailMessage, found: _Found, parent: str, ctype: str) -> None:
+    filename = _filename(part)
+    attached = part.is_attachment() or bool(filename)
+    if ctype in ("text/plain", "text/html") and not attached:
+        (found.plain if ctype == "text/plain" else found.html).append(_text(part))
+        return
+    if ctype in _SMIME:
+        kind = (part.get_param("smime-type") or "").lower()
+        found.sealed = (
+            "signed in an S/MIME wrapper (smime.p7m)"
+            if kind == "signed-data"
+            else "encrypted (S/MIME)"
         )
-        data = _bytes(part)
-        if ctype == "application/ms-tnef" or (filename or "").lower() == "winmail.dat":
-            out.extend(_tnef(data))
-            continue
-        if ctype == "message/rfc822" and not filename:
-            filename = "forwarded.eml"
-        out.append(Attachment(filename, ctype, data, inline))
-    return out
+        return
+    if ctype == "message/rfc822":
+        inner = part.get_payload()
+        data = inner[0].as_bytes() if isinstance(inner, list) and inner else _payload(part)
+        found.files.append(Attachment(filename or "forwarded.eml", ctype, data))
+        return
+    data = _payload(part)
+    if ctype == "application/ms-tnef" or (filename or "").lower() == "winmail.dat":
+        found.files.extend(_tnef(data))
+        return
+    inline = (
+        parent == "multipart/related"
+        and ctype.startswith("image/")
+        and part.get_content_disposition() != "attachment"
+        and bool(part.get("Content-ID"))
+    )
+    attachment = Attachment(filename or _named(ctype), ctype, data, inline)
+    (found.decorations if inline else found.files).append(attachment)
 
 
 def parse(raw: bytes) -> ParsedMail:
     msg: EmailMessage = email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[assignment]
-    sender = parseaddr(header(msg, "From"))[1].strip()
-    recipients = [
-        addr
-        for _, addr in getaddresses(
-            _all(msg, "To")
-            + _all(msg, "Cc")
-            + _all(msg, "Delivered-To")
-            + _all(msg, "X-Original-To")
-        )
-        if addr
-    ]
-    text = html = None
+    senders = _addresses(msg, "From")
+    found = _Found()
     try:
-        plain = msg.get_body(preferencelist=("plain",))
-        text = _content(plain) if plain is not None else None
-        rich = msg.get_body(preferencelist=("html",))
-        html = _content(rich) if rich is not None else None
-    except Exception:
-        text = _content(msg) if msg.get_content_maintype() == "text" else None
-    references = (header(msg, "In-Reply-To") + " " + header(msg, "References")).split()
+        _walk(msg, found)
+    except Exception:  # whatever the walk stumbled on: the text, if it is text
+        found = _Found()
+        if msg.get_content_maintype() == "text":
+            found.plain.append(_text(msg))
+    text = "\n\n".join(t.strip("\n") for t in found.plain) if found.plain else None
+    html = "\n".join(found.html) if found.html else None
+    html_text = html_to_text(html) if html and not (text or "").strip() else None
+    if not found.files and not (text or "").strip() and not (html_text or "").strip():
+        # A mail that is only a picture: the picture is what the client sent.
+        found.files = [replace(a, inline=False) for a in found.decorations]
+        found.decorations = []
     return ParsedMail(
         msg=msg,
-        sender=sender,
-        recipients=recipients,
+        sender=senders[0] if senders else "",
+        senders=senders,
+        recipients=_addresses(msg, "To", "Cc", "Delivered-To", "X-Original-To"),
         subject=header(msg, "Subject"),
-        message_id=header(msg, "Message-ID") or None,
-        in_reply_to=[r for r in references if r.startswith("<")],
+        message_id=_message_id(msg),
+        in_reply_to=_thread_ids(msg),
         text=text,
         html=html,
-        attachments=_attachments(msg),
+        html_text=html_text,
+        attachments=found.files + found.decorations,
+        sealed=found.sealed,
     )

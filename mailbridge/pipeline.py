@@ -35,7 +35,7 @@ from core.models import MAX_BODY_LENGTH, Channel, InboundMail
 from core.services import checklists, inbound
 from core.services.documents import Upload
 from core.settings import Settings
-from core.storage import FileStore, StoredFile, aiter_bytes
+from core.storage import FileStore, StoredFile
 
 from .htmltext import html_to_text
 from .parse import ParsedMail
@@ -76,6 +76,10 @@ class Incoming:
     parsing: asyncio.Future[ParsedMail] | None = None
     mail: ParsedMail | None = None
     match: inbound.Match | None = None
+    # The matched dossier's id, kept apart from ``match``: after an error the unit of work is
+    # rolled back and the Dossier object can no longer be read, but the quarantine record
+    # still says which dossier the mail was for.
+    dossier_id: int | None = None
     reply: str = ""
     uploads: list[Upload] = field(default_factory=list)
     extra: list[Upload] = field(default_factory=list)
@@ -134,6 +138,10 @@ async def parse_mail(p: Pipeline, m: Incoming) -> None:
     m.mail = await m.parsing
     if not m.mail.sender:
         raise Stop(QUARANTINED, "no sender address")
+    senders = sorted({a.lower() for a in m.mail.senders})
+    if len(senders) > 1:
+        # Whose mail is it? Mail clients show one of them, and not always the first.
+        raise Stop(QUARANTINED, "more than one sender address: " + ", ".join(senders)[:300])
 
 
 def _automatic(mail: ParsedMail, settings: Settings) -> str | None:
@@ -243,23 +251,42 @@ async def identify(p: Pipeline, m: Incoming) -> None:
     if match is None:
         raise Stop(QUARANTINED, "no dossier found for this mail")
     m.match = match
+    m.dossier_id = match.dossier.id
+
+
+async def readable(p: Pipeline, m: Incoming) -> None:
+    """Encrypted mail (or mail signed inside an opaque wrapper) cannot be turned into text
+    here; staff see it in quarantine, and the client hears that it was not filed."""
+    mail = m.mail
+    assert mail is not None
+    if mail.sealed:
+        raise Stop(QUARANTINED, f"the mail is {mail.sealed} and cannot be read")
 
 
 async def body(p: Pipeline, m: Incoming) -> None:
     mail = m.mail
     assert mail is not None
-    text = mail.text if mail.text and mail.text.strip() else html_to_text(mail.html or "")
+    if mail.text and mail.text.strip():
+        text = mail.text
+    elif mail.html_text is not None:
+        text = mail.html_text
+    else:
+        text = html_to_text(mail.html or "")
     reply, _quoted = split_reply(text)
     if not reply.strip():
         reply = "(no text)"
     if len(reply) > MAX_BODY_LENGTH:
-        m.extra.append(
-            Upload("message.txt", aiter_bytes(reply.encode()), "text/plain; charset=utf-8")
-        )
-        reply = (
-            reply[: MAX_BODY_LENGTH - 100].rstrip()
-            + "\n\n[…] (the whole text is filed as message.txt)"
-        )
+        try:
+            stored = await p.store.put_bytes(reply.encode())
+        except TooLarge:
+            stored = None
+        if stored is not None:
+            m.extra.append(Upload("message.txt", None, "text/plain; charset=utf-8", stored=stored))
+            ending = "(the whole text is filed as message.txt)"
+        else:
+            m.notes.append("the whole text is too large to file; the original mail is kept")
+            ending = "(the text is cut here)"
+        reply = reply[: MAX_BODY_LENGTH - 100].rstrip() + "\n\n[…] " + ending
     m.reply = reply
 
 
@@ -303,6 +330,7 @@ STEPS: list[Step] = [
     rate_limit,
     bounces,
     identify,
+    readable,
     body,
     attachments,
 ]
@@ -409,7 +437,7 @@ class Pipeline:
             reason="; ".join(x for x in (reason, notes) if x) or None,
             path=list(m.path),
             raw_storage_key=m.raw_key,
-            dossier_id=m.match.dossier.id if m.match else None,
+            dossier_id=m.dossier_id,
         )
 
     async def _record(self, m: Incoming, outcome: str, reason: str | None) -> Result:

@@ -136,6 +136,53 @@ def _join_wrapped_markers(text: str) -> str:
     return _OPEN_ADDRESS.sub(lambda m: f"{m.group(1)}{m.group(2).strip()}", text)
 
 
+# Linear stand-ins for three searches over the pattern that the regular expression engine
+# runs in quadratic or exponential time on long runs of lines (a mail of thousands of quote
+# or marker lines stalled the bridge for seconds to hours). Each is tested against its
+# expression in tests/test_mail_quirks.py.
+
+
+def _bottom_posted(pattern: str) -> bool:
+    """``(?:b[^t]+)*b[bqeh]+t[et]*`` matches the whole pattern: quoted mail first, then the
+    reply at the end."""
+    first_text = pattern.find(TEXT)
+    if first_text < 2 or pattern[first_text:].strip(TEXT + EMPTY) or pattern[0] != EMBEDDED:
+        return False
+    head = pattern[:first_text]
+    tail_run = len(head) - len(head.rstrip(EMBEDDED + QUOTE + EMPTY + HEADER))
+    # The last "b[bqeh]+" starts at a marker inside that run, one line before its end at
+    # the latest; what comes before it is empty or "b" and at least one more line.
+    return any(head[j] == EMBEDDED and j != 1 for j in range(len(head) - tail_run, len(head) - 1))
+
+
+_MARKER_TO_END = re.compile(r"[eqdh]*be*")
+_QUOTE_TO_END = re.compile(r"[eqd]*q[ed]*b*e*")
+
+
+def _quoted_to_end(pattern: str) -> int | None:
+    """Where ``e*(?:b[eqdh]*|b*[ed]*q[eqd]*)$`` would match: the start of the longest such
+    end. Matched backwards, anchored, so each expression runs once over the string."""
+    backwards = pattern[::-1]
+    lengths = [
+        len(m.group())
+        for m in (_MARKER_TO_END.match(backwards), _QUOTE_TO_END.match(backwards))
+        if m
+    ]
+    return len(pattern) - max(lengths) if lengths else None
+
+
+def _wrapped_header_block(pattern: str) -> tuple[int, int] | None:
+    """Where ``h+[hte]+h+e`` would first match, found run by run: that regular expression
+    backtracks cubically on thousands of header-like lines that are not followed by an
+    empty one (minutes for one mail)."""
+    for run in re.finditer(r"[hte]+", pattern):
+        first = run.group().find("h")
+        last = run.group().rfind("he")
+        if first >= 0 and last >= first + 2:
+            return run.start() + first, run.start() + last + 2
+    return None
+
+
 def _trim(lines: list[str], pattern: str) -> tuple[list[str], str]:
     # Everything after the first delimiter goes (signatures, footers).
     found = re.search(DELIMITER, pattern)
@@ -145,13 +192,13 @@ def _trim(lines: list[str], pattern: str) -> tuple[list[str], str]:
     keep = [i for i, c in enumerate(pattern) if c != SIGNATURE]
     lines, pattern = [lines[i] for i in keep], "".join(pattern[i] for i in keep)
     # The reply at the end, under the quoted mail ("bottom posting"): keep the end.
-    if re.fullmatch(r"(?:b[^t]+)*b[bqeh]+t[et]*", pattern):
+    if _bottom_posted(pattern):
         start = pattern.index(TEXT)
         return lines[start:], pattern[start:]
     # An embedded-mail marker (or a quote) running to the end: cut it off.
-    found = re.search(r"e*(?:b[eqdh]*|b*[ed]*q[eqd]*)$", pattern)
-    if found and found.start() > 0:
-        lines, pattern = lines[: found.start()], pattern[: found.start()]
+    cut = _quoted_to_end(pattern)
+    if cut:  # not None, and not the whole mail
+        lines, pattern = lines[:cut], pattern[:cut]
     else:
         # A marker followed by unquoted text (a quote marked with "|", say): cut there;
         # a marker followed by ">" quotes and then text is an answer between the lines.
@@ -162,11 +209,10 @@ def _trim(lines: list[str], pattern: str) -> tuple[list[str], str]:
     keep = [i for i, c in enumerate(pattern) if c != EMBEDDED]
     lines, pattern = [lines[i] for i in keep], "".join(pattern[i] for i in keep)
     # Header blocks whose values wrapped onto lines of their own count as headers throughout.
-    found = re.search(r"h+[hte]+h+e", pattern)
+    found = _wrapped_header_block(pattern)
     if found:
-        pattern = (
-            pattern[: found.start()] + "h" * (found.end() - found.start()) + pattern[found.end() :]
-        )
+        start, end = found
+        pattern = pattern[:start] + "h" * (end - start) + pattern[end:]
     # Outlook's header blocks: three or more header lines after the text.
     found = re.search(r"t[eq]*h{3,}", pattern)
     if found:
@@ -178,9 +224,8 @@ def _trim(lines: list[str], pattern: str) -> tuple[list[str], str]:
         lines, pattern = lines[:end], pattern[:end]
     # Quotes left at the end, once there is text.
     if TEXT in pattern:
-        found = re.search(r"[eq]+$", pattern)
-        if found:
-            lines, pattern = lines[: found.start()], pattern[: found.start()]
+        end = len(pattern.rstrip(EMPTY + QUOTE))
+        lines, pattern = lines[:end], pattern[:end]
     return lines, pattern
 
 
