@@ -300,4 +300,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # no
     if test_corpora.REPORT:
         terminalreporter.section("mail corpora: share of cases matching the corpus")
         for name, (ok, total) in test_corpora.REPORT.items():
-            terminalreporter.write_line(f"{name:<40} {ok:>4}/{total:<4} {ok / total:7.1%}")
+            share = f"{ok / total:7.1%}" if total else "   none"  # a corpus that was not found
+            terminalreporter.write_line(f"{name:<40} {ok:>4}/{total:<4} {share}")
