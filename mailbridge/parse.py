@@ -53,7 +53,6 @@ class Attachment:
 @dataclass
 class ParsedMail:
     msg: EmailMessage
-    sender: str
     recipients: list[str]
     subject: str
     message_id: str | None
@@ -70,6 +69,18 @@ class ParsedMail:
     # The policy parses a header anew on every access; the pipeline's rules ask for the same
     # few many times.
     _seen: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def sender(self) -> str:
+        """The address the mail is from (the first, if From names several)."""
+        return self.senders[0] if self.senders else ""
+
+    @property
+    def body_text(self) -> str:
+        """What the sender wrote, as text: the text part, or else the HTML as text."""
+        if self.text and self.text.strip():
+            return self.text
+        return self.html_text or ""
 
     @property
     def dossier_numbers(self) -> list[str]:
@@ -337,7 +348,6 @@ def parse(raw: bytes) -> ParsedMail:
         found.decorations = []
     return ParsedMail(
         msg=msg,
-        sender=senders[0] if senders else "",
         senders=senders,
         recipients=_addresses(msg, "To", "Cc", "Delivered-To", "X-Original-To"),
         subject=header(msg, "Subject"),

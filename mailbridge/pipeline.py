@@ -37,7 +37,6 @@ from core.services.documents import Upload
 from core.settings import Settings
 from core.storage import FileStore, StoredFile
 
-from .htmltext import html_to_text
 from .parse import ParsedMail
 from .quotes import split_reply
 from .reader import MailReader, read_in_thread
@@ -266,13 +265,7 @@ async def readable(p: Pipeline, m: Incoming) -> None:
 async def body(p: Pipeline, m: Incoming) -> None:
     mail = m.mail
     assert mail is not None
-    if mail.text and mail.text.strip():
-        text = mail.text
-    elif mail.html_text is not None:
-        text = mail.html_text
-    else:
-        text = html_to_text(mail.html or "")
-    reply, _quoted = split_reply(text)
+    reply, _quoted = split_reply(mail.body_text)
     if not reply.strip():
         reply = "(no text)"
     if len(reply) > MAX_BODY_LENGTH:

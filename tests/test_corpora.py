@@ -59,9 +59,8 @@ def test_talon_standard_replies() -> None:
         expected_file = base / f"{eml.stem}_reply_text"
         expected = expected_file.read_text() if expected_file.exists() else "Hello"
         mail = parse(eml.read_bytes())
-        text = mail.text if mail.text and mail.text.strip() else html_to_text(mail.html or "")
         # talon cuts quotes only; compare like with like.
-        got, _ = split_reply(text, strip_signature=False)
+        got, _ = split_reply(mail.body_text, strip_signature=False)
         results.append(norm(got) == norm(expected))
     assert share("talon standard replies", results) >= TARGET
 
