@@ -274,17 +274,19 @@ async def test_totp_enrol_login_reuse_and_recovery(db: Database, firm: Firm, tmp
     async with db.begin() as s:
         live = await sessions.load(s, settings, first.cookie)
         assert not live.complete
-        outcome = await twofactor.second_step(s, live, totp.now())
+        used = totp.now()
+        outcome = await twofactor.second_step(s, live, used)
     assert outcome.cookie and outcome.cookie != first.cookie  # a new id after the second step
     async with db.read() as s:
         assert await sessions.load(s, settings, first.cookie) is None
         assert (await sessions.load(s, settings, outcome.cookie)).complete
 
-    # The same code again, in a new login: refused (a code is used once).
+    # The same code again, in a new login: refused (a code is used once). The code is the
+    # one used above, not totp.now() again: a 30-second step may have passed since.
     second = await auth.login(db, settings, "alice", "Zomer2026!x", "1.1.1.1")
     async with db.begin() as s:
         live = await sessions.load(s, settings, second.cookie)
-        reused = await twofactor.second_step(s, live, totp.now())
+        reused = await twofactor.second_step(s, live, used)
     assert reused.cookie is None and "not right" in reused.error.message
 
     # A recovery code works once.
