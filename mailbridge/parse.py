@@ -9,6 +9,7 @@ bare attachment are all found; which text and which files a mail holds is decide
 from __future__ import annotations
 
 import base64
+import binascii
 import email
 import email.policy
 import mimetypes
@@ -138,6 +139,8 @@ def _thread_ids(msg: EmailMessage) -> list[str]:
 
 
 def _payload(part: EmailMessage) -> bytes:
+    if part.get("content-transfer-encoding", "").strip().lower() == "quoted-printable":
+        return _quoted_printable(part)
     try:
         data = part.get_payload(decode=True)
     except Exception:
@@ -150,6 +153,23 @@ def _payload(part: EmailMessage) -> bytes:
         encoded = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
         data = base64.b64decode(encoded[: len(encoded) // 4 * 4])
     return data
+
+
+def _quoted_printable(part: EmailMessage) -> bytes:
+    """RFC 2045 6.7: whitespace that a mail server added at a line's end is removed before
+    decoding, so that "= " still ends in a soft line break; the standard library keeps it
+    and leaves a "=" in the text."""
+    try:
+        encoded = part.get_payload(decode=False)
+    except Exception:
+        return b""
+    if not isinstance(encoded, str):
+        return b""
+    lines = encoded.encode("utf-8", "surrogateescape").split(b"\n")
+    for i, line in enumerate(lines):
+        end = b"\r" if line.endswith(b"\r") else b""
+        lines[i] = line[: len(line) - len(end)].rstrip(b" \t") + end
+    return binascii.a2b_qp(b"\n".join(lines))
 
 
 def _decode(data: bytes, charset: str | None) -> str:

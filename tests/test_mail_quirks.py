@@ -5,6 +5,7 @@ never the pipeline's generic "error in <step>"."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import re
 import struct
@@ -396,6 +397,44 @@ async def test_base64_cut_off_mid_group_keeps_the_text_decoded(
     raw = sample(to, "text/plain", encoded, headers="Content-Transfer-Encoding: base64\r\n")
     message, _ = await filed(db, pipeline, raw)
     assert message.body == "Hallo daar, tot morge"  # was the base64 itself
+
+
+async def test_quoted_printable_soft_break_with_trailing_spaces_still_joins(
+    db: Database, pipeline: Pipeline, to: str
+) -> None:
+    # A relay padded "=" at the line ends with blanks; RFC 2045 says a decoder drops them.
+    body = (
+        b"Ik stuur de loonstroken van januari en febru= \r\n"
+        b"ari mee, en de jaaropgave 2025 volgt=\t\r\n"
+        b" morgen.  \r\n"
+        b"Groet, Alice =C3=A9n Bob\r\n"
+    )
+    raw = sample(
+        to,
+        "text/plain; charset=utf-8",
+        body,
+        headers="Content-Transfer-Encoding: quoted-printable\r\n",
+    )
+    message, _ = await filed(db, pipeline, raw)
+    assert message.body == (  # was "febru= \nari" and "volgt=\t\n morgen"
+        "Ik stuur de loonstroken van januari en februari mee, en de jaaropgave 2025 volgt"
+        " morgen.\nGroet, Alice \u00e9n Bob"
+    )
+
+
+async def test_quoted_printable_attachment_keeps_its_bytes(
+    db: Database, pipeline: Pipeline, to: str
+) -> None:
+    csv = (
+        b'Content-Type: text/csv; name="uren.csv"\r\n'
+        b'Content-Disposition: attachment; filename="uren.csv"\r\n'
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        b"datum;uren=20\r\n2026-01-05;7,5=\r\n0\r\n"
+    )
+    raw = sample(to, 'multipart/mixed; boundary="B"', parts(TEXT, csv))
+    message, _ = await filed(db, pipeline, raw)
+    (document,) = message.attachments
+    assert hashlib.sha256(b"datum;uren \r\n2026-01-05;7,50\r\n").hexdigest() == document.sha256
 
 
 async def test_nul_bytes_in_body_subject_and_sender_are_dropped(
