@@ -253,6 +253,15 @@ async def identify(p: Pipeline, m: Incoming) -> None:
     m.dossier_id = match.dossier.id
 
 
+async def delivered_before(p: Pipeline, m: Incoming) -> None:
+    """A copy of a mail already filed (the bytes differ by a header a server added, so
+    ``deduplicate`` did not see it) is recorded, not filed twice."""
+    mail, match = m.mail, m.match
+    assert mail is not None and match is not None
+    if mail.message_id and await inbound.already_filed(await p.session(m), match, mail.message_id):
+        raise Stop(IGNORED, "a copy of a mail already filed in this dossier")
+
+
 async def readable(p: Pipeline, m: Incoming) -> None:
     """Encrypted mail (or mail signed inside an opaque wrapper) cannot be turned into text
     here; staff see it in quarantine, and the client hears that it was not filed."""
@@ -323,6 +332,7 @@ STEPS: list[Step] = [
     rate_limit,
     bounces,
     identify,
+    delivered_before,
     readable,
     body,
     attachments,

@@ -482,6 +482,35 @@ async def test_a_from_with_only_a_name_has_no_sender(
     assert record.reason == "no sender address"
 
 
+async def test_a_second_delivery_of_the_same_mail_is_recorded_not_filed_again(
+    db: Database, pipeline: Pipeline, settings, firm: Firm, to: str
+) -> None:
+    # The client sent one reply to the dossier's address and, in Cc, to an address of the
+    # firm that forwards to the same mailbox: two copies, one Received header apart.
+    headers = "Message-ID: <een-antwoord@example.nl>\r\n"
+    raw = sample(to, "multipart/mixed; boundary=B", parts(TEXT, PDF), headers=headers)
+    first, _ = await filed(db, pipeline, raw)
+    again = await pipeline.handle(b"Received: from relay.kantoor.example; Tue\r\n" + raw)
+    assert (again.outcome, again.reason) == (
+        "ignored",
+        "a copy of a mail already filed in this dossier",
+    )
+    async with db.read() as s:
+        messages = (await s.scalars(select(Message).where(Message.direction == "incoming"))).all()
+        record = await s.get(InboundMail, again.inbound_id)
+    assert [m.id for m in messages] == [first.id]
+    assert record.dossier_id == firm.alice_1.id and record.raw_storage_key  # staff can see it
+
+    # The same mail to her other dossier (she wrote to both) is filed there too.
+    other = replytokens.address(
+        settings.reply_address,
+        replytokens.make(settings.secret_key, ReplyTarget("a", firm.alice.id, firm.alice_2.id)),
+    )
+    to_both = raw.replace(f"To: {to}".encode(), f"To: {other}".encode())
+    second, _ = await filed(db, pipeline, to_both)
+    assert second.dossier_id == firm.alice_2.id
+
+
 async def test_an_overlong_message_id_is_not_kept_as_an_id(
     db: Database, pipeline: Pipeline, to: str
 ) -> None:

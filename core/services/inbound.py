@@ -76,6 +76,24 @@ async def already_handled(
     return (await session.scalar(select(InboundMail.id).where(seen).limit(1))) is not None
 
 
+async def already_filed(session: AsyncSession, match: Match, email_message_id: str) -> bool:
+    """The same mail from the same writer is in this dossier already: a second delivery of it
+    (sent to two of the firm's addresses, or handed over again by a server)."""
+    account = match.account
+    writer = Message.author_id == account.id if account else Message.author_id.is_(None)
+    found = await session.scalar(
+        select(Message.id)
+        .where(
+            Message.email_message_id == email_message_id,
+            Message.dossier_id == match.dossier.id,
+            Message.direction == Direction.INCOMING,
+            writer,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 async def recent_from(session: AsyncSession, sender: str, minutes: int) -> int:
     since = utcnow() - dt.timedelta(minutes=minutes)
     return (
