@@ -5,6 +5,8 @@ error page (never a 500) and changes nothing; what a person had saved stays."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -416,3 +418,33 @@ async def test_an_origin_that_is_not_a_url_is_another_site(
     )
     assert response.status == 403 and "niet vanaf deze site" in await response.text()
     assert await language_of(db, firm.alice.id) == "nl"
+
+
+# --- requests that are not valid HTTP --------------------------------------------------------
+
+
+async def test_malformed_requests_get_400_and_one_quiet_log_line(
+    browser: Browser, caplog: pytest.LogCaptureFixture
+) -> None:
+    from loket.logs import configure_logging
+
+    configure_logging(logging.INFO)  # as `loket serve` does
+    caplog.set_level(logging.DEBUG)
+    secret = "geheim-token-123"
+    bad = [
+        b"GET /password/" + secret.encode() + b"x" * 9000 + b" HTTP/1.1\r\nHost: a\r\n",
+        b"GET /password/" + secret.encode() + "/é".encode() + b" HTTP/1.1\r\nHost: a\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nX-Bad: a\x01b\r\n",
+    ]
+    for head in bad:
+        answer = await raw_request(browser, head)
+        assert answer.split(b"\r\n", 1)[0].split(b" ")[1] == b"400"
+    server = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert len(server) == len(bad)
+    # The access line: no route was matched. Was: the access logger itself crashed.
+    access = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert len(access) == len(bad) and all(re.fullmatch(r"\w+ \? 400 [\d.]+ms", a) for a in access)
+    # Was: each at ERROR with a traceback, quoting the request line.
+    assert {(r.levelname, r.exc_info) for r in server} == {("INFO", None)}
+    assert all("malformed request refused" in r.getMessage() for r in server)
+    assert not any(secret in r.getMessage() for r in caplog.records)

@@ -9,8 +9,18 @@ from aiohttp.abc import AbstractAccessLogger
 
 class RedactingAccessLogger(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        route = "?"
+        self.logger.info(
+            "%s %s %s %.1fms", request.method, _route(request), response.status, time * 1000
+        )
+
+
+def _route(request: web.BaseRequest) -> str:
+    """The pattern that answered, or "?" for a request that never reached the router: one
+    that was not valid HTTP, whose ``match_info`` aiohttp guards with an assert."""
+    try:
         match_info = getattr(request, "match_info", None)
-        if match_info is not None and match_info.route.resource is not None:
-            route = match_info.route.resource.canonical
-        self.logger.info("%s %s %s %.1fms", request.method, route, response.status, time * 1000)
+    except AssertionError:
+        return "?"
+    if match_info is None or match_info.route.resource is None:
+        return "?"
+    return match_info.route.resource.canonical
