@@ -139,12 +139,13 @@ def _thread_ids(msg: EmailMessage) -> list[str]:
 
 
 def _payload(part: EmailMessage) -> bytes:
-    if part.get("content-transfer-encoding", "").strip().lower() == "quoted-printable":
-        return _quoted_printable(part)
+    quoted = part.get("content-transfer-encoding", "").strip().lower() == "quoted-printable"
     try:
-        data = part.get_payload(decode=True)
+        data = part.get_payload(decode=not quoted)
     except Exception:
         return b""
+    if quoted and isinstance(data, str):
+        return _quoted_printable(data.encode("utf-8", "surrogateescape"))
     if not isinstance(data, bytes):
         return b""
     if any(isinstance(d, errors.InvalidBase64LengthDefect) for d in part.defects):
@@ -155,17 +156,11 @@ def _payload(part: EmailMessage) -> bytes:
     return data
 
 
-def _quoted_printable(part: EmailMessage) -> bytes:
+def _quoted_printable(encoded: bytes) -> bytes:
     """RFC 2045 6.7: whitespace that a mail server added at a line's end is removed before
     decoding, so that "= " still ends in a soft line break; the standard library keeps it
     and leaves a "=" in the text."""
-    try:
-        encoded = part.get_payload(decode=False)
-    except Exception:
-        return b""
-    if not isinstance(encoded, str):
-        return b""
-    lines = encoded.encode("utf-8", "surrogateescape").split(b"\n")
+    lines = encoded.split(b"\n")
     for i, line in enumerate(lines):
         end = b"\r" if line.endswith(b"\r") else b""
         lines[i] = line[: len(line) - len(end)].rstrip(b" \t") + end
