@@ -92,11 +92,19 @@ async def visible_dossier(
     """Load a dossier the actor may see, by id or number; NotFound otherwise."""
     if (dossier_id is None) == (number is None):
         raise ValueError("give exactly one of dossier_id and number")
-    key: Any = Dossier.id == dossier_id if dossier_id is not None else Dossier.number == number
-    stmt = select(Dossier).where(key, visible_dossiers(actor)).options(*options)
-    if for_update:
-        stmt = stmt.with_for_update()
-    dossier = (await session.execute(stmt)).scalar_one_or_none()
+    if dossier_id is not None and not options and not for_update:
+        # A page opens the dossier and then asks each service for its part by id: the
+        # session's identity map has it by then, so there is no second query.
+        # can_see_dossier is the same rule as visible_dossiers (tests/test_access.py).
+        dossier = await session.get(Dossier, dossier_id)
+        if dossier is not None and not can_see_dossier(actor, dossier):
+            dossier = None
+    else:
+        key: Any = Dossier.id == dossier_id if dossier_id is not None else Dossier.number == number
+        stmt = select(Dossier).where(key, visible_dossiers(actor)).options(*options)
+        if for_update:
+            stmt = stmt.with_for_update()
+        dossier = (await session.execute(stmt)).scalar_one_or_none()
     if dossier is None:
         shown = number if number is not None else f"#{dossier_id}"
         raise NotFound("Dossier %(number)s was not found.", number=shown)

@@ -4,11 +4,15 @@ existence does not leak); allowed to see but not to change → "forbidden"."""
 
 from __future__ import annotations
 
-import pytest
+import re
 
+import pytest
+from sqlalchemy import event, select
+
+from core import access
 from core.db import Database
 from core.errors import NotFound, PermissionDenied
-from core.models import DocumentCategory
+from core.models import DocumentCategory, Dossier
 from core.services import documents, dossiers, messages
 from core.services.documents import Upload
 from core.storage import LocalFileStore, aiter_bytes
@@ -134,3 +138,40 @@ async def test_managing_is_for_staff(
             with pytest.raises(PermissionDenied if allowed else NotFound):
                 async with db.begin() as s:
                     await op(s)
+
+
+ACCOUNTS = ("staff", "alice", "bv_main", "bv_extra", "carol", "office", "other_office")
+DOSSIERS = ("alice_1", "alice_2", "bv_1", "carol_visible", "carol_hidden")
+
+
+async def test_the_rule_in_sql_and_in_python_agree(db: Database, firm: Firm) -> None:
+    """visible_dossiers (a WHERE clause, for lists) and can_see_dossier (for a dossier in
+    hand) are one rule written twice: they must agree for every user and dossier."""
+    for who in ACCOUNTS:
+        actor = firm.actor(getattr(firm, who))
+        async with db.read() as s:
+            in_sql = set(await s.scalars(select(Dossier.id).where(access.visible_dossiers(actor))))
+            for name in DOSSIERS:
+                dossier = await s.get(Dossier, getattr(firm, name).id)
+                assert access.can_see_dossier(actor, dossier) is (dossier.id in in_sql), (who, name)
+
+
+async def test_a_dossier_page_reads_the_dossier_once(db: Database, firm: Firm, content) -> None:
+    """The page opens the dossier by number, then lists its messages and documents by id:
+    those find it in the unit of work instead of querying it again."""
+    actor = firm.actor(firm.alice)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with db.read() as s:
+            view = await dossiers.open_dossier(s, actor, number=firm.alice_1.number)
+            await messages.list_messages(s, actor, dossier_id=view.dossier.id)
+            await documents.list_documents(s, actor, dossier_id=view.dossier.id)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    from_dossiers = [x for x in statements if re.search(r"\bFROM dossiers\b", x)]
+    assert len(from_dossiers) == 1, from_dossiers
