@@ -70,6 +70,7 @@ class Incoming:
     uidvalidity: int | None = None
     uid: int | None = None
     sha256: str = ""
+    body_sha256: str = ""
     raw_key: str | None = None
     raw_write: asyncio.Future[StoredFile] | None = None
     parsing: asyncio.Future[ParsedMail] | None = None
@@ -258,7 +259,9 @@ async def delivered_before(p: Pipeline, m: Incoming) -> None:
     ``deduplicate`` did not see it) is recorded, not filed twice."""
     mail, match = m.mail, m.match
     assert mail is not None and match is not None
-    if mail.message_id and await inbound.already_filed(await p.session(m), match, mail.message_id):
+    if mail.message_id and await inbound.already_filed(
+        await p.session(m), match, mail.sender, mail.message_id, m.body_sha256
+    ):
         raise Stop(IGNORED, "a copy of a mail already filed in this dossier")
 
 
@@ -307,10 +310,17 @@ async def attachments(p: Pipeline, m: Incoming) -> None:
         m.uploads.append(Upload(attachment.filename, None, attachment.content_type, stored=stored))
 
 
-async def _sha256(raw: bytes) -> str:
+def _hashes_now(raw: bytes) -> tuple[str, str]:
+    """The hash of the whole mail and of its body (after the first empty line)."""
+    ends = [i + len(sep) for sep in (b"\r\n\r\n", b"\n\n") if (i := raw.find(sep)) >= 0]
+    body = raw[min(ends) :] if ends else b""
+    return hashlib.sha256(raw).hexdigest(), hashlib.sha256(body).hexdigest()
+
+
+async def _hashes(raw: bytes) -> tuple[str, str]:
     if len(raw) > HASH_IN_THREAD:
-        return await asyncio.to_thread(lambda: hashlib.sha256(raw).hexdigest())
-    return hashlib.sha256(raw).hexdigest()
+        return await asyncio.to_thread(_hashes_now, raw)
+    return _hashes_now(raw)
 
 
 def forget_reading(parsing: asyncio.Future[ParsedMail] | None) -> None:
@@ -388,7 +398,7 @@ class Pipeline:
     ) -> Result:
         m = Incoming(raw=raw, mailbox=mailbox, uidvalidity=uidvalidity, uid=uid, parsing=parsing)
         try:
-            m.sha256 = await _sha256(raw)
+            m.sha256, m.body_sha256 = await _hashes(raw)
             return await self._handle(m)
         finally:
             forget_reading(m.parsing)
@@ -434,6 +444,7 @@ class Pipeline:
             uid=m.uid,
             message_id_header=(mail.message_id if mail else None),
             sha256=m.sha256,
+            body_sha256=m.body_sha256,
             sender=(mail.sender[:320] if mail else None),
             subject=(mail.subject[:1000] if mail else None),
             outcome=outcome,

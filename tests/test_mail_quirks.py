@@ -511,6 +511,16 @@ async def test_a_second_delivery_of_the_same_mail_is_recorded_not_filed_again(
     assert second.dossier_id == firm.alice_2.id
 
 
+async def test_another_mail_that_reuses_a_message_id_is_still_filed(
+    db: Database, pipeline: Pipeline, to: str
+) -> None:
+    # Some scan-to-mail devices give every mail the same Message-ID.
+    headers = "Message-ID: <scan@printer.local>\r\n"
+    first, _ = await filed(db, pipeline, sample(to, "text/plain", b"Scan 1", headers=headers))
+    second, _ = await filed(db, pipeline, sample(to, "text/plain", b"Scan 2", headers=headers))
+    assert (first.body, second.body) == ("Scan 1", "Scan 2")
+
+
 async def test_an_overlong_message_id_is_not_kept_as_an_id(
     db: Database, pipeline: Pipeline, to: str
 ) -> None:

@@ -21,6 +21,8 @@ class InboundMail(Base):
     uid: Mapped[int | None] = mapped_column(BigInteger, default=None)
     message_id_header: Mapped[str | None] = mapped_column(String(998), index=True, default=None)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # The same, of the body alone: a copy that came by another route differs in its headers.
+    body_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     sender: Mapped[str | None] = mapped_column(String(320), default=None)
     subject: Mapped[str | None] = mapped_column(Text, default=None)
     # "stored", "quarantined", "ignored", "bounced"

@@ -76,18 +76,21 @@ async def already_handled(
     return (await session.scalar(select(InboundMail.id).where(seen).limit(1))) is not None
 
 
-async def already_filed(session: AsyncSession, match: Match, email_message_id: str) -> bool:
-    """The same mail from the same writer is in this dossier already: a second delivery of it
-    (sent to two of the firm's addresses, or handed over again by a server)."""
-    account = match.account
-    writer = Message.author_id == account.id if account else Message.author_id.is_(None)
+async def already_filed(
+    session: AsyncSession, match: Match, sender: str, email_message_id: str, body_sha256: str
+) -> bool:
+    """The same mail is in this dossier already: a second delivery of it (sent to two of the
+    firm's addresses, or handed over again by a server), which differs only in the headers
+    servers add. The same Message-ID alone is not enough: some scanners and mail programs
+    give every mail the same one."""
     found = await session.scalar(
-        select(Message.id)
+        select(InboundMail.id)
         .where(
-            Message.email_message_id == email_message_id,
-            Message.dossier_id == match.dossier.id,
-            Message.direction == Direction.INCOMING,
-            writer,
+            InboundMail.message_id_header == email_message_id,
+            InboundMail.body_sha256 == body_sha256,
+            InboundMail.dossier_id == match.dossier.id,
+            InboundMail.message_id.is_not(None),
+            func.lower(InboundMail.sender) == sender.lower(),
         )
         .limit(1)
     )
