@@ -32,7 +32,8 @@ class Kind(enum.StrEnum):
     INVITATION = "invitation"
     SET_PASSWORD = "set_password"
     PASSWORD_SET = "password_set"
-    MAIL_NOT_FILED = "mail_not_filed"
+    MAIL_NOT_FILED = "mail_not_filed"  # no dossier could be found for a client's mail
+    MAIL_HELD = "mail_held"  # a client's mail waits for staff for another reason
     REMINDER = "reminder"
     DOCUMENT_RECEIVED = "document_received"
 

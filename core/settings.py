@@ -59,8 +59,8 @@ class Settings:
     outbox_lifetime_hours: int = 4 * 24
     outbox_poll_seconds: int = 5
     # Inbound mail: Authentication-Results are trusted only from this authserv-id (the firm's
-    # own receiving server); more than mail_rate_per_sender mails from one sender within
-    # mail_rate_minutes are dropped as a storm.
+    # own receiving server); once mail_rate_per_sender mails from one sender have become
+    # messages within mail_rate_minutes, the sender's further mail waits in quarantine.
     mail_authserv_id: str | None = None
     mail_rate_per_sender: int = 20
     mail_rate_minutes: int = 10

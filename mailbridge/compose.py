@@ -33,6 +33,7 @@ SUBJECTS = {
     "client_message": N_("[%(dossier)s] Message from a client: %(subject)s"),
     "client_document": N_("[%(dossier)s] A client delivered a document"),
     "mail_not_filed": N_("We could not file your mail"),
+    "mail_held": N_("We received your mail"),
     "reminder": N_("Reminder: we are still waiting for a few things"),
     "document_received": N_("We received your document"),
 }
@@ -69,6 +70,10 @@ INTROS = {
         'We received your mail "%(subject)s" but could not tell which dossier it belongs to; '
         "a colleague will look at it. Next time, answer one of our notification mails (it "
         "carries its own reply address), or write to us in the client portal."
+    ),
+    "mail_held": N_(
+        'We received your mail "%(subject)s". It could not be added to your dossier '
+        "automatically, so a colleague will look at it; there is no need to send it again."
     ),
 }
 

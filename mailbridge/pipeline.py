@@ -57,10 +57,11 @@ LOOP_HEADER = "X-Loket-Kind"
 
 
 class Stop(Exception):
-    def __init__(self, outcome: str, reason: str) -> None:
+    def __init__(self, outcome: str, reason: str, *, no_dossier: bool = False) -> None:
         super().__init__(reason)
         self.outcome = outcome
         self.reason = reason
+        self.no_dossier = no_dossier  # quarantined because no dossier could be found
 
 
 @dataclass
@@ -179,16 +180,22 @@ async def drop_automatic(p: Pipeline, m: Incoming) -> None:
 
 
 async def rate_limit(p: Pipeline, m: Incoming) -> None:
-    """A sender writing more than the set number of mails in a short time is a storm."""
+    """A sender whose mails became more than the set number of messages in a short time
+    (a mail loop, a server resending) is not filed on: the rest waits in quarantine, where
+    staff can file it, so a client who really sends 30 scans loses none."""
     mail = m.mail
     assert mail is not None
     if _is_report(mail):
         return
-    recent = await inbound.recent_from(
-        await p.session(m), mail.sender, p.settings.mail_rate_minutes
-    )
-    if recent >= p.settings.mail_rate_per_sender:
-        raise Stop(IGNORED, f"more than {p.settings.mail_rate_per_sender} mails from this sender")
+    settings = p.settings
+    session = await p.session(m)
+    filed = await inbound.filed_recently(session, mail.sender, settings.mail_rate_minutes)
+    if filed >= settings.mail_rate_per_sender:
+        raise Stop(
+            QUARANTINED,
+            f"more than {settings.mail_rate_per_sender} mails from this sender"
+            f" in {settings.mail_rate_minutes} minutes",
+        )
 
 
 def delivery_failures(mail: ParsedMail) -> tuple[frozenset[bytes], frozenset[bytes]]:
@@ -249,7 +256,7 @@ async def identify(p: Pipeline, m: Incoming) -> None:
     except inbound.Refused as exc:
         raise Stop(QUARANTINED, exc.reason) from None
     if match is None:
-        raise Stop(QUARANTINED, "no dossier found for this mail")
+        raise Stop(QUARANTINED, "no dossier found for this mail", no_dossier=True)
     m.match = match
     m.dossier_id = match.dossier.id
 
@@ -431,7 +438,7 @@ class Pipeline:
             if stop.outcome == DUPLICATE:
                 await _raw_kept(m, strict=False)  # the same bytes are stored already
                 return Result(DUPLICATE, stop.reason)
-            return await self._record(m, stop.outcome, stop.reason)
+            return await self._record(m, stop.outcome, stop.reason, no_dossier=stop.no_dossier)
         m.path.append("store")
         return await self._store(m)
 
@@ -454,14 +461,16 @@ class Pipeline:
             dossier_id=m.dossier_id,
         )
 
-    async def _record(self, m: Incoming, outcome: str, reason: str | None) -> Result:
+    async def _record(
+        self, m: Incoming, outcome: str, reason: str | None, *, no_dossier: bool = False
+    ) -> Result:
         await _raw_kept(m, strict=False)
         s = await self.session(m)
         row = self._row(m, outcome, reason)
         s.add(row)
         await s.flush()
         if outcome == QUARANTINED and m.mail is not None and m.mail.sender:
-            await inbound.tell_not_filed(s, m.mail.sender, m.mail.subject)
+            await inbound.tell_not_filed(s, m.mail.sender, m.mail.subject, no_dossier=no_dossier)
         return Result(outcome, reason, inbound_id=row.id)
 
     async def _store(self, m: Incoming) -> Result:

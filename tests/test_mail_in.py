@@ -11,9 +11,11 @@ from sqlalchemy.orm import selectinload
 
 from core import replytokens
 from core.db import Database
-from core.models import Account, Document, InboundMail, Message
+from core.models import Account, Document, InboundMail, Message, OutboxItem
 from core.replytokens import ReplyTarget
 from core.storage import LocalFileStore
+from mailbridge.compose import render
+from mailbridge.filing import file_from_quarantine
 from mailbridge.pipeline import Pipeline
 
 from .conftest import Firm, mail_settings
@@ -114,8 +116,8 @@ async def test_tampered_token_is_quarantined(
     assert result.outcome == "quarantined" and "does not verify" in result.reason
 
 
-async def test_auto_replies_are_ignored_and_a_storm_is_cut_off(
-    pipeline: Pipeline, db: Database, firm: Firm, settings
+async def test_auto_replies_are_ignored_and_a_storm_waits_in_quarantine(
+    pipeline: Pipeline, db: Database, firm: Firm, settings, store
 ) -> None:
     to = reply_to(settings, "a", firm.alice.id, firm.alice_1.id)
     auto = await pipeline.handle(
@@ -133,13 +135,26 @@ async def test_auto_replies_are_ignored_and_a_storm_is_cut_off(
         )
     )
     assert outlook.outcome == "ignored"
-    outcomes = [
-        (
-            await pipeline.handle(reply_mail(sender="alice@example.nl", to=to, text=f"mail {n}"))
-        ).outcome
-        for n in range(6)
+    results = [
+        await pipeline.handle(reply_mail(sender="alice@example.nl", to=to, text=f"mail {n}"))
+        for n in range(8)
     ]
-    assert outcomes.count("stored") == 3 and outcomes[-1] == "ignored"
+    # The ignored auto-replies do not count; five became messages (the limit in these
+    # settings), the rest wait for staff instead of being dropped.
+    assert [r.outcome for r in results] == ["stored"] * 5 + ["quarantined"] * 3
+    assert results[-1].reason == "more than 5 mails from this sender in 10 minutes"
+    async with db.read() as s:
+        told = list(await s.scalars(select(OutboxItem).where(OutboxItem.kind == "mail_held")))
+    assert [i.recipient for i in told] == ["alice@example.nl"]  # once, not per held mail
+    # Not "we could not tell which dossier": she did answer the right mail.
+    assert "U hoeft hem niet opnieuw te sturen" in render(told[0], settings).text
+
+    filed = await file_from_quarantine(
+        db, store, settings, firm.actor(firm.staff), results[-1].inbound_id, firm.alice_1.number
+    )
+    async with db.read() as s:
+        message = await s.get(Message, filed.message_id)
+    assert (message.dossier_id, message.body) == (firm.alice_1.id, "mail 7")
 
 
 async def test_our_own_mail_is_a_loop(pipeline: Pipeline, firm: Firm, settings) -> None:

@@ -97,12 +97,16 @@ async def already_filed(
     return found is not None
 
 
-async def recent_from(session: AsyncSession, sender: str, minutes: int) -> int:
+async def filed_recently(session: AsyncSession, sender: str, minutes: int) -> int:
+    """How many of ``sender``'s mails became messages in the last ``minutes``. Mail held back
+    or ignored does not count, so a sender who keeps trying is not kept out by it."""
     since = utcnow() - dt.timedelta(minutes=minutes)
     return (
         await session.scalar(
             select(func.count(InboundMail.id)).where(
-                func.lower(InboundMail.sender) == sender.lower(), InboundMail.received_at >= since
+                func.lower(InboundMail.sender) == sender.lower(),
+                InboundMail.received_at >= since,
+                InboundMail.message_id.is_not(None),
             )
         )
         or 0
@@ -269,20 +273,20 @@ async def reload(session: AsyncSession, match: Match) -> Match:
     return Match(dossier, account, match.how, match.checklist_id, match.question)
 
 
-async def tell_not_filed(session: AsyncSession, sender: str, subject: str) -> bool:
-    """A known client whose mail could not be filed hears so, at most once a day."""
+async def tell_not_filed(
+    session: AsyncSession, sender: str, subject: str, *, no_dossier: bool
+) -> bool:
+    """A known client whose mail could not be filed hears so, at most once a day: that no
+    dossier could be found for it (and how to reply next time), or else that a colleague
+    will look at it."""
     accounts = await _accounts_with_email(session, sender)
     if not accounts:
         return False
     account = accounts[0]
-    key = f"{Kind.MAIL_NOT_FILED.value}:{account.id}:{utcnow().date().isoformat()}"
-    if await session.scalar(select(OutboxItem.id).where(OutboxItem.idempotency_key == key)):
+    day = utcnow().date().isoformat()
+    told = [f"{kind.value}:{account.id}:{day}" for kind in (Kind.MAIL_NOT_FILED, Kind.MAIL_HELD)]
+    if await session.scalar(select(OutboxItem.id).where(OutboxItem.idempotency_key.in_(told))):
         return False
-    account_mail(
-        session,
-        Kind.MAIL_NOT_FILED,
-        account,
-        data={"subject": subject[:200]},
-        key=utcnow().date().isoformat(),
-    )
+    kind = Kind.MAIL_NOT_FILED if no_dossier else Kind.MAIL_HELD
+    account_mail(session, kind, account, data={"subject": subject[:200]}, key=day)
     return True
