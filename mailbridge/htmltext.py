@@ -11,6 +11,11 @@ from html.parser import HTMLParser
 
 _SKIP = {"script", "style", "head", "title", "blockquote", "template", "noscript", "svg"}
 _BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol"}
+# Rows and list items are lines, not paragraphs: no empty line after each.
+_LINES = {"tr", "li"}
+# Where a table cell starts; cells of a row with text in them are joined with " | " so
+# that "Loon" and "30.000" in two cells do not run together as "Loon30.000".
+_CELL = "\x1f"
 _QUOTE_MARKERS = ("gmail_quote", "divrplyfwdmsg", "appendonsend", "moz-cite-prefix", "yahoo_quoted")
 
 
@@ -43,6 +48,8 @@ class _Text(HTMLParser):
             self.skip_depth += 1
         elif tag in _BLOCK:
             self.out.append("\n")
+        elif tag in ("td", "th"):
+            self.out.append(_CELL)
 
     def handle_endtag(self, tag: str) -> None:
         if self.stopped or not self.open[tag]:
@@ -54,12 +61,12 @@ class _Text(HTMLParser):
                 self.skip_depth -= 1
             if top == tag:
                 break
-        if tag in _BLOCK:
+        if tag in _BLOCK and tag not in _LINES:
             self.out.append("\n")
 
     def handle_data(self, data: str) -> None:
         if not self.stopped and self.skip_depth == 0:
-            self.out.append(data)
+            self.out.append(data.replace(_CELL, ""))
 
     def close(self) -> None:
         """The end of the HTML, as HTML5 ends it: a comment, declaration or tag still open
@@ -79,6 +86,14 @@ def html_to_text(html: str) -> str:
     except Exception:  # malformed HTML: keep what was read
         pass
     text = "".join(parser.out).replace("\xa0", " ")
+    if _CELL in text:
+        text = "\n".join(_cells(line) for line in text.split("\n"))
     text = re.sub(r"[ \t]+", " ", text)
     text = re.sub(r" *\n *", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _cells(line: str) -> str:
+    if _CELL not in line:
+        return line
+    return " | ".join(cell.strip() for cell in line.split(_CELL) if cell.strip())

@@ -390,6 +390,22 @@ async def test_format_flowed_without_delsp_keeps_the_spaces(
     assert message.body == "Dit is een lange zin die over twee regels loopt."
 
 
+async def test_an_html_table_keeps_its_cells_apart(
+    db: Database, pipeline: Pipeline, to: str
+) -> None:
+    html = (
+        b"<html><body><p>Mijn cijfers:</p><table>"
+        b"<tr><th>Jaar</th><th>Bedrag</th></tr><tr><td>2024</td><td>1.250</td></tr>"
+        b"<tr><td>Loon</td><td>30.000</td><td></td></tr></table>"
+        b"<ul><li>loonstrook</li><li>jaaropgave</li></ul></body></html>"
+    )
+    message, _ = await filed(db, pipeline, sample(to, "text/html; charset=utf-8", html))
+    # Was "Jaar\nBedrag" ... "20241.250" and "Loon30.000": amounts run together.
+    assert message.body == (
+        "Mijn cijfers:\n\nJaar | Bedrag\n2024 | 1.250\nLoon | 30.000\n\nloonstrook\njaaropgave"
+    )
+
+
 async def test_base64_cut_off_mid_group_keeps_the_text_decoded(
     db: Database, pipeline: Pipeline, to: str
 ) -> None:
