@@ -65,6 +65,18 @@ async def test_two_step_verification_with_an_app(
     assert again.status == 401  # a recovery code works once
 
 
+async def test_fetching_the_style_sheet_keeps_the_session(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    for path in ("/static/loket.css", "/static/loket.js"):
+        response = await browser.get(path)
+        assert response.status == 200 and "Set-Cookie" not in response.headers, path
+    # Was: each file answered "loket=; Max-Age=0", and the next click went to the login page.
+    assert (await browser.get("/dossiers")).url.path.startswith("/dossiers")
+
+
 async def test_session_id_changes_at_each_step(browser: Browser, db: Database, firm: Firm) -> None:
     await set_password(db, firm.alice.id)
     async with db.begin() as s:

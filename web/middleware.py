@@ -103,8 +103,11 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def session(request: web.Request, handler: Handler) -> web.StreamResponse:
     settings, db = request.app[SETTINGS], request.app[DB]
     live = None
-    raw = request.cookies.get(cookie_name(request))
-    if raw and not request.path.startswith("/static/"):
+    # Files need no session. Their cookie is not looked at, so it must not be taken for a
+    # dead one below and deleted: a style sheet fetched after a reload logged people out.
+    static = request.path.startswith("/static/")
+    raw = None if static else request.cookies.get(cookie_name(request))
+    if raw:
         async with db.read() as s:
             live = await sessions.load(s, settings, raw)
         if live is not None and sessions.needs_touch(live.row):
