@@ -203,6 +203,24 @@ async def test_message_over_the_limit_is_refused_by_the_server(
         assert await s.scalar(select(Document)) is None
 
 
+async def test_a_refused_attachment_keeps_the_typed_message_on_the_page(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get("/dossiers/2026-0001/messages/new")
+    files = [("files", f"scan{n}.pdf", b"%PDF", "application/pdf") for n in range(21)]
+    response = await browser.post_multipart(
+        "/dossiers/2026-0001/messages",
+        [("subject", "Mijn loonstroken"), ("body", "Hierbij alle loonstroken van 2025.")],
+        files,
+    )
+    assert response.status == 400 and "hoogstens 20 bijlagen" in browser.last_html
+    # Was: the error above an empty form; the client had to type it all again.
+    assert 'value="Mijn loonstroken"' in browser.last_html
+    assert ">Hierbij alle loonstroken van 2025.</textarea>" in browser.last_html
+
+
 async def test_multipart_without_csrf_is_refused(
     browser: Browser, db: Database, firm: Firm
 ) -> None:

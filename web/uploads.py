@@ -84,14 +84,16 @@ async def read_form(
     *,
     file_field: str | None = "files",
     before_files: Callable[[dict[str, str]], None] | None = None,
+    into: Form | None = None,
 ) -> Form:
     """The form's fields and its files (already in the store). ``before_files`` may refuse the
-    text fields before any file is stored."""
+    text fields before any file is stored. Read ``into`` a Form of the caller's, the fields
+    read before an error are still there to show again."""
     if request.content_type != "multipart/form-data":
         raise ValidationError(UNREADABLE)
     with readable():
         reader = await request.multipart()
-    form = Form()
+    form = into if into is not None else Form()
     first = True
     checked = False
     while True:

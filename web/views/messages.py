@@ -15,7 +15,7 @@ from ..guards import actor, login_required
 from ..keys import DB, STORE
 from ..params import path_id
 from ..render import page
-from ..uploads import read_form, streams_form
+from ..uploads import Form, read_form, streams_form
 
 routes = web.RouteTableDef()
 
@@ -68,14 +68,15 @@ async def send(request: web.Request) -> web.StreamResponse:
     number = request.match_info["number"]
     async with request.app[DB].read() as s:
         view = await dossiers.open_dossier(s, who, number=number)
-    fields: dict[str, str] = {}
+    form = Form()
+    fields = form.fields  # what was typed, shown again if the message is refused
     try:
-        form = await read_form(
+        await read_form(
             request,
             request.app[STORE],
             before_files=lambda f: messages.check_message(f.get("subject"), f.get("body")),
+            into=form,
         )
-        fields = form.fields
         async with request.app[DB].begin() as s:
             message = await messages.send_message(
                 s,
