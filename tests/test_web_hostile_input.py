@@ -448,3 +448,16 @@ async def test_malformed_requests_get_400_and_one_quiet_log_line(
     assert {(r.levelname, r.exc_info) for r in server} == {("INFO", None)}
     assert all("malformed request refused" in r.getMessage() for r in server)
     assert not any(secret in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("path", ["/dossiers/2026-0001/messages", "/me/2fa/totp", "/logout"])
+async def test_a_form_address_opened_in_the_address_bar_is_a_page_not_a_bare_405(
+    browser: Browser, db: Database, firm: Firm, path: str
+) -> None:
+    # The error of a form is shown at the form's address; pressing Enter in the address bar
+    # there asks for that address with GET.
+    await logged_in(browser, db, firm.alice, "alice")
+    response = await browser.get(path)
+    assert response.status == 405 and "POST" in response.headers["Allow"]
+    # Was aiohttp's bare English "405: Method Not Allowed", without the site around it.
+    assert NO_PAGE in browser.last_html and 'lang="nl"' in browser.last_html

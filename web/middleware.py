@@ -81,17 +81,25 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if isinstance(exc, TooManyAttempts):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    except (web.HTTPNotFound, web.HTTPRequestEntityTooLarge) as exc:
-        # aiohttp's own refusals (no route; a body over client_max_size), as a page in the
+    except (
+        web.HTTPNotFound,
+        web.HTTPMethodNotAllowed,
+        web.HTTPRequestEntityTooLarge,
+    ) as exc:
+        # aiohttp's own refusals (no route; a body over client_max_size; a form's address
+        # opened from the address bar after an error was shown there), as a page in the
         # reader's language.
         error = (
-            NotFound("This page does not exist.")
-            if isinstance(exc, web.HTTPNotFound)
-            else TooLarge("This form is too large to send.")
+            TooLarge("This form is too large to send.")
+            if isinstance(exc, web.HTTPRequestEntityTooLarge)
+            else NotFound("This page does not exist.")
         )
-        return page(
+        response = page(
             request, "error.html", {"error": error, "status": exc.status}, status=exc.status
         )
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except web.HTTPException:
         raise
     except Exception:
