@@ -23,6 +23,10 @@ from functools import cached_property
 from .htmltext import html_to_text
 
 DOSSIER_IN_SUBJECT = re.compile(r"\[\s*([A-Za-z0-9][A-Za-z0-9._/-]{0,62})\s*\]")
+# A picture shown in the HTML (multipart/related, by Content-ID) is a logo or an icon of a
+# signature when it is small; a screenshot or photo pasted into the mail (Gmail, Outlook)
+# is larger, and is what the client meant to send.
+DECORATION_MAX = 40 * 1024
 # RFC 5322's limit for a header line; a longer "Message-ID" is garbage, not an id.
 MAX_MESSAGE_ID = 998
 # Enough to find the mail a reply answers; References of a long thread can hold thousands.
@@ -339,6 +343,7 @@ def _leaf(part: EmailMessage, found: _Found, parent: str, ctype: str) -> None:
         and ctype.startswith("image/")
         and part.get_content_disposition() != "attachment"
         and bool(part.get("Content-ID"))
+        and len(data) < DECORATION_MAX
     )
     attachment = Attachment(filename or _named(ctype), ctype, data, inline)
     (found.decorations if inline else found.files).append(attachment)

@@ -269,6 +269,28 @@ async def test_a_signature_logo_of_the_html_is_still_left_out(
     assert (message.body, documents(message)) == ("Akkoord.", [])
 
 
+async def test_a_screenshot_pasted_into_the_text_is_filed(
+    db: Database, pipeline: Pipeline, to: str
+) -> None:
+    # Gmail and Outlook send a pasted picture as a related part shown by its Content-ID.
+    photo = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 300  # a JPEG of 77 KB
+    raw = sample(
+        to,
+        'multipart/related; boundary="B"',
+        parts(
+            b"Content-Type: text/html\r\n\r\n"
+            b'<p>Hierbij een foto van mijn loonstrook.</p><img src="cid:ii_1"><img src="cid:logo">',
+            b"Content-Type: image/jpeg; name=image.png\r\nContent-ID: <ii_1>\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(photo),
+            b"Content-Type: image/png\r\nContent-ID: <logo>\r\n\r\nPNG",
+        ),
+    )
+    message, _ = await filed(db, pipeline, raw)
+    assert message.body == "Hierbij een foto van mijn loonstrook."
+    # Was: nothing filed, and no word about it. The small logo still stays out.
+    assert documents(message) == [("image.png", "image/jpeg", len(photo))]
+
+
 async def test_winmail_dat_with_nothing_to_unpack_is_kept_as_it_came(
     db: Database, pipeline: Pipeline, to: str
 ) -> None:
