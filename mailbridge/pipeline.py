@@ -284,7 +284,10 @@ async def readable(p: Pipeline, m: Incoming) -> None:
 async def body(p: Pipeline, m: Incoming) -> None:
     mail = m.mail
     assert mail is not None
-    reply, _quoted = split_reply(mail.body_text)
+    # A mail that brings files and, besides them, only the quoted notification and a
+    # signature ("Verstuurd vanaf mijn iPhone") has no text of its own.
+    with_files = any(not a.inline for a in mail.attachments)
+    reply, _quoted = split_reply(mail.body_text, keep_all_if_empty=not with_files)
     if not reply.strip():
         reply = "(no text)"
     if len(reply) > MAX_BODY_LENGTH:

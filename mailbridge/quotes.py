@@ -6,6 +6,13 @@ classes form a pattern string such as ``tteebqqq``, and regular expressions over
 decide what to cut. The line classes cover Dutch and English first ("Op … schreef …",
 "On … wrote …", Outlook's "Van:/Verzonden:/Aan:" blocks), and the other languages clients
 of a Dutch firm write in.
+
+What the client typed is worth more than a tidy cut: a line only counts as a marker, a
+header block, a signature or a delimiter when it looks like what a mail program writes, not
+like a sentence that happens to start the same way ("Op 3 maart schreef de Belastingdienst
+mij dat …", "Van: mijn moeder", "Verzonden met spoed.", "---"). A forwarded mail ("----------
+Forwarded message ----------", "Begin doorgestuurd bericht:") is what the client sends us,
+so it is kept, unlike the quote under a reply.
 """
 
 from __future__ import annotations
@@ -13,17 +20,43 @@ from __future__ import annotations
 import re
 
 EMPTY, DELIMITER, SIGNATURE, EMBEDDED, HEADER, QUOTE, TEXT = "e", "d", "s", "b", "h", "q", "t"
+# Classes that only live while classifying, resolved from the lines around them:
+# a line of dashes, stars, underscores… (a delimiter when the mail's own text is over, else
+# text) and a colon-less "Op … schreef …" (a marker when quoted lines follow, else text).
+_RULE, _MAYBE_MARKER = "r", "m"
 
-_DELIMITER = re.compile(r"^[ \t]*[-_,=+~#*ᐧ—]+[ \t]*$")
+# RFC 3676's signature delimiter "-- " (often trimmed to "--", or turned into a dash by a
+# phone's autocorrection) and the "ᐧ" of Gmail's tracking extensions.
+_DELIMITER = re.compile(r"^[ \t]*(?:--|[—–]|ᐧ)[ \t]*$")
+_RULE_LINE = re.compile(r"^[ \t]*[-_,=+~#*ᐧ—–]+[ \t]*$")
+
+# Device and app names that follow "Sent from/with/via …" in a phone's or app's signature.
+_DEVICE = (
+    r"(?:[\w-]*phone\w*|ipad|ipod|android\w*|mobile?\w*|mobiel\w*|handy|cell\w*|tablet\w*"
+    r"|galaxy|samsung|blackberry|huawei|pixel|nokia|htc|sony|xperia|motorola|oneplus|xiaomi"
+    r"|alcatel|windows|mac|macbook|macos|ios|ipados|device|apparaat|telefoon|outlook|gmail|yahoo|aol"
+    r"|airmail|mailbox|spark|proton\w*|tutanota|thunderbird|k-9|bluemail|edison|newton"
+    r"|superhuman|zoho|icloud|hotmail|gmx|ziggo|kpn|telenet|mail\]?(?:\([^)\s]*\))?\s+"
+    r"(?:for|voor|pour|für|on|op|app)\b)"
+)
+_SENT = (
+    r"(?:sent|envoyé|enviado|gesendet|verzonden|verstuurd|inviato|wysłane|skickat|sendt|отправлено)"
+)
 _SIGNATURE = re.compile(
     r"^[ \t]*[(<]*(?:"
-    r"(?:sent|envoyé|enviado|gesendet|verzonden|verstuurd|inviato|wysłane|skickat|sendt|отправлено)"
-    r"\s+(?:from|with|by|via|de|depuis|desde|von|mit|vanaf|met|da|dal|z|från|fra|от|с)\b.{0,80}"
-    r"|.{0,40}\bfrom\s+(?:my|mobile)\b.{0,60}"
+    # "Sent from my …", "Verstuurd vanaf mijn …", "Envoyé depuis mon …": a device of one's own.
+    rf"{_SENT}\s+(?:from|vanaf|van|depuis|desde|von|da|dal|z|från|fra|от|с)\s+"
+    r"(?:my|mijn|mon|ma|mi|meinem|il\s+mio|mio|mojego|min|mitt|моего|моей)\s.{1,80}"
+    # "Sent with Airmail", "Verzonden met Outlook voor Android", "Sent from Mail for Windows",
+    # "(sent from a phone)": only with the name of a device or a mail app.
+    rf"|{_SENT}\s+(?:from|with|by|via|de|depuis|desde|von|mit|vanaf|met|da|dal|z|från|fra|от|с)"
+    rf"\s+(?:(?:a|an|the|een|de|het|le|la|un|une|my|mijn|mon)\s+)?\[?{_DEVICE}\b.{{0,100}}"
+    # "Someone from mobile", "From My Iphone 6"
+    rf"|(?:\w+\s+)?from\s+(?:mobile|my\s+{_DEVICE})\b.{{0,60}}"
     r"|(?:get|télécharger|download)\s+\[?outlook\s+(?:for|pour)\b.{0,80}"
-    r"|.{0,60}\bvon\s+meinem\b.{0,80}\bgesendet\b.{0,20}"
+    # "Von meinem iPhone gesendet", "Diese Nachricht wurde von meinem Android-… gesendet."
+    rf"|.{{0,60}}\bvon\s+meinem\s+{_DEVICE}.{{0,80}}\bgesendet\b.{{0,20}}"
     r"|.{0,30}(?:從我的|从我的).{0,30}(?:傳送|发送)"
-    r"|(?:sent|verzonden|envoyé)\s+(?:from|met|de)\s+\[?\w+\]?.{0,120}"
     r")[)>.]*[ \t]*$",
     re.IGNORECASE,
 )
@@ -31,11 +64,10 @@ _WROTE = [
     # English: "On <date>, <someone> wrote:" and "At <date>, you wrote:"
     r"^[ \t>]*-*\s*(?:on|at)\s.{1,300}?\bwrote\s*:?\s*-*\s*$",
     r"^[ \t>]*.{1,300}?\bwrote\s*:\s*$",
-    # Dutch: "Op <datum> schreef <iemand>:" and Apple's "Op … heeft … het volgende geschreven:"
-    r"^[ \t>]*-*\s*op\s.{1,300}?\b(?:schreef|geschreven|het volgende geschreven)\b.{0,200}?:?\s*$",
-    # German, French, Spanish, Italian, Portuguese, Polish, Swedish, Norwegian, Danish
-    r"^[ \t>]*-*\s*am\s.{1,300}?\bschrieb\b.{0,200}?:?\s*$",
+    # Dutch "Op <datum> schreef <iemand>:" and German "Am <Datum> schrieb <jemand>:": see
+    # _DATE_MARKER below.
     r"^[ \t>]*.{0,300}?\bschrieb\b.{0,200}?:\s*$",
+    # French, Spanish, Italian, Portuguese, Polish, Swedish, Norwegian, Danish, Russian, Chinese
     r"^[ \t>]*-*\s*le\s.{1,300}?\ba\s+écrit\s*:?\s*$",
     r"^[ \t>]*.{1,300}?\ba\s+écrit\s*:\s*$",
     r"^[ \t>]*-*\s*el\s.{1,300}?\bescribió\s*:?\s*$",
@@ -55,38 +87,70 @@ _WROTE = [
     r"<[^>]+@[^>]+>.{0,20}:?\s*$",
     # "Thu, 26 Jun 2014 14:00:51 +0400 от Alexander L <abc@example.com>:"
     r"^[ \t>]*.{0,100}\d{1,2}:\d{2}.{0,120}<[^>]+@[^>]+>\s*:\s*$",
-    # Separators of forwarded and original mail
+    # Separators of original mail
     r"^[ \t>*]*-+\s*(?:original message|oorspronkelijk bericht|origineel bericht"
     r"|ursprüngliche nachricht|message d'origine|mensaje original|messaggio originale"
-    r"|forwarded message|doorgestuurd bericht|weitergeleitete nachricht|message transféré"
-    r"|mensaje reenviado|messaggio inoltrato|oryginalna wiadomość|ursprungligt meddelande"
-    r"|opprinnelig melding|пересылаемое сообщение|исходное сообщение)\s*-+[\s*]*$",
-    r"^[ \t>]*(?:begin forwarded message|begin doorgestuurd bericht|anfang der weitergeleiteten"
-    r"|début du message réexpédié|inicio del mensaje reenviado)\b.{0,40}:?\s*$",
+    r"|oryginalna wiadomość|ursprungligt meddelande|opprinnelig melding"
+    r"|исходное сообщение)\s*-+[\s*]*$",
 ]
+# Separators of a forwarded mail: the client sends us that mail, it is kept (see split_reply);
+# inside a quoted mail they are markers like the others.
+_FORWARD = re.compile(
+    r"^[ \t>*]*(?:-+\s*(?:forwarded message|doorgestuurd bericht|weitergeleitete nachricht"
+    r"|message transféré|mensaje reenviado|messaggio inoltrato|пересылаемое сообщение)"
+    r"\s*-+[\s*]*"
+    r"|(?:begin forwarded message|begin doorgestuurd bericht|anfang der weitergeleiteten"
+    r"|début du message réexpédié|inicio del mensaje reenviado)\b.{0,40}:?\s*)$",
+    re.IGNORECASE,
+)
 _EMBEDDED = [re.compile(p, re.IGNORECASE) for p in _WROTE]
+# "Op wo 25 nov. 2026 om 23:43 schreef Loket <loket@kantoor.example>:", Apple's "Op … heeft …
+# het volgende geschreven:", "Am … schrieb …:". Clients start sentences the same way ("Op 3
+# maart schreef de Belastingdienst mij dat …"), so the line must look like a mail program's:
+# a date with a time or an address, and a colon at the end, or the address at the end
+# without one. Anything else is a marker only when quoted lines follow it.
+_DATE_MARKER = re.compile(
+    r"^[ \t>]*-*\s*(?:op|am)\s.{1,300}?\b(?:schreef|geschreven|schrieb)\b.{0,200}$",
+    re.IGNORECASE,
+)
+_TIME = re.compile(r"\d{1,2}[:.]\d{2}\b")
+_ADDRESS = re.compile(r"[^\s<>\"'@]+@[^\s<>\"'@]+\.\w")
+_ADDRESS_AT_END = re.compile(r"[^\s<>\"'@]+@[^\s<>\"'@]+\.\w+>?\s*$")
+
 _HEADER = re.compile(
-    r"^[ \t>]*\*?(?:from|sent|to|subject|date|cc|bcc|reply-to"
+    r"^[ \t>]*\*?(from|sent|to|subject|date|cc|bcc|reply-to"
     r"|van|verzonden|aan|onderwerp|datum"
-    r"|von|gesendet|an|betreff|datum|kopie"
-    r"|de|envoyé|à|objet|date|cc"
-    r"|de|enviado|para|asunto|fecha"
+    r"|von|gesendet|an|betreff|kopie"
+    r"|de|envoyé|à|objet"
+    r"|enviado|para|asunto|fecha"
     r"|da|inviato|a|oggetto|data|risposta"
-    r"|od|wysłano|do|temat|data"
-    r"|från|skickat|till|ämne|datum"
+    r"|od|wysłano|do|temat"
+    r"|från|skickat|till|ämne"
     r"|от|отправлено|кому|тема|дата)[ \t]*:\*?(?:[ \t]+\S|[ \t]*$)",
     re.IGNORECASE,
 )
+# The sender, which every header block of Outlook or a forward has.
+_FROM_HEADERS = {"from", "van", "von", "de", "da", "od", "från", "от"}
 _QUOTE = re.compile(r"^[ \t]*>")
-# Markers that mail clients wrap over several lines; joined back before classifying.
-_MULTILINE_WROTE = re.compile(
-    r"^[ \t>]*-*\s*(?:on|op|am|le|el|il|em)\s[^\n]{0,300}?(?:\n[^\n]{0,300}?){1,5}?"
-    r"\b(?:wrote|schreef|geschreven|schrieb|a\s+écrit|escribió|ha\s+scritto|escreveu)\b[^\n]{0,200}?:",
-    re.IGNORECASE | re.MULTILINE,
-)
 
 
-def _classify(line: str) -> str:
+def _marker(line: str) -> str:
+    """EMBEDDED for a line that is an embedded-mail marker on its own, _MAYBE_MARKER for a
+    colon-less "Op … schreef …" that is one only above quoted lines, else ""."""
+    if any(p.match(line) for p in _EMBEDDED) or _FORWARD.match(line):
+        return EMBEDDED
+    if _DATE_MARKER.match(line):
+        stripped = line.rstrip()
+        has_time, has_address = bool(_TIME.search(line)), bool(_ADDRESS.search(line))
+        if stripped.endswith(":") and (has_time or has_address):
+            return EMBEDDED
+        if has_time and _ADDRESS_AT_END.search(stripped):
+            return EMBEDDED
+        return _MAYBE_MARKER
+    return ""
+
+
+def _classify(line: str, markers: dict[str, str]) -> str:
     stripped = line.strip()
     if not stripped or all(
         not ch.isprintable() or ch.isspace() or ch == "\u200b" for ch in stripped
@@ -94,10 +158,13 @@ def _classify(line: str) -> str:
         return EMPTY
     if _DELIMITER.match(line):
         return DELIMITER
+    if _RULE_LINE.match(line):
+        return _RULE
     if _SIGNATURE.match(line):
         return SIGNATURE
-    if any(p.match(line) for p in _EMBEDDED):
-        return EMBEDDED
+    marker = markers[line] if line in markers else _marker(line)
+    if marker:
+        return marker
     if _HEADER.match(line):
         return HEADER
     if _QUOTE.match(line):
@@ -105,40 +172,184 @@ def _classify(line: str) -> str:
     return TEXT
 
 
-_KEYWORD_THEN_COLON = re.compile(
-    r"^([^\n]*\b(?:schrieb|wrote|schreef|a écrit|escribió|napisał|napisała|ha scritto|skrev)\b"
-    r"[^\n:]*)\n[ \t>]*([^\n]{1,120}:)[ \t]*$",
-    re.IGNORECASE | re.MULTILINE,
-)
-_OPEN_ADDRESS = re.compile(r"^([^\n]*<[^>\n]*)\n[ \t>]*([^\n<]*>[^\n]{0,40})$", re.MULTILINE)
+def _header_blocks(lines: list[str], classes: list[str]) -> None:
+    """Header lines count as such only in a block like the one Outlook or a forward writes:
+    the sender ("Van:", "From:", "*From:*"; Hotmail puts "Subject:" above it) and at least
+    two more header lines ("Verzonden:", "Aan:", "Onderwerp:", "Date:", "Cc:" …), one after
+    the other, a value wrapped onto a line or two of its own allowed in between. Elsewhere
+    "Datum: 12 maart" or "Van: mijn moeder" is the client's text. One pass over the lines:
+    no part of a run that falls short would pass."""
+    i, n = 0, len(classes)
+    while i < n:
+        if classes[i] != HEADER:
+            i += 1
+            continue
+        end, senders, others = i, 0, 0
+        j, gap = i, 0
+        while j < n and gap <= 2:
+            if classes[j] == HEADER:
+                if _header_name(lines[j]) in _FROM_HEADERS:
+                    senders += 1
+                else:
+                    others += 1
+                end, gap = j, 0
+            elif classes[j] in (TEXT, EMPTY, QUOTE):
+                gap += 1
+            else:
+                break
+            j += 1
+        valid = senders >= 1 and others >= 2
+        for k in range(i, end + 1):
+            if valid:
+                classes[k] = HEADER
+            elif classes[k] == HEADER:
+                classes[k] = TEXT
+        i = end + 1
 
 
-def _classify_all(lines: list[str]) -> list[str]:
-    """Classes per line; inside a ``` code block everything is text."""
+def _header_name(line: str) -> str:
+    found = _HEADER.match(line)
+    return found.group(1).lower() if found else ""
+
+
+def _classify_all(lines: list[str], markers: dict[str, str] | None = None) -> list[str]:
+    """Classes per line; inside a ``` code block everything is text. ``markers``: the
+    marker classes of lines already looked at."""
+    markers = {} if markers is None else markers
     out, in_code = [], False
     for line in lines:
         if line.strip().startswith("```"):
             in_code = not in_code
             out.append(TEXT)
         else:
-            out.append(TEXT if in_code else _classify(line))
+            out.append(TEXT if in_code else _classify(line, markers))
+    _header_blocks(lines, out)
+    # Backwards, each line knowing the class of the next non-empty one:
+    # - a colon-less "Op … schreef …" is a marker above quoted lines only;
+    # - a rule ("---", "_____", "***") ends the text when no more text of the client's
+    #   follows (the quoted mail, a header block, a signature, the end); a "---" between
+    #   two paragraphs is the client's;
+    # - "Sent from my iPhone" is a signature at the end of the text, above the quote,
+    #   not when more of the client's text follows it.
+    following = ""  # class of the next line that is not empty
+    after_signatures = ""  # … and not a signature either
+    for i in range(len(out) - 1, -1, -1):
+        c = out[i]
+        if c == _MAYBE_MARKER:
+            c = EMBEDDED if following == QUOTE else TEXT
+        elif c == _RULE:
+            c = TEXT if following == TEXT else DELIMITER
+        elif c == SIGNATURE and after_signatures == TEXT:
+            c = TEXT
+        out[i] = c
+        if c != EMPTY:
+            following = c
+            if c != SIGNATURE:
+                after_signatures = c
     return out
 
 
-def _join_wrapped_markers(text: str) -> str:
-    def join(match: re.Match[str]) -> str:
-        return re.sub(r"\n[ \t>\-]*", " ", match.group(0))
+# Markers that mail programs wrap over a few lines, joined back before classifying.
+_MARKER_WORD = re.compile(
+    r"wrote|schreef|geschreven|schrieb|écrit|escribió|scritto|escreveu|napisał|skrev"
+    r"|написал|пише|写道|寫道",
+    re.IGNORECASE,
+)
+_MARKER_START = re.compile(r"^[ \t>]*-*\s*(?:on|op|am|le|el|il|em)\s", re.IGNORECASE)
+# How the last line of a wrapped marker ends: "wrote:", "<adres>:", "um 12:52 Uhr:", "schreef".
+_MARKER_END = re.compile(
+    r"(?:[:：>]|wrote|schreef|geschreven|schrieb|écrit|escribió|scritto|escreveu|napisał"
+    r"|skrev|написал|пише)\s*$",
+    re.IGNORECASE,
+)
+_QUOTE_PREFIX = re.compile(r"^[ \t]*((?:>[ \t]*)*)")
 
-    text = _MULTILINE_WROTE.sub(join, text)
-    # "… schrieb am Fr., 28." on one line and "Apr. 2017 um 11:53 Uhr:" on the next.
-    text = _KEYWORD_THEN_COLON.sub(lambda m: f"{m.group(1)} {m.group(2).strip()}", text)
-    # "Foo Bar <" on one line and "foo@bar.example>:" on the next.
-    return _OPEN_ADDRESS.sub(lambda m: f"{m.group(1)}{m.group(2).strip()}", text)
+
+def _glue(parts: list[str]) -> str:
+    """The lines of a wrapped marker as one: the continuation lines lose the quote marks
+    the first line has; an address cut after its "<" is closed up."""
+    depth = _QUOTE_PREFIX.match(parts[0]).group(1).count(">")
+    joined = parts[0].rstrip()
+    for part in parts[1:]:
+        part = part.lstrip(" \t")
+        for _ in range(depth):
+            if part.startswith(">"):
+                part = part[1:].lstrip(" \t")
+        if not part:
+            continue
+        open_address = joined.rfind("<") > joined.rfind(">")
+        joined += ("" if open_address else " ") + part.rstrip()
+    return joined
 
 
-# Linear stand-ins for three searches over the pattern that the regular expression engine
-# runs in quadratic or exponential time on long runs of lines (a mail of thousands of quote
-# or marker lines stalled the bridge for seconds to hours). Each is tested against its
+class _Markers(dict[str, str]):
+    """The marker class of each line looked at, looked at once."""
+
+    def __missing__(self, line: str) -> str:
+        found = self[line] = _marker(line)
+        return found
+
+
+def _wrapped_marker(lines: list[str], i: int, markers: _Markers) -> int:
+    """How many lines from lines[i] on form one wrapped marker (0: none). Gmail and others
+    wrap "Op … schreef … <adres>:" over two or three lines, never over an empty one; the
+    joined text looks like a date header: a digit, and an address or a colon at the end.
+    (One mail program splits "On <date> <name>" / "" / "<" / "mailto:… <address>" / "> wrote:"
+    over empty lines: only when the first line has a time and the whole an address.)"""
+    first = lines[i]
+    if not first.strip() or len(first) > 400:
+        return 0
+    open_address = first.rfind("<") > first.rfind(">")
+    starts = _MARKER_START.match(first)
+    if not (starts or open_address or _MARKER_WORD.search(first)):
+        return 0
+    window = lines[i : i + 5]
+    if open_address and len(window) > 1 and ">" in window[1] and markers[first] == EMBEDDED:
+        # "2016-10-24 15:36 GMT+02:00 Foo bar <" / "info@foo.bar>:"
+        return 2 if markers[_glue(window[:2])] == EMBEDDED else 0
+    if not _MARKER_WORD.search(" ".join(window)) or markers[first] == EMBEDDED:
+        return 0
+    spans_empty = bool(starts and _TIME.search(first))
+    for k in range(2, len(window) + 1 if spans_empty else min(len(window), 3) + 1):
+        last, before = window[k - 1], window[k - 2]
+        if k > 2 and _MARKER_START.match(before) and _TIME.search(before):
+            return 0  # the marker starts on a later line
+        if not last.strip():
+            if not spans_empty:
+                return 0
+            continue
+        if len(last) > 300 or markers[last] == EMBEDDED and any(c.isdigit() for c in last):
+            return 0  # the next marker, with its date; a bare "wrote:" ends this one
+        if not _MARKER_END.search(last):
+            continue
+        joined = _glue(window[:k])
+        if not any(c.isdigit() for c in joined) or not _MARKER_WORD.search(joined):
+            continue
+        if not (_ADDRESS.search(joined) or joined.endswith(":")):
+            continue
+        if any(not part.strip() for part in window[:k]) and not _ADDRESS.search(joined):
+            continue
+        if markers[joined] == EMBEDDED:
+            return k
+    return 0
+
+
+def _join_wrapped_markers(lines: list[str], markers: _Markers) -> list[str]:
+    out, i = [], 0
+    while i < len(lines):
+        k = _wrapped_marker(lines, i, markers)
+        if k:
+            out.append(_glue(lines[i : i + k]))
+            i += k
+        else:
+            out.append(lines[i])
+            i += 1
+    return out
+
+
+# Linear stand-ins for searches over the pattern that the regular expression engine runs in
+# quadratic or exponential time on long runs of lines (a mail of thousands of quote or
+# marker lines stalled the bridge for seconds to hours). Each is tested against its
 # expression in tests/test_mail_quirks.py.
 
 
@@ -171,24 +382,12 @@ def _quoted_to_end(pattern: str) -> int | None:
     return len(pattern) - max(lengths) if lengths else None
 
 
-def _wrapped_header_block(pattern: str) -> tuple[int, int] | None:
-    """Where ``h+[hte]+h+e`` would first match, found run by run: that regular expression
-    backtracks cubically on thousands of header-like lines that are not followed by an
-    empty one (minutes for one mail)."""
-    for run in re.finditer(r"[hte]+", pattern):
-        first = run.group().find("h")
-        last = run.group().rfind("he")
-        if first >= 0 and last >= first + 2:
-            return run.start() + first, run.start() + last + 2
-    return None
-
-
 def _trim(lines: list[str], pattern: str) -> tuple[list[str], str]:
     # Everything after the first delimiter goes (signatures, footers).
     found = re.search(DELIMITER, pattern)
     if found:
         lines, pattern = lines[: found.start()], pattern[: found.start()]
-    # Mobile signatures go wherever they are.
+    # Mobile signatures go.
     keep = [i for i, c in enumerate(pattern) if c != SIGNATURE]
     lines, pattern = [lines[i] for i in keep], "".join(pattern[i] for i in keep)
     # The reply at the end, under the quoted mail ("bottom posting"): keep the end.
@@ -197,7 +396,7 @@ def _trim(lines: list[str], pattern: str) -> tuple[list[str], str]:
         return lines[start:], pattern[start:]
     # An embedded-mail marker (or a quote) running to the end: cut it off.
     cut = _quoted_to_end(pattern)
-    if cut:  # not None, and not the whole mail
+    if cut is not None:  # all of it, when there is no text: split_reply decides then
         lines, pattern = lines[:cut], pattern[:cut]
     else:
         # A marker followed by unquoted text (a quote marked with "|", say): cut there;
@@ -208,18 +407,9 @@ def _trim(lines: list[str], pattern: str) -> tuple[list[str], str]:
     # Markers left over (answers between the lines): drop just those lines.
     keep = [i for i, c in enumerate(pattern) if c != EMBEDDED]
     lines, pattern = [lines[i] for i in keep], "".join(pattern[i] for i in keep)
-    # Header blocks whose values wrapped onto lines of their own count as headers throughout.
-    found = _wrapped_header_block(pattern)
-    if found:
-        start, end = found
-        pattern = pattern[:start] + "h" * (end - start) + pattern[end:]
-    # Outlook's header blocks: three or more header lines after the text.
+    # Outlook's header blocks (three lines or more, see _header_blocks) after the text.
     found = re.search(r"t[eq]*h{3,}", pattern)
     if found:
-        end = found.start() + 1
-        lines, pattern = lines[:end], pattern[:end]
-    found = re.search(r"t[eq]*(?:he*){2,}[hte]*$", pattern)
-    if found and "h" in pattern[found.start() :]:
         end = found.start() + 1
         lines, pattern = lines[:end], pattern[:end]
     # Quotes left at the end, once there is text.
@@ -229,21 +419,44 @@ def _trim(lines: list[str], pattern: str) -> tuple[list[str], str]:
     return lines, pattern
 
 
-def split_reply(text: str, *, strip_signature: bool = True) -> tuple[str, str]:
+def _forwarded_from(lines: list[str], pattern: str) -> int | None:
+    """The line where a forwarded mail starts, when the client's own text (and signature)
+    above it is all that comes before: no quote, no marker, no header block."""
+    for i, c in enumerate(pattern):
+        if c in (EMBEDDED, QUOTE, HEADER):
+            return i if c == EMBEDDED and _FORWARD.match(lines[i]) else None
+    return None
+
+
+def split_reply(
+    text: str, *, strip_signature: bool = True, keep_all_if_empty: bool = True
+) -> tuple[str, str]:
     """(the reply, what was cut off) for a plain-text mail body. ``strip_signature=False``
-    keeps signatures (to compare with tools that only cut quotes)."""
+    keeps signatures (to compare with tools that only cut quotes). When nothing but quotes
+    and a signature is left, the whole text is the reply, unless ``keep_all_if_empty`` is
+    False (the mail's files are the answer then, and the reply is empty). A forwarded mail
+    under the client's text is part of the reply: the client sends it to us."""
     if not text or not text.strip():
         return "", ""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _join_wrapped_markers(text)
-    lines = text.split("\n")
-    pattern = "".join(_classify_all(lines))
+    markers = _Markers()
+    lines = _join_wrapped_markers(text.split("\n"), markers)
+    text = "\n".join(lines)
+    pattern = "".join(_classify_all(lines, markers))
+    forwarded = _forwarded_from(lines, pattern)
+    if forwarded is not None:
+        lines, pattern, forward = lines[:forwarded], pattern[:forwarded], lines[forwarded:]
+    else:
+        forward = []
     if not strip_signature:
         pattern = pattern.replace(SIGNATURE, TEXT).replace(DELIMITER, TEXT)
     kept, _ = _trim(lines, pattern)
-    reply = "\n".join(kept).strip()
+    reply = "\n\n".join(
+        part for part in ("\n".join(kept).strip(), "\n".join(forward).strip()) if part
+    )
     if not reply:
-        # Nothing but quoted text: keep everything rather than nothing.
-        return text.strip(), ""
+        # Nothing but quoted text: keep everything rather than nothing (an answer may
+        # have been typed between the quoted lines), unless the mail's files are the answer.
+        return (text.strip(), "") if keep_all_if_empty else ("", text.strip())
     elided = text.strip()[len(reply) :].strip() if text.strip().startswith(reply) else ""
     return reply, elided

@@ -313,6 +313,36 @@ async def test_winmail_dat_with_nothing_to_unpack_is_kept_as_it_came(
     assert documents(message) == [("winmail.dat", "application/ms-tnef", len(tnef))]
 
 
+QUOTED_NOTIFICATION = (
+    "Op wo 25 nov. 2026 om 23:43 schreef Loket <loket@kantoor.example>:\r\n\r\n"
+    "> Hallo,\r\n> \r\n> Er staat een nieuw bericht voor u klaar.\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\r\n\r\n" + QUOTED_NOTIFICATION, "\r\nVerstuurd vanaf mijn iPhone\r\n"],
+    ids=["only-the-quote", "only-a-signature"],
+)
+async def test_a_reply_that_is_only_its_files_has_no_text(
+    db: Database, pipeline: Pipeline, to: str, text: str
+) -> None:
+    own = b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + text.encode()
+    raw = sample(to, "multipart/mixed; boundary=B", parts(own, PDF))
+    message, _ = await filed(db, pipeline, raw)
+    # Was: the quoted notification, or "Verstuurd vanaf mijn iPhone", as the client's text.
+    assert (message.body, documents(message)) == ("(no text)", [("a.pdf", "application/pdf", 6)])
+
+
+async def test_a_reply_of_only_quoted_text_and_no_files_keeps_it_all(
+    db: Database, pipeline: Pipeline, to: str
+) -> None:
+    # Nothing to go by: the client may have typed between the quoted lines.
+    raw = sample(to, "text/plain; charset=utf-8", QUOTED_NOTIFICATION.encode())
+    message, _ = await filed(db, pipeline, raw)
+    assert "Er staat een nieuw bericht voor u klaar." in message.body
+
+
 # --- signed and encrypted ------------------------------------------------------------------
 
 

@@ -195,8 +195,10 @@ def build_case(n: int) -> tuple[bytes, dict]:
         "dossier": dossier,
         "author": who if who != "bakkerij" else "bakkerij",
         # Outlook's sign-off is plain text (no "-- " line): it stays, as a person would expect.
-        "reply": text
-        + (style.signature(name) if style.mailer == "outlook" and not forwarded else ""),
+        # A forwarded letter is what the client is sending the firm: it stays whole.
+        "reply": body_text.strip()
+        if forwarded
+        else text + (style.signature(name) if style.mailer == "outlook" else ""),
         "attachments": sorted(f[0] for f in files),
         "match": match,
         "thread_message_id": msg["In-Reply-To"],
