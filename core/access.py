@@ -8,7 +8,9 @@ Every service asks here; no adapter decides on its own. The rules:
 - an intermediary's accounts see every dossier of their office;
 - whoever sees a dossier may read it, download its documents, write messages in it and deliver
   documents to it; only staff change its status or steps and publish documents;
-- a company's main account manages the company's extra accounts.
+- a company's main account manages the company's extra accounts;
+- staff see every checklist on a dossier they see; anyone else sees the checklists given to
+  their own account (the ones they fill in).
 
 A dossier someone may not see is reported as not found, never as forbidden, so that its
 existence does not leak.
@@ -26,7 +28,7 @@ from sqlalchemy.orm.interfaces import ORMOption
 from .actor import Actor
 from .errors import NotFound, PermissionDenied
 from .i18n import N_
-from .models import Dossier, Role
+from .models import Checklist, ChecklistAssignee, Dossier, Role
 
 
 def visible_dossiers(actor: Actor) -> ColumnElement[bool]:
@@ -38,6 +40,25 @@ def visible_dossiers(actor: Actor) -> ColumnElement[bool]:
     if actor.role is Role.CLIENT and actor.client_id is not None:
         return and_(Dossier.client_id == actor.client_id, Dossier.visible_to_client.is_(True))
     return false()
+
+
+def visible_checklists(actor: Actor) -> ColumnElement[bool]:
+    """A WHERE clause on Checklist (joined with its Dossier) selecting the checklists ``actor``
+    sees in lists: staff (and the system) every one on a dossier they see; a client or an
+    intermediary the ones given to their own account."""
+    if actor.role is Role.STAFF:
+        return visible_dossiers(actor)
+    if actor.account_id is None:
+        return false()
+    assigned = (
+        select(ChecklistAssignee.id)
+        .where(
+            ChecklistAssignee.checklist_id == Checklist.id,
+            ChecklistAssignee.account_id == actor.account_id,
+        )
+        .exists()
+    )
+    return and_(visible_dossiers(actor), assigned)
 
 
 def can_see_dossier(actor: Actor, dossier: Dossier) -> bool:

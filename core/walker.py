@@ -51,6 +51,7 @@ class Prompt:
     number: int = 1
     total: int = 1
     current: Given | None = None
+    section_index: int = 0  # the part (section) the question is in, counted from 0
 
 
 def _lang(text: dict[str, str] | None, language: str) -> str | None:
@@ -89,8 +90,10 @@ def prompt(
 ) -> Prompt:
     shown = visible(definition, answers)
     keys = [q["key"] for q in shown]
-    for section, q in all_questions(definition):
-        if q["key"] == key:
+    for index, section in enumerate(definition["sections"]):
+        for q in section["questions"]:
+            if q["key"] != key:
+                continue
             return Prompt(
                 key=key,
                 section=_lang(section["title"], language) or "",
@@ -107,8 +110,24 @@ def prompt(
                 number=keys.index(key) + 1 if key in keys else 0,
                 total=len(keys),
                 current=answers.get(key),
+                section_index=index,
             )
     raise ValidationError("There is no question '%(key)s'.", key=key)
+
+
+def section_of(definition: dict[str, Any], key: str | None) -> int:
+    """The index of the section (part) that asks ``key``; 0 when no section does."""
+    for index, section in enumerate(definition["sections"]):
+        if any(q["key"] == key for q in section["questions"]):
+            return index
+    return 0
+
+
+def visible_in_section(
+    definition: dict[str, Any], answers: dict[str, Given], index: int
+) -> list[str]:
+    """The keys of the questions of section ``index`` that apply, given the answers so far."""
+    return [q["key"] for q in definition["sections"][index]["questions"] if _shown(q, answers)]
 
 
 def next_key(

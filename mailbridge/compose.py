@@ -32,6 +32,7 @@ SUBJECTS = {
     "documents_missing": N_("[%(dossier)s] We are still missing some documents"),
     "client_message": N_("[%(dossier)s] Message from a client: %(subject)s"),
     "client_document": N_("[%(dossier)s] A client delivered a document"),
+    "checklist_submitted": N_("[%(dossier)s] A client submitted a checklist"),
     "mail_not_filed": N_("We could not file your mail"),
     "mail_held": N_("We received your mail"),
     "reminder": N_("Reminder: we are still waiting for a few things"),
@@ -61,6 +62,10 @@ INTROS = {
     "documents_missing": N_("We are still missing some documents for dossier %(dossier)s."),
     "client_message": N_("A client wrote in dossier %(dossier)s: %(subject)s."),
     "client_document": N_("A client delivered a document in dossier %(dossier)s: %(filename)s."),
+    "checklist_submitted": N_(
+        'A client submitted the checklist "%(title)s" in dossier %(dossier)s. It is waiting '
+        "for your review: approve it, or send it back with what is missing."
+    ),
     "document_received": N_("Thank you. This is what we received, and what we still need:"),
     "reminder": N_(
         "To finish your file we still need the following. You can answer in the client portal, "
@@ -77,6 +82,14 @@ INTROS = {
     ),
 }
 
+# The same paragraph for a payload without the ``title`` the one above names.
+UNTITLED_INTROS = {
+    "checklist_submitted": N_(
+        "A client submitted a checklist in dossier %(dossier)s. It is waiting for your "
+        "review: approve it, or send it back with what is missing."
+    ),
+}
+
 DEFAULT_SUBJECT = N_("A message from %(firm)s")
 DEFAULT_INTRO = N_("There is news in your client portal.")
 DEFAULT_BUTTON = N_("Open the client portal")
@@ -84,6 +97,7 @@ DEFAULT_BUTTON = N_("Open the client portal")
 BUTTONS = {
     "invitation": N_("Confirm my email address"),
     "set_password": N_("Set my password"),
+    "checklist_submitted": N_("Review the checklist"),
 }
 
 _env = jinja2.Environment(
@@ -106,6 +120,14 @@ class _Safe(dict[str, Any]):
         return ""
 
 
+def _title(payload: dict[str, Any], language: str) -> str:
+    """A checklist's title from the payload: text, or {"nl": …, "en": …} in ``language``."""
+    title = payload.get("title")
+    if isinstance(title, dict):
+        title = title.get(language) or title.get("nl") or next(iter(title.values()), "")
+    return str(title).strip() if isinstance(title, str) else ""
+
+
 def _values(item: OutboxItem, settings: Settings) -> dict[str, Any]:
     payload = item.payload or {}
     return _Safe(
@@ -113,6 +135,7 @@ def _values(item: OutboxItem, settings: Settings) -> dict[str, Any]:
             **{k: v for k, v in payload.items() if not isinstance(v, dict | list)},
             "firm": settings.firm_name,
             "dossier": payload.get("dossier_number", ""),
+            "title": _title(payload, item.language),
         }
     )
 
@@ -122,6 +145,9 @@ def _link(item: OutboxItem, settings: Settings) -> str:
     if payload.get("secret_link"):
         return str(payload["secret_link"])
     base = settings.public_url.rstrip("/")
+    checklist_id = payload.get("checklist_id")
+    if item.kind == "checklist_submitted" and isinstance(checklist_id, int):
+        return f"{base}/checklists/{checklist_id}"  # the review page itself
     number = payload.get("dossier_number")
     return f"{base}/dossiers/{number}" if number else f"{base}/"
 
@@ -130,7 +156,8 @@ def render(item: OutboxItem, settings: Settings) -> Composed:
     _ = gettext_for(item.language)
     values = _values(item, settings)
     subject = _(SUBJECTS.get(item.kind, DEFAULT_SUBJECT)) % values
-    intro = _(INTROS.get(item.kind, DEFAULT_INTRO)) % values
+    intros = INTROS if values["title"] or item.kind not in UNTITLED_INTROS else UNTITLED_INTROS
+    intro = _(intros.get(item.kind, DEFAULT_INTRO)) % values
     button = _(BUTTONS.get(item.kind, DEFAULT_BUTTON))
     payload = item.payload or {}
     base = settings.public_url.rstrip("/")

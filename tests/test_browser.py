@@ -121,7 +121,8 @@ async def test_invitation_to_download_and_message(
             await page.locator("input[data-files]").set_input_files([str(upload_b)])
             files = page.locator("[data-file-list] li")
             await expect(files).to_have_count(3)
-            await page.get_by_role("button", name="remove verkeerd bestand.txt").click()
+            # The remove button is named in the reader's language (from the page, not the script).
+            await page.get_by_role("button", name="verkeerd bestand.txt verwijderen").click()
             await expect(files).to_have_count(2)
             await page.screenshot(path=str(SHOTS / "compose.png"), full_page=True)
             await page.get_by_role("button", name="Versturen").click()

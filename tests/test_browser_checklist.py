@@ -4,9 +4,11 @@ one "not available", the summary, submitting, and the PDF with every answer."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -216,3 +218,84 @@ async def test_answers_are_saved_when_the_client_just_leaves_the_page(
             for a in await s.scalars(select(Answer).where(Answer.checklist_id == checklist.id))
         }
     assert saved == {"partner": True}
+
+
+@contextlib.asynccontextmanager
+async def _alice_on_the_tax_checklist(
+    db: Database, firm: Firm, tmp_path: Path
+) -> AsyncIterator[tuple[object, str]]:
+    """Alice logged in, in Chromium, with the income-tax checklist open: (page, its URL)."""
+    store = LocalFileStore(tmp_path / "store", limit=10 * 1024 * 1024)
+    async with db.begin() as s:
+        await checklists.import_template(
+            s, SYSTEM, (TEMPLATES / "inkomstenbelasting.yaml").read_text()
+        )
+        checklist = await checklists.assign(
+            s, SYSTEM, number="2026-0001", template_name="inkomstenbelasting"
+        )
+    await set_password(db, firm.alice.id)
+    port = free_port()
+    settings = mail_settings(tmp_path, public_url=f"http://127.0.0.1:{port}")
+    runner = web.AppRunner(create_app(settings, db, store))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            page = await (await browser.new_context(locale="nl-NL")).new_page()
+            await page.goto(f"http://127.0.0.1:{port}/login")
+            await page.get_by_label("Gebruikersnaam of e-mailadres").fill("alice")
+            await page.get_by_label("Wachtwoord").fill(PASSWORD)
+            await page.get_by_role("button", name="Inloggen").click()
+            url = f"http://127.0.0.1:{port}/checklists/{checklist.id}"
+            await page.goto(url)
+            yield page, url
+            await browser.close()
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_enter_in_a_field_goes_on_to_the_next_part(
+    db: Database, firm: Firm, tmp_path: Path
+) -> None:
+    async with _alice_on_the_tax_checklist(db, firm, tmp_path) as (page, url):
+        await page.goto(f"{url}?section=3")  # part 4, with "Vorige" before "Volgende"
+        await expect(page.get_by_role("heading", name="Sparen en beleggen")).to_be_visible()
+        # The buttons look and read as they did: the default one for Enter is not shown.
+        buttons = page.locator("form[data-autosave]").get_by_role("button")
+        await expect(buttons).to_have_text(["Vorige", "Opslaan", "Volgende"])
+        spaargeld = page.locator('fieldset[data-question="spaargeld"] input[name="q:spaargeld"]')
+        await spaargeld.fill("12.500")
+        await spaargeld.press("Enter")
+        await expect(page.get_by_role("heading", name="Aftrekposten")).to_be_visible()
+    async with db.read() as s:
+        saved = await s.scalar(select(Answer).where(Answer.question_key == "spaargeld"))
+    assert saved.value == "12500.00"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_follow_up_question_is_shown_before_going_on(
+    db: Database, firm: Firm, tmp_path: Path
+) -> None:
+    def q(page, key: str):
+        return page.locator(f'fieldset[data-question="{key}"]')
+
+    async with _alice_on_the_tax_checklist(db, firm, tmp_path) as (page, url):
+        await expect(q(page, "partner_naam")).to_have_count(0)
+        async with page.expect_response(lambda r: r.request.method == "POST"):
+            await q(page, "partner").get_by_label("Ja").check()  # saved in the background
+        await q(page, "verhuisd").get_by_label("Nee").check()
+        await page.get_by_role("button", name="Volgende").click()
+        # Still part 1, now with the partner's name, and a word why.
+        await expect(page.get_by_role("heading", name="Persoonlijke gegevens")).to_be_visible()
+        await expect(page.get_by_role("status")).to_contain_text("aanvullende vragen")
+        await q(page, "partner_naam").locator("input[name='q:partner_naam']").fill("Bert")
+        await page.get_by_role("button", name="Volgende").click()
+        await expect(page.get_by_role("heading", name="Werk en inkomen")).to_be_visible()
+
+        # On the summary, a missing answer links to the part that asks it.
+        await page.goto(f"{url}/summary")
+        await page.get_by_role("link", name="Hoeveel spaargeld had u op 1 januari?").click()
+        await expect(page.get_by_role("heading", name="Sparen en beleggen")).to_be_visible()
+        await expect(q(page, "spaargeld")).to_be_in_viewport()

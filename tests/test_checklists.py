@@ -81,6 +81,74 @@ async def test_assign_tells_the_client(db: Database, firm: Firm, tax: Checklist)
     assert [c.id for c in actions] == [tax.id] and others == []
 
 
+async def test_staff_actions_are_the_submissions_waiting_for_review(
+    db: Database, firm: Firm, tax: Checklist, store: LocalFileStore
+) -> None:
+    alice, staff = firm.actor(firm.alice), firm.actor(firm.staff)
+    async with db.read() as s:
+        assert await checklists.actions(s, staff) == []  # the client is still filling it in
+    await fill(db, alice, tax.id, store)
+    async with db.begin() as s:
+        await checklists.submit(s, store, alice, tax.id, firm="Kantoor")
+    async with db.read() as s:
+        assert [c.id for c in await checklists.actions(s, staff)] == [tax.id]
+        assert await checklists.actions(s, alice) == []  # nothing left to fill in
+    async with db.begin() as s:
+        await checklists.approve(s, staff, tax.id)
+    async with db.read() as s:
+        assert await checklists.actions(s, staff) == []
+
+
+async def test_a_dossier_lists_the_checklists_each_reader_sees(
+    db: Database, firm: Firm, tax: Checklist
+) -> None:
+    async with db.begin() as s:
+        only_main = await checklists.assign(
+            s,
+            SYSTEM,
+            number="2026-0100",
+            template_name="inkomstenbelasting",
+            usernames=["bakkerij"],
+        )
+
+    async def listed(who, dossier) -> list[int]:
+        async with db.read() as s:
+            return [i.checklist.id for i in await checklists.on_dossier(s, who, dossier.id)]
+
+    assert await listed(firm.actor(firm.staff), firm.alice_1) == [tax.id]
+    assert await listed(firm.actor(firm.alice), firm.alice_1) == [tax.id]
+    assert await listed(firm.actor(firm.alice), firm.alice_2) == []
+    assert await listed(firm.actor(firm.staff), firm.bv_1) == [only_main.id]
+    assert await listed(firm.actor(firm.bv_main), firm.bv_1) == [only_main.id]
+    assert await listed(firm.actor(firm.bv_extra), firm.bv_1) == []  # not given to them
+    async with db.read() as s:
+        [item] = await checklists.on_dossier(s, SYSTEM, firm.alice_1.id)
+    assert item.title["nl"] == "Checklist aangifte inkomstenbelasting"
+    with pytest.raises(NotFound):
+        async with db.read() as s:
+            await checklists.on_dossier(s, firm.actor(firm.bv_main), firm.alice_1.id)
+
+
+async def test_a_follow_up_question_of_the_same_part_is_named(
+    db: Database, firm: Firm, tax: Checklist, store: LocalFileStore
+) -> None:
+    on_the_form = ["partner", "verhuisd"]
+    form = checklists.SectionForm(
+        values={"partner": "ja", "verhuisd": "nee"}, not_available={}, files={}
+    )
+    async with db.begin() as s:
+        assert (
+            await checklists.save_section(s, store, firm.actor(firm.alice), tax.id, 0, form, "nl")
+            == {}
+        )
+    async with db.read() as s:
+        loaded = await checklists.load(s, firm.actor(firm.alice), tax.id)
+    assert checklists.new_questions(loaded, 0, on_the_form) == ["partner_naam"]
+    assert checklists.new_questions(loaded, 0, [*on_the_form, "partner_naam"]) == []
+    assert checklists.new_questions(loaded, 1, []) == ["inkomstenbron"]
+    assert checklists.new_questions(loaded, 99, []) == []
+
+
 async def test_a_new_template_version_leaves_assigned_checklists_alone(
     db: Database, firm: Firm, tax: Checklist
 ) -> None:

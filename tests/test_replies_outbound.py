@@ -100,3 +100,50 @@ async def test_account_mail_has_no_reply_address(
         await auth.invite(s, SYSTEM, settings, await s.get(Account, firm.alice.id))
     await outbox.run_once(db, {"email": SmtpSender(settings)}, settings)
     assert smtp.messages[0]["Reply-To"] is None
+
+
+async def test_a_submitted_checklist_mail_names_it_and_links_to_the_review(
+    db: Database, firm: Firm, store: LocalFileStore, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    from core.services import checklists
+
+    from .test_checklists import TEMPLATES, fill
+
+    settings = mail_settings(tmp_path, smtp.port)
+    async with db.begin() as s:
+        await checklists.import_template(
+            s, SYSTEM, (TEMPLATES / "inkomstenbelasting.yaml").read_text()
+        )
+        checklist = await checklists.assign(
+            s, SYSTEM, number="2026-0001", template_name="inkomstenbelasting"
+        )
+    alice = firm.actor(firm.alice)
+    await fill(db, alice, checklist.id, store)
+    async with db.begin() as s:
+        await checklists.submit(s, store, alice, checklist.id, firm="Kantoor Test")
+    await outbox.run_once(db, {"email": SmtpSender(settings)}, settings)
+    [mail] = [m for m in smtp.messages if m["X-Loket-Kind"] == "checklist_submitted"]
+    assert mail["To"] == "sanne@firm.example"
+    assert mail["Subject"] == "[2026-0001] Een klant heeft een checklist ingediend"
+    text = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert 'de checklist "Checklist aangifte inkomstenbelasting" ingediend' in text
+    assert f"Checklist beoordelen:\nhttp://portal.test/checklists/{checklist.id}\n" in text
+    html = mail.get_body(("html",)).get_content()
+    assert f'href="http://portal.test/checklists/{checklist.id}"' in html
+
+
+def test_a_submitted_checklist_mail_without_a_title(tmp_path: Path) -> None:
+    from mailbridge.compose import render
+
+    item = OutboxItem(
+        channel="email",
+        kind="checklist_submitted",
+        recipient="sanne@firm.example",
+        language="en",
+        payload={"dossier_number": "2026-0001", "checklist_id": 7},
+        idempotency_key="k",
+    )
+    composed = render(item, mail_settings(tmp_path))
+    assert composed.subject == "[2026-0001] A client submitted a checklist"
+    assert "A client submitted a checklist in dossier 2026-0001." in composed.text
+    assert "http://portal.test/checklists/7" in composed.text

@@ -10,7 +10,18 @@ import pytest
 from core.errors import ValidationError
 from core.i18n import gettext_for
 from core.templates import parse_template
-from core.walker import Given, check, missing_required, next_key, prompt, show, step, visible
+from core.walker import (
+    Given,
+    check,
+    missing_required,
+    next_key,
+    prompt,
+    section_of,
+    show,
+    step,
+    visible,
+    visible_in_section,
+)
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "core" / "data" / "templates"
 
@@ -50,6 +61,16 @@ def test_conditions_hide_and_show_questions(tax: dict) -> None:
     retired = {"inkomstenbron": Given(["pensioen"])}
     keys = {q["key"] for q in visible(tax, retired)}
     assert "jaaropgave" in keys and "bruto_loon" not in keys
+
+
+def test_each_question_knows_its_part(tax: dict) -> None:
+    """So that a missing answer on the summary can link to the part that asks it."""
+    partner = {"partner": Given(True)}
+    assert prompt(tax, partner, "partner_naam", "nl").section_index == 0
+    assert prompt(tax, {}, "spaargeld", "nl").section_index == 3
+    assert section_of(tax, "spaargeld") == 3 and section_of(tax, None) == 0
+    assert visible_in_section(tax, {}, 0) == ["partner", "verhuisd"]
+    assert visible_in_section(tax, partner, 0) == ["partner", "partner_naam", "verhuisd"]
 
 
 def test_next_skips_answered_and_hidden_questions(tax: dict) -> None:

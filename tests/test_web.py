@@ -296,3 +296,102 @@ async def test_posting_into_another_clients_dossier_is_not_found(
     assert response.status == 404
     async with db.read() as s:
         assert await s.scalar(select(Message)) is None
+
+
+# --- checklists on the web ----------------------------------------------------------------
+
+
+async def _post_form(browser: Browser, path: str, fields: list[tuple[str, str]]):
+    """The checklist form as the page sends it: multipart, even without files."""
+    from aiohttp import FormData
+
+    form = FormData(default_to_multipart=True)
+    form.add_field("csrf", browser.csrf())
+    for name, value in fields:
+        form.add_field(name, value)
+    return await browser.client.post(
+        path, data=form, headers={"Origin": browser.origin}, allow_redirects=False
+    )
+
+
+async def _tax_checklist(db: Database) -> int:
+    from pathlib import Path
+
+    from core.services import checklists
+
+    text = (
+        Path(__file__).resolve().parent.parent
+        / "core"
+        / "data"
+        / "templates"
+        / "inkomstenbelasting.yaml"
+    ).read_text()
+    async with db.begin() as s:
+        await checklists.import_template(s, SYSTEM, text)
+        checklist = await checklists.assign(
+            s, SYSTEM, number="2026-0001", template_name="inkomstenbelasting"
+        )
+    return checklist.id
+
+
+async def test_a_follow_up_question_keeps_the_client_on_its_part(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    checklist_id = await _tax_checklist(db)
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get(f"/checklists/{checklist_id}")
+    assert 'name="shown" value="partner"' in browser.last_html
+    assert 'data-question="partner_naam"' not in browser.last_html
+    response = await _post_form(
+        browser,
+        f"/checklists/{checklist_id}",
+        [
+            ("section", "0"),
+            ("shown", "partner"),
+            ("shown", "verhuisd"),
+            ("q:partner", "ja"),
+            ("q:verhuisd", "nee"),
+            ("go", "next"),
+        ],
+    )
+    # "Fiscaal partner: ja" brings up the partner's name on this same part: stay here.
+    assert response.status == 303
+    assert response.headers["Location"] == f"/checklists/{checklist_id}?section=0&more=1"
+    await browser.get(response.headers["Location"])
+    assert 'data-question="partner_naam"' in browser.last_html
+    assert "aanvullende vragen in dit onderdeel" in browser.last_html
+    # With the follow-up on the form, Next goes on to the next part.
+    response = await _post_form(
+        browser,
+        f"/checklists/{checklist_id}",
+        [
+            ("section", "0"),
+            ("shown", "partner"),
+            ("shown", "partner_naam"),
+            ("shown", "verhuisd"),
+            ("q:partner_naam", "Bert de Vries"),
+            ("go", "next"),
+        ],
+    )
+    assert response.headers["Location"] == f"/checklists/{checklist_id}?section=1"
+
+
+async def test_the_summary_links_each_missing_answer_to_its_part(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    from core.services import checklists
+
+    checklist_id = await _tax_checklist(db)
+    async with db.begin() as s:
+        await checklists.answer(s, SYSTEM, checklist_id, "partner", "ja")
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get(f"/checklists/{checklist_id}/summary")
+    assert (
+        f'href="/checklists/{checklist_id}?section=0#q-partner_naam">'
+        "Wat is de naam van uw fiscaal partner?</a>"
+    ) in browser.last_html
+    assert f'href="/checklists/{checklist_id}?section=3#q-spaargeld"' in browser.last_html
+    await browser.get(f"/checklists/{checklist_id}?section=0")
+    assert 'id="q-partner_naam"' in browser.last_html  # where the link lands

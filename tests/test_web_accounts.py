@@ -360,6 +360,85 @@ async def test_staff_review_sends_a_checklist_back_and_the_client_sees_why(
     assert (await browser.post(f"/checklists/{checklist.id}/approve")).status == 403
 
 
+async def test_outbox_shows_kinds_and_states_in_the_readers_language(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    from core.models import OutboxItem, OutboxStatus
+
+    async with db.begin() as s:
+        s.add(
+            OutboxItem(
+                channel="email",
+                kind="checklist_submitted",
+                recipient="sanne@firm.example",
+                payload={},
+                idempotency_key="x1",
+                status=OutboxStatus.FAILED,
+            )
+        )
+    await set_password(db, firm.staff.id)
+    await browser.login("sanne", PASSWORD)
+    await browser.get("/staff/outbox")
+    html = browser.last_html
+    assert "<td>Checklist ingediend</td><td>Mislukt</td>" in html
+    for label in ("Wacht op verzending", "Wordt verzonden", "Verzonden", "Mislukt"):
+        assert f">{label}</option>" in html
+    for raw in ("checklist_submitted<", ">failed<", ">pending<", ">sending<"):
+        assert raw not in html
+
+
+async def test_staff_find_a_submitted_checklist_in_actions_and_on_the_dossier(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    from pathlib import Path
+
+    from core.models import Checklist, ChecklistStatus
+    from core.services import checklists
+
+    from .conftest import SYSTEM
+
+    templates = Path(__file__).resolve().parent.parent / "core" / "data" / "templates"
+    async with db.begin() as s:
+        await checklists.import_template(
+            s, SYSTEM, (templates / "notaris-koopwoning.yaml").read_text()
+        )
+        checklist = await checklists.assign(
+            s, SYSTEM, number="2026-0001", template_name="notaris-koopwoning"
+        )
+    async with db.read() as s:
+        title = (await checklists.load(s, SYSTEM, checklist.id)).template.title["nl"]
+    link = f'<a href="/checklists/{checklist.id}">{title}</a>'
+
+    # The client sees it on the dossier, to fill in.
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get("/dossiers/2026-0001")
+    assert link in browser.last_html and "In te vullen" in browser.last_html
+    assert f'href="/checklists/{checklist.id}">Invullen</a>' in browser.last_html
+    await browser.post("/logout")
+
+    await set_password(db, firm.staff.id)
+    await browser.login("sanne", PASSWORD)
+    await browser.get("/actions")
+    assert "Er wachten geen ingediende checklists op beoordeling." in browser.last_html
+    async with db.begin() as s:
+        row = await s.get(Checklist, checklist.id)
+        row.status, row.locked = ChecklistStatus.SUBMITTED, True
+    await browser.get("/")
+    assert 'data-testid="action-count">1<' in browser.last_html
+    await browser.get("/actions")
+    assert f'href="/checklists/{checklist.id}"' in browser.last_html
+    assert "Ingediend" in browser.last_html
+    await browser.get("/dossiers/2026-0001")
+    assert link in browser.last_html and "Ingediend" in browser.last_html
+    assert f'href="/checklists/{checklist.id}">Beoordelen</a>' in browser.last_html
+    await browser.get("/dossiers/2026-0002")
+    assert f"/checklists/{checklist.id}" not in browser.last_html
+    await browser.get(f"/checklists/{checklist.id}")
+    assert '<small data-testid="checklist-status">Ingediend · vergrendeld' in browser.last_html
+    assert "submitted" not in browser.last_html
+
+
 async def test_twenty_logins_at_once_do_not_stall_other_requests(
     browser: Browser, db: Database, firm: Firm, monkeypatch
 ) -> None:

@@ -8,7 +8,8 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from core.i18n import gettext_for, ngettext_for
-from core.models import DossierStatus
+from core.models import ChecklistStatus, DossierStatus, OutboxStatus
+from core.services import checklists, mailstatus
 from core.services.dossiers import STATUS_LABELS
 
 from . import csrf
@@ -20,6 +21,24 @@ def translate(request: web.Request, message: str, **params: Any) -> str:
     return text % params if params else text
 
 
+def labels(gettext: Any) -> dict[str, Any]:
+    """Template helpers that show a state or kind in the reader's language, never the raw
+    value (the labels are defined once, next to the services that use the states)."""
+
+    def label(table: dict[Any, str], key: Any) -> str:
+        msgid = table.get(key)
+        return gettext(msgid) if msgid else str(key)
+
+    return {
+        "status_label": lambda value: gettext(STATUS_LABELS[DossierStatus(value)]),
+        "checklist_status_label": lambda value: label(
+            checklists.STATUS_LABELS, ChecklistStatus(value)
+        ),
+        "outbox_status_label": lambda value: label(mailstatus.STATUS_LABELS, OutboxStatus(value)),
+        "mail_kind_label": lambda value: label(mailstatus.KIND_LABELS, str(value)),
+    }
+
+
 def page(
     request: web.Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200
 ) -> web.Response:
@@ -29,7 +48,7 @@ def page(
     gettext = gettext_for(lang)
     values = {
         "_": gettext,
-        "status_label": lambda value: gettext(STATUS_LABELS[DossierStatus(value)]),
+        **labels(gettext),
         "ngettext": ngettext_for(lang),
         "lang": lang,
         "csrf_token": csrf.token(request, settings),

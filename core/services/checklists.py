@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .. import access, audit, walker
 from ..actor import Actor
 from ..errors import NotFound, ValidationError
-from ..i18n import gettext_for
+from ..i18n import N_, gettext_for
 from ..models import (
     Account,
     Answer,
@@ -40,6 +41,15 @@ from ..walker import Given, Prompt
 from .documents import Upload, store_document
 
 OPEN_STATES = (ChecklistStatus.OPEN, ChecklistStatus.REJECTED)
+# What waits for the firm: a submission to approve or send back.
+REVIEW_STATES = (ChecklistStatus.SUBMITTED,)
+
+STATUS_LABELS = {
+    ChecklistStatus.OPEN: N_("To be filled in"),
+    ChecklistStatus.SUBMITTED: N_("Submitted"),
+    ChecklistStatus.REJECTED: N_("Sent back"),
+    ChecklistStatus.APPROVED: N_("Approved"),
+}
 
 
 async def import_template(session: AsyncSession, actor: Actor, text: str) -> ChecklistTemplate:
@@ -198,24 +208,43 @@ async def load(session: AsyncSession, actor: Actor, checklist_id: int) -> Loaded
     return Loaded(checklist, template, dossier, answers)
 
 
+def action_states(actor: Actor) -> tuple[ChecklistStatus, ...]:
+    """The states in which a checklist is something for ``actor`` to do: for the firm's staff
+    a submission to review, for everyone else one still to fill in."""
+    return REVIEW_STATES if actor.is_staff else OPEN_STATES
+
+
 async def actions(session: AsyncSession, actor: Actor) -> list[Checklist]:
-    """Open checklists and questionnaires the actor can work on (the "Actions" tile)."""
+    """The checklists and questionnaires waiting for the actor (the "Actions" tile): for a
+    client the ones to fill in, for staff the submitted ones to review."""
     stmt = (
         select(Checklist)
         .join(Dossier, Dossier.id == Checklist.dossier_id)
-        .where(access.visible_dossiers(actor), Checklist.status.in_(OPEN_STATES))
-        .order_by(Checklist.assigned_at)
+        .where(access.visible_checklists(actor), Checklist.status.in_(action_states(actor)))
+        .order_by(Checklist.submitted_at if actor.is_staff else Checklist.assigned_at)
     )
-    if actor.account_id is not None and not actor.is_staff:
-        stmt = stmt.where(
-            select(ChecklistAssignee.id)
-            .where(
-                ChecklistAssignee.checklist_id == Checklist.id,
-                ChecklistAssignee.account_id == actor.account_id,
-            )
-            .exists()
-        )
     return list(await session.scalars(stmt))
+
+
+@dataclass
+class Listed:
+    """A checklist in a list: the instance and the title of its template version."""
+
+    checklist: Checklist
+    title: dict[str, str]
+
+
+async def on_dossier(session: AsyncSession, actor: Actor, dossier_id: int) -> list[Listed]:
+    """The checklists of a dossier the actor sees (staff: all; a client: their own)."""
+    await access.visible_dossier(session, actor, dossier_id=dossier_id)
+    rows = await session.execute(
+        select(Checklist, ChecklistTemplate.title)
+        .join(Dossier, Dossier.id == Checklist.dossier_id)
+        .join(ChecklistTemplate, ChecklistTemplate.id == Checklist.template_id)
+        .where(Checklist.dossier_id == dossier_id, access.visible_checklists(actor))
+        .order_by(Checklist.assigned_at, Checklist.id)
+    )
+    return [Listed(checklist, title) for checklist, title in rows]
 
 
 def _writable(loaded: Loaded) -> None:
@@ -542,6 +571,18 @@ async def save_section(
         except ValidationError as exc:
             errors[key] = exc
     return errors
+
+
+def new_questions(loaded: Loaded, section_index: int, shown: Iterable[str]) -> list[str]:
+    """The questions of one section that apply now but were not among ``shown``, the ones on
+    the form the person just filled in: an answer there made them appear (``show_if``), so
+    the person should see that section again, with them, before going on."""
+    sections = loaded.definition["sections"]
+    if not 0 <= section_index < len(sections):
+        return []
+    seen = set(shown)
+    keys = walker.visible_in_section(loaded.definition, loaded.given, section_index)
+    return [key for key in keys if key not in seen]
 
 
 def progress(loaded: Loaded) -> tuple[int, int]:

@@ -7,7 +7,38 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import access
 from ..actor import Actor
+from ..i18n import N_
 from ..models import Account, OutboxItem, OutboxStatus
+from ..notifications import Kind
+
+STATUS_LABELS = {
+    OutboxStatus.PENDING: N_("Waiting to be sent"),
+    OutboxStatus.SENDING: N_("Being sent"),
+    OutboxStatus.SENT: N_("Sent"),
+    OutboxStatus.FAILED: N_("Failed"),
+}
+
+# What an outbox item is about, as staff read it in the outbox.
+KIND_LABELS = {
+    Kind.NEW_DOCUMENT.value: N_("New document"),
+    Kind.NEW_MESSAGE.value: N_("New message"),
+    Kind.NEW_QUESTIONNAIRE.value: N_("New questionnaire or checklist"),
+    Kind.DOSSIER_IN_TREATMENT.value: N_("Dossier taken into treatment"),
+    Kind.REPORT_READY.value: N_("Report ready"),
+    Kind.DOCUMENTS_REJECTED.value: N_("Documents rejected"),
+    Kind.DOCUMENTS_MISSING.value: N_("Documents still missing"),
+    Kind.CLIENT_MESSAGE.value: N_("Message from a client"),
+    Kind.CLIENT_DOCUMENT.value: N_("Document from a client"),
+    Kind.CHECKLIST_SUBMITTED.value: N_("Checklist submitted"),
+    Kind.INVITATION.value: N_("Invitation"),
+    Kind.SET_PASSWORD.value: N_("Link to set a password"),
+    Kind.PASSWORD_SET.value: N_("Password set"),
+    Kind.MAIL_NOT_FILED.value: N_("Mail could not be filed"),
+    Kind.MAIL_HELD.value: N_("Mail held for a colleague"),
+    Kind.REMINDER.value: N_("Reminder"),
+    Kind.DOCUMENT_RECEIVED.value: N_("Document received"),
+    "sms_code": N_("Verification code by SMS"),
+}
 
 
 async def outbox(

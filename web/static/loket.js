@@ -39,7 +39,9 @@
         remove.type = "button";
         remove.className = "link danger";
         remove.textContent = "×";
-        remove.setAttribute("aria-label", "remove " + f.name);
+        // The label comes translated from the page: data-remove-label="… {name} …".
+        var label = zone.dataset.removeLabel || "× {name}";
+        remove.setAttribute("aria-label", label.split("{name}").join(f.name));
         remove.addEventListener("click", function () { chosen.splice(i, 1); sync(); });
         li.appendChild(remove);
         list.appendChild(li);

@@ -32,13 +32,6 @@ async def actions(request: web.Request) -> web.StreamResponse:
     return page(request, "actions.html", {"items": items})
 
 
-def _section_of(loaded: checklists.Loaded, key: str | None) -> int:
-    for index, section in enumerate(loaded.definition["sections"]):
-        if any(q["key"] == key for q in section["questions"]):
-            return index
-    return 0
-
-
 async def _render(
     request: web.Request,
     checklist_id: int,
@@ -46,6 +39,7 @@ async def _render(
     errors=None,
     status: int = 200,
     review_error: LoketError | None = None,
+    more: bool = False,
 ) -> web.StreamResponse:
     lang = request[LANG]
     async with request.app[DB].read() as s:
@@ -85,7 +79,7 @@ async def _render(
     sections = loaded.definition["sections"]
     if index is None:
         here = checklists.current(loaded, lang)
-        index = _section_of(loaded, here.key if here else None)
+        index = walker.section_of(loaded.definition, here.key if here else None)
     index = max(0, min(index, len(sections) - 1))
     given = loaded.given
     shown = {q["key"] for q in walker.visible(loaded.definition, given)}
@@ -105,6 +99,7 @@ async def _render(
             "prompts": prompts,
             "answers": loaded.answers,
             "errors": errors or {},
+            "more": more,
             "answered": answered,
             "total": total,
             "shown_value": lambda key: walker.show(loaded.definition, key, given.get(key), lang),
@@ -121,6 +116,7 @@ async def checklist(request: web.Request) -> web.StreamResponse:
         request,
         path_id(request),
         position(section),
+        more=request.query.get("more") == "1",
     )
 
 
@@ -174,6 +170,16 @@ async def save(request: web.Request) -> web.StreamResponse:
     async with request.app[DB].read() as s:
         loaded = await checklists.load(s, actor(request), checklist_id)
     last = len(loaded.definition["sections"]) - 1
+    # An answer on this part brought up follow-up questions of the same part (the form names
+    # the questions it showed): show them before going on, rather than leave them to be
+    # found missing on the summary.
+    shown = form.lists.get("shown")
+    if (
+        move in ("next", "summary")
+        and shown is not None
+        and checklists.new_questions(loaded, index, shown)
+    ):
+        raise web.HTTPSeeOther(f"/checklists/{checklist_id}?section={index}&more=1")
     if move == "summary" or (move == "next" and index >= last):
         raise web.HTTPSeeOther(f"/checklists/{checklist_id}/summary")
     target = index - 1 if move == "back" else index + 1 if move == "next" else index
@@ -188,18 +194,23 @@ async def summary(request: web.Request) -> web.StreamResponse:
         loaded = await checklists.load(s, actor(request), checklist_id)
     if loaded.checklist.locked:
         raise web.HTTPSeeOther(f"/checklists/{checklist_id}")
-    missing = walker.missing_required(loaded.definition, loaded.given)
     return page(
         request,
         "checklist_summary.html",
         {
             "loaded": loaded,
             "summary": checklists.summary(loaded, request[LANG]),
-            "missing": [
-                walker.prompt(loaded.definition, loaded.given, k, request[LANG]) for k in missing
-            ],
+            "missing": _missing(loaded, request[LANG]),
         },
     )
+
+
+def _missing(loaded: checklists.Loaded, language: str) -> list[walker.Prompt]:
+    """The required questions without an answer, each with the part that asks it."""
+    return [
+        walker.prompt(loaded.definition, loaded.given, key, language)
+        for key in walker.missing_required(loaded.definition, loaded.given)
+    ]
 
 
 @routes.post("/checklists/{id:\\d+}/submit")
@@ -227,7 +238,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
             {
                 "loaded": loaded,
                 "summary": checklists.summary(loaded, request[LANG]),
-                "missing": [],
+                "missing": _missing(loaded, request[LANG]),
                 "error": exc,
             },
             status=400,

@@ -69,10 +69,19 @@ async def dossier(request: web.Request) -> web.StreamResponse:
                 s, who, dossier_id=view.dossier.id, category=DocumentCategory(tab)
             )
         people = await profile.dossier_accounts(s, who, view.dossier.id) if who.is_staff else []
+        listed = await checklists.on_dossier(s, who, view.dossier.id)
     return page(
         request,
         "dossier.html",
-        {"view": view, "tab": tab, "tabs": TABS, "rows": rows, "people": people},
+        {
+            "view": view,
+            "tab": tab,
+            "tabs": TABS,
+            "rows": rows,
+            "people": people,
+            "checklists": listed,
+            "waiting": checklists.action_states(who),
+        },
     )
 
 
