@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 
@@ -149,7 +150,7 @@ def _link(item: OutboxItem, settings: Settings) -> str:
     if item.kind == "checklist_submitted" and isinstance(checklist_id, int):
         return f"{base}/checklists/{checklist_id}"  # the review page itself
     number = payload.get("dossier_number")
-    return f"{base}/dossiers/{number}" if number else f"{base}/"
+    return f"{base}/dossiers/{quote(str(number), safe='')}" if number else f"{base}/"
 
 
 def render(item: OutboxItem, settings: Settings) -> Composed:

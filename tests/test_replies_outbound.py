@@ -147,3 +147,18 @@ def test_a_submitted_checklist_mail_without_a_title(tmp_path: Path) -> None:
     assert composed.subject == "[2026-0001] A client submitted a checklist"
     assert "A client submitted a checklist in dossier 2026-0001." in composed.text
     assert "http://portal.test/checklists/7" in composed.text
+
+
+def test_the_link_in_a_mail_keeps_a_dossier_number_with_a_slash_whole(tmp_path: Path) -> None:
+    from mailbridge.compose import render
+
+    item = OutboxItem(
+        channel="email",
+        kind="new_message",
+        recipient="alice@example.nl",
+        language="nl",
+        payload={"dossier_number": "2026/0042", "subject": "Akte"},
+        idempotency_key="k",
+    )
+    composed = render(item, mail_settings(tmp_path))
+    assert "http://portal.test/dossiers/2026%2F0042\n" in composed.text  # was .../2026/0042

@@ -395,3 +395,43 @@ async def test_the_summary_links_each_missing_answer_to_its_part(
     assert f'href="/checklists/{checklist_id}?section=3#q-spaargeld"' in browser.last_html
     await browser.get(f"/checklists/{checklist_id}?section=0")
     assert 'id="q-partner_naam"' in browser.last_html  # where the link lands
+
+
+async def test_a_dossier_number_with_a_slash_opens_from_its_links(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    # Notaries number files "2026/0042": the link must keep the number one path segment.
+    from core.services import dossiers
+
+    async with db.begin() as s:
+        await dossiers.create_dossier(
+            s, SYSTEM, number="2026/0042 a", description="Akte", client_id=firm.alice.client_id
+        )
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get("/dossiers")
+    link = re.search(r'href="(/dossiers/2026[^"]*)"', browser.last_html).group(1)
+    assert link == "/dossiers/2026%2F0042%20a"  # was /dossiers/2026/0042%20a: a 404
+    page = await browser.get(link)
+    assert page.status == 200 and "Akte" in browser.last_html
+    new = re.search(r'href="([^"]*/messages/new)"', browser.last_html).group(1)
+    assert (await browser.get(new)).status == 200
+
+
+async def test_times_are_shown_on_the_firms_clock(
+    browser: Browser, db: Database, firm: Firm, store: LocalFileStore
+) -> None:
+    import datetime as dt
+
+    async with db.begin() as s:
+        message = await messages.send_message(
+            s, store, SYSTEM, number="2026-0001", subject="Laat", body="Tot morgen."
+        )
+        # 22:47 UTC on 24 November is 23:47 in Amsterdam (winter time, UTC+1).
+        message.created_at = dt.datetime(2026, 11, 24, 22, 47, tzinfo=dt.UTC)
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get("/dossiers/2026-0001")
+    assert "24-11-2026 23:47" in browser.last_html  # was 22:47, the server's UTC
+    await browser.get(f"/messages/{message.id}")
+    assert "24-11-2026 23:47" in browser.last_html

@@ -17,7 +17,7 @@ from core.settings import Settings
 from core.sms import OutboxSmsGateway, SmsGateway
 from core.storage import FileStore
 
-from . import middleware
+from . import filters, middleware
 from .keys import DB, SETTINGS, SMS, STORE
 from .views import auth, checklists, dossiers, health, me, messages, staff
 
@@ -46,13 +46,15 @@ def create_app(
     app[DB] = db
     app[STORE] = store
     app[SMS] = sms or OutboxSmsGateway()
-    aiohttp_jinja2.setup(
+    env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
         # Templates are read once: no stat() of every template file on the event loop.
         auto_reload=False,
     )
+    env.filters["segment"] = filters.path_segment
+    env.filters["local"] = filters.local_time(settings.timezone)
     for module in (health, auth, me, dossiers, messages, checklists, staff):
         app.add_routes(module.routes)
     app.router.add_static("/static", HERE / "static", append_version=True)
