@@ -358,6 +358,11 @@ async def test_staff_review_sends_a_checklist_back_and_the_client_sees_why(
     assert "Het identiteitsbewijs ontbreekt." in browser.last_html
     assert "Graag beide zijden." in browser.last_html
     assert (await browser.post(f"/checklists/{checklist.id}/approve")).status == 403
+    await browser.get(f"/checklists/{checklist.id}")
+    # Was the review form again with the refusal, answered 400 (and the page came from a
+    # form only staff have).
+    refused = await browser.post(f"/checklists/{checklist.id}/reject", {"reason": "Eigen"})
+    assert refused.status == 403
 
 
 async def test_outbox_shows_kinds_and_states_in_the_readers_language(

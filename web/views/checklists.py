@@ -8,7 +8,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from core import walker
-from core.errors import LoketError, NotFound
+from core.errors import LoketError, NotFound, PermissionDenied
 from core.models import Document, DocumentCategory
 from core.services import checklists
 
@@ -274,8 +274,8 @@ async def reject(request: web.Request) -> web.StreamResponse:
                 reason=str(form.get("reason", "")),
                 questions=per_question,
             )
-    except NotFound:
-        raise
+    except (NotFound, PermissionDenied):
+        raise  # someone who may not review gets the refusal page, not the review form
     except LoketError as exc:
         return await _render(request, checklist_id, None, status=400, review_error=exc)
     raise web.HTTPSeeOther(f"/checklists/{checklist_id}")
