@@ -4,6 +4,7 @@ password, idle sessions, and no secret in any log line."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import logging
 import re
 
@@ -494,3 +495,32 @@ async def test_twenty_logins_at_once_do_not_stall_other_requests(
     gate.set()
     responses = await asyncio.gather(*logins)
     assert [r.status for r in responses] == [303] * 20
+
+
+async def test_a_deep_link_survives_a_wrong_code_and_the_language_switch(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    await set_password(db, firm.alice.id)
+    async with db.begin() as s:
+        account = await s.get(Account, firm.alice.id)
+        account.two_factor = account.two_factor.TOTP
+        account.totp_secret = pyotp.random_base32()
+        secret = account.totp_secret
+    deep = "/dossiers/2026-0001?tab=document&sent=1"
+    login = await browser.get(deep)
+    assert login.url.path == "/login"
+    # The language switch on the login page comes back to the login page with its link.
+    switched = await browser.post("/language", {"language": "en", "back": login.url.path_qs})
+    assert switched.url.path_qs == login.url.path_qs  # was /login, the link dropped
+    step = await browser.post("/login", {"username": "alice", "password": PASSWORD, "next": deep})
+    assert step.url.query["next"] == deep  # was cut at its "&"
+    wrong = await browser.post(
+        "/login/code",
+        {"code": "000000" if pyotp.TOTP(secret).now() != "000000" else "111111", "next": deep},
+    )
+    assert wrong.status == 401
+    # Was: the form came back without the link, and a right code then led to the home page.
+    kept = html.unescape(re.search(r'name="next" value="([^"]*)"', browser.last_html).group(1))
+    assert kept == deep
+    right = await browser.post("/login/code", {"code": pyotp.TOTP(secret).now(), "next": kept})
+    assert right.url.path_qs == deep

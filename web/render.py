@@ -55,6 +55,7 @@ def page(
         "account": live.account if live is not None and live.complete else None,
         "firm": settings.firm_name,
         "path": request.path,
+        "here": request.path_qs,  # where the language switch comes back to
         "mail_catcher": settings.mail_catcher_dir is not None,
     }
     values.update(context or {})

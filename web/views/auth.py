@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from aiohttp import web
 
 from core.errors import AuthenticationFailed, LinkExpired, LoketError, TooManyAttempts
@@ -54,7 +56,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         async with request.app[DB].begin() as s:
             account = await s.get(type(result.account), result.account.id)
             await twofactor.send_sms_code(s, request.app[SMS], account)
-    raise web.HTTPSeeOther(f"/login/code?next={target}")
+    raise web.HTTPSeeOther(f"/login/code?next={quote(target, safe='')}")
 
 
 def _half_logged_in(request: web.Request) -> sessions.LiveSession:
@@ -80,18 +82,19 @@ async def code_form(request: web.Request) -> web.StreamResponse:
 async def code(request: web.Request) -> web.StreamResponse:
     live = _half_logged_in(request)
     form = await request.post()
+    target = safe_next(str(form.get("next", "")))  # kept through a wrong code
     async with request.app[DB].begin() as s:
         outcome = await twofactor.second_step(s, live, str(form.get("code", "")))
     if outcome.cookie:
         request[SET_SESSION] = outcome.cookie
-        raise web.HTTPSeeOther(safe_next(str(form.get("next", ""))))
+        raise web.HTTPSeeOther(target)
     if outcome.restart:
         request[END_SESSION] = True
-        return page(request, "login.html", {"error": outcome.error}, status=401)
+        return page(request, "login.html", {"error": outcome.error, "next": target}, status=401)
     return page(
         request,
         "code.html",
-        {"method": live.account.two_factor.value, "error": outcome.error},
+        {"method": live.account.two_factor.value, "error": outcome.error, "next": target},
         status=401,
     )
 

@@ -12,7 +12,7 @@ from core.errors import LoketError
 from core.notifications import CHANNELS, OPTIONAL_KINDS, wants
 from core.services import auth, profile, twofactor
 
-from ..guards import actor, login_required
+from ..guards import actor, login_required, safe_next
 from ..keys import DB, LIVE, SET_LANG, SETTINGS, SMS
 from ..params import path_id
 from ..render import page
@@ -74,8 +74,7 @@ async def anonymous_language(request: web.Request) -> web.StreamResponse:
     chosen = str(form.get("language", ""))
     if chosen in ("nl", "en"):
         request[SET_LANG] = chosen
-    back = str(form.get("back", "/"))
-    raise web.HTTPSeeOther(back if back.startswith("/") and not back.startswith("//") else "/")
+    raise web.HTTPSeeOther(safe_next(str(form.get("back", "/"))))
 
 
 @routes.post("/me/notifications")
