@@ -3,7 +3,9 @@ web and the bot use, so the engine can be tried without Telegram.
 
 Type the answer; `?` shows the help, `terug`/`back` goes back, `overslaan`/`skip` skips,
 `nvt`/`n/a` answers "not available" where allowed, `bestand PAD`/`file PATH` uploads a file
-for a document question, `stop` ends (everything so far is saved).
+for a document question, `stop` ends (everything so far is saved). An optional question that
+is skipped (or answered with an empty line) is not asked again; a skipped required one comes
+back after the last question. Once nothing is left to ask, the chat offers to submit.
 """
 
 from __future__ import annotations

@@ -13,11 +13,14 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from core import schema
 from core.errors import LoketError
 from core.models import DossierStatus
+from core.settings import Settings
+from core.validation import MAX_ID, parse_id
 
 from . import chat as chat_command
 from . import serve
@@ -29,6 +32,27 @@ Command = Callable[[Runtime, argparse.Namespace], Awaitable[None]]
 
 EXIT_ERROR = 1
 EXIT_UNEXPECTED = 70
+
+
+def record_id(value: str) -> int:
+    """An id argument: a whole number the database can hold, else a usage error. A larger
+    number names no record, and must not reach the database (it overflows there)."""
+    number = parse_id(value)
+    if number is None:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an id: ids are whole numbers from 1 to {MAX_ID}"
+        )
+    return number
+
+
+def count(value: str) -> int:
+    """A --limit: a whole number from 1 to MAX_ID."""
+    number = parse_id(value)
+    if number is None:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a count: use a whole number from 1 to {MAX_ID}"
+        )
+    return number
 
 
 def _json_flag() -> argparse.ArgumentParser:
@@ -45,8 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
     js = [_json_flag()]
 
-    def leaf(sub: argparse._SubParsersAction, name: str, run: Command, help: str):
-        p = sub.add_parser(name, parents=js, help=help, description=help)
+    def leaf(
+        sub: argparse._SubParsersAction, name: str, run: Command, help: str, *, json: bool = True
+    ):
+        p = sub.add_parser(name, parents=js if json else [], help=help, description=help)
         p.set_defaults(run=run)
         return p
 
@@ -94,8 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = leaf(dossier, "add", dossiers.dossier_add, "add a dossier")
     p.add_argument("--number", required=True)
     p.add_argument("--description", required=True)
-    p.add_argument("--client", required=True, type=int, help="the client's id")
-    p.add_argument("--intermediary", type=int, help="the intermediary office's id")
+    p.add_argument("--client", required=True, type=record_id, help="the client's id")
+    p.add_argument("--intermediary", type=record_id, help="the intermediary office's id")
     p.add_argument("--hidden-from-client", action="store_true")
     p = leaf(dossier, "status", dossiers.dossier_status, "change a dossier's status")
     p.add_argument("number")
@@ -126,9 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     leaf(inbox, "fetch", mailin.fetch, "one pass over the inbound mailbox (IMAP)")
     p = leaf(inbox, "quarantine", mailin.quarantine_list, "list mail waiting in quarantine")
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--limit", type=count, default=100)
     p = leaf(inbox, "file", mailin.file_mail, "file a quarantined mail into a dossier")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=record_id)
     p.add_argument("--dossier", required=True, help="the dossier number")
 
     tmpl = groups.add_parser("template", help="checklist templates").add_subparsers(
@@ -146,18 +172,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--account", action="append", metavar="USERNAME")
     p.add_argument("--due", metavar="DATE")
     p = leaf(chk, "show", checklists.checklist_show, "a checklist with its answers and state")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=record_id)
 
-    p = leaf(groups, "chat", chat_command.chat, "walk a checklist in the terminal")
+    # A conversation, not one result: chat has no --json.
+    p = leaf(groups, "chat", chat_command.chat, "walk a checklist in the terminal", json=False)
     p.add_argument("--account", required=True, metavar="USERNAME")
-    p.add_argument("--checklist", type=int)
+    p.add_argument("--checklist", type=record_id)
+    p.set_defaults(json=False)
 
     box = groups.add_parser("outbox", help="outgoing mail").add_subparsers(
         dest="action", metavar="ACTION", required=True
     )
     p = leaf(box, "send", mail.outbox_send, "one pass over the outbox")
-    p.add_argument("--limit", type=int, default=200)
+    p.add_argument("--limit", type=count, default=200)
     return parser
+
+
+async def _check_schema(rt: Runtime) -> None:
+    current, head = await schema.revision(rt.db.engine)
+    if current is None:
+        raise ConfigError("The database is not set up yet: run `loket init` first.")
+    if current != head:
+        raise ConfigError("The database needs an upgrade: run `loket init` first.")
+
+
+# The databases Loket runs on, as SQLAlchemy names them (backend, async driver).
+DATABASES = {("sqlite", "aiosqlite"), ("postgresql", "asyncpg")}
+DATABASE_HINT = "use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASSWORD@HOST/NAME"
+
+
+class DatabaseUnavailable(Exception):
+    """The database named in the settings cannot be reached or used."""
+
+
+def _database_url(settings: Settings) -> str:
+    """The configured database URL, password hidden, once it is known to be one Loket uses."""
+    try:
+        url = make_url(settings.resolved_database_url())
+    except ArgumentError:
+        raise ConfigError(f"LOKET_DATABASE_URL is not a database URL: {DATABASE_HINT}.") from None
+    if (url.get_backend_name(), url.get_driver_name()) not in DATABASES:
+        raise ConfigError(
+            f"LOKET_DATABASE_URL names a database Loket cannot use ({url.drivername}): "
+            f"{DATABASE_HINT}."
+        )
+    return url.render_as_string(hide_password=True)
 
 
 async def _check_schema(rt: Runtime) -> None:
@@ -170,23 +229,31 @@ async def _check_schema(rt: Runtime) -> None:
 
 async def _run(args: argparse.Namespace) -> None:
     settings = load_settings(config_file=args.config)
-    async with open_runtime(settings) as rt:
-        if args.run not in (setup.init, demo.demo):
-            await _check_schema(rt)
-        await args.run(rt, args)
+    url = _database_url(settings)
+    try:
+        async with open_runtime(settings) as rt:
+            if args.run not in (setup.init, demo.demo):
+                await _check_schema(rt)
+            await args.run(rt, args)
+    except DBAPIError as exc:
+        raise DatabaseUnavailable(f"cannot use the database at {url}: {exc.orig}") from None
+    except OSError as exc:
+        if exc.filename is not None:  # a file or folder, not the database server
+            raise
+        # Commands that talk to a mail server (IMAP, SMTP) say so themselves; what is left
+        # without a file name is the connection to the database.
+        raise DatabaseUnavailable(f"cannot reach the database at {url}: {exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         asyncio.run(_run(args))
-    except (LoketError, ConfigError) as exc:
+    except (LoketError, ConfigError, DatabaseUnavailable) as exc:
         print(f"loket: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except (OSError, DBAPIError) as exc:
-        # An unreachable or broken database is the operator's to fix: say so plainly.
-        reason = getattr(exc, "orig", None) or exc
-        print(f"loket: cannot use the database: {reason}", file=sys.stderr)
+    except OSError as exc:
+        print(f"loket: cannot use {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("loket: interrupted", file=sys.stderr)

@@ -93,7 +93,9 @@ def document_json(d: Document) -> dict[str, Any]:
     }
 
 
-def message_json(m: Message) -> dict[str, Any]:
+def message_json(m: Message, sender: str | None = None) -> dict[str, Any]:
+    """``sender``: the address a message that came by mail was sent from (its inbound mail's),
+    which names the writer when no account does (a stranger's mail filed by staff)."""
     return {
         "id": m.id,
         "dossier_id": m.dossier_id,
@@ -101,6 +103,7 @@ def message_json(m: Message) -> dict[str, Any]:
         "channel": _plain(m.channel),
         "author": m.author.username if m.author is not None else None,
         "author_id": m.author_id,
+        "sender": sender,
         "subject": m.subject,
         "body": m.body,
         "parent_id": m.parent_id,
@@ -110,7 +113,10 @@ def message_json(m: Message) -> dict[str, Any]:
 
 
 def dossier_show_json(
-    view: DossierView, documents: list[Document], messages: list[Message]
+    view: DossierView,
+    documents: list[Document],
+    messages: list[Message],
+    senders: dict[int, str] | None = None,
 ) -> dict[str, Any]:
     return {
         **dossier_json(view.dossier),
@@ -118,7 +124,7 @@ def dossier_show_json(
         "steps_total": len(view.steps),
         "steps": [step_json(s) for s in view.steps],
         "documents": [document_json(d) for d in documents],
-        "messages": [message_json(m) for m in messages],
+        "messages": [message_json(m, (senders or {}).get(m.id)) for m in messages],
     }
 
 

@@ -109,6 +109,26 @@ async def test_a_newer_invitation_kills_the_older(db: Database, firm: Firm, tmp_
         assert (await auth.invitation_account(s, new)).id == alice.id
 
 
+async def test_a_newer_invitation_withdraws_the_unsent_older_mail(
+    db: Database, firm: Firm, tmp_path: Path
+) -> None:
+    settings = mail_settings(tmp_path)
+    async with db.begin() as s:
+        alice = await s.get(Account, firm.alice.id)
+        await auth.invite(s, SYSTEM, settings, alice)
+    async with db.begin() as s:
+        await auth.invite(s, SYSTEM, settings, await s.get(Account, firm.alice.id))
+    async with db.read() as s:
+        old, new = await s.scalars(
+            select(OutboxItem)
+            .where(OutboxItem.account_id == firm.alice.id, OutboxItem.kind == "invitation")
+            .order_by(OutboxItem.id)
+        )
+    assert (old.status, old.last_error) == (OutboxStatus.FAILED, auth.WITHDRAWN)
+    assert "/invite/" not in str(old.payload)  # the dead link is not kept either
+    assert new.status == OutboxStatus.PENDING and "/invite/" in new.payload["secret_link"]
+
+
 async def test_expired_link_is_refused(db: Database, firm: Firm, tmp_path: Path) -> None:
     settings = mail_settings(tmp_path)
     async with db.begin() as s:

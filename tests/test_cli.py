@@ -18,7 +18,7 @@ class Loket:
             "LOKET_DATA_DIR": str(data_dir)
         }
 
-    def __call__(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    def __call__(self, *args: str, ok: bool | None = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [sys.executable, "-m", "loket.cli", *args],
             env=self.env,
@@ -28,7 +28,7 @@ class Loket:
         )
         if ok:
             assert proc.returncode == 0, proc.stderr
-        else:
+        elif ok is False:
             assert proc.returncode != 0, proc.stdout
             assert proc.stderr.startswith("loket: "), proc.stderr
             assert "Traceback" not in proc.stderr
@@ -166,6 +166,16 @@ def test_a_walk_through(loket: Loket, tmp_path: Path) -> None:
 
     human = loket("dossier", "show", "2026-0042").stdout
     assert "Dossier 2026-0042: Aangifte IB 2025" in human and "Loonstrook" in human
+    # What the design promises for `dossier show` is in the text too, not only in the JSON.
+    assert "client Alice de Vries" in human and "visible to the client" in human
+    assert "Hierbij." in human  # the message's body
+    assert "attachment: document" in human and "loonstrook maart.jpg" in human
+    for d in shown["documents"]:
+        assert f"sha256 {d['sha256']}" in human
+    assert "Opdrachtbevestiging.pdf (14 bytes, via cli)" in human
+    human = loket("dossier", "show", "2026-0043").stdout
+    assert f"intermediary Tussen (id {office['id']})" in human
+    assert "hidden from the client" in human
 
 
 @pytest.mark.parametrize(
@@ -206,6 +216,8 @@ def test_a_walk_through(loket: Loket, tmp_path: Path) -> None:
             ["staff", "add", "--username", "x", "--email", "x@y.nl", "--password", "kort"],
             "at least 8",
         ),
+        # Without --name the username is also the name: the missing one is the username.
+        (["staff", "add", "--username", "", "--email", "x@kantoor.nl"], "A username is required"),
     ],
 )
 def test_errors_are_sentences_with_a_non_zero_exit(loket: Loket, args, words) -> None:
@@ -420,3 +432,173 @@ def test_template_assign_and_chat_in_the_terminal(loket: Loket, tmp_path: Path) 
     assert answers["partner"]["channel"] == "cli"
     assert shown["status"] == "open" and "eigen_woning" in shown["missing"]
     assert shown["position"] == "bruto_loon"  # back, then skip: where the walk stopped
+
+
+def usage_error(cli: Loket, *args: str) -> str:
+    """Run a command argparse must refuse; its complaint (exit 2, nothing run)."""
+    proc = cli(*args, ok=None)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == "" and "Traceback" not in proc.stderr
+    return proc.stderr
+
+
+def _quarantine(loket: Loket, raw: bytes) -> None:
+    import asyncio
+
+    from core.db import Database
+    from core.storage import LocalFileStore
+    from loket.config import ensure_secret_key, load_settings
+    from mailbridge.pipeline import Pipeline
+
+    settings = ensure_secret_key(load_settings(loket.env))
+
+    async def deliver() -> None:
+        db = Database.connect(settings.resolved_database_url())
+        pipeline = Pipeline(db, LocalFileStore(settings.store_dir, limit=10**6), settings)
+        await pipeline.handle(raw)
+        await db.dispose()
+
+    asyncio.run(deliver())
+
+
+def test_a_strangers_mail_filed_by_staff_shows_who_sent_it(loket: Loket) -> None:
+    from .mails import reply_mail
+
+    client = loket.json("client", "add", "--name", "Alice", "--email", "alice@example.nl")
+    loket("dossier", "add", "--number", "D1", "--description", "d", "--client", str(client["id"]))
+    _quarantine(
+        loket,
+        reply_mail(
+            sender="notaris@elders.example",
+            to="loket@localhost",
+            subject="Akte",
+            text="Zie bijlage.",
+        ),
+    )
+    [waiting] = loket.json("mail", "quarantine")
+    loket("mail", "file", str(waiting["id"]), "--dossier", "D1")
+    [message] = loket.json("dossier", "show", "D1")["messages"]
+    assert (message["direction"], message["author"]) == ("incoming", None)
+    assert message["sender"] == "notaris@elders.example"
+    human = loket("dossier", "show", "D1").stdout
+    assert "from notaris@elders.example: Akte" in human and "the firm" not in human
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["dossier", "add", "--number", "1", "--description", "d", "--client", "9" * 20],
+        ["dossier", "add", "--number", "1", "--description", "d", "--client", "1"]
+        + ["--intermediary", "9" * 20],
+        ["checklist", "show", "9" * 20],
+        ["mail", "file", "9" * 20, "--dossier", "X"],
+        ["chat", "--account", "alice", "--checklist", "9" * 20],
+        ["checklist", "show", "2147483648"],  # one past the largest id the database holds
+        ["checklist", "show", "0"],
+        ["checklist", "show", "-1"],
+        ["checklist", "show", "abc"],
+    ],
+)
+def test_ids_the_database_cannot_hold_are_refused_as_ids(loket: Loket, args) -> None:
+    assert "is not an id" in usage_error(loket, *args)
+
+
+@pytest.mark.parametrize("args", [["mail", "quarantine"], ["outbox", "send"]])
+def test_a_limit_the_database_cannot_hold_is_refused(loket: Loket, args) -> None:
+    assert "is not a count" in usage_error(loket, *args, "--limit", "9" * 20)
+
+
+def test_the_largest_id_is_simply_not_found(loket: Loket) -> None:
+    proc = loket("checklist", "show", "2147483647", ok=False)
+    assert "This checklist was not found." in proc.stderr
+
+
+def test_a_template_that_is_not_utf8_is_refused_plainly(loket: Loket, tmp_path: Path) -> None:
+    templates = Path(__file__).resolve().parent.parent / "core" / "data" / "templates"
+    text = (templates / "inkomstenbelasting.yaml").read_text(encoding="utf-8")
+    text = text.replace("Persoonlijke gegevens", "Persoonlijke gegevens (één keer)", 1)
+    assert "één" in text
+    notepad = tmp_path / "ansi.yaml"  # an old Notepad's "ANSI": Windows-1252
+    notepad.write_bytes(text.encode("cp1252"))
+    proc = loket("template", "import", str(notepad), ok=False)
+    assert "is not UTF-8 text" in proc.stderr and "save it with the encoding UTF-8" in proc.stderr
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(bytes(range(256)))
+    assert "is not UTF-8 text" in loket("template", "import", str(binary), ok=False).stderr
+    # Notepad's "Unicode" (UTF-16 with a byte order mark) and UTF-8 with one are fine.
+    unicode = tmp_path / "unicode.yaml"
+    unicode.write_bytes(text.encode("utf-16"))
+    assert loket.json("template", "import", str(unicode))["version"] == 1
+    bom = tmp_path / "bom.yaml"
+    bom.write_bytes(text.encode("utf-8-sig"))
+    assert loket.json("template", "import", str(bom))["version"] == 2
+
+
+def test_an_unreachable_imap_server_is_named_as_such(loket: Loket) -> None:
+    from .mailcatcher import free_port
+
+    loket.env |= {"LOKET_IMAP_HOST": "127.0.0.1", "LOKET_IMAP_PORT": str(free_port())}
+    proc = loket("mail", "fetch", ok=False)
+    assert "Cannot reach the IMAP server 127.0.0.1:" in proc.stderr
+    assert "database" not in proc.stderr
+
+
+def test_an_unreachable_database_is_named_as_such(loket: Loket) -> None:
+    from .mailcatcher import free_port
+
+    port = free_port()
+    loket.env["LOKET_DATABASE_URL"] = f"postgresql+asyncpg://loket:geheim@127.0.0.1:{port}/loket"
+    proc = loket("dossier", "show", "1", ok=False)
+    assert (
+        f"cannot reach the database at postgresql+asyncpg://loket:***@127.0.0.1:{port}/loket"
+        in proc.stderr
+    )
+    assert "geheim" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "url,words",
+    [
+        ("garbage", "LOKET_DATABASE_URL is not a database URL"),
+        ("mysql://loket@localhost/loket", "Loket cannot use (mysql)"),
+        ("sqlite:///loket.db", "Loket cannot use (sqlite)"),
+    ],
+)
+def test_a_database_url_loket_cannot_use_is_a_settings_error(
+    loket: Loket, url: str, words: str
+) -> None:
+    loket.env["LOKET_DATABASE_URL"] = url
+    proc = loket("dossier", "show", "1", ok=False)
+    assert proc.returncode == 1
+    assert words in proc.stderr and "sqlite+aiosqlite://" in proc.stderr
+
+
+def test_invite_twice_withdraws_the_unsent_first_invitation(tmp_path: Path) -> None:
+    from .mailcatcher import SmtpServer
+
+    cli = Loket(tmp_path / "data")
+    cli("init")
+    cli("client", "add", "--name", "Alice", "--email", "alice@example.nl", "--language", "en")
+    cli("client", "invite", "--account", "alice")  # no mail server yet: both wait in the outbox
+    cli("client", "invite", "--account", "alice")
+    server = SmtpServer()
+    server.start()
+    try:
+        cli.env |= {"LOKET_SMTP_HOST": "127.0.0.1", "LOKET_SMTP_PORT": str(server.port)}
+        assert cli.json("outbox", "send")["sent"] == 1
+        # A sent invitation is not withdrawn: a third one goes out as well.
+        cli("client", "invite", "--account", "alice")
+        assert cli.json("outbox", "send")["sent"] == 1
+    finally:
+        server.stop()
+    assert len(server.messages) == 2
+
+
+def test_chat_has_no_json_option(loket: Loket) -> None:
+    refused = usage_error(loket, "chat", "--account", "x", "--json")
+    assert "unrecognized arguments: --json" in refused
+
+
+def test_demo_setup_only_does_not_say_stop_with_ctrl_c(tmp_path: Path) -> None:
+    out = Loket(tmp_path / "demo")("demo", "--setup-only").stdout
+    assert "Ctrl-C" not in out and "loket demo" in out

@@ -92,6 +92,9 @@ async def create_staff(
     language: Language = Language.NL,
 ) -> Account:
     access.require(access.can_manage_firm(actor), "Only staff may add staff accounts.")
+    # The username first: without a name it is also the name, and an empty one is the
+    # username's fault, not the name's.
+    username = clean_username(username)
     name = required_text(name or username, field="name", max_length=200)
     return await create_account(
         session,

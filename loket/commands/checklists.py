@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import codecs
 import datetime as dt
 from pathlib import Path
 
@@ -30,9 +31,36 @@ def parse_date(value: str | None) -> dt.date | None:
     raise ValidationError("'%(value)s' is not a date; use 2026-12-31 or 31-12-2026.", value=value)
 
 
+def template_text(path: Path, raw: bytes) -> str:
+    """The text of a template file: UTF-8 (with or without a byte order mark), or UTF-16 with
+    one (Notepad's "Unicode"). Anything else is refused rather than guessed: nearly any bytes
+    decode as Windows-1252, so a guess cannot be checked, and a wrong one would put garbled
+    letters in front of clients."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    else:
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            raise ValidationError(
+                f"{path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}): "
+                "save it with the encoding UTF-8 and import it again.",
+                field="file",
+            ) from None
+    raise ValidationError(
+        f"{path} is not UTF-16 text, although it starts like it: "
+        "save it with the encoding UTF-8 and import it again.",
+        field="file",
+    )
+
+
 async def template_import(rt: Runtime, args: argparse.Namespace) -> None:
     path = readable_file(Path(args.file))
-    text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+    text = template_text(path, await asyncio.to_thread(path.read_bytes))
     async with rt.db.begin() as s:
         template = await checklists.import_template(s, SYSTEM, text)
     questions = sum(len(sec["questions"]) for sec in template.definition["sections"])

@@ -169,7 +169,10 @@ async def demo(rt: Runtime, args: argparse.Namespace) -> None:
             "(alice@example.nl) in a private window. Other accounts: bakkerij (company),",
             "bakkerij.boekhouding (its extra account).",
             "",
-            "Stop with Ctrl-C.",
+            # With --setup-only nothing listens yet: say how to start it instead.
+            "Nothing is running yet: start it with `loket demo`."
+            if args.setup_only
+            else "Stop with Ctrl-C.",
         ]
     )
     data = {

@@ -5,8 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sqlalchemy import select
+
 from core.actor import Actor
-from core.models import Channel, DocumentCategory
+from core.models import (
+    Channel,
+    Client,
+    DocumentCategory,
+    InboundMail,
+    IntermediaryOffice,
+    Message,
+)
 from core.services import accounts, documents, dossiers, messages
 from core.services.documents import Upload
 from core.storage import read_chunks
@@ -45,25 +54,65 @@ async def dossier_status(rt: Runtime, args: argparse.Namespace) -> None:
 async def dossier_show(rt: Runtime, args: argparse.Namespace) -> None:
     async with rt.db.read() as s:
         view = await dossiers.open_dossier(s, SYSTEM, number=args.number)
-        docs = await documents.list_documents(s, SYSTEM, dossier_id=view.dossier.id)
-        msgs = await messages.list_messages(s, SYSTEM, dossier_id=view.dossier.id)
-    data = dossier_show_json(view, [r.document for r in docs], [r.message for r in msgs])
-    d = view.dossier
+        d = view.dossier
+        docs = await documents.list_documents(s, SYSTEM, dossier_id=d.id)
+        msgs = await messages.list_messages(s, SYSTEM, dossier_id=d.id)
+        # A message that came by mail keeps its sender's address on the inbound mail it was
+        # made from: for a stranger's mail filed by staff, the only trace of who wrote it.
+        senders = dict(
+            (
+                await s.execute(
+                    select(InboundMail.message_id, InboundMail.sender)
+                    .join(Message, Message.id == InboundMail.message_id)
+                    .where(Message.dossier_id == d.id, InboundMail.sender.is_not(None))
+                )
+            ).all()
+        )
+        client = await s.get(Client, d.client_id)
+        office = await s.get(IntermediaryOffice, d.intermediary_id) if d.intermediary_id else None
+    data = dossier_show_json(view, [r.document for r in docs], [r.message for r in msgs], senders)
+    emit(args.json, data, "\n".join(_dossier_lines(data, client, office)))
+
+
+def _writer(m: dict) -> str:
+    if m["author"] and m["sender"]:
+        return f"{m['author']} <{m['sender']}>"
+    if m["author"] or m["sender"]:
+        return m["author"] or m["sender"]
+    return "the firm" if m["direction"] == "outgoing" else "an unknown sender"
+
+
+def _dossier_lines(
+    data: dict, client: Client | None, office: IntermediaryOffice | None
+) -> list[str]:
     lines = [
-        f"Dossier {d.number}: {d.description}",
-        f"  status {d.status.value}; steps {view.steps_done}/{len(view.steps)} done",
-    ]
-    lines += [f"  [{'x' if st.done_at else ' '}] {st.position}. {st.title}" for st in view.steps]
-    lines += [
-        f"  document {doc['id']} [{doc['category']}] {doc['filename']} ({doc['size']} bytes)"
-        for doc in data["documents"]
+        f"Dossier {data['number']}: {data['description']}",
+        f"  status {data['status']}; steps {data['steps_done']}/{data['steps_total']} done",
+        f"  client {client.name if client else '?'} (id {data['client_id']}); "
+        + (f"intermediary {office.name} (id {office.id}); " if office else "no intermediary; ")
+        + ("visible to the client" if data["visible_to_client"] else "hidden from the client"),
     ]
     lines += [
-        f"  message {m['id']} {m['direction']} via {m['channel']} from {m['author'] or 'the firm'}:"
-        f" {m['subject']}"
-        for m in data["messages"]
+        f"  [{'x' if st['done_at'] else ' '}] {st['position']}. {st['title']}"
+        for st in data["steps"]
     ]
-    emit(args.json, data, "\n".join(lines))
+    for doc in data["documents"]:
+        lines += [
+            f"  document {doc['id']} [{doc['category']}] {doc['filename']}"
+            f" ({doc['size']} bytes, via {doc['source_channel']})",
+            f"      sha256 {doc['sha256']}",
+        ]
+    for m in data["messages"]:
+        lines.append(
+            f"  message {m['id']} {m['direction']} via {m['channel']} from {_writer(m)}:"
+            f" {m['subject']}"
+        )
+        lines += [f"      {line}".rstrip() for line in m["body"].splitlines()]
+        lines += [
+            f"      attachment: document {a['id']} {a['filename']} ({a['size']} bytes)"
+            for a in m["attachments"]
+        ]
+    return lines
 
 
 async def document_publish(rt: Runtime, args: argparse.Namespace) -> None:

@@ -48,18 +48,36 @@ async def file_mail(rt: Runtime, args: argparse.Namespace) -> None:
 
 
 async def fetch(rt: Runtime, args: argparse.Namespace) -> None:
-    from mailbridge.imap import ImapSource
+    import asyncio
+
+    import aioimaplib
+
+    from mailbridge.imap import ImapError, ImapSource
     from mailbridge.pipeline import Pipeline
     from mailbridge.reader import MailReader
 
     from ..config import ConfigError
 
-    if not rt.settings.imap_host:
+    s = rt.settings
+    if not s.imap_host:
         raise ConfigError("No IMAP mailbox is set: set LOKET_IMAP_HOST (and _USER, _PASSWORD).")
+    server = f"the IMAP server {s.imap_host}:{s.imap_port}"
     reader = MailReader()
-    source = ImapSource(rt.settings, Pipeline(rt.db, rt.store, rt.settings, reader=reader))
+    source = ImapSource(s, Pipeline(rt.db, rt.store, s, reader=reader))
     try:
-        counts = await source.fetch_once()
+        try:
+            await source.connect()
+        except ImapError as exc:
+            raise ConfigError(f"{server} refused: {exc} (check LOKET_IMAP_*).") from None
+        except (OSError, aioimaplib.Abort, asyncio.IncompleteReadError) as exc:
+            # OSError includes TimeoutError and ssl.SSLError.
+            reason = str(exc) or type(exc).__name__
+            raise ConfigError(f"Cannot reach {server}: {reason}.") from None
+        try:
+            counts = await source.fetch_once()
+        except (ImapError, aioimaplib.Abort, asyncio.IncompleteReadError, TimeoutError) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise ConfigError(f"{server} stopped answering: {reason}.") from None
     finally:
         await source.close()
         reader.close()
