@@ -16,7 +16,15 @@
             allow_not_available: false  # upload questions: may the client say "not available"
             options:                    # choice and multichoice
               - {value: loondienst, label: {nl: …, en: …}}
+            min: 0                      # number and amount: the lowest answer allowed; a
+                                        # number counts, so its default is 0 (min: null
+                                        # allows any); an amount has none unless set
             show_if: {question: partner, equals: true}   # or in: […], or not_equals: …
+
+A condition (``show_if``) looks at an earlier yes/no, choice or multiple-choice question:
+``equals``/``not_equals`` take one of its options (true or false for yes/no), ``in`` a list
+of them; a multiple-choice question only takes ``in`` (shown when any of them is ticked). A
+question whose condition looks at a question that does not apply does not apply either.
 
 Errors name the line and the question, in words a person understands.
 """
@@ -24,6 +32,7 @@ Errors name the line and the question, in words a person understands.
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -138,29 +147,126 @@ def _question(q: Any, seen: dict[str, dict[str, Any]], section_line: int) -> dic
         raise _fail(
             line, "Only choice questions have options ('%(key)s' is %(type)s).", key=key, type=qtype
         )
+    if "min" in q:
+        if qtype not in ("number", "amount"):
+            raise _fail(
+                line,
+                "Only number and amount questions have a minimum ('%(key)s' is %(type)s).",
+                key=key,
+                type=qtype,
+            )
+        out["min"] = _minimum(q["min"], key, line)
     condition = q.get("show_if")
     if condition is not None:
-        if not isinstance(condition, dict) or "question" not in condition:
+        out["show_if"] = _condition(condition, key, seen, line)
+    return out
+
+
+def _minimum(value: Any, key: str, line: int | None) -> str | None:
+    """``min`` as a decimal string; None (``min: null``) for no minimum at all."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise InvalidOperation
+        number = Decimal(str(value).strip())
+        if not number.is_finite():
+            raise InvalidOperation
+    except InvalidOperation:
+        raise _fail(line, "min of '%(key)s' must be a number, like 0 or -100.", key=key) from None
+    return format(number.normalize(), "f")
+
+
+_CONDITION_TYPES = ("yesno", "choice", "multichoice")
+
+
+def _condition(
+    condition: Any, key: str, seen: dict[str, dict[str, Any]], line: int | None
+) -> dict[str, Any]:
+    """A ``show_if`` that can come true: on an earlier yes/no or choice question, with values
+    that question can have."""
+    if not isinstance(condition, dict) or "question" not in condition:
+        raise _fail(
+            line,
+            "show_if of '%(key)s' needs 'question' and 'equals', 'in' or 'not_equals'.",
+            key=key,
+        )
+    line = condition.get("__line__", line)
+    target = str(condition["question"])
+    if target not in seen:
+        raise _fail(
+            line,
+            "show_if of '%(key)s' refers to '%(target)s', which is not an earlier question.",
+            key=key,
+            target=target,
+        )
+    ops = [op for op in ("equals", "in", "not_equals") if op in condition]
+    if len(ops) != 1:
+        raise _fail(
+            line, "show_if of '%(key)s' needs exactly one of equals, in, not_equals.", key=key
+        )
+    op = ops[0]
+    looked_at = seen[target]
+    kind = looked_at["type"]
+    if kind not in _CONDITION_TYPES:
+        raise _fail(
+            line,
+            "show_if of '%(key)s' looks at '%(target)s', a %(type)s question; a condition can "
+            "only look at a yes/no, choice or multiple-choice question.",
+            key=key,
+            target=target,
+            type=kind,
+        )
+    if kind == "multichoice" and op != "in":
+        raise _fail(
+            line,
+            "show_if of '%(key)s' looks at the multiple-choice question '%(target)s': use "
+            "in: [...] with the options that make '%(key)s' appear.",
+            key=key,
+            target=target,
+        )
+    raw = condition[op]
+    if op == "in":
+        if not isinstance(raw, list) or not raw:
             raise _fail(
                 line,
-                "show_if of '%(key)s' needs 'question' and 'equals', 'in' or 'not_equals'.",
-                key=key,
-            )
-        target = str(condition["question"])
-        if target not in seen:
-            raise _fail(
-                line,
-                "show_if of '%(key)s' refers to '%(target)s', which is not an earlier question.",
+                "show_if of '%(key)s': 'in' needs a list of options of '%(target)s', "
+                "like in: [a, b].",
                 key=key,
                 target=target,
             )
-        ops = [op for op in ("equals", "in", "not_equals") if op in condition]
-        if len(ops) != 1:
+        values = [_condition_value(v, key, looked_at, line) for v in raw]
+        return {"question": target, "in": list(dict.fromkeys(values))}
+    return {"question": target, op: _condition_value(raw, key, looked_at, line)}
+
+
+def _condition_value(value: Any, key: str, looked_at: dict[str, Any], line: int | None) -> Any:
+    """One value a condition compares with, as the answer to ``looked_at`` is stored."""
+    if looked_at["type"] == "yesno":
+        if not isinstance(value, bool):
             raise _fail(
-                line, "show_if of '%(key)s' needs exactly one of equals, in, not_equals.", key=key
+                line,
+                "show_if of '%(key)s': '%(target)s' is a yes/no question, so compare with true "
+                "or false, not '%(value)s'.",
+                key=key,
+                target=looked_at["key"],
+                value=value,
             )
-        out["show_if"] = {"question": target, ops[0]: condition[ops[0]]}
-    return out
+        return value
+    options = [o["value"] for o in looked_at["options"]]
+    text = (
+        str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else None
+    )
+    if text not in options:
+        raise _fail(
+            line,
+            "show_if of '%(key)s': '%(value)s' is not an option of '%(target)s' (%(options)s).",
+            key=key,
+            value=value,
+            target=looked_at["key"],
+            options=", ".join(options),
+        )
+    return text
 
 
 def parse_template(text: str) -> dict[str, Any]:

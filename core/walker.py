@@ -23,14 +23,19 @@ TEXT_MAX = 1000
 LONGTEXT_MAX = 4000
 YES = {"ja", "j", "yes", "y", "1", "true", "waar", "jazeker", "klopt"}
 NO = {"nee", "n", "no", "0", "false", "onwaar", "neen"}
+# The lowest answer a number question takes unless its template sets ``min``: numbers count.
+NUMBER_MIN = 0
 
 
 @dataclass(frozen=True)
 class Given:
-    """An answer as stored: a value, or "not available"."""
+    """An answer as stored: a value, or "not available". ``skipped``: the client passed the
+    question without an answer (skipped it, or sent it empty); an optional question so passed
+    has been seen and is not asked again, a required one still is."""
 
     value: Any = None
     not_available: bool = False
+    skipped: bool = False
 
     @property
     def answered(self) -> bool:
@@ -64,10 +69,8 @@ def all_questions(definition: dict[str, Any]) -> list[tuple[dict[str, Any], dict
     return [(section, q) for section in definition["sections"] for q in section["questions"]]
 
 
-def _shown(question: dict[str, Any], answers: dict[str, Given]) -> bool:
-    condition = question.get("show_if")
-    if not condition:
-        return True
+def _meets(condition: dict[str, Any], answers: dict[str, Given]) -> bool:
+    """Whether the answer ``condition`` looks at meets it (not whether that question shows)."""
     given = answers.get(condition["question"])
     value = given.value if given and not given.not_available else None
     if "equals" in condition:
@@ -75,14 +78,29 @@ def _shown(question: dict[str, Any], answers: dict[str, Given]) -> bool:
     if "not_equals" in condition:
         return value is not None and value != condition["not_equals"]
     wanted = condition.get("in") or []
+    if isinstance(wanted, str):  # a definition imported before show_if was checked on import
+        wanted = [wanted]
     if isinstance(value, list):
         return any(v in wanted for v in value)
     return value in wanted
 
 
+def _shown_keys(definition: dict[str, Any], answers: dict[str, Given]) -> set[str]:
+    """The keys of the questions that apply. A question whose condition looks at a question
+    that does not apply itself does not apply either, whatever was answered there before: the
+    conditions are followed down the chain (the question looked at always comes earlier)."""
+    shown: set[str] = set()
+    for _, q in all_questions(definition):
+        condition = q.get("show_if")
+        if not condition or (condition["question"] in shown and _meets(condition, answers)):
+            shown.add(q["key"])
+    return shown
+
+
 def visible(definition: dict[str, Any], answers: dict[str, Given]) -> list[dict[str, Any]]:
     """The questions that apply, in order, given the answers so far."""
-    return [q for _, q in all_questions(definition) if _shown(q, answers)]
+    shown = _shown_keys(definition, answers)
+    return [q for _, q in all_questions(definition) if q["key"] in shown]
 
 
 def prompt(
@@ -127,34 +145,77 @@ def visible_in_section(
     definition: dict[str, Any], answers: dict[str, Given], index: int
 ) -> list[str]:
     """The keys of the questions of section ``index`` that apply, given the answers so far."""
-    return [q["key"] for q in definition["sections"][index]["questions"] if _shown(q, answers)]
+    shown = _shown_keys(definition, answers)
+    return [q["key"] for q in definition["sections"][index]["questions"] if q["key"] in shown]
+
+
+def _start_after(definition: dict[str, Any], keys: list[str], after: str | None) -> int:
+    """Where in ``keys`` (the questions that apply) the walk goes on after ``after``; a
+    question that no longer applies is placed where the template has it."""
+    if after is None:
+        return 0
+    if after in keys:
+        return keys.index(after) + 1
+    order = [q["key"] for _, q in all_questions(definition)]
+    if after not in order:
+        return 0
+    before = set(order[: order.index(after)])
+    return sum(1 for key in keys if key in before)
+
+
+def _to_ask(q: dict[str, Any], given: Given | None) -> bool:
+    """Whether the walk still has to ask ``q``: it has no answer, and it is required or the
+    client has not passed it yet (an optional question is offered once)."""
+    if given is None:
+        return True
+    if given.answered:
+        return False
+    return q.get("required", True) or not given.skipped
 
 
 def next_key(
     definition: dict[str, Any], answers: dict[str, Given], after: str | None = None
 ) -> str | None:
-    """The next question still to answer after ``after`` (wrapping to the start), or None when
-    every question that applies has an answer."""
-    keys = [q["key"] for q in visible(definition, answers)]
-    start = keys.index(after) + 1 if after in keys else 0
-    for key in keys[start:] + keys[:start]:
-        given = answers.get(key)
-        if given is None or not given.answered:
-            return key
+    """The next question still to ask after ``after`` (wrapping to the start), or None when
+    the walk is done: every required question that applies is answered and every optional
+    one was answered or passed (skipped, or sent empty). Time to submit."""
+    shown = visible(definition, answers)
+    start = _start_after(definition, [q["key"] for q in shown], after)
+    for q in shown[start:] + shown[:start]:
+        if _to_ask(q, answers.get(q["key"])):
+            return q["key"]
     return None
+
+
+def resume(
+    definition: dict[str, Any], answers: dict[str, Given], position: str | None
+) -> str | None:
+    """The question to show for a checklist stored at ``position``: that question while it
+    applies, the next one to ask when it no longer does, and from the start when the walk had
+    ended (None) — for a question an answer has since brought up, or None: still done."""
+    if position is not None and position in {q["key"] for q in visible(definition, answers)}:
+        return position
+    return next_key(definition, answers, after=position)
 
 
 def step(
     definition: dict[str, Any], answers: dict[str, Given], key: str | None, offset: int
 ) -> str | None:
-    """The question ``offset`` places before (-1) or after (+1) ``key``: back and skip."""
+    """The question ``offset`` places before (-1) or after (+1) ``key``: back and skip.
+
+    Skip on the last question goes on as after an answer: to a question still to ask, or to
+    the end (None). ``key`` None is the end, from where back goes to the last question."""
     keys = [q["key"] for q in visible(definition, answers)]
     if not keys:
         return None
+    if key is None:
+        return keys[-1] if offset < 0 else next_key(definition, answers)
     if key not in keys:
         return keys[0]
-    index = min(max(keys.index(key) + offset, 0), len(keys) - 1)
-    return keys[index]
+    index = keys.index(key) + offset
+    if index >= len(keys):
+        return next_key(definition, answers, after=key)
+    return keys[max(index, 0)]
 
 
 def missing_required(definition: dict[str, Any], answers: dict[str, Given]) -> list[str]:
@@ -189,20 +250,26 @@ def _decimal(raw: str) -> Decimal:
     return Decimal(text)
 
 
+_SHORT_YEAR = re.compile(r"\d{1,2}[-/.]\d{1,2}[-/.]\d{2}")
+
+
 def _date(raw: str) -> dt.date:
     text = raw.strip()
-    for pattern in ("%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y-%m-%d", "%d-%m-%y"):
+    if _SHORT_YEAR.fullmatch(text):
+        # 12-03-55: 1955 or 2055? A birth date and a key date look alike; ask, do not guess.
+        raise ValidationError(N_("Write the year with four digits, like 24-11-2026."))
+    for pattern in ("%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y-%m-%d"):
         try:
             return dt.datetime.strptime(text, pattern).date()
         except ValueError:
             continue
-    raise ValueError(raw)
+    raise ValidationError(N_("Enter a date as day-month-year, like 24-11-2026."))
 
 
 def _pick(q: dict[str, Any], token: str, language: str) -> str:
     options = q["options"]
     token = token.strip()
-    if token.isdigit() and 1 <= int(token) <= len(options):
+    if re.fullmatch(r"[0-9]{1,6}", token) and 1 <= int(token) <= len(options):
         return options[int(token) - 1]["value"]
     for option in options:
         labels = {option["value"].lower(), *(v.lower() for v in option["label"].values())}
@@ -215,9 +282,29 @@ def _pick(q: dict[str, Any], token: str, language: str) -> str:
     )
 
 
+def _number(q: dict[str, Any], raw: Any, kind: str) -> Decimal:
+    """``raw`` as a number or an amount, at least the question's minimum (``min``: a number
+    question counts, so 0 unless the template says otherwise; an amount has none)."""
+    try:
+        number = _decimal(str(raw)) + 0  # + 0: -0 is 0
+    except InvalidOperation:
+        if kind == "amount":
+            raise ValidationError(
+                N_("Enter an amount in euros, like 1.234,56 or 1234.56.")
+            ) from None
+        raise ValidationError(N_("Enter a number, like 12 or 12,5.")) from None
+    minimum = q.get("min", NUMBER_MIN if kind == "number" else None)
+    if minimum is not None and number < Decimal(str(minimum)):
+        shown = format(Decimal(str(minimum)).normalize(), "f")
+        if kind == "amount":
+            raise ValidationError(N_("Enter an amount of at least € %(min)s."), min=shown)
+        raise ValidationError(N_("Enter a number of at least %(min)s."), min=shown)
+    return number
+
+
 def check(definition: dict[str, Any], key: str, raw: Any, language: str = "nl") -> Any:
     """The stored value for ``raw`` typed as an answer to ``key``, or ValidationError with a
-    message (a catalogue msgid) that says what is wrong."""
+    message (a catalogue msgid) that says what is wrong, in the words of the question's type."""
     q = question(definition, key)
     kind = q["type"]
     if kind == "upload":
@@ -225,48 +312,46 @@ def check(definition: dict[str, Any], key: str, raw: Any, language: str = "nl") 
     if isinstance(raw, str):
         raw = raw.strip()
     if raw in (None, "", []):
-        if q.get("required", True):
-            raise ValidationError(N_("An answer is required."))
-        return None
-    try:
-        if kind == "text":
-            if len(raw) > TEXT_MAX:
-                raise ValidationError(N_("At most %(max)d characters, please."), max=TEXT_MAX)
+        return _empty(q)
+    if kind == "text":
+        if len(raw) > TEXT_MAX:
+            raise ValidationError(N_("At most %(max)d characters, please."), max=TEXT_MAX)
+        return raw
+    if kind == "longtext":
+        if len(raw) > LONGTEXT_MAX:
+            raise ValidationError(N_("At most %(max)d characters, please."), max=LONGTEXT_MAX)
+        return raw
+    if kind == "number":
+        return format(_number(q, raw, kind).normalize(), "f")
+    if kind == "amount":
+        return str(_number(q, raw, kind).quantize(Decimal("0.01")))
+    if kind == "date":
+        return _date(str(raw)).isoformat()
+    if kind == "yesno":
+        if isinstance(raw, bool):
             return raw
-        if kind == "longtext":
-            if len(raw) > LONGTEXT_MAX:
-                raise ValidationError(N_("At most %(max)d characters, please."), max=LONGTEXT_MAX)
-            return raw
-        if kind == "number":
-            return format(_decimal(str(raw)).normalize(), "f")
-        if kind == "amount":
-            return str(_decimal(str(raw)).quantize(Decimal("0.01")))
-        if kind == "date":
-            return _date(str(raw)).isoformat()
-        if kind == "yesno":
-            if isinstance(raw, bool):
-                return raw
-            word = str(raw).lower().strip(" .!")
-            if word in YES:
-                return True
-            if word in NO:
-                return False
-            raise ValidationError(N_("Please answer yes or no."))
-        if kind == "choice":
-            return _pick(q, str(raw), language)
-        if kind == "multichoice":
-            tokens = raw if isinstance(raw, list) else re.split(r"[,;\n]+", str(raw))
-            values = [_pick(q, str(t), language) for t in tokens if str(t).strip()]
-            return sorted(set(values), key=[o["value"] for o in q["options"]].index)
-    except (InvalidOperation, ValueError):
-        if kind == "amount":
-            raise ValidationError(
-                N_("Enter an amount in euros, like 1.234,56 or 1234.56.")
-            ) from None
-        if kind == "number":
-            raise ValidationError(N_("Enter a number, like 12 or 12,5.")) from None
-        raise ValidationError(N_("Enter a date as day-month-year, like 24-11-2026.")) from None
+        word = str(raw).lower().strip(" .!")
+        if word in YES:
+            return True
+        if word in NO:
+            return False
+        raise ValidationError(N_("Please answer yes or no."))
+    if kind == "choice":
+        return _pick(q, str(raw), language)
+    if kind == "multichoice":
+        tokens = raw if isinstance(raw, list) else re.split(r"[,;\n]+", str(raw))
+        values = [_pick(q, str(t), language) for t in tokens if str(t).strip()]
+        if not values:  # "," or ";": separators and nothing between them
+            return _empty(q)
+        return sorted(set(values), key=[o["value"] for o in q["options"]].index)
     raise ValidationError("Unknown question type %(type)s.", type=kind)
+
+
+def _empty(q: dict[str, Any]) -> None:
+    """An empty answer: refused where one is required; otherwise it leaves the question empty."""
+    if q.get("required", True):
+        raise ValidationError(N_("An answer is required."))
+    return None
 
 
 def show(definition: dict[str, Any], key: str, given: Given | None, language: str) -> str:

@@ -329,3 +329,106 @@ async def test_a_web_section_saves_what_is_right_and_names_the_rest(
         assert errors == {}
     async with db.read() as s:
         assert (await checklists.load(s, SYSTEM, tax.id)).answers["toeslagen"].value is None
+
+
+async def test_a_chat_walk_that_leaves_the_optional_questions_open_reaches_the_end(
+    db: Database, firm: Firm, tax: Checklist, store: LocalFileStore
+) -> None:
+    """As `loket chat` does it: answer what is asked, skip (or send empty) the optional
+    questions; every question comes once, then the walk ends and submitting works."""
+    alice = firm.actor(firm.alice)
+    required = dict(ALL_ANSWERS)
+    asked: list[str] = []
+    for _ in range(40):
+        async with db.read() as s:
+            here = checklists.current(await checklists.load(s, alice, tax.id), "nl")
+        if here is None:
+            break
+        asked.append(here.key)
+        async with db.begin() as s:
+            if here.key == "vorige_aanslag" and asked.count(here.key) == 1:
+                await checklists.move(s, alice, tax.id, +1)  # required: asked again later
+            elif here.key == "giften":  # sent back empty
+                await checklists.answer(s, alice, tax.id, "giften", "")
+            elif not here.required:
+                await checklists.move(s, alice, tax.id, +1)  # skip, the last question too
+            elif here.type == "upload":
+                await checklists.not_available(s, alice, tax.id, here.key)
+            else:
+                await checklists.answer(s, alice, tax.id, here.key, required[here.key])
+    else:
+        raise AssertionError(f"the walk never ends: {asked[-12:]}")
+    assert len(asked) == len(set(asked)) + 1  # only the skipped required question came twice
+    assert asked[-3:] == ["vorige_aanslag", "opmerkingen", "vorige_aanslag"]
+    assert [k for k in asked if k in ("bruto_loon", "giften", "toeslagen", "opmerkingen")] == [
+        "bruto_loon",
+        "giften",
+        "toeslagen",
+        "opmerkingen",
+    ]
+    async with db.begin() as s:
+        await checklists.submit(s, store, alice, tax.id, firm="Kantoor")
+    async with db.read() as s:
+        loaded = await checklists.load(s, alice, tax.id)
+    assert loaded.checklist.locked
+    assert loaded.answers["bruto_loon"].value is None  # the skip is stored, as no answer
+    # Sent back by the firm, a passed optional question is asked again.
+    async with db.begin() as s:
+        await checklists.reject(s, SYSTEM, tax.id, reason="Giften?", questions={"giften": "?"})
+    async with db.read() as s:
+        assert checklists.current(await checklists.load(s, alice, tax.id), "nl").key == "giften"
+
+
+CAR = """
+name: auto
+title: {nl: Auto, en: Car}
+sections:
+  - title: {nl: Auto, en: Car}
+    questions:
+      - {key: heeft_auto, type: yesno, label: {nl: "Heeft u een auto?", en: "Do you have a car?"}}
+      - key: soort
+        type: choice
+        label: {nl: "Wat voor auto?", en: "What kind of car?"}
+        options:
+          - {value: benzine, label: {nl: Benzine, en: Petrol}}
+          - {value: elektrisch, label: {nl: Elektrisch, en: Electric}}
+        show_if: {question: heeft_auto, equals: true}
+      - key: laadpaal
+        type: yesno
+        label: {nl: "Heeft u een laadpaal?", en: "Do you have a charging point?"}
+        show_if: {question: soort, in: [elektrisch]}
+"""
+
+
+async def test_an_answer_that_hides_a_question_hides_what_hangs_on_it(
+    db: Database, firm: Firm, store: LocalFileStore
+) -> None:
+    alice = firm.actor(firm.alice)
+    async with db.begin() as s:
+        await checklists.import_template(s, SYSTEM, CAR)
+        car = await checklists.assign(s, SYSTEM, number="2026-0001", template_name="auto")
+    for key, raw in (("heeft_auto", "ja"), ("soort", "elektrisch"), ("laadpaal", "ja")):
+        async with db.begin() as s:
+            await checklists.answer(s, alice, car.id, key, raw)
+    async with db.begin() as s:
+        loaded = await checklists.answer(s, alice, car.id, "heeft_auto", "nee")
+    assert checklists.progress(loaded) == (1, 1)
+    [section] = checklists.summary(loaded, "nl")
+    assert [label for label, _ in section.rows] == ["Heeft u een auto?"]
+    assert checklists.current(loaded, "nl") is None
+    async with db.begin() as s:
+        await checklists.submit(s, store, alice, car.id, firm="Kantoor")
+
+
+async def test_a_template_whose_condition_can_never_hold_is_not_imported(
+    db: Database, firm: Firm
+) -> None:
+    """A bare string for 'in' used to be stored, and then every assign crashed."""
+    bad = CAR.replace("in: [elektrisch]", "in: elektrisch")
+    with pytest.raises(ValidationError) as info:
+        async with db.begin() as s:
+            await checklists.import_template(s, SYSTEM, bad)
+    assert "laadpaal" in info.value.message
+    with pytest.raises(NotFound):
+        async with db.begin() as s:
+            await checklists.assign(s, SYSTEM, number="2026-0001", template_name="auto")

@@ -185,10 +185,16 @@ class Loaded:
 
     @property
     def given(self) -> dict[str, Given]:
-        return {
-            key: Given(value=a.value, not_available=a.not_available)
-            for key, a in self.answers.items()
-        }
+        return {key: _given(a) for key, a in self.answers.items()}
+
+
+def _given(a: Answer) -> Given:
+    """A stored answer for the walker. A row without an answer is a question the client
+    passed (skipped, or sent empty), unless the firm sent it back: then it is asked again."""
+    given = Given(value=a.value, not_available=a.not_available)
+    if given.answered or a.review_state is ReviewState.REJECTED:
+        return given
+    return Given(value=a.value, skipped=True)
 
 
 async def load(session: AsyncSession, actor: Actor, checklist_id: int) -> Loaded:
@@ -253,11 +259,9 @@ def _writable(loaded: Loaded) -> None:
 
 
 def current(loaded: Loaded, language: str) -> Prompt | None:
-    """The question to show now, or None when everything that applies is answered."""
-    key = loaded.checklist.position
-    keys = [q["key"] for q in walker.visible(loaded.definition, loaded.given)]
-    if key not in keys:
-        key = walker.next_key(loaded.definition, loaded.given)
+    """The question to show now, or None when the walk is done: every required question that
+    applies is answered and every optional one answered or passed (skipped, or sent empty)."""
+    key = walker.resume(loaded.definition, loaded.given, loaded.checklist.position)
     if key is None:
         return None
     return walker.prompt(loaded.definition, loaded.given, key, language)
@@ -372,10 +376,17 @@ async def attach(
 
 
 async def move(session: AsyncSession, actor: Actor, checklist_id: int, offset: int) -> Loaded:
-    """Back (-1) or skip (+1)."""
+    """Back (-1) or skip (+1). Skipping an optional question without an answer is stored (an
+    answer without a value): it has been seen and is not asked again. A skipped required
+    question is asked again once the walk has gone round; skipping the last question goes
+    on to what is still to ask, or to the end."""
     loaded = await load(session, actor, checklist_id)
     _writable(loaded)
     here = current(loaded, "nl")
+    if offset > 0 and here is not None and not here.required:
+        given = loaded.given.get(here.key)
+        if given is None or not (given.answered or given.skipped):
+            session.add(_save(loaded, actor, here.key, value=None, not_available=False))
     loaded.checklist.position = walker.step(
         loaded.definition, loaded.given, here.key if here else None, offset
     )
