@@ -10,11 +10,13 @@ from core.errors import ValidationError
 def readable_file(path: Path) -> Path:
     """``path`` if it is a readable regular file, else a clear error before anything starts."""
     if not path.exists():
-        raise ValidationError(f"The file {path} does not exist.", field="file")
+        raise ValidationError("The file %(path)s does not exist.", field="file", path=str(path))
     if not path.is_file():
-        raise ValidationError(f"{path} is not a regular file.", field="file")
+        raise ValidationError("%(path)s is not a regular file.", field="file", path=str(path))
     try:
         path.open("rb").close()
     except OSError as exc:
-        raise ValidationError(f"Cannot read {path}: {exc.strerror}.", field="file") from None
+        raise ValidationError(
+            "Cannot read %(path)s: %(reason)s.", field="file", path=str(path), reason=exc.strerror
+        ) from None
     return path

@@ -401,6 +401,7 @@ def test_template_assign_and_chat_in_the_terminal(loket: Loket, tmp_path: Path) 
                 "31-02-2025",
                 "1-7-2025",
                 "1",
+                "bestand /nonexistent/loonstrook.pdf",
                 f"bestand {scan}",
                 "terug",
                 "overslaan",
@@ -422,6 +423,7 @@ def test_template_assign_and_chat_in_the_terminal(loket: Loket, tmp_path: Path) 
     assert "[1/" in out and "Had u in het belastingjaar een fiscaal partner?" in out
     assert "uw echtgenoot" in out.lower()  # the help after "?"
     assert "dag-maand-jaar" in out  # 31-02 refused, asked again
+    assert "Het bestand /nonexistent/loonstrook.pdf bestaat niet." in out  # was in English
     assert "antwoorden zijn bewaard" in out
     shown = loket.json("checklist", "show", str(assigned["id"]))
     answers = {a["question_key"]: a for a in shown["answers"]}

@@ -47,14 +47,18 @@ def template_text(path: Path, raw: bytes) -> str:
         except UnicodeDecodeError as exc:
             line = raw.count(b"\n", 0, exc.start) + 1
             raise ValidationError(
-                f"{path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}): "
+                "%(path)s is not UTF-8 text (byte %(byte)s on line %(line)d): "
                 "save it with the encoding UTF-8 and import it again.",
                 field="file",
+                path=str(path),
+                byte=f"0x{raw[exc.start]:02x}",
+                line=line,
             ) from None
     raise ValidationError(
-        f"{path} is not UTF-16 text, although it starts like it: "
+        "%(path)s is not UTF-16 text, although it starts like it: "
         "save it with the encoding UTF-8 and import it again.",
         field="file",
+        path=str(path),
     )
 
 
