@@ -111,6 +111,54 @@ async def test_idle_session_is_dead_on_the_server(
     assert (await browser.get("/dossiers")).url.path == "/login"
 
 
+async def test_a_form_sent_after_the_session_ended_says_so_and_comes_back(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get("/dossiers/2026-0001/messages/new")
+    async with db.begin() as s:
+        await s.execute(
+            update(WebSession).values(
+                last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=31)
+            )
+        )
+    sent = await browser.post_multipart(
+        "/dossiers/2026-0001/messages",
+        [("subject", "Vraag"), ("body", "Een lange vraag.")],
+        [("files", "", b"", "application/octet-stream")],  # the empty file field
+        headers={"Referer": browser.origin + "/dossiers/2026-0001/messages/new"},
+    )
+    # Was: the login page without a word, and afterwards the home page.
+    assert sent.url.path == "/login"
+    assert sent.url.query["next"] == "/dossiers/2026-0001/messages/new"
+    assert "wat u net verstuurde niet bewaard" in browser.last_html
+    # A plain form too (its token was the ended session's): was "this form has expired".
+    await browser.login("alice", PASSWORD)
+    await browser.get("/me")
+    async with db.begin() as s:
+        await s.execute(
+            update(WebSession).values(
+                last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=31)
+            )
+        )
+    plain = await browser.post(
+        "/me/language", {"language": "en"}, headers={"Referer": browser.origin + "/me"}
+    )
+    assert plain.url.path == "/login" and plain.url.query["next"] == "/me"
+    assert "wat u net verstuurde niet bewaard" in browser.last_html
+    # A page asked for with an ended session (a tab left open) says so too.
+    await browser.login("alice", PASSWORD)
+    async with db.begin() as s:
+        await s.execute(
+            update(WebSession).values(
+                last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=31)
+            )
+        )
+    opened = await browser.get("/dossiers")
+    assert opened.url.path == "/login" and "Uw sessie is verlopen" in browser.last_html
+
+
 async def test_company_main_account_adds_and_removes(
     browser: Browser, db: Database, firm: Firm
 ) -> None:

@@ -41,7 +41,7 @@ class Browser:
         form = dict(data or {})
         if csrf is not False:
             form.setdefault("csrf", csrf or self.csrf())
-        headers = {"Origin": origin or self.origin}
+        headers = {"Origin": origin or self.origin, **kw.pop("headers", {})}
         response = await self.client.post(path, data=form, headers=headers, **kw)
         if "text/html" in response.headers.get("Content-Type", ""):
             self.last_html = await response.text()
@@ -54,7 +54,8 @@ class Browser:
             form.add_field(name, value)
         for name, filename, content, content_type in files:
             form.add_field(name, content, filename=filename, content_type=content_type)
-        response = await self.client.post(path, data=form, headers={"Origin": self.origin}, **kw)
+        headers = {"Origin": self.origin, **kw.pop("headers", {})}
+        response = await self.client.post(path, data=form, headers=headers, **kw)
         if "text/html" in response.headers.get("Content-Type", ""):
             self.last_html = await response.text()
         return response

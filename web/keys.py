@@ -17,6 +17,8 @@ SMS = web.AppKey("sms", SmsGateway)
 # Per request.
 LIVE = web.RequestKey("live", object)  # core.services.sessions.LiveSession | None
 LANG = web.RequestKey("lang", str)
+# A session cookie came, but its session has ended (idle or absolute timeout, logged out).
+SESSION_ENDED = web.RequestKey("session_ended", bool)
 ACTOR = web.RequestKey("actor", object)  # core.actor.Actor, set by login_required
 SET_SESSION = web.RequestKey("set_session", str)  # a new session id for the cookie
 END_SESSION = web.RequestKey("end_session", bool)

@@ -20,7 +20,18 @@ from core.i18n import language_of
 from core.services import sessions
 
 from . import csrf, uploads
-from .keys import DB, END_SESSION, LANG, LIVE, NEW_ANON_CSRF, SET_LANG, SET_SESSION, SETTINGS
+from .guards import login_page
+from .keys import (
+    DB,
+    END_SESSION,
+    LANG,
+    LIVE,
+    NEW_ANON_CSRF,
+    SESSION_ENDED,
+    SET_LANG,
+    SET_SESSION,
+    SETTINGS,
+)
 from .render import page
 
 log = logging.getLogger(__name__)
@@ -122,6 +133,7 @@ async def session(request: web.Request, handler: Handler) -> web.StreamResponse:
             async with db.begin() as s:
                 await sessions.touch(s, live.row.id)
     request[LIVE] = live
+    request[SESSION_ENDED] = bool(raw) and live is None
     if live is not None and live.complete:
         request[LANG] = live.account.language.value
     else:
@@ -183,5 +195,8 @@ async def csrf_check(request: web.Request, handler: Handler) -> web.StreamRespon
     with uploads.readable():
         form = await request.post()
     if not csrf.valid(request, settings, form.get(csrf.FIELD)):
+        if request.get(SESSION_ENDED):
+            # The token was the ended session's: not an attack, a client who was away.
+            raise web.HTTPSeeOther(login_page(request))
         raise PermissionDenied("This form has expired. Reload the page and try again.")
     return await handler(request)

@@ -26,7 +26,12 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     live = request.get(LIVE)
     if live is not None and live.complete:
         raise web.HTTPSeeOther("/")
-    return page(request, "login.html", {"next": safe_next(request.query.get("next"))})
+    ended = request.query.get("ended")
+    return page(
+        request,
+        "login.html",
+        {"next": safe_next(request.query.get("next")), "ended": ended},
+    )
 
 
 @routes.post("/login")
