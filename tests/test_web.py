@@ -176,6 +176,7 @@ async def test_send_a_message_with_two_attachments(
         ],
     )
     assert response.status == 200 and "Loonstroken" in browser.last_html
+    assert "Uw bericht is verstuurd." in browser.last_html  # was no word that it went
     async with db.read() as s:
         message = await s.scalar(select(Message))
         docs = list(await s.scalars(select(Document).order_by(Document.id)))

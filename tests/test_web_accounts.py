@@ -171,12 +171,14 @@ async def test_company_main_account_adds_and_removes(
         "/me/accounts", {"name": "Piet Bakker", "email": "piet@bakkerij.example"}
     )
     assert added.status == 200 and "piet" in browser.last_html
+    assert "Het account is toegevoegd" in browser.last_html
     async with db.read() as s:
         piet = await s.scalar(select(Account).where(Account.email == "piet@bakkerij.example"))
         invites = list(await s.scalars(select(OutboxItem).where(OutboxItem.kind == "invitation")))
     assert piet.client_id == firm.bv_main.client_id and not piet.is_main
     assert [i.recipient for i in invites] == ["piet@bakkerij.example"]
     await browser.post(f"/me/accounts/{firm.bv_extra.id}/remove")
+    assert "Het account is verwijderd." in browser.last_html
     async with db.read() as s:
         assert not (await s.get(Account, firm.bv_extra.id)).active
     # The extra account cannot manage accounts, nor remove the main one.
@@ -242,6 +244,7 @@ async def test_staff_invite_button(browser: Browser, db: Database, firm: Firm) -
         f"/staff/accounts/{firm.bv_extra.id}/invite", {"back": "/dossiers/2026-0100"}
     )
     assert response.status == 200 and response.url.path == "/dossiers/2026-0100"
+    assert "De uitnodiging is verstuurd." in browser.last_html  # was no word at all
     async with db.read() as s:
         invites = list(await s.scalars(select(OutboxItem).where(OutboxItem.kind == "invitation")))
     assert [i.recipient for i in invites] == ["boekhouding@bakkerij.example"]

@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from core.i18n import gettext_for, ngettext_for
+from core.i18n import N_, gettext_for, ngettext_for
 from core.models import ChecklistStatus, DossierStatus, OutboxStatus
 from core.services import checklists, mailstatus
 from core.services.dossiers import STATUS_LABELS
@@ -39,6 +39,15 @@ def labels(gettext: Any) -> dict[str, Any]:
     }
 
 
+# What a redirect after a form says it did (Post/Redirect/Get): the page it lands on shows it.
+DONE = {
+    "sent": N_("Your message has been sent."),
+    "invited": N_("The invitation has been sent."),
+    "added": N_("The account has been added, and an invitation is on its way."),
+    "removed": N_("The account has been removed."),
+}
+
+
 def page(
     request: web.Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200
 ) -> web.Response:
@@ -56,6 +65,7 @@ def page(
         "firm": settings.firm_name,
         "path": request.path,
         "here": request.path_qs,  # where the language switch comes back to
+        "done": next((gettext(text) for key, text in DONE.items() if key in request.query), ""),
         "mail_catcher": settings.mail_catcher_dir is not None,
     }
     values.update(context or {})
