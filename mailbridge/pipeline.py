@@ -312,6 +312,9 @@ async def attachments(p: Pipeline, m: Incoming) -> None:
     if len(wanted) > p.settings.mail_max_attachments:
         raise Stop(QUARANTINED, f"too many attachments ({len(wanted)})")
     for attachment in wanted:
+        if not attachment.data:
+            m.notes.append(f"attachment {attachment.filename!r} was empty")
+            continue
         try:
             stored = await p.store.put_bytes(attachment.data)
         except TooLarge:

@@ -291,6 +291,19 @@ async def test_a_screenshot_pasted_into_the_text_is_filed(
     assert documents(message) == [("image.png", "image/jpeg", len(photo))]
 
 
+async def test_an_empty_attachment_is_left_out_with_a_note(
+    db: Database, pipeline: Pipeline, to: str
+) -> None:
+    empty = (
+        b'Content-Type: application/pdf; name="leeg.pdf"\r\n'
+        b'Content-Disposition: attachment; filename="leeg.pdf"\r\n\r\n'
+    )
+    raw = sample(to, 'multipart/mixed; boundary="B"', parts(TEXT, empty, PDF))
+    message, _ = await filed(db, pipeline, raw)
+    assert documents(message) == [("a.pdf", "application/pdf", 6)]
+    assert message.body == "Zie bijlage.\n\n[attachment 'leeg.pdf' was empty]"
+
+
 async def test_winmail_dat_with_nothing_to_unpack_is_kept_as_it_came(
     db: Database, pipeline: Pipeline, to: str
 ) -> None:

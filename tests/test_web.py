@@ -222,6 +222,24 @@ async def test_a_refused_attachment_keeps_the_typed_message_on_the_page(
     assert ">Hierbij alle loonstroken van 2025.</textarea>" in browser.last_html
 
 
+async def test_an_empty_file_is_refused_with_its_name(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get("/dossiers/2026-0001/messages/new")
+    response = await browser.post_multipart(
+        "/dossiers/2026-0001/messages",
+        [("subject", "Scan"), ("body", "Hierbij de scan.")],
+        [("files", "scan.pdf", b"", "application/pdf")],
+    )
+    # Was: filed as a document of 0 bytes, which nobody could open.
+    assert response.status == 400 and "Het bestand scan.pdf is leeg" in browser.last_html
+    async with db.read() as s:
+        assert await s.scalar(select(Message)) is None
+        assert await s.scalar(select(Document)) is None
+
+
 async def test_multipart_without_csrf_is_refused(
     browser: Browser, db: Database, firm: Firm
 ) -> None:

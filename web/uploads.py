@@ -123,8 +123,6 @@ async def read_form(
                     "A message may carry at most %(max)d attachments.", max=MAX_FILES
                 )
             stored = await store.put(_chunks(part))
-            if stored.size == 0 and not part.filename:
-                continue
             upload = Upload(
                 filename=part.filename,
                 chunks=None,

@@ -61,6 +61,13 @@ async def store_document(
         stored = await store.put(upload.chunks)
     else:
         raise ValueError("an upload needs its bytes")
+    if stored.size == 0:
+        # A file of nothing (a cloud placeholder, a failed scan) is never what was meant.
+        raise ValidationError(
+            "The file %(name)s is empty. Choose it again, or send another one.",
+            field="files",
+            name=filename,
+        )
     document = Document(
         dossier_id=dossier.id,
         category=category,
