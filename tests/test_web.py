@@ -454,3 +454,23 @@ async def test_times_are_shown_on_the_firms_clock(
     assert "24-11-2026 23:47" in browser.last_html  # was 22:47, the server's UTC
     await browser.get(f"/messages/{message.id}")
     assert "24-11-2026 23:47" in browser.last_html
+
+
+async def test_words_on_the_home_tile_and_tabs_fit_who_reads_them(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get("/")
+    # Was "in behandeling / totaal", while "In behandeling" is also a dossier status and
+    # these dossiers are "Nieuw".
+    assert "lopend / totaal" in browser.last_html
+    await browser.get("/dossiers/2026-0001")
+    assert "Door mij aangeleverd" in browser.last_html
+    await browser.post("/logout")
+    await set_password(db, firm.staff.id)
+    await browser.login("sanne", PASSWORD)
+    await browser.get("/dossiers/2026-0001")
+    # Was "Door mij aangeleverd" for staff too, about what the client delivered.
+    assert "Aangeleverd door de klant" in browser.last_html
+    assert "Door mij aangeleverd" not in browser.last_html
