@@ -34,6 +34,7 @@ class Kind(enum.StrEnum):
     PASSWORD_SET = "password_set"
     MAIL_NOT_FILED = "mail_not_filed"  # no dossier could be found for a client's mail
     MAIL_HELD = "mail_held"  # a client's mail waits for staff for another reason
+    ATTACHMENTS_LEFT_OUT = "attachments_left_out"  # filed, but files too large to take
     REMINDER = "reminder"
     DOCUMENT_RECEIVED = "document_received"
 

@@ -36,6 +36,7 @@ SUBJECTS = {
     "checklist_submitted": N_("[%(dossier)s] A client submitted a checklist"),
     "mail_not_filed": N_("We could not file your mail"),
     "mail_held": N_("We received your mail"),
+    "attachments_left_out": N_("[%(dossier)s] Some attachments of your mail did not arrive"),
     "reminder": N_("Reminder: we are still waiting for a few things"),
     "document_received": N_("We received your document"),
 }
@@ -76,6 +77,11 @@ INTROS = {
         'We received your mail "%(subject)s" but could not tell which dossier it belongs to; '
         "a colleague will look at it. Next time, answer one of our notification mails (it "
         "carries its own reply address), or write to us in the client portal."
+    ),
+    "attachments_left_out": N_(
+        'Your mail "%(subject)s" is in your dossier %(dossier)s, but these attachments were '
+        "larger than %(limit)s and could not be received. Please upload them in the client "
+        "portal, or send them again in smaller parts:"
     ),
     "mail_held": N_(
         'We received your mail "%(subject)s". It could not be added to your dossier '

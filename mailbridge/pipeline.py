@@ -83,6 +83,7 @@ class Incoming:
     dossier_id: int | None = None
     reply: str = ""
     uploads: list[Upload] = field(default_factory=list)
+    too_large: list[str] = field(default_factory=list)  # attachments left out for their size
     extra: list[Upload] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     path: list[str] = field(default_factory=list)
@@ -319,6 +320,7 @@ async def attachments(p: Pipeline, m: Incoming) -> None:
             stored = await p.store.put_bytes(attachment.data)
         except TooLarge:
             m.notes.append(f"attachment {attachment.filename!r} was over the size limit")
+            m.too_large.append(attachment.filename)
             continue
         m.uploads.append(Upload(attachment.filename, None, attachment.content_type, stored=stored))
 
@@ -501,6 +503,7 @@ class Pipeline:
             extra_documents=m.extra,
             email_message_id=mail.message_id,
         )
+        inbound.tell_left_out(s, match, message, m.too_large, self.store.limit)
         row = self._row(m, STORED, None)
         row.message_id = message.id
         s.add(row)

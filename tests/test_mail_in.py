@@ -320,6 +320,14 @@ async def test_attachment_over_the_limit_is_left_out_with_a_note(
     [message] = await messages_in(db, firm.alice_1.id)
     assert [d.filename for d in message.attachments] == ["klein.pdf"]
     assert "over the size limit" in message.body
+    # The client hears which file did not arrive; she would think it had.
+    async with db.read() as s:
+        told = list(
+            await s.scalars(select(OutboxItem).where(OutboxItem.kind == "attachments_left_out"))
+        )
+    assert [(i.recipient, i.payload["items"]) for i in told] == [("alice@example.nl", ["scan.pdf"])]
+    text = render(told[0], settings).text
+    assert "groter dan 1 MB" in text and "- scan.pdf" in text
 
 
 async def test_many_tiny_attachments_are_quarantined(

@@ -30,7 +30,7 @@ from ..models import (
     utcnow,
 )
 from ..notifications import Kind, account_mail, notify
-from ..storage import FileStore
+from ..storage import FileStore, describe_limit
 from .documents import Upload, store_document
 
 
@@ -271,6 +271,27 @@ async def reload(session: AsyncSession, match: Match) -> Match:
     if dossier is None:
         raise Refused("the dossier no longer exists")
     return Match(dossier, account, match.how, match.checklist_id, match.question)
+
+
+def tell_left_out(
+    session: AsyncSession, match: Match, message: Message, filenames: Sequence[str], limit: int
+) -> None:
+    """The client whose mail was filed without some of its attachments (over the size limit)
+    hears which, so that they send them another way: they would think them received."""
+    if match.account is None or not filenames:
+        return
+    account_mail(
+        session,
+        Kind.ATTACHMENTS_LEFT_OUT,
+        match.account,
+        data={
+            "subject": message.subject,
+            "dossier_number": match.dossier.number,
+            "items": list(filenames)[:50],
+            "limit": describe_limit(limit),
+        },
+        key=str(message.id),
+    )
 
 
 async def tell_not_filed(

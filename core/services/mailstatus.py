@@ -35,6 +35,7 @@ KIND_LABELS = {
     Kind.PASSWORD_SET.value: N_("Password set"),
     Kind.MAIL_NOT_FILED.value: N_("Mail could not be filed"),
     Kind.MAIL_HELD.value: N_("Mail held for a colleague"),
+    Kind.ATTACHMENTS_LEFT_OUT.value: N_("Attachments too large to receive"),
     Kind.REMINDER.value: N_("Reminder"),
     Kind.DOCUMENT_RECEIVED.value: N_("Document received"),
     "sms_code": N_("Verification code by SMS"),
