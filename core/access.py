@@ -28,7 +28,7 @@ from sqlalchemy.orm.interfaces import ORMOption
 from .actor import Actor
 from .errors import NotFound, PermissionDenied
 from .i18n import N_
-from .models import Checklist, ChecklistAssignee, Dossier, Role
+from .models import Checklist, ChecklistAssignee, Client, ClientKind, Dossier, Role
 
 
 def visible_dossiers(actor: Actor) -> ColumnElement[bool]:
@@ -82,10 +82,17 @@ def can_manage_dossier(actor: Actor, dossier: Dossier) -> bool:
     return actor.role is Role.STAFF
 
 
-def can_manage_company_accounts(actor: Actor, client_id: int) -> bool:
+def can_manage_company_accounts(actor: Actor, client: Client) -> bool:
+    """A company's main account manages its extra accounts; a private person has one account
+    and nothing to manage."""
     if actor.role is Role.STAFF:
         return True
-    return actor.role is Role.CLIENT and actor.is_main and actor.client_id == client_id
+    return (
+        actor.role is Role.CLIENT
+        and actor.is_main
+        and actor.client_id == client.id
+        and client.kind is ClientKind.COMPANY
+    )
 
 
 def can_manage_firm(actor: Actor) -> bool:

@@ -575,3 +575,21 @@ async def test_a_deep_link_survives_a_wrong_code_and_the_language_switch(
     assert kept == deep
     right = await browser.post("/login/code", {"code": pyotp.TOTP(secret).now(), "next": kept})
     assert right.url.path_qs == deep
+
+
+async def test_a_private_client_has_no_company_accounts_to_manage(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    await browser.get("/me")
+    # Was: "Beheer de accounts van uw bedrijf", and she could add accounts to her dossiers.
+    assert "/me/accounts" not in browser.last_html
+    assert (await browser.get("/me/accounts")).status == 403
+    await browser.get("/me")
+    added = await browser.post(
+        "/me/accounts", {"name": "Buurman", "email": "buurman@example.nl", "username": ""}
+    )
+    assert added.status == 403
+    async with db.read() as s:
+        assert await s.scalar(select(Account).where(Account.email == "buurman@example.nl")) is None

@@ -26,7 +26,15 @@ from ..errors import (
     TooManyAttempts,
     ValidationError,
 )
-from ..models import Account, Channel, OutboxItem, OutboxStatus, TwoFactorMethod, utcnow
+from ..models import (
+    Account,
+    Channel,
+    Client,
+    OutboxItem,
+    OutboxStatus,
+    TwoFactorMethod,
+    utcnow,
+)
 from ..notifications import Kind, account_mail
 from ..passwords import check_password_rule, hash_password, verify_password
 from ..settings import Settings
@@ -71,9 +79,8 @@ async def invite(session: AsyncSession, actor: Actor, settings: Settings, accoun
     """Send (or resend) the invitation; a resent one kills the earlier link. Returns the raw
     token (for the caller's tests and the demo; it is only ever mailed to the client)."""
     if account.role.value == "client":
-        allowed = account.client_id is not None and access.can_manage_company_accounts(
-            actor, account.client_id
-        )
+        client = await session.get(Client, account.client_id) if account.client_id else None
+        allowed = client is not None and access.can_manage_company_accounts(actor, client)
     else:
         allowed = access.can_manage_firm(actor)
     access.require(allowed, "You may not invite this account.")

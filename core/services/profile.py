@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .. import access, audit
 from ..actor import Actor
 from ..errors import NotFound, ValidationError
-from ..models import Account, Language, Role
+from ..models import Account, Client, Language, Role
 from ..notifications import CHANNELS, OPTIONAL_KINDS
 from . import sessions
 from .accounts import create_account
@@ -45,11 +45,24 @@ async def set_notifications(
     return account
 
 
+async def _own_client(session: AsyncSession, actor: Actor) -> Client:
+    client = await session.get(Client, actor.client_id) if actor.client_id else None
+    if client is None:
+        raise NotFound("There is no such account.")
+    return client
+
+
+async def manages_company_accounts(session: AsyncSession, actor: Actor) -> bool:
+    """Whether the actor may manage the accounts of their own company (its main account)."""
+    if actor.client_id is None:
+        return False
+    return access.can_manage_company_accounts(actor, await _own_client(session, actor))
+
+
 async def company_accounts(session: AsyncSession, actor: Actor) -> list[Account]:
     """The accounts of the actor's company, for its main account (and staff)."""
-    if actor.client_id is None:
-        raise NotFound("There is no such account.")
-    access.require(access.can_manage_company_accounts(actor, actor.client_id))
+    client = await _own_client(session, actor)
+    access.require(access.can_manage_company_accounts(actor, client))
     return list(
         await session.scalars(
             select(Account)
@@ -62,10 +75,9 @@ async def company_accounts(session: AsyncSession, actor: Actor) -> list[Account]
 async def add_company_account(
     session: AsyncSession, actor: Actor, *, name: str, email: str, username: str | None = None
 ) -> Account:
-    if actor.client_id is None:
-        raise NotFound("There is no such account.")
+    client = await _own_client(session, actor)
     access.require(
-        access.can_manage_company_accounts(actor, actor.client_id),
+        access.can_manage_company_accounts(actor, client),
         "Only the company's main account may add accounts.",
     )
     account = await create_account(
@@ -92,7 +104,7 @@ async def remove_company_account(session: AsyncSession, actor: Actor, account_id
     ):
         raise NotFound("There is no such account.")
     access.require(
-        access.can_manage_company_accounts(actor, actor.client_id),
+        access.can_manage_company_accounts(actor, await _own_client(session, actor)),
         "Only the company's main account may remove accounts.",
     )
     if account.is_main:

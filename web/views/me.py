@@ -33,6 +33,7 @@ async def _me_page(
     async with request.app[DB].read() as s:
         account = await profile.my_account(s, actor(request))
         left = await twofactor.recovery_codes_left(s, account.id)
+        manages = await profile.manages_company_accounts(s, actor(request))
     prefs = {
         (kind.value, channel): wants(account, kind, channel)
         for kind in OPTIONAL_KINDS
@@ -44,6 +45,7 @@ async def _me_page(
         "kinds": [k.value for k in OPTIONAL_KINDS],
         "channels": CHANNELS,
         "codes_left": left,
+        "manages_accounts": manages,
         "welcome": request.query.get("welcome") == "1",
         "saved": request.query.get("saved"),
     }
