@@ -74,6 +74,7 @@ async def chat(rt: Runtime, args: argparse.Namespace) -> None:
                             checklist_id,
                             firm=rt.settings.firm_name,
                             language=language,
+                            timezone=rt.settings.timezone,
                         )
                 except LoketError as exc:
                     say(exc.translated(_))

@@ -432,3 +432,11 @@ async def test_a_template_whose_condition_can_never_hold_is_not_imported(
     with pytest.raises(NotFound):
         async with db.begin() as s:
             await checklists.assign(s, SYSTEM, number="2026-0001", template_name="auto")
+
+
+def test_the_pdf_date_is_the_firms_date_not_the_servers() -> None:
+    import datetime as dt
+
+    late = dt.datetime(2026, 11, 24, 23, 30, tzinfo=dt.UTC)  # 00:30 on the 25th in Amsterdam
+    assert checklists.local_date(late, "Europe/Amsterdam") == dt.date(2026, 11, 25)
+    assert checklists.local_date(late, "UTC") == dt.date(2026, 11, 24)

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -212,6 +213,12 @@ async def load(session: AsyncSession, actor: Actor, checklist_id: int) -> Loaded
         for a in await session.scalars(select(Answer).where(Answer.checklist_id == checklist.id))
     }
     return Loaded(checklist, template, dossier, answers)
+
+
+def local_date(when: dt.datetime, timezone: str) -> dt.date:
+    """The date on the firm's calendar at ``when`` (the server may keep UTC: a submission at
+    00:30 in Amsterdam is still the day before there)."""
+    return when.astimezone(ZoneInfo(timezone)).date()
 
 
 def action_states(actor: Actor) -> tuple[ChecklistStatus, ...]:
@@ -419,8 +426,10 @@ async def submit(
     *,
     firm: str,
     language: str = "nl",
+    timezone: str = "Europe/Amsterdam",
 ) -> Loaded:
-    """Check completeness, lock, file the PDF under Delivered by me, tell the handler."""
+    """Check completeness, lock, file the PDF under Delivered by me, tell the handler.
+    ``timezone``: the firm's, for the date on the PDF."""
     loaded = await load(session, actor, checklist_id)
     _writable(loaded)
     missing = walker.missing_required(loaded.definition, loaded.given)
@@ -441,7 +450,7 @@ async def submit(
         title=title,
         dossier=loaded.dossier.number,
         client=client.name if client else "",
-        date_text=utcnow().astimezone().strftime("%d-%m-%Y"),
+        date_text=local_date(utcnow(), timezone).strftime("%d-%m-%Y"),
         labels={"dossier": _("Dossier"), "client": _("Client"), "date": _("Date")},
         sections=summary(loaded, language),
     )

@@ -226,6 +226,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
                 checklist_id,
                 firm=request.app[SETTINGS].firm_name,
                 language=request[LANG],
+                timezone=request.app[SETTINGS].timezone,
             )
     except NotFound:
         raise
