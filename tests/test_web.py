@@ -474,3 +474,24 @@ async def test_words_on_the_home_tile_and_tabs_fit_who_reads_them(
     # Was "Door mij aangeleverd" for staff too, about what the client delivered.
     assert "Aangeleverd door de klant" in browser.last_html
     assert "Door mij aangeleverd" not in browser.last_html
+
+
+async def test_a_strangers_mail_filed_by_staff_shows_who_wrote_it(
+    browser: Browser, db: Database, firm: Firm, store: LocalFileStore, tmp_path
+) -> None:
+    from mailbridge.filing import file_from_quarantine
+    from mailbridge.pipeline import Pipeline
+
+    from .conftest import mail_settings
+    from .mails import reply_mail
+
+    settings = mail_settings(tmp_path)
+    held = await Pipeline(db, store, settings).handle(
+        reply_mail(sender="notaris@elders.example", to="portaal@kantoor.example", text="Akte.")
+    )
+    await file_from_quarantine(db, store, settings, SYSTEM, held.inbound_id, "2026-0001")
+    await set_password(db, firm.staff.id)
+    await browser.login("sanne", PASSWORD)
+    await browser.get("/dossiers/2026-0001")
+    # Was the firm's own name, as if the firm had written it.
+    assert "notaris@elders.example" in browser.last_html

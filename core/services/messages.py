@@ -19,6 +19,7 @@ from ..models import (
     Direction,
     DocumentCategory,
     Dossier,
+    InboundMail,
     Message,
     MessageRead,
     utcnow,
@@ -141,6 +142,9 @@ async def _load(session: AsyncSession, message_id: int) -> Message:
 class MessageRow:
     message: Message
     read: bool
+    # The address a mail came from: for a stranger's mail filed by staff (no author), the
+    # only trace of who wrote it.
+    sender: str | None = None
 
 
 async def list_messages(
@@ -150,17 +154,18 @@ async def list_messages(
     dossier = await access.visible_dossier(session, actor, dossier_id=dossier_id)
     me = actor.account_id if actor.account_id is not None else -1
     rows = await session.execute(
-        select(Message, MessageRead.id)
+        select(Message, MessageRead.id, InboundMail.sender)
         .outerjoin(
             MessageRead, and_(MessageRead.message_id == Message.id, MessageRead.account_id == me)
         )
+        .outerjoin(InboundMail, InboundMail.message_id == Message.id)
         .where(Message.dossier_id == dossier.id)
         .order_by(Message.created_at.desc(), Message.id.desc())
         .options(*_WITH_DETAILS)
     )
     return [
-        MessageRow(m, read is not None or (m.author_id is not None and m.author_id == me))
-        for m, read in rows
+        MessageRow(m, read is not None or (m.author_id is not None and m.author_id == me), sender)
+        for m, read, sender in rows
     ]
 
 

@@ -5,16 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sqlalchemy import select
-
 from core.actor import Actor
 from core.models import (
     Channel,
     Client,
     DocumentCategory,
-    InboundMail,
     IntermediaryOffice,
-    Message,
 )
 from core.services import accounts, documents, dossiers, messages
 from core.services.documents import Upload
@@ -57,17 +53,7 @@ async def dossier_show(rt: Runtime, args: argparse.Namespace) -> None:
         d = view.dossier
         docs = await documents.list_documents(s, SYSTEM, dossier_id=d.id)
         msgs = await messages.list_messages(s, SYSTEM, dossier_id=d.id)
-        # A message that came by mail keeps its sender's address on the inbound mail it was
-        # made from: for a stranger's mail filed by staff, the only trace of who wrote it.
-        senders = dict(
-            (
-                await s.execute(
-                    select(InboundMail.message_id, InboundMail.sender)
-                    .join(Message, Message.id == InboundMail.message_id)
-                    .where(Message.dossier_id == d.id, InboundMail.sender.is_not(None))
-                )
-            ).all()
-        )
+        senders = {r.message.id: r.sender for r in msgs if r.sender}
         client = await s.get(Client, d.client_id)
         office = await s.get(IntermediaryOffice, d.intermediary_id) if d.intermediary_id else None
     data = dossier_show_json(view, [r.document for r in docs], [r.message for r in msgs], senders)
