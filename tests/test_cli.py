@@ -589,7 +589,8 @@ def test_invite_twice_withdraws_the_unsent_first_invitation(tmp_path: Path) -> N
         cli.env |= {"LOKET_SMTP_HOST": "127.0.0.1", "LOKET_SMTP_PORT": str(server.port)}
         assert cli.json("outbox", "send")["sent"] == 1
         # A sent invitation is not withdrawn: a third one goes out as well.
-        cli("client", "invite", "--account", "alice")
+        said = cli("client", "invite", "--account", "alice").stdout
+        assert "queued" in said and "sent." not in said  # was "sent", before it was
         assert cli.json("outbox", "send")["sent"] == 1
     finally:
         server.stop()

@@ -19,7 +19,12 @@ async def client_invite(rt: Runtime, args: argparse.Namespace) -> None:
     async with rt.db.begin() as s:
         account = await accounts.account_by_username(s, args.account)
         await auth.invite(s, SYSTEM, rt.settings, account)
-    where = "sent" if rt.settings.smtp_host else "queued in the outbox (no SMTP server set)"
+    # Queued either way: `loket serve` (its outbox worker) or `loket outbox send` sends it.
+    where = (
+        "queued; `loket serve` or `loket outbox send` sends it"
+        if rt.settings.smtp_host
+        else "queued in the outbox (no SMTP server set)"
+    )
     emit(
         args.json,
         {"id": account.id, "username": account.username, "email": account.email},
