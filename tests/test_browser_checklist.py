@@ -178,48 +178,6 @@ async def test_start_in_chat_finish_in_the_browser(
     assert channels["partner"] is Channel.CLI and channels["spaargeld"] is Channel.WEB
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_answers_are_saved_when_the_client_just_leaves_the_page(
-    db: Database, firm: Firm, tmp_path: Path
-) -> None:
-    store = LocalFileStore(tmp_path / "store", limit=10 * 1024 * 1024)
-    async with db.begin() as s:
-        await checklists.import_template(
-            s, SYSTEM, (TEMPLATES / "inkomstenbelasting.yaml").read_text()
-        )
-        checklist = await checklists.assign(
-            s, SYSTEM, number="2026-0001", template_name="inkomstenbelasting"
-        )
-    await set_password(db, firm.alice.id)
-    port = free_port()
-    settings = mail_settings(tmp_path, public_url=f"http://127.0.0.1:{port}")
-    runner = web.AppRunner(create_app(settings, db, store))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            page = await (await browser.new_context(locale="nl-NL")).new_page()
-            await page.goto(f"http://127.0.0.1:{port}/login")
-            await page.get_by_label("Gebruikersnaam of e-mailadres").fill("alice")
-            await page.get_by_label("Wachtwoord").fill(PASSWORD)
-            await page.get_by_role("button", name="Inloggen").click()
-            await page.goto(f"http://127.0.0.1:{port}/checklists/{checklist.id}")
-            partner = page.locator('fieldset[data-question="partner"]')
-            async with page.expect_response(lambda r: r.request.method == "POST"):
-                await partner.get_by_label("Ja").check()
-            await page.get_by_role("link", name="Dossiers").first.click()  # away, no button
-            await browser.close()
-    finally:
-        await runner.cleanup()
-    async with db.read() as s:
-        saved = {
-            a.question_key: a.value
-            for a in await s.scalars(select(Answer).where(Answer.checklist_id == checklist.id))
-        }
-    assert saved == {"partner": True}
-
-
 @contextlib.asynccontextmanager
 async def _alice_on_the_tax_checklist(
     db: Database, firm: Firm, tmp_path: Path
@@ -253,6 +211,24 @@ async def _alice_on_the_tax_checklist(
             await browser.close()
     finally:
         await runner.cleanup()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_answers_are_saved_when_the_client_just_leaves_the_page(
+    db: Database, firm: Firm, tmp_path: Path
+) -> None:
+    async with _alice_on_the_tax_checklist(db, firm, tmp_path) as (page, url):
+        partner = page.locator('fieldset[data-question="partner"]')
+        async with page.expect_response(lambda r: r.request.method == "POST"):
+            await partner.get_by_label("Ja").check()
+        await page.get_by_role("link", name="Dossiers").first.click()  # away, no button
+    checklist_id = int(url.rsplit("/", 1)[1])
+    async with db.read() as s:
+        saved = {
+            a.question_key: a.value
+            for a in await s.scalars(select(Answer).where(Answer.checklist_id == checklist_id))
+        }
+    assert saved == {"partner": True}
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -96,18 +96,23 @@ async def test_session_id_changes_at_each_step(browser: Browser, db: Database, f
         assert len(list(await s.scalars(select(WebSession)))) == 1
 
 
-async def test_idle_session_is_dead_on_the_server(
-    browser: Browser, db: Database, firm: Firm
-) -> None:
-    await set_password(db, firm.alice.id)
-    await browser.login("alice", PASSWORD)
-    assert (await browser.get("/dossiers")).url.path == "/dossiers"
+async def idle_for_31_minutes(db: Database) -> None:
+    """Every session last seen 31 minutes ago: one past the idle timeout of the settings."""
     async with db.begin() as s:
         await s.execute(
             update(WebSession).values(
                 last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=31)
             )
         )
+
+
+async def test_idle_session_is_dead_on_the_server(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    await set_password(db, firm.alice.id)
+    await browser.login("alice", PASSWORD)
+    assert (await browser.get("/dossiers")).url.path == "/dossiers"
+    await idle_for_31_minutes(db)
     assert (await browser.get("/dossiers")).url.path == "/login"
 
 
@@ -117,12 +122,7 @@ async def test_a_form_sent_after_the_session_ended_says_so_and_comes_back(
     await set_password(db, firm.alice.id)
     await browser.login("alice", PASSWORD)
     await browser.get("/dossiers/2026-0001/messages/new")
-    async with db.begin() as s:
-        await s.execute(
-            update(WebSession).values(
-                last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=31)
-            )
-        )
+    await idle_for_31_minutes(db)
     sent = await browser.post_multipart(
         "/dossiers/2026-0001/messages",
         [("subject", "Vraag"), ("body", "Een lange vraag.")],
@@ -136,12 +136,7 @@ async def test_a_form_sent_after_the_session_ended_says_so_and_comes_back(
     # A plain form too (its token was the ended session's): was "this form has expired".
     await browser.login("alice", PASSWORD)
     await browser.get("/me")
-    async with db.begin() as s:
-        await s.execute(
-            update(WebSession).values(
-                last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=31)
-            )
-        )
+    await idle_for_31_minutes(db)
     plain = await browser.post(
         "/me/language", {"language": "en"}, headers={"Referer": browser.origin + "/me"}
     )
@@ -149,12 +144,7 @@ async def test_a_form_sent_after_the_session_ended_says_so_and_comes_back(
     assert "wat u net verstuurde niet bewaard" in browser.last_html
     # A page asked for with an ended session (a tab left open) says so too.
     await browser.login("alice", PASSWORD)
-    async with db.begin() as s:
-        await s.execute(
-            update(WebSession).values(
-                last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=31)
-            )
-        )
+    await idle_for_31_minutes(db)
     opened = await browser.get("/dossiers")
     assert opened.url.path == "/login" and "Uw sessie is verlopen" in browser.last_html
 
