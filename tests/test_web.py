@@ -489,9 +489,11 @@ async def test_a_strangers_mail_filed_by_staff_shows_who_wrote_it(
     held = await Pipeline(db, store, settings).handle(
         reply_mail(sender="notaris@elders.example", to="portaal@kantoor.example", text="Akte.")
     )
-    await file_from_quarantine(db, store, settings, SYSTEM, held.inbound_id, "2026-0001")
+    filed = await file_from_quarantine(db, store, settings, SYSTEM, held.inbound_id, "2026-0001")
     await set_password(db, firm.staff.id)
     await browser.login("sanne", PASSWORD)
     await browser.get("/dossiers/2026-0001")
     # Was the firm's own name, as if the firm had written it.
+    assert "notaris@elders.example" in browser.last_html
+    await browser.get(f"/messages/{filed.message_id}")
     assert "notaris@elders.example" in browser.last_html

@@ -173,18 +173,23 @@ async def list_messages(
 class MessageThread:
     message: Message
     parent: Message | None
+    sender: str | None = None  # as on MessageRow: the address a mail came from
 
 
 async def read_message(session: AsyncSession, actor: Actor, message_id: int) -> MessageThread:
     """Open a message (marking it read for this user), with the message it answers."""
-    message = await session.scalar(
-        select(Message)
-        .join(Dossier, Dossier.id == Message.dossier_id)
-        .where(Message.id == message_id, access.visible_dossiers(actor))
-        .options(*_WITH_DETAILS)
-    )
-    if message is None:
+    found = (
+        await session.execute(
+            select(Message, InboundMail.sender)
+            .join(Dossier, Dossier.id == Message.dossier_id)
+            .outerjoin(InboundMail, InboundMail.message_id == Message.id)
+            .where(Message.id == message_id, access.visible_dossiers(actor))
+            .options(*_WITH_DETAILS)
+        )
+    ).first()
+    if found is None:
         raise NotFound("This message was not found.")
+    message, sender = found
     if actor.account_id is not None:
         await session.execute(
             dialect_insert(session, MessageRead)
@@ -192,4 +197,4 @@ async def read_message(session: AsyncSession, actor: Actor, message_id: int) -> 
             .on_conflict_do_nothing(index_elements=["message_id", "account_id"])
         )
     parent = await _load(session, message.parent_id) if message.parent_id else None
-    return MessageThread(message=message, parent=parent)
+    return MessageThread(message=message, parent=parent, sender=sender)
