@@ -7,6 +7,7 @@ import datetime as dt
 import html
 import logging
 import re
+from pathlib import Path
 
 import pyotp
 from sqlalchemy import select, update
@@ -360,12 +361,8 @@ async def test_staff_see_failed_mail_and_bouncing_addresses(
     assert (await browser.get("/staff/outbox")).status == 403
 
 
-async def test_staff_review_sends_a_checklist_back_and_the_client_sees_why(
-    browser: Browser, db: Database, firm: Firm, store
-) -> None:
-    from pathlib import Path
-
-    from core.models import Checklist, ChecklistStatus
+async def koopwoning_for_alice(db: Database):
+    """The shipped notary checklist, given to the client of dossier 2026-0001."""
     from core.services import checklists
 
     from .conftest import SYSTEM
@@ -375,9 +372,19 @@ async def test_staff_review_sends_a_checklist_back_and_the_client_sees_why(
         await checklists.import_template(
             s, SYSTEM, (templates / "notaris-koopwoning.yaml").read_text()
         )
-        checklist = await checklists.assign(
+        return await checklists.assign(
             s, SYSTEM, number="2026-0001", template_name="notaris-koopwoning"
         )
+
+
+async def test_staff_review_sends_a_checklist_back_and_the_client_sees_why(
+    browser: Browser, db: Database, firm: Firm, store
+) -> None:
+
+    from core.models import Checklist, ChecklistStatus
+
+    checklist = await koopwoning_for_alice(db)
+    async with db.begin() as s:
         row = await s.get(Checklist, checklist.id)
         row.status, row.locked = ChecklistStatus.SUBMITTED, True
     await set_password(db, firm.staff.id)
@@ -437,21 +444,13 @@ async def test_outbox_shows_kinds_and_states_in_the_readers_language(
 async def test_staff_find_a_submitted_checklist_in_actions_and_on_the_dossier(
     browser: Browser, db: Database, firm: Firm
 ) -> None:
-    from pathlib import Path
 
     from core.models import Checklist, ChecklistStatus
     from core.services import checklists
 
     from .conftest import SYSTEM
 
-    templates = Path(__file__).resolve().parent.parent / "core" / "data" / "templates"
-    async with db.begin() as s:
-        await checklists.import_template(
-            s, SYSTEM, (templates / "notaris-koopwoning.yaml").read_text()
-        )
-        checklist = await checklists.assign(
-            s, SYSTEM, number="2026-0001", template_name="notaris-koopwoning"
-        )
+    checklist = await koopwoning_for_alice(db)
     async with db.read() as s:
         title = (await checklists.load(s, SYSTEM, checklist.id)).template.title["nl"]
     link = f'<a href="/checklists/{checklist.id}">{title}</a>'
