@@ -13,8 +13,8 @@ from core.services import inbound, quarantine
 from core.settings import Settings
 from core.storage import FileStore
 
-from .parse import parse
 from .pipeline import STORED, Incoming, Pipeline, Result, attachments, body
+from .reader import read_in_thread
 
 
 async def file_from_quarantine(
@@ -27,7 +27,7 @@ async def file_from_quarantine(
     raw = b"".join([chunk async for chunk in store.open(raw_key)])
     pipeline = Pipeline(db, store, settings)
     m = Incoming(raw=raw)
-    m.mail = parse(raw)
+    m.mail = await read_in_thread(raw)  # a large mail must not stall the event loop
     async with db.read() as s:
         # The sender becomes the author if that address belongs to someone who sees the dossier.
         author = None
