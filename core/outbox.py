@@ -55,7 +55,10 @@ class PassResult:
 
 
 def backoff(attempts: int) -> dt.timedelta:
-    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY)
+    """The wait after the ``attempts``-th try: one minute, doubling, at most MAX_RETRY."""
+    # The exponent is bounded: with a long lifetime, 2**attempts minutes overflow timedelta.
+    doublings = min(max(attempts - 1, 0), 16)
+    return min(FIRST_RETRY * 2**doublings, MAX_RETRY)
 
 
 def message_id_domain(settings: Settings) -> str:
