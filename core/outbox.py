@@ -6,8 +6,8 @@ sent and marked after. Two workers never hold the same item (``FOR UPDATE SKIP L
 PostgreSQL; SQLite's single writer on SQLite). A worker that dies between sending and marking
 leaves the item to be sent again when the lease runs out, with the same Message-ID, so mail
 clients show it once. Temporary failures (4xx, connection trouble) retry with doubling back-off
-until the item's lifetime runs out; permanent ones (5xx) fail at once. Both end states are kept
-for staff to see.
+until the item's lifetime runs out; permanent ones (5xx, a mail that cannot be composed from
+its item) fail at once. Both end states are kept for staff to see.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ async def run_once(
             await senders[item.channel].send(item)
         except (TemporaryFailure, PermanentFailure) as exc:
             error = exc
-        except Exception as exc:  # a bug in composing must not stop the items behind it
+        except Exception as exc:  # a sender's bug must not stop the items behind it
             log.exception("outbox item %s could not be sent", item.id)
             error = TemporaryFailure(f"{type(exc).__name__}: {exc}")
         outcome = await _record(db, item.id, settings, error)

@@ -22,16 +22,18 @@ TRY_LATER = "451 4.3.0 try again later"
 MINUTE = dt.timedelta(minutes=1)
 
 
-async def queue(db: Database, n: int = 1, **fields: object) -> list[int]:
+async def queue(
+    db: Database, n: int = 1, recipient: str | None = None, **fields: object
+) -> list[int]:
     """``n`` plain notification mails, due now; their ids in queue order."""
     async with db.begin() as s:
         items = [
             OutboxItem(
                 channel="email",
                 kind="new_document",
-                recipient=f"klant{i}@example.nl",
+                recipient=recipient or f"klant{i}@example.nl",
                 payload={"dossier_number": "2026-0001", "filename": f"stuk {i}.pdf"},
-                idempotency_key=f"test:{i}",
+                idempotency_key=f"test:{recipient}:{i}",
                 **fields,
             )
             for i in range(n)
@@ -166,3 +168,43 @@ async def test_a_claimed_item_is_leased_for_five_minutes(db: Database, tmp_path:
     assert item.status is OutboxStatus.SENDING
     assert before + 5 * MINUTE <= item.next_try_at <= utcnow() + 5 * MINUTE
     assert await outbox.claim(db, ["email"]) == []  # a second worker finds nothing
+
+
+async def test_a_mail_that_cannot_be_composed_fails_at_once_and_the_rest_go_out(
+    db: Database, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    settings = mail_settings(tmp_path, smtp.port)
+    [broken] = await queue(db)
+    # Written straight into the database, as an older version or a bug could have stored it.
+    await change(
+        db,
+        broken,
+        kind="new_message",
+        payload={"dossier_number": "2026-0001", "subject": "Hallo\r\nBcc: iedereen@example.nl"},
+    )
+    behind = await queue(db, 2, recipient="achter@example.nl")
+    result, _, _ = await send_pass(db, settings)
+    assert (result.sent, result.retrying, result.failed) == (2, 0, 1)
+    item = await load(db, broken)
+    assert item.status is OutboxStatus.FAILED and item.attempts == 1
+    # Staff read why: it could not be composed, and what was wrong.
+    assert item.last_error.startswith("PermanentFailure: the mail could not be composed: ")
+    assert "linefeed or carriage return" in item.last_error
+    assert [m["To"] for m in smtp.messages] == ["achter@example.nl"] * 2
+    assert [(await load(db, i)).status for i in behind] == [OutboxStatus.SENT] * 2
+    # It is not tried again.
+    await change(db, broken, next_try_at=utcnow())
+    assert (await send_pass(db, settings))[0] == outbox.PassResult()
+    assert (await load(db, broken)).attempts == 1
+
+
+async def test_connection_trouble_stays_temporary(
+    db: Database, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    settings = mail_settings(tmp_path, smtp.port)
+    [item_id] = await queue(db)
+    smtp.stop()
+    result, _, _ = await send_pass(db, settings)
+    assert (result.retrying, result.failed) == (1, 0)
+    item = await load(db, item_id)
+    assert item.status is OutboxStatus.PENDING and item.last_error.startswith("TemporaryFailure")
