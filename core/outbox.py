@@ -19,8 +19,10 @@ from email.utils import make_msgid
 from typing import Protocol
 
 from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
+from . import tokens
 from .db import Database
 from .models import OutboxItem, OutboxStatus, utcnow
 from .settings import Settings
@@ -96,13 +98,23 @@ async def claim(
     return items
 
 
-def _wipe_secrets(item: OutboxItem) -> None:
+def _wipe_secrets(item: OutboxItem, outcome: str) -> None:
     # Links with a token must not outlive the mail in our database.
     if any(k.startswith("secret_") for k in item.payload):
         item.payload = {
-            k: ("(sent)" if k.startswith("secret_") else v) for k, v in item.payload.items()
+            k: (f"({outcome})" if k.startswith("secret_") else v) for k, v in item.payload.items()
         }
         flag_modified(item, "payload")
+
+
+async def _take_link_down(session: AsyncSession, item: OutboxItem) -> None:
+    """A mail that failed must not leave a live link behind: nobody may have received it,
+    or (sent by a worker that died before recording it) someone did while staff see
+    "failed" and send a new one. Its token dies and the link leaves the payload."""
+    token_hash = item.payload.get(tokens.LINK_TOKEN)
+    if isinstance(token_hash, str):
+        await tokens.revoke_digest(session, token_hash)
+    _wipe_secrets(item, "failed")
 
 
 async def _record(db: Database, item_id: int, settings: Settings, error: Exception | None) -> str:
@@ -115,12 +127,13 @@ async def _record(db: Database, item_id: int, settings: Settings, error: Excepti
             item.status = OutboxStatus.SENT
             item.sent_at = now
             item.last_error = None
-            _wipe_secrets(item)
+            _wipe_secrets(item, "sent")
             return "sent"
         item.last_error = f"{type(error).__name__}: {error}"[:2000]
         lifetime = dt.timedelta(hours=settings.outbox_lifetime_hours)
         if isinstance(error, PermanentFailure) or item.created_at + lifetime <= now:
             item.status = OutboxStatus.FAILED
+            await _take_link_down(s, item)
             return "failed"
         item.status = OutboxStatus.PENDING
         item.next_try_at = now + backoff(item.attempts)
