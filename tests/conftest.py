@@ -281,6 +281,18 @@ def mail_settings(tmp_path: Path, smtp_port: int | None = None, **extra: object)
 PASSWORD = "Zomer2026!x"
 
 
+SCREENS: list[Path] = []  # named at the end of the run
+
+
+@pytest.fixture(scope="session")
+def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the screenshots of the pages go, for a person to look at: pytest's temporary
+    folder for this run (it keeps the last few), never the repository tree."""
+    folder = tmp_path_factory.mktemp("screens", numbered=False)
+    SCREENS.append(folder)
+    return folder
+
+
 @pytest.fixture
 async def browser(aiohttp_client, db: Database, store: LocalFileStore, tmp_path: Path, smtp):
     """A browser-like client on the web view, with mail going to the test SMTP server."""
@@ -313,11 +325,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001
-    """At the end of the run: how many tests ran on each database, and the corpus
-    measurements (tests/test_corpora.py)."""
+    """At the end of the run: how many tests ran on each database, where the screenshots
+    are, and the corpus measurements (tests/test_corpora.py)."""
     from . import test_corpora
 
     backends.report(terminalreporter, PG_UNSET if not os.environ.get(PG_VARIABLE) else "")
+    if SCREENS:
+        terminalreporter.section("screenshots of the browser tests")
+        terminalreporter.write_line(str(SCREENS[0]))
     if test_corpora.REPORT:
         terminalreporter.section("mail corpora: share of cases matching the corpus")
         for name, (ok, total) in test_corpora.REPORT.items():
