@@ -320,8 +320,8 @@ async def set_password(db: Database, account_id: int, password: str = PASSWORD) 
         (await s.get(Account, account_id)).password_hash = await hash_password(password)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    backends.note(items)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    backends.note(session.items)  # what runs, after -k and the like deselected the rest
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001
