@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from . import tokens
 from .models import Account, Dossier, IntermediaryOffice, OutboxItem
 
 
@@ -149,19 +150,27 @@ async def notify(
 
 
 def account_mail(
-    session: AsyncSession, kind: Kind, account: Account, *, data: dict[str, Any], key: str
+    session: AsyncSession,
+    kind: Kind,
+    account: Account,
+    *,
+    data: dict[str, Any],
+    key: str,
+    token: str | None = None,
 ) -> OutboxItem:
     """Queue a mail about the account itself (invitation, password link, confirmation).
 
     Payload fields starting with ``secret_`` (links with a token) are wiped once it is sent.
+    ``token`` is the raw token the link carries: a mail that ends as failed revokes it.
     """
+    link = {tokens.LINK_TOKEN: tokens.digest(token)} if token else {}
     item = OutboxItem(
         channel="email",
         kind=kind.value,
         recipient=account.email,
         account_id=account.id,
         language=account.language.value,
-        payload={"name": account.name, "username": account.username, **data},
+        payload={"name": account.name, "username": account.username, **data, **link},
         idempotency_key=f"{kind.value}:{account.id}:{key}",
     )
     session.add(item)

@@ -6,8 +6,8 @@ sent and marked after. Two workers never hold the same item (``FOR UPDATE SKIP L
 PostgreSQL; SQLite's single writer on SQLite). A worker that dies between sending and marking
 leaves the item to be sent again when the lease runs out, with the same Message-ID, so mail
 clients show it once. Temporary failures (4xx, connection trouble) retry with doubling back-off
-until the item's lifetime runs out; permanent ones (5xx) fail at once. Both end states are kept
-for staff to see.
+until the item's lifetime runs out; permanent ones (5xx, a mail that cannot be composed from
+its item) fail at once. Both end states are kept for staff to see.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from email.utils import make_msgid
 from typing import Protocol
 
 from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
+from . import tokens
 from .db import Database
 from .models import OutboxItem, OutboxStatus, utcnow
 from .settings import Settings
@@ -55,7 +57,10 @@ class PassResult:
 
 
 def backoff(attempts: int) -> dt.timedelta:
-    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY)
+    """The wait after the ``attempts``-th try: one minute, doubling, at most MAX_RETRY."""
+    # The exponent is bounded: with a long lifetime, 2**attempts minutes overflow timedelta.
+    doublings = min(max(attempts - 1, 0), 16)
+    return min(FIRST_RETRY * 2**doublings, MAX_RETRY)
 
 
 def message_id_domain(settings: Settings) -> str:
@@ -93,13 +98,23 @@ async def claim(
     return items
 
 
-def _wipe_secrets(item: OutboxItem) -> None:
+def _wipe_secrets(item: OutboxItem, outcome: str) -> None:
     # Links with a token must not outlive the mail in our database.
     if any(k.startswith("secret_") for k in item.payload):
         item.payload = {
-            k: ("(sent)" if k.startswith("secret_") else v) for k, v in item.payload.items()
+            k: (f"({outcome})" if k.startswith("secret_") else v) for k, v in item.payload.items()
         }
         flag_modified(item, "payload")
+
+
+async def _take_link_down(session: AsyncSession, item: OutboxItem) -> None:
+    """A mail that failed must not leave a live link behind: nobody may have received it,
+    or (sent by a worker that died before recording it) someone did while staff see
+    "failed" and send a new one. Its token dies and the link leaves the payload."""
+    token_hash = item.payload.get(tokens.LINK_TOKEN)
+    if isinstance(token_hash, str):
+        await tokens.revoke_digest(session, token_hash)
+    _wipe_secrets(item, "failed")
 
 
 async def _record(db: Database, item_id: int, settings: Settings, error: Exception | None) -> str:
@@ -112,12 +127,13 @@ async def _record(db: Database, item_id: int, settings: Settings, error: Excepti
             item.status = OutboxStatus.SENT
             item.sent_at = now
             item.last_error = None
-            _wipe_secrets(item)
+            _wipe_secrets(item, "sent")
             return "sent"
         item.last_error = f"{type(error).__name__}: {error}"[:2000]
         lifetime = dt.timedelta(hours=settings.outbox_lifetime_hours)
         if isinstance(error, PermanentFailure) or item.created_at + lifetime <= now:
             item.status = OutboxStatus.FAILED
+            await _take_link_down(s, item)
             return "failed"
         item.status = OutboxStatus.PENDING
         item.next_try_at = now + backoff(item.attempts)
@@ -138,7 +154,7 @@ async def run_once(
             await senders[item.channel].send(item)
         except (TemporaryFailure, PermanentFailure) as exc:
             error = exc
-        except Exception as exc:  # a bug in composing must not stop the items behind it
+        except Exception as exc:  # a sender's bug must not stop the items behind it
             log.exception("outbox item %s could not be sent", item.id)
             error = TemporaryFailure(f"{type(exc).__name__}: {exc}")
         outcome = await _record(db, item.id, settings, error)

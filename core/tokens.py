@@ -23,6 +23,10 @@ SET_PASSWORD = "set_password"
 TELEGRAM_LINK = "telegram_link"
 SMS_CODE = "sms_code"
 
+# The payload field of an outbox item that names the token its link carries, by digest: not a
+# secret (the tokens table holds the same), so it outlives the link when that is wiped.
+LINK_TOKEN = "link_token_digest"
+
 
 def digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
@@ -61,6 +65,15 @@ async def revoke(session: AsyncSession, account_id: int, *purposes: str) -> None
     if purposes:
         stmt = stmt.where(Token.purpose.in_(purposes))
     await session.execute(stmt.values(used_at=utcnow()))
+
+
+async def revoke_digest(session: AsyncSession, token_hash: str) -> None:
+    """Kill the one token with this digest, if it is still live."""
+    await session.execute(
+        update(Token)
+        .where(Token.token_hash == token_hash, Token.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
 
 
 async def find(session: AsyncSession, raw: str, purpose: str) -> Token:

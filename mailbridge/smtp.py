@@ -23,7 +23,14 @@ class SmtpSender:
 
     async def send(self, item: OutboxItem) -> None:
         s = self.settings
-        message = compose(item, s)
+        try:
+            message = compose(item, s)
+        except Exception as exc:
+            # The same item composes the same way on every try: waiting does not help, and a
+            # mail retried for days hides the fault. Staff see the reason in the outbox.
+            raise PermanentFailure(
+                f"the mail could not be composed: {type(exc).__name__}: {exc}"
+            ) from exc
         try:
             await aiosmtplib.send(
                 message,

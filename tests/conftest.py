@@ -1,5 +1,6 @@
 """Shared fixtures: a migrated database (SQLite always, PostgreSQL where
-LOKET_TEST_DATABASE_URL is set), a file store, and a small firm to act on."""
+LOKET_TEST_DATABASE_URL is set, skipped with the reason where it is not), a file store, and a
+small firm to act on."""
 
 from __future__ import annotations
 
@@ -23,14 +24,18 @@ from core.settings import Settings
 from core.storage import LocalFileStore
 from mailbridge.reader import MailReader
 
+from . import backends
 from .mailcatcher import SmtpServer
 
 PG_SCHEMA = "loket_test"
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("LOKET_TEST_DATABASE_URL") else [])
+PG_VARIABLE = "LOKET_TEST_DATABASE_URL"
+PG_UNSET = f"PostgreSQL not tested: {PG_VARIABLE} is not set"
+# The PostgreSQL runs always exist: without the variable they are skipped, and say why.
+BACKENDS = ["sqlite", "postgresql"]
 
 
 def pg_url() -> str:
-    return os.environ["LOKET_TEST_DATABASE_URL"]
+    return os.environ[PG_VARIABLE]
 
 
 def pg_engine_kwargs() -> dict:
@@ -73,16 +78,23 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_ready() -> bool:
-    if "postgresql" in BACKENDS:
+def pg_ready() -> None:
+    """The test schema, made once. Asked for, PostgreSQL must answer: a run that was told to
+    test it fails (every PostgreSQL test errors with this reason) rather than skip it."""
+    try:
         asyncio.run(_prepare_pg())
-        return True
-    return False
+        return
+    except Exception as exc:  # refused, unknown database, bad password: all the same here
+        why = f"{type(exc).__name__}: {exc}"
+    where = make_url(pg_url()).render_as_string(hide_password=True)
+    pytest.fail(
+        f"{PG_VARIABLE} is set, but PostgreSQL at {where} does not answer: {why}", pytrace=False
+    )
 
 
 @pytest.fixture(params=BACKENDS)
 def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path, pg_ready: bool
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
 ) -> Iterator[str]:
     """The URL of an empty, migrated database of each backend."""
     if request.param == "sqlite":
@@ -90,6 +102,9 @@ def database_url(
         shutil.copy(sqlite_template, target)
         yield f"sqlite+aiosqlite:///{target}"
     else:
+        if not os.environ.get(PG_VARIABLE):
+            pytest.skip(PG_UNSET)
+        request.getfixturevalue("pg_ready")
         asyncio.run(_truncate_pg())
         yield pg_url()
 
@@ -266,6 +281,18 @@ def mail_settings(tmp_path: Path, smtp_port: int | None = None, **extra: object)
 PASSWORD = "Zomer2026!x"
 
 
+SCREENS: list[Path] = []  # named at the end of the run
+
+
+@pytest.fixture(scope="session")
+def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the screenshots of the pages go, for a person to look at: pytest's temporary
+    folder for this run (it keeps the last few), never the repository tree."""
+    folder = tmp_path_factory.mktemp("screens", numbered=False)
+    SCREENS.append(folder)
+    return folder
+
+
 @pytest.fixture
 async def browser(aiohttp_client, db: Database, store: LocalFileStore, tmp_path: Path, smtp):
     """A browser-like client on the web view, with mail going to the test SMTP server."""
@@ -293,10 +320,19 @@ async def set_password(db: Database, account_id: int, password: str = PASSWORD) 
         (await s.get(Account, account_id)).password_hash = await hash_password(password)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    backends.note(session.items)  # what runs, after -k and the like deselected the rest
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001
-    """Print the corpus measurements (tests/test_corpora.py) at the end of the run."""
+    """At the end of the run: how many tests ran on each database, where the screenshots
+    are, and the corpus measurements (tests/test_corpora.py)."""
     from . import test_corpora
 
+    backends.report(terminalreporter, PG_UNSET if not os.environ.get(PG_VARIABLE) else "")
+    if SCREENS:
+        terminalreporter.section("screenshots of the browser tests")
+        terminalreporter.write_line(str(SCREENS[0]))
     if test_corpora.REPORT:
         terminalreporter.section("mail corpora: share of cases matching the corpus")
         for name, (ok, total) in test_corpora.REPORT.items():

@@ -34,7 +34,6 @@ ARGS = [
     "--disable-dev-shm-usage",
     "--no-sandbox",
 ]
-SHOTS = Path(__file__).resolve().parent.parent / "bench" / "out" / "screens"
 
 
 def link_in(mail, kind: str) -> str:
@@ -46,7 +45,12 @@ def link_in(mail, kind: str) -> str:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_invitation_to_download_and_message(
-    db: Database, firm: Firm, store: LocalFileStore, smtp: SmtpServer, tmp_path: Path
+    db: Database,
+    firm: Firm,
+    store: LocalFileStore,
+    smtp: SmtpServer,
+    tmp_path: Path,
+    screens: Path,
 ) -> None:
     assert Path(CHROMIUM).exists(), "Chromium is missing: scripts/test installs it (apt chromium)"
     port = free_port()
@@ -76,7 +80,6 @@ async def test_invitation_to_download_and_message(
     upload_b.write_bytes(b"\xff\xd8\xff woz")
     stray = tmp_path / "verkeerd bestand.txt"
     stray.write_text("per ongeluk gekozen")
-    SHOTS.mkdir(parents=True, exist_ok=True)
 
     try:
         async with async_playwright() as pw:
@@ -96,7 +99,7 @@ async def test_invitation_to_download_and_message(
             await page.get_by_role("button", name="Opslaan en inloggen").click()
             await expect(page.get_by_text("Welkom!")).to_be_visible()
             assert page.url.endswith("/me?welcome=1")
-            await page.screenshot(path=str(SHOTS / "my-details.png"), full_page=True)
+            await page.screenshot(path=str(screens / "my-details.png"), full_page=True)
 
             await page.get_by_role("link", name="Dossiers").first.click()
             await page.get_by_role("link", name=re.compile("2026-0001")).click()
@@ -124,10 +127,10 @@ async def test_invitation_to_download_and_message(
             # The remove button is named in the reader's language (from the page, not the script).
             await page.get_by_role("button", name="verkeerd bestand.txt verwijderen").click()
             await expect(files).to_have_count(2)
-            await page.screenshot(path=str(SHOTS / "compose.png"), full_page=True)
+            await page.screenshot(path=str(screens / "compose.png"), full_page=True)
             await page.get_by_role("button", name="Versturen").click()
             await expect(page.get_by_text("Stukken voor de aangifte")).to_be_visible()
-            await page.screenshot(path=str(SHOTS / "dossier.png"), full_page=True)
+            await page.screenshot(path=str(screens / "dossier.png"), full_page=True)
             await browser.close()
     finally:
         await runner.cleanup()
@@ -140,3 +143,7 @@ async def test_invitation_to_download_and_message(
         "loonstrook januari.pdf",
     ]
     assert {d.category.value for d in message.attachments} == {"delivered"}
+    # The screenshots are in the run's temporary folder, not in the repository tree.
+    root = Path(__file__).resolve().parent.parent
+    assert not screens.resolve().is_relative_to(root)
+    assert {"my-details.png", "compose.png", "dossier.png"} <= {p.name for p in screens.iterdir()}

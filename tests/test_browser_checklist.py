@@ -25,14 +25,14 @@ from web.app import create_app
 
 from .conftest import PASSWORD, SYSTEM, Firm, mail_settings, set_password
 from .mailcatcher import free_port
-from .test_browser import ARGS, CHROMIUM, SHOTS
+from .test_browser import ARGS, CHROMIUM
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "core" / "data" / "templates"
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_start_in_chat_finish_in_the_browser(
-    database_url: str, db: Database, firm: Firm, tmp_path: Path
+    database_url: str, db: Database, firm: Firm, tmp_path: Path, screens: Path
 ) -> None:
     store = LocalFileStore(tmp_path / "store", limit=10 * 1024 * 1024)
     async with db.begin() as s:
@@ -78,7 +78,6 @@ async def test_start_in_chat_finish_in_the_browser(
     ):
         files[name] = tmp_path / name
         files[name].write_bytes(data)
-    SHOTS.mkdir(parents=True, exist_ok=True)
 
     def q(page, key: str):
         return page.locator(f'fieldset[data-question="{key}"]')
@@ -143,13 +142,13 @@ async def test_start_in_chat_finish_in_the_browser(
                 .fill("Nog niet ontvangen")
             )
             await q(page, "opmerkingen").locator("textarea").fill("Mijn dochter studeert in Delft.")
-            await page.screenshot(path=str(SHOTS / "checklist.png"), full_page=True)
+            await page.screenshot(path=str(screens / "checklist.png"), full_page=True)
             await page.get_by_role("button", name="Naar het overzicht").click()
 
             await expect(page.get_by_role("heading", name="Overzicht")).to_be_visible()
             await page.get_by_role("button", name="Indienen").click()
             await expect(page.get_by_text("Ingediend. Dank u wel!")).to_be_visible()
-            await page.screenshot(path=str(SHOTS / "checklist-done.png"), full_page=True)
+            await page.screenshot(path=str(screens / "checklist-done.png"), full_page=True)
             async with page.expect_download() as info:
                 await page.get_by_role("link", name="Download de PDF").click()
             pdf = Path(await (await info.value).path()).read_bytes()

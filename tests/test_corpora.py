@@ -20,10 +20,42 @@ CORPORA = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"
 REPORT: dict[str, tuple[int, int]] = {}
 TARGET = 0.9
 
-# CI always has ../shared beside the clone; a developer without it skips these.
-pytestmark = pytest.mark.skipif(
-    not CORPORA.exists() and not os.environ.get("CI"), reason="../shared/corpora is not beside"
-)
+
+def corpora_folder(folder: Path, *, ci: bool) -> Path:
+    """The corpora, whenever they are beside the clone. Without them a developer's run skips
+    the measurements; CI, which must measure, fails."""
+    if folder.is_dir():
+        return folder
+    if ci:
+        pytest.fail(f"CI is set, but the corpora are not at {folder}", pytrace=False)
+    pytest.skip(f"the corpora are not at {folder}")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@pytest.fixture
+def corpora() -> Path:
+    return corpora_folder(CORPORA, ci=in_ci())
+
+
+def outcome(folder: Path, *, ci: bool) -> BaseException | Path:
+    # Caught here, not with pytest.raises: a skip that should have been a failure must fail
+    # this test, not skip it.
+    try:
+        return corpora_folder(folder, ci=ci)
+    except (pytest.skip.Exception, pytest.fail.Exception) as exc:
+        return exc
+
+
+def test_without_the_corpora_a_developer_skips_and_ci_fails(tmp_path: Path) -> None:
+    missing = tmp_path / "corpora"
+    skipped, failed = outcome(missing, ci=False), outcome(missing, ci=True)
+    assert isinstance(skipped, pytest.skip.Exception) and "not at" in str(skipped)
+    assert isinstance(failed, pytest.fail.Exception) and "CI is set" in str(failed)
+    missing.mkdir()
+    assert corpora_folder(missing, ci=False) == corpora_folder(missing, ci=True) == missing
 
 
 def norm(text: str) -> str:
@@ -36,8 +68,8 @@ def share(name: str, results: list[bool]) -> float:
     return sum(results) / len(results)
 
 
-def test_email_reply_trimmer_corpus() -> None:
-    base = CORPORA / "email_reply_trimmer" / "test"
+def test_email_reply_trimmer_corpus(corpora: Path) -> None:
+    base = corpora / "email_reply_trimmer" / "test"
     results, dutch, misses = [], [], []
     for mail in sorted((base / "emails").glob("*.txt")):
         expected = (base / "trimmed" / mail.name).read_text(errors="replace")
@@ -52,8 +84,8 @@ def test_email_reply_trimmer_corpus() -> None:
     assert share("email_reply_trimmer (Dutch)", dutch) == 1.0
 
 
-def test_talon_standard_replies() -> None:
-    base = CORPORA / "talon" / "tests" / "fixtures" / "standard_replies"
+def test_talon_standard_replies(corpora: Path) -> None:
+    base = corpora / "talon" / "tests" / "fixtures" / "standard_replies"
     results = []
     for eml in sorted(base.glob("*.eml")):
         expected_file = base / f"{eml.stem}_reply_text"
@@ -65,8 +97,8 @@ def test_talon_standard_replies() -> None:
     assert share("talon standard replies", results) >= TARGET
 
 
-def test_talon_html_replies() -> None:
-    base = CORPORA / "talon" / "tests" / "fixtures" / "html_replies"
+def test_talon_html_replies(corpora: Path) -> None:
+    base = corpora / "talon" / "tests" / "fixtures" / "html_replies"
     expected = "Hi. I am fine. Thanks, Alex".replace(" ", "")
     results = [
         norm(split_reply(html_to_text(f.read_text(errors="replace")))[0]).replace(" ", "")
@@ -89,8 +121,8 @@ def test_talon_dutch_reply_headers(header: str) -> None:
     assert split_reply(mail)[0] == "Hallo, hier het antwoord."
 
 
-def test_flufl_bounce_permanent_failures() -> None:
-    base = CORPORA / "flufl-bounce"
+def test_flufl_bounce_permanent_failures(corpora: Path) -> None:
+    base = corpora / "flufl-bounce"
     results = []
     for case in json.loads((base / "expected.json").read_text()):
         if case.get("temporary_failure") or not case.get("expected_addresses"):

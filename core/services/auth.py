@@ -94,6 +94,7 @@ async def invite(session: AsyncSession, actor: Actor, settings: Settings, accoun
         account,
         data={"secret_link": _link(settings, f"/invite/{raw}")},
         key=tokens.digest(raw)[:16],
+        token=raw,
     )
     audit.record(session, actor, "account.invite", subject=account)
     return raw
@@ -153,6 +154,7 @@ async def send_password_link(session: AsyncSession, settings: Settings, account:
             "minutes": settings.password_link_ttl_minutes,
         },
         key=tokens.digest(raw)[:16],
+        token=raw,
     )
     return raw
 
