@@ -23,8 +23,11 @@ COMPONENTS = ("web", "worker", "mail")
 
 async def outbox_worker(rt: Runtime, stop: asyncio.Event) -> None:
     senders = outbox_senders(rt.settings)
-    if not senders:
+    if "email" not in senders:
         log.warning("outbox worker: no SMTP server set; mail stays in the outbox")
+    if "sms" not in senders:
+        log.info("outbox worker: no SMS gateway set; text messages stay in the outbox")
+    if not senders:
         return
     while not stop.is_set():
         try:
