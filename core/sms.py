@@ -3,6 +3,9 @@
 The gateway writes the text to the outbox (channel "sms"); the outbox worker hands it to the
 sender for the configured HTTP gateway (loket/sms_http.py). The text sits under a ``secret_``
 key, so the outbox wipes it once it is sent: it holds a login code.
+
+An adapter holds no gateway when no SMS provider is configured; ``available`` then refuses
+anything that would send a text.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .errors import ValidationError
 from .models import OutboxItem, OutboxStatus, utcnow
 
 
@@ -26,6 +30,15 @@ class SmsGateway(Protocol):
         key: str,
         valid_for: dt.timedelta | None = None,
     ) -> None: ...
+
+
+def available(gateway: SmsGateway | None) -> SmsGateway:
+    """The gateway, or a clear refusal when this portal cannot send text messages."""
+    if gateway is None:
+        raise ValidationError(
+            "Text messages cannot be sent from this portal. Use an authenticator app instead."
+        )
+    return gateway
 
 
 class OutboxSmsGateway:
