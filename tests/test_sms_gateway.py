@@ -82,7 +82,11 @@ class FakeGateway:
         if answer == "hang":
             await self.release.wait()
             answer = 200
-        return web.json_response({"status": "queued" if answer < 300 else "no"}, status=answer)
+        # A redirect points at a second endpoint that would take the message.
+        headers = {"Location": "/api/elsewhere"} if 300 <= answer < 400 else {}
+        return web.json_response(
+            {"status": "queued" if answer < 300 else "no"}, status=answer, headers=headers
+        )
 
 
 @pytest.fixture
@@ -90,6 +94,7 @@ async def gateway() -> AsyncIterator[FakeGateway]:
     fake = FakeGateway()
     app = web.Application()
     app.router.add_post("/api/sms", fake.handle)
+    app.router.add_post("/api/elsewhere", fake.handle)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -257,7 +262,7 @@ async def test_busy_or_absent_gateway_is_tried_again_later(
     assert len(gateway.requests) == 6
 
 
-@pytest.mark.parametrize("status", [400, 401, 404, 422])
+@pytest.mark.parametrize("status", [400, 401, 404, 422, 307])
 async def test_a_refusal_fails_at_once(
     db: Database, tmp_path: Path, firm: Firm, gateway: FakeGateway, status: int
 ) -> None:
@@ -270,7 +275,7 @@ async def test_a_refusal_fails_at_once(
     assert item.status is OutboxStatus.FAILED and str(status) in item.last_error
     await time_passes(db)
     assert (await send_outbox(db, settings)).failed == 0
-    assert len(gateway.requests) == 1  # not tried again
+    assert [r.path for r in gateway.requests] == ["/api/sms"]  # not tried again, nor elsewhere
 
 
 async def test_a_code_that_expired_while_waiting_is_not_sent(
