@@ -349,6 +349,8 @@ async def test_sms_account_logs_in_by_recovery_code_when_no_gateway_is_left(
     assert (await browser.post("/login/code", {"code": recovery[0]})).url.path == "/"
     await browser.get("/me")
     assert "log in met een van uw herstelcodes" in browser.last_html
+    refused = await browser.post("/me/2fa/sms", {"phone": NUMBER})
+    assert refused.status == 400 and NO_SMS in browser.last_html
 
 
 def test_settings_from_the_environment() -> None:
