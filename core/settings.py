@@ -43,6 +43,16 @@ class Settings:
     telegram_token: str | None = field(default=None, repr=False)
     telegram_api_url: str | None = None
 
+    # Text messages (two-step verification) go to a generic HTTP gateway; without a URL, SMS
+    # is not offered. The URL and the body template may hold an API key: kept out of repr.
+    sms_url: str | None = field(default=None, repr=False)
+    sms_user: str | None = None
+    sms_password: str | None = field(default=None, repr=False)
+    sms_token: str | None = field(default=None, repr=False)
+    sms_format: str = "form"  # "form" or "json"
+    sms_body: str | None = field(default=None, repr=False)  # {to}, {text}, {sender}
+    sms_sender: str | None = None
+
     firm_name: str = "Loket"
     upload_limit: int = 50 * MB
     missing_documents_days: int = 2
@@ -78,6 +88,11 @@ class Settings:
     @property
     def store_dir(self) -> Path:
         return self.data_dir / "store"
+
+    @property
+    def sms_originator(self) -> str:
+        # An alphanumeric sender name may be at most 11 characters long.
+        return self.sms_sender or self.firm_name[:11]
 
     @property
     def https(self) -> bool:

@@ -16,6 +16,8 @@ from typing import Any
 
 from core.settings import Settings
 
+from .sms_http import check_settings as check_sms_settings
+
 PREFIX = "LOKET_"
 SECRET_FILE = "secret_key"
 
@@ -76,6 +78,10 @@ def load_settings(
     for name in ("smtp_tls", "imap_tls"):
         if getattr(settings, name) not in ("none", "starttls", "tls"):
             raise ConfigError(f"{PREFIX}{name.upper()} must be none, starttls or tls.")
+    if settings.sms_url:
+        problem = check_sms_settings(settings)
+        if problem:
+            raise ConfigError(problem)
     return settings
 
 

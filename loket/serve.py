@@ -15,7 +15,7 @@ from core import outbox
 
 from .config import ConfigError
 from .runtime import Runtime
-from .senders import outbox_senders
+from .senders import outbox_senders, sms_gateway
 
 log = logging.getLogger("loket")
 COMPONENTS = ("web", "worker", "mail")
@@ -23,8 +23,11 @@ COMPONENTS = ("web", "worker", "mail")
 
 async def outbox_worker(rt: Runtime, stop: asyncio.Event) -> None:
     senders = outbox_senders(rt.settings)
-    if not senders:
+    if "email" not in senders:
         log.warning("outbox worker: no SMTP server set; mail stays in the outbox")
+    if "sms" not in senders:
+        log.info("outbox worker: no SMS gateway set; two-step verification by SMS is not offered")
+    if not senders:
         return
     while not stop.is_set():
         try:
@@ -93,7 +96,7 @@ async def start_web(rt: Runtime) -> web.AppRunner:
     from web.accesslog import RedactingAccessLogger
     from web.app import create_app
 
-    app = create_app(rt.settings, rt.db, rt.store)
+    app = create_app(rt.settings, rt.db, rt.store, sms=sms_gateway(rt.settings))
     runner = web.AppRunner(app, access_log_class=RedactingAccessLogger)
     await runner.setup()
     site = web.TCPSite(runner, rt.settings.http_host, rt.settings.http_port)

@@ -351,7 +351,7 @@ async def test_sms_second_step_through_the_gateway(db: Database, firm: Firm, tmp
                 select(OutboxItem).where(OutboxItem.channel == "sms").order_by(OutboxItem.id.desc())
             )
         assert item.recipient == "+31612345678"
-        return item.payload["text"].split()[-1]
+        return item.payload["secret_text"].split()[-1]
 
     async with db.begin() as s:
         await twofactor.confirm_sms(s, alice, await last_code())

@@ -1,7 +1,8 @@
-"""The web application: ``create_app(settings, db, store)``.
+"""The web application: ``create_app(settings, db, store, sms=gateway)``.
 
 The engine and store are made by the caller (loket/), so one process can share them between
-the web view, the mail bridge and the bot.
+the web view, the mail bridge and the bot. So is the SMS gateway: loket/ passes one only when
+an SMS provider is configured, and the web view offers text messages only then.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from aiohttp import web
 
 from core.db import Database
 from core.settings import Settings
-from core.sms import OutboxSmsGateway, SmsGateway
+from core.sms import SmsGateway
 from core.storage import FileStore
 
 from . import filters, middleware
@@ -45,7 +46,9 @@ def create_app(
     app[SETTINGS] = settings
     app[DB] = db
     app[STORE] = store
-    app[SMS] = sms or OutboxSmsGateway()
+    # Without a gateway (none configured) SMS is not offered, and nothing is queued for it.
+    if sms is not None:
+        app[SMS] = sms
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),

@@ -125,7 +125,12 @@ async def send_sms_code(
         raw=f"{account.id}:{code}",
     )
     await gateway.send(
-        session, phone, f"Loket: {code}", account_id=account.id, key=tokens.digest(raw)[:16]
+        session,
+        phone,
+        f"Loket: {code}",
+        account_id=account.id,
+        key=tokens.digest(raw)[:16],
+        valid_for=dt.timedelta(minutes=SMS_CODE_MINUTES),
     )
 
 

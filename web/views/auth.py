@@ -57,7 +57,8 @@ async def login(request: web.Request) -> web.StreamResponse:
     request[SET_SESSION] = result.cookie
     if result.complete:
         raise web.HTTPSeeOther(target)
-    if result.account.two_factor.value == "sms":
+    # Without a gateway no code is queued; the code page asks for a recovery code instead.
+    if result.account.two_factor.value == "sms" and SMS in request.app:
         async with request.app[DB].begin() as s:
             account = await s.get(type(result.account), result.account.id)
             await twofactor.send_sms_code(s, request.app[SMS], account)
@@ -79,7 +80,11 @@ async def code_form(request: web.Request) -> web.StreamResponse:
     return page(
         request,
         "code.html",
-        {"method": live.account.two_factor.value, "next": safe_next(request.query.get("next"))},
+        {
+            "method": live.account.two_factor.value,
+            "sms_down": SMS not in request.app,
+            "next": safe_next(request.query.get("next")),
+        },
     )
 
 
@@ -99,7 +104,12 @@ async def code(request: web.Request) -> web.StreamResponse:
     return page(
         request,
         "code.html",
-        {"method": live.account.two_factor.value, "error": outcome.error, "next": target},
+        {
+            "method": live.account.two_factor.value,
+            "sms_down": SMS not in request.app,
+            "error": outcome.error,
+            "next": target,
+        },
         status=401,
     )
 

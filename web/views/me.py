@@ -11,6 +11,7 @@ from aiohttp import web
 from core.errors import LoketError
 from core.notifications import CHANNELS, OPTIONAL_KINDS, wants
 from core.services import auth, profile, twofactor
+from core.sms import available as sms_available
 
 from ..guards import actor, login_required, safe_next
 from ..keys import DB, LIVE, SET_LANG, SETTINGS, SMS
@@ -46,6 +47,7 @@ async def _me_page(
         "channels": CHANNELS,
         "codes_left": left,
         "manages_accounts": manages,
+        "sms_offered": request.app.get(SMS) is not None,
         "welcome": request.query.get("welcome") == "1",
         "saved": request.query.get("saved"),
     }
@@ -141,11 +143,22 @@ async def totp_confirm(request: web.Request) -> web.StreamResponse:
     return page(request, "recovery.html", {"codes": codes})
 
 
+async def _no_sms(request: web.Request) -> web.StreamResponse | None:
+    """My details with a clear refusal when this portal cannot send text messages."""
+    try:
+        sms_available(request.app.get(SMS))
+    except LoketError as exc:
+        return await _me_page(request, {"sms_error": exc}, status=400)
+    return None
+
+
 @routes.post("/me/2fa/sms")
 @login_required
 async def sms_begin(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     phone = str(form.get("phone", ""))
+    if (refused := await _no_sms(request)) is not None:
+        return refused
     try:
         async with request.app[DB].begin() as s:
             await twofactor.begin_sms(s, actor(request), request.app[SMS], phone)
@@ -158,6 +171,8 @@ async def sms_begin(request: web.Request) -> web.StreamResponse:
 @login_required
 async def sms_confirm(request: web.Request) -> web.StreamResponse:
     form = await request.post()
+    if (refused := await _no_sms(request)) is not None:
+        return refused  # not switched on when no text can reach the phone
     try:
         async with request.app[DB].begin() as s:
             codes = await twofactor.confirm_sms(s, actor(request), str(form.get("code", "")))
