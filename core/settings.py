@@ -19,7 +19,10 @@ class Settings:
     public_url: str = "http://127.0.0.1:8080"
     http_host: str = "127.0.0.1"
     http_port: int = 8080
-    secret_key: str = ""
+    secret_key: str = field(default="", repr=False)
+    # During a key rotation: the old key, still accepted to open what it sealed or signed
+    # (stored TOTP secrets, form tokens), never used for anything new.
+    secret_key_previous: str | None = field(default=None, repr=False)
     mail_from: str = "loket@localhost"
     reply_address: str = "reply+{token}@localhost"
 

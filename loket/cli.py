@@ -24,7 +24,7 @@ from core.validation import MAX_ID, parse_id
 
 from . import chat as chat_command
 from . import serve
-from .commands import checklists, demo, dossiers, mail, mailin, people, run, setup
+from .commands import checklists, demo, dossiers, mail, mailin, people, run, secrets, setup
 from .config import ConfigError, load_settings
 from .runtime import Runtime, open_runtime
 
@@ -185,6 +185,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = leaf(box, "send", mail.outbox_send, "one pass over the outbox")
     p.add_argument("--limit", type=count, default=200)
+
+    keys = groups.add_parser("secrets", help="secrets stored in the database").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    leaf(
+        keys,
+        "rotate",
+        secrets.rotate,
+        "seal every stored secret with LOKET_SECRET_KEY (after changing it, with the old key "
+        "in LOKET_SECRET_KEY_PREVIOUS)",
+    )
     return parser
 
 

@@ -278,14 +278,16 @@ async def test_totp_enrol_login_reuse_and_recovery(db: Database, firm: Firm, tmp
     await with_password(db, firm.alice.id)
     alice = firm.actor(firm.alice)
     async with db.begin() as s:
-        secret = await twofactor.begin_totp(s, alice)
+        secret = await twofactor.begin_totp(s, alice, settings)
     totp = pyotp.TOTP(secret)
     async with db.begin() as s:
         with pytest.raises(ValidationError):
-            await twofactor.confirm_totp(s, alice, "000000" if totp.now() != "000000" else "111111")
+            await twofactor.confirm_totp(
+                s, alice, settings, "000000" if totp.now() != "000000" else "111111"
+            )
     async with db.begin() as s:
         codes = await twofactor.confirm_totp(
-            s, alice, totp.at(dt.datetime.now() - dt.timedelta(seconds=30))
+            s, alice, settings, totp.at(dt.datetime.now() - dt.timedelta(seconds=30))
         )
     assert len(codes) == 10 and len(set(codes)) == 10
 
@@ -295,7 +297,7 @@ async def test_totp_enrol_login_reuse_and_recovery(db: Database, firm: Firm, tmp
         live = await sessions.load(s, settings, first.cookie)
         assert not live.complete
         used = totp.now()
-        outcome = await twofactor.second_step(s, live, used)
+        outcome = await twofactor.second_step(s, settings, live, used)
     assert outcome.cookie and outcome.cookie != first.cookie  # a new id after the second step
     async with db.read() as s:
         assert await sessions.load(s, settings, first.cookie) is None
@@ -306,17 +308,17 @@ async def test_totp_enrol_login_reuse_and_recovery(db: Database, firm: Firm, tmp
     second = await auth.login(db, settings, "alice", "Zomer2026!x", "1.1.1.1")
     async with db.begin() as s:
         live = await sessions.load(s, settings, second.cookie)
-        reused = await twofactor.second_step(s, live, used)
+        reused = await twofactor.second_step(s, settings, live, used)
     assert reused.cookie is None and "not right" in reused.error.message
 
     # A recovery code works once.
     async with db.begin() as s:
         live = await sessions.load(s, settings, second.cookie)
-        assert (await twofactor.second_step(s, live, codes[0].upper())).cookie
+        assert (await twofactor.second_step(s, settings, live, codes[0].upper())).cookie
     third = await auth.login(db, settings, "alice", "Zomer2026!x", "1.1.1.1")
     async with db.begin() as s:
         live = await sessions.load(s, settings, third.cookie)
-        assert (await twofactor.second_step(s, live, codes[0])).cookie is None
+        assert (await twofactor.second_step(s, settings, live, codes[0])).cookie is None
         assert await twofactor.recovery_codes_left(s, firm.alice.id) == 9
 
 
@@ -324,14 +326,14 @@ async def test_five_wrong_codes_end_the_half_login(db: Database, firm: Firm, tmp
     settings = mail_settings(tmp_path)
     await with_password(db, firm.alice.id)
     async with db.begin() as s:
-        secret = await twofactor.begin_totp(s, firm.actor(firm.alice))
-        await twofactor.confirm_totp(s, firm.actor(firm.alice), pyotp.TOTP(secret).now())
+        secret = await twofactor.begin_totp(s, firm.actor(firm.alice), settings)
+        await twofactor.confirm_totp(s, firm.actor(firm.alice), settings, pyotp.TOTP(secret).now())
     result = await auth.login(db, settings, "alice", "Zomer2026!x", "1.1.1.1")
     outcomes = []
     for _ in range(5):
         async with db.begin() as s:
             live = await sessions.load(s, settings, result.cookie)
-            outcomes.append(await twofactor.second_step(s, live, "123456"))
+            outcomes.append(await twofactor.second_step(s, settings, live, "123456"))
     assert [o.restart for o in outcomes] == [False] * 4 + [True]
     async with db.read() as s:
         assert await sessions.load(s, settings, result.cookie) is None
@@ -363,7 +365,7 @@ async def test_sms_second_step_through_the_gateway(db: Database, firm: Firm, tmp
     code = await last_code()
     async with db.begin() as s:
         live = await sessions.load(s, settings, result.cookie)
-        assert (await twofactor.second_step(s, live, code)).cookie
+        assert (await twofactor.second_step(s, settings, live, code)).cookie
 
 
 async def test_outbox_survives_the_smtp_server_going_away(

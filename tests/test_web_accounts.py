@@ -238,13 +238,13 @@ async def test_https_cookie_has_the_host_prefix_and_hsts(
     browser.origin = "https://portaal.kantoor.example"
     await set_password(db, firm.alice.id)
     first = await browser.get("/login")
-    anon = first.cookies["loket_csrf"]
+    anon = first.cookies["__Host-loket_csrf"]
     assert anon["secure"] and anon["httponly"]
     # The test client speaks plain http, so it would not send Secure cookies back: we do.
     response = await browser.client.post(
         "/login",
         data={"username": "alice", "password": PASSWORD, "csrf": browser.csrf()},
-        headers={"Origin": browser.origin, "Cookie": f"loket_csrf={anon.value}"},
+        headers={"Origin": browser.origin, "Cookie": f"__Host-loket_csrf={anon.value}"},
         allow_redirects=False,
     )
     assert response.status == 303

@@ -160,7 +160,7 @@ def _cookies(request: web.Request, response: web.StreamResponse, *, had_cookie: 
         response.del_cookie(name, path="/", secure=secure, samesite="Lax")
     if NEW_ANON_CSRF in request:
         response.set_cookie(
-            csrf.ANON_COOKIE,
+            csrf.anon_cookie(settings),
             request[NEW_ANON_CSRF],
             httponly=True,
             samesite="Lax",

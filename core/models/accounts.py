@@ -58,7 +58,8 @@ class Account(Base):
     two_factor: Mapped[TwoFactorMethod] = mapped_column(
         str_enum(TwoFactorMethod, "two_factor"), default=TwoFactorMethod.NONE
     )
-    totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Sealed with the secret key (core.services.totpsecrets), never in plain text.
+    totp_secret: Mapped[str | None] = mapped_column(String(255), default=None)
     totp_last_step: Mapped[int | None] = mapped_column(default=None)
     phone: Mapped[str | None] = mapped_column(String(32), default=None)
     # {"new_document": {"email": true, "telegram": false}, ...}; missing keys mean "on by email".
@@ -138,8 +139,9 @@ class LoginAttempt(Base):
     failures: Mapped[int] = mapped_column(default=0)
 
 
-# Mail in finds accounts by address, whatever its case.
-Index("ix_accounts_email_lower", func.lower(Account.email))
+# Each account has its own address, whatever its case (login by address and mail in rely on
+# it), and mail in finds accounts by it.
+Index("ix_accounts_email_lower", func.lower(Account.email), unique=True)
 
 
 sparse_index("ix_accounts_intermediary_id", Account.intermediary_id)

@@ -6,14 +6,28 @@ import re
 import unicodedata
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import access, audit
 from ..actor import Actor
 from ..errors import Conflict, NotFound
+from ..i18n import N_
 from ..models import Account, Language, Role
 from ..passwords import check_password_rule, hash_password
 from ..validation import USERNAME_MAX, clean_email, clean_username, required_text
+
+USERNAME_TAKEN = N_("The username '%(username)s' is already taken.")
+# Said to whoever adds the account, a company's main account too: it names no other account.
+EMAIL_TAKEN = N_("This email address is already used by another account.")
+
+
+async def email_taken(session: AsyncSession, email: str) -> bool:
+    """Whether an account (active or not) has this address, whatever its case."""
+    found = await session.scalar(
+        select(Account.id).where(func.lower(Account.email) == email.lower()).limit(1)
+    )
+    return found is not None
 
 
 async def username_taken(session: AsyncSession, username: str) -> bool:
@@ -50,15 +64,15 @@ async def create_account(
     password: str | None = None,
 ) -> Account:
     email = clean_email(email)
+    if await email_taken(session, email):
+        raise Conflict(EMAIL_TAKEN, field="email")
     language = Language(language)
     if username is None:
         username = await free_username(session, email)
     else:
         username = clean_username(username)
         if await username_taken(session, username):
-            raise Conflict(
-                "The username '%(username)s' is already taken.", field="username", username=username
-            )
+            raise Conflict(USERNAME_TAKEN, field="username", username=username)
     password_hash = None
     if password is not None:
         check_password_rule(password)
@@ -75,8 +89,18 @@ async def create_account(
         password_hash=password_hash,
         notifications={},
     )
-    session.add(account)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(account)
+    except IntegrityError:
+        # Another unit of work added the address or the username between our checks and this
+        # insert (PostgreSQL; SQLite lets one writer in at a time), and a unique index refused
+        # ours. Its row is committed now; the savepoint keeps this unit able to ask which.
+        if await email_taken(session, email):
+            raise Conflict(EMAIL_TAKEN, field="email") from None
+        if await username_taken(session, username):
+            raise Conflict(USERNAME_TAKEN, field="username", username=username) from None
+        raise
     audit.record(session, actor, "account.create", subject=account, role=role.value)
     return account
 

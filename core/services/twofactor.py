@@ -21,12 +21,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .. import audit, tokens
 from ..actor import Actor
 from ..errors import AuthenticationFailed, ValidationError
+from ..i18n import N_
 from ..models import Account, Channel, RecoveryCode, TwoFactorMethod, WebSession, utcnow
 from ..passwords import verify_password
+from ..settings import Settings
 from ..sms import SmsGateway
-from . import sessions
+from . import sessions, totpsecrets
 
 MAX_WRONG_CODES = 5
+# The secret key changed and the old one is not set as LOKET_SECRET_KEY_PREVIOUS (logged).
+SECRET_UNREADABLE = N_(
+    "Codes from your authenticator app cannot be checked at the moment. Use one of your "
+    "recovery codes, or ask the firm for help."
+)
 RECOVERY_CODES = 10
 SMS_CODE_MINUTES = 10
 STEP = 30
@@ -58,13 +65,15 @@ async def _account(session: AsyncSession, actor: Actor) -> Account:
     return account
 
 
-async def begin_totp(session: AsyncSession, actor: Actor) -> str:
-    """Start setting up an authenticator app: a new secret, not active until confirmed."""
+async def begin_totp(session: AsyncSession, actor: Actor, settings: Settings) -> str:
+    """Start setting up an authenticator app: a new secret, not active until confirmed.
+    Returns the secret in plain text, for the app; it is stored sealed."""
     account = await _account(session, actor)
     if account.two_factor is not TwoFactorMethod.NONE:
         raise ValidationError("Two-step verification is already on; switch it off first.")
-    account.totp_secret = pyotp.random_base32()
-    return account.totp_secret
+    secret = pyotp.random_base32()
+    totpsecrets.store(settings, account, secret)
+    return secret
 
 
 def _totp_step(secret: str, code: str, now: float | None = None) -> int | None:
@@ -90,12 +99,15 @@ async def _new_recovery_codes(session: AsyncSession, account: Account) -> list[s
     return codes
 
 
-async def confirm_totp(session: AsyncSession, actor: Actor, code: str) -> list[str]:
+async def confirm_totp(
+    session: AsyncSession, actor: Actor, settings: Settings, code: str
+) -> list[str]:
     """Switch TOTP on with a first code from the app; returns the recovery codes (once)."""
     account = await _account(session, actor)
-    if account.two_factor is not TwoFactorMethod.NONE or not account.totp_secret:
+    secret = totpsecrets.readable(settings, account)
+    if account.two_factor is not TwoFactorMethod.NONE or not secret:
         raise ValidationError("Start setting up the authenticator app first.")
-    step = _totp_step(account.totp_secret, code)
+    step = _totp_step(secret, code)
     if step is None:
         raise ValidationError("That code is not right. Check the time on your phone.", field="code")
     account.two_factor = TwoFactorMethod.TOTP
@@ -199,13 +211,18 @@ async def _use_recovery_code(session: AsyncSession, account: Account, code: str)
     return True
 
 
-async def check_code(session: AsyncSession, account: Account, code: str) -> str | None:
+async def check_code(
+    session: AsyncSession, settings: Settings, account: Account, code: str
+) -> str | None:
     """Which way ``code`` is right for ``account`` ("totp", "sms", "recovery"), or None.
     A right code is used up."""
-    if account.two_factor is TwoFactorMethod.TOTP and account.totp_secret:
-        step = _totp_step(account.totp_secret, code)
+    totp = account.two_factor is TwoFactorMethod.TOTP
+    secret = totpsecrets.readable(settings, account) if totp else None
+    if secret:
+        step = _totp_step(secret, code)
         if step is not None and (account.totp_last_step is None or step > account.totp_last_step):
             account.totp_last_step = step
+            totpsecrets.refresh(settings, account, secret)
             return "totp"
     if account.two_factor is TwoFactorMethod.SMS and await _take_sms_code(session, account, code):
         return "sms"
@@ -224,7 +241,9 @@ class StepOutcome:
     restart: bool = False  # the half-logged-in session has ended
 
 
-async def second_step(session: AsyncSession, live: sessions.LiveSession, code: str) -> StepOutcome:
+async def second_step(
+    session: AsyncSession, settings: Settings, live: sessions.LiveSession, code: str
+) -> StepOutcome:
     """Finish logging in with a code. The fifth wrong code ends the half-logged-in session."""
     # Work on this unit of work's own copies: ``live`` may come from another (read) session.
     row = await session.get(WebSession, live.row.id, with_for_update=True)
@@ -233,7 +252,7 @@ async def second_step(session: AsyncSession, live: sessions.LiveSession, code: s
         return StepOutcome(
             error=AuthenticationFailed("Too many wrong codes. Log in again."), restart=True
         )
-    way = await check_code(session, account, code)
+    way = await check_code(session, settings, account, code)
     actor = Actor.of(account, Channel.WEB)
     if way is None:
         row.failed_codes += 1
@@ -244,6 +263,8 @@ async def second_step(session: AsyncSession, live: sessions.LiveSession, code: s
                 error=AuthenticationFailed("Too many wrong codes. Log in again."), restart=True
             )
         audit.record(session, actor, "login.code_failed")
+        if account.two_factor is TwoFactorMethod.TOTP and totpsecrets.unreadable(settings, account):
+            return StepOutcome(error=AuthenticationFailed(SECRET_UNREADABLE, field="code"))
         return StepOutcome(error=AuthenticationFailed("That code is not right.", field="code"))
     audit.record(session, actor, "login.second_step", method=way)
     return StepOutcome(cookie=await sessions.rotate(session, row, stage=sessions.FULL))

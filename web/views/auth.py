@@ -94,7 +94,9 @@ async def code(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     target = safe_next(str(form.get("next", "")))  # kept through a wrong code
     async with request.app[DB].begin() as s:
-        outcome = await twofactor.second_step(s, live, str(form.get("code", "")))
+        outcome = await twofactor.second_step(
+            s, request.app[SETTINGS], live, str(form.get("code", ""))
+        )
     if outcome.cookie:
         request[SET_SESSION] = outcome.cookie
         raise web.HTTPSeeOther(target)

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from core.errors import LoketError
 from core.notifications import CHANNELS, OPTIONAL_KINDS, wants
-from core.services import auth, profile, twofactor
+from core.services import auth, profile, totpsecrets, twofactor
 from core.sms import available as sms_available
 
 from ..guards import actor, login_required, safe_next
@@ -119,7 +119,7 @@ async def password(request: web.Request) -> web.StreamResponse:
 @login_required
 async def totp_begin(request: web.Request) -> web.StreamResponse:
     async with request.app[DB].begin() as s:
-        secret = await twofactor.begin_totp(s, actor(request))
+        secret = await twofactor.begin_totp(s, actor(request), request.app[SETTINGS])
         account = await profile.my_account(s, actor(request))
     uri = twofactor.provisioning_uri(account, secret, request.app[SETTINGS].firm_name)
     return page(request, "totp.html", {"secret": secret, "qr": qr_svg(uri)})
@@ -131,11 +131,13 @@ async def totp_confirm(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     try:
         async with request.app[DB].begin() as s:
-            codes = await twofactor.confirm_totp(s, actor(request), str(form.get("code", "")))
+            codes = await twofactor.confirm_totp(
+                s, actor(request), request.app[SETTINGS], str(form.get("code", ""))
+            )
     except LoketError as exc:
         async with request.app[DB].read() as s:
             account = await profile.my_account(s, actor(request))
-        secret = account.totp_secret or ""
+        secret = totpsecrets.readable(request.app[SETTINGS], account) or ""
         uri = twofactor.provisioning_uri(account, secret, request.app[SETTINGS].firm_name)
         return page(
             request, "totp.html", {"secret": secret, "qr": qr_svg(uri), "error": exc}, status=400
