@@ -293,9 +293,11 @@ def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture
-async def browser(aiohttp_client, db: Database, store: LocalFileStore, tmp_path: Path, smtp):
-    """A browser-like client on the web view, with mail going to the test SMTP server."""
+async def open_browser(
+    aiohttp_client, db: Database, store: LocalFileStore, tmp_path: Path, smtp, **app
+):
+    """A browser-like client on the web view, with mail going to the test SMTP server;
+    ``app``: more arguments for ``create_app`` (an SMS gateway)."""
     from aiohttp.test_utils import TestServer
 
     from web.accesslog import RedactingAccessLogger
@@ -304,13 +306,19 @@ async def browser(aiohttp_client, db: Database, store: LocalFileStore, tmp_path:
     from .webclient import Browser
 
     settings = mail_settings(tmp_path, smtp.port, public_url="http://127.0.0.1")
-    server = TestServer(create_app(settings, db, store))
+    server = TestServer(create_app(settings, db, store, **app))
     # As `loket serve` runs it: the access log shows route patterns, never a token.
     await server.start_server(access_log_class=RedactingAccessLogger)
     client = await aiohttp_client(server)
     b = Browser(client)
     b.settings = settings
     return b
+
+
+@pytest.fixture
+async def browser(aiohttp_client, db: Database, store: LocalFileStore, tmp_path: Path, smtp):
+    """A browser-like client on the web view (no SMS gateway)."""
+    return await open_browser(aiohttp_client, db, store, tmp_path, smtp)
 
 
 async def set_password(db: Database, account_id: int, password: str = PASSWORD) -> None:
