@@ -109,10 +109,7 @@ async def _open_items(session: AsyncSession) -> dict[int, list[Open]]:
         .join(Dossier, Dossier.id == Checklist.dossier_id)
         .join(ChecklistAssignee, ChecklistAssignee.checklist_id == Checklist.id)
         .join(Account, Account.id == ChecklistAssignee.account_id)
-        .where(
-            Checklist.status.in_([ChecklistStatus.OPEN, ChecklistStatus.REJECTED]),
-            Account.active.is_(True),
-        )
+        .where(Checklist.status.in_([ChecklistStatus.OPEN, ChecklistStatus.REJECTED]))
         .order_by(Checklist.id, Account.id)
     )
     by_account: dict[int, list[Open]] = defaultdict(list)
@@ -157,9 +154,10 @@ async def send_due(session: AsyncSession, settings: Settings, now: dt.datetime) 
     queued: dict[str, OutboxItem] = {}
     for digest in digests:
         account = await session.get(Account, digest.account_id)
-        if account is None:
-            continue
-        for to in await recipients(session, Kind.REMINDER, [account]):
+        reached = await recipients(session, Kind.REMINDER, [account] if account else [])
+        if not reached:
+            continue  # an account removed since: not reminded, nothing stamped
+        for to in reached:
             key = f"reminder:{to.party}:{to.channel}:{now.date().isoformat()}"
             lines = digest.lines(to.language)
             if key in queued:

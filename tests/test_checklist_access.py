@@ -320,6 +320,7 @@ async def outbox(db: Database, kind: str) -> list[tuple[str, str]]:
 
 
 async def test_a_new_checklist_is_announced_to_its_assignees_only(db: Database, firm: Firm) -> None:
+    await second_office_login(db, firm)  # the office is written to once all the same
     async with db.begin() as s:
         (await s.get(Account, firm.bv_main.id)).telegram_chat_id = 4242
         extra = await s.get(Account, firm.bv_extra.id)
@@ -367,30 +368,45 @@ async def test_settings_and_language_of_each_assignee_are_kept(db: Database, fir
     assert (item.recipient, item.language) == ("boekhouding@bakkerij.example", "en")
 
 
-async def test_a_rejection_is_told_to_the_assignees_only(
+async def test_a_rejection_is_told_to_the_assignees_who_can_still_open_it(
     db: Database, firm: Firm, given: Given, store: LocalFileStore
 ) -> None:
-    main = firm.actor(firm.bv_main)
-    await fill_all(db, main, given.bv_main, store)
+    from core.models import Dossier
+
     async with db.begin() as s:
-        await checklists.submit(s, store, main, given.bv_main, firm="Kantoor")
+        both = await checklists.assign(
+            s,
+            SYSTEM,
+            number="2026-0100",
+            template_name="inkomstenbelasting",
+            usernames=["bakkerij", "bakkerij.boekhouding"],
+        )
+    for who, checklist_id in ((firm.bv_main, given.bv_main), (firm.carol, given.carol)):
+        await fill_all(db, firm.actor(who), checklist_id, store)
+        async with db.begin() as s:
+            await checklists.submit(s, store, firm.actor(who), checklist_id, firm="Kantoor")
     async with db.begin() as s:
         await checklists.reject(s, SYSTEM, given.bv_main, reason="Onleesbaar")
+    # Not the extra account: the checklist is not theirs.
     assert await outbox(db, "documents_rejected") == [("info@bakkerij.example", "email")]
 
-
-async def test_reminders_go_to_assignees_who_can_open_it(
-    db: Database, firm: Firm, given: Given
-) -> None:
-    import datetime as dt
-    from zoneinfo import ZoneInfo
-
-    settings = Settings()
+    await fill_all(db, firm.actor(firm.bv_extra), both.id, store)
     async with db.begin() as s:
-        # A second login of the office: the office's address still gets one digest.
-        from core.services.accounts import create_account
+        await checklists.submit(s, store, firm.actor(firm.bv_extra), both.id, firm="Kantoor")
+        # Since submitting, the extra account was removed and Carol's dossier hidden from her.
+        (await s.get(Account, firm.bv_extra.id)).active = False
+        (await s.get(Dossier, firm.carol_visible.id)).visible_to_client = False
+    for checklist_id in (both.id, given.carol):
+        async with db.begin() as s:
+            await checklists.reject(s, SYSTEM, checklist_id, reason="Onvolledig")
+    assert await outbox(db, "documents_rejected") == [("info@bakkerij.example", "email")] * 2
 
-        second = await create_account(
+
+async def second_office_login(db: Database, firm: Firm) -> Account:
+    from core.services.accounts import create_account
+
+    async with db.begin() as s:
+        return await create_account(
             s,
             SYSTEM,
             email="jan@tussen.example",
@@ -398,30 +414,51 @@ async def test_reminders_go_to_assignees_who_can_open_it(
             role=firm.office.role,
             intermediary_id=firm.office.intermediary_id,
         )
-        s.add(ChecklistAssignee(checklist_id=given.office, account_id=second.id))
-        # Carol no longer sees her dossier: she is not reminded of what is on it.
-        from core.models import Dossier
 
+
+async def test_reminders_go_to_assignees_who_can_open_it(db: Database, firm: Firm) -> None:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from core.models import Dossier
+
+    jan = await second_office_login(db, firm)
+    given = await give(db)  # the office's checklist goes to both its logins
+    async with db.begin() as s:
+        await checklists.import_template(
+            s, SYSTEM, (TEMPLATES / "notaris-koopwoning.yaml").read_text()
+        )
+        await checklists.assign(
+            s,
+            SYSTEM,
+            number="2026-0201",
+            template_name="notaris-koopwoning",
+            usernames=[jan.username],
+        )
+        # Carol no longer sees her dossier, and the extra account is removed: neither is
+        # reminded of what was given to them.
         (await s.get(Dossier, firm.carol_visible.id)).visible_to_client = False
+        (await s.get(Account, firm.bv_extra.id)).active = False
+    settings = Settings()
     # Three days on, at ten in the morning: past the first reminder, outside quiet hours.
     day3 = dt.datetime.now(ZoneInfo("Europe/Amsterdam")).replace(hour=10) + dt.timedelta(days=3)
     async with db.begin() as s:
-        assert await reminders.send_due(s, settings, day3) == 4
+        assert await reminders.send_due(s, settings, day3) == 3
     async with db.read() as s:
         items = {
             i.recipient: i
             for i in await s.scalars(select(OutboxItem).where(OutboxItem.kind == "reminder"))
         }
-    assert sorted(items) == [
-        "alice@example.nl",
-        "boekhouding@bakkerij.example",
-        "info@bakkerij.example",
-        "post@tussen.example",
-    ]
+        stamped = {c.id: c.last_reminder_at for c in await s.scalars(select(Checklist))}
+    assert sorted(items) == ["alice@example.nl", "info@bakkerij.example", "post@tussen.example"]
     office = items["post@tussen.example"]
     assert office.account_id is None and office.payload["name"] == "Adviesbureau Tussen"
-    assert all(line.startswith("2026-0201 ·") for line in office.payload["items"])
-    assert len(office.payload["items"]) == len(set(office.payload["items"]))
+    lines = office.payload["items"]
+    assert all(line.startswith("2026-0201 · ") for line in lines)
+    assert len(lines) == len(set(lines))  # the checklist both logins have: once
+    assert any("Checklist aangifte inkomstenbelasting" in line for line in lines)
+    assert any("Vragenlijst aankoop woning" in line for line in lines)  # Jan's own
+    assert stamped[given.carol] is None and stamped[given.bv_extra] is None
     async with db.begin() as s:
         assert await reminders.send_due(s, settings, day3 + dt.timedelta(hours=1)) == 0
 

@@ -160,10 +160,11 @@ async def _fillers(session: AsyncSession, dossier: Dossier) -> list[Account]:
         if dossier.visible_to_client
         else Account.intermediary_id == dossier.intermediary_id
     )
-    candidates = await session.scalars(
-        select(Account).where(owner, Account.active.is_(True)).order_by(Account.id)
+    return list(
+        await session.scalars(
+            select(Account).where(owner, Account.active.is_(True)).order_by(Account.id)
+        )
     )
-    return [a for a in candidates if access.can_see_dossier(Actor.of(a, Channel.WEB), dossier)]
 
 
 async def _assignees(session: AsyncSession, loaded: Loaded) -> list[Account]:
