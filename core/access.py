@@ -160,9 +160,8 @@ async def visible_checklist(
     """Load a checklist the actor may open, with its dossier and the ids of the accounts it
     is given to; NotFound otherwise (also when only the dossier is visible)."""
     checklist = await session.get(Checklist, checklist_id)
-    dossier = await session.get(Dossier, checklist.dossier_id) if checklist else None
-    assignees: set[int] = set()
     if checklist is not None:
+        dossier = await session.get(Dossier, checklist.dossier_id)
         assignees = set(
             await session.scalars(
                 select(ChecklistAssignee.account_id).where(
@@ -170,6 +169,6 @@ async def visible_checklist(
                 )
             )
         )
-    if checklist is None or dossier is None or not can_open_checklist(actor, dossier, assignees):
-        raise NotFound("This checklist was not found.")
-    return checklist, dossier, assignees
+        if dossier is not None and can_open_checklist(actor, dossier, assignees):
+            return checklist, dossier, assignees
+    raise NotFound("This checklist was not found.")

@@ -645,7 +645,7 @@ async def file_requested_document(
 ) -> Loaded:
     """A scan sent to a question's own reply address: filed against that question, which is
     then answered, and the client gets a short note of what was filed and what is missing."""
-    loaded = await writable(session, actor, checklist_id)
+    loaded = await load(session, actor, checklist_id)
     key = key_at(loaded.definition, question_index)
     loaded = await attach(session, store, actor, checklist_id, key, uploads)
     account = await session.get(Account, actor.account_id) if actor.account_id else None
