@@ -541,40 +541,65 @@ async def test_on_the_web_someone_elses_checklist_is_not_found(
 # --- mail to a question's own address ------------------------------------------------------
 
 
+@dataclass
+class Scanned:
+    inbound: InboundMail
+    message: Message
+    document: Document
+
+
+async def mail_a_scan(
+    db: Database,
+    store: LocalFileStore,
+    tmp_path: Path,
+    account: Account,
+    checklist_id: int,
+    filename: str,
+) -> Scanned:
+    """``account`` mails ``filename`` to the reply address of the checklist's question
+    "jaaropgave", made out to that account; the mail is stored (not quarantined)."""
+    from mailbridge.pipeline import Pipeline
+
+    from .mails import reply_mail
+
+    settings = mail_settings(tmp_path, reply_address="reply+{token}@kantoor.example")
+    index = await question_index(db, checklist_id, "jaaropgave")
+    dossier_id = (await state_dossier(db, checklist_id))[0]
+    target = ReplyTarget("a", account.id, dossier_id, checklist_id, index)
+    raw = reply_mail(
+        sender=account.email,
+        to=replytokens.address(
+            settings.reply_address, replytokens.make(settings.secret_key, target)
+        ),
+        subject="Jaaropgave",
+        text="Hierbij.",
+        attachments=[(filename, "application/pdf", b"%PDF " + filename.encode())],
+    )
+    result = await Pipeline(db, store, settings).handle(raw)
+    assert result.outcome == "stored"
+    async with db.read() as s:
+        return Scanned(
+            await s.get(InboundMail, result.inbound_id),
+            await s.get(Message, result.message_id),
+            await s.scalar(select(Document).where(Document.filename == filename)),
+        )
+
+
 async def test_a_scan_for_someone_elses_checklist_is_not_an_answer(
     db: Database, firm: Firm, given: Given, store: LocalFileStore, tmp_path: Path
 ) -> None:
     """A question's address made out to the extra account (as the mail of a checklist given
     to the whole company was, before) for the main account's checklist: the scan is kept as
     the extra account's delivery, with the reason, and answers nothing."""
-    from mailbridge.pipeline import Pipeline
-
-    from .mails import reply_mail
-
-    settings = mail_settings(tmp_path, reply_address="reply+{token}@kantoor.example")
-    index = await question_index(db, given.bv_main, "jaaropgave")
-    target = ReplyTarget("a", firm.bv_extra.id, firm.bv_1.id, given.bv_main, index)
-    raw = reply_mail(
-        sender="boekhouding@bakkerij.example",
-        to=replytokens.address(
-            settings.reply_address, replytokens.make(settings.secret_key, target)
-        ),
-        subject="Jaaropgave",
-        text="Hierbij.",
-        attachments=[("jaaropgave.pdf", "application/pdf", b"%PDF jaaropgave")],
-    )
-    result = await Pipeline(db, store, settings).handle(raw)
-    assert result.outcome == "stored"
+    scanned = await mail_a_scan(db, store, tmp_path, firm.bv_extra, given.bv_main, "j.pdf")
     async with db.read() as s:
-        row = await s.get(InboundMail, result.inbound_id)
-        message = await s.scalar(select(Message))
-        doc = await s.scalar(select(Document).where(Document.filename == "jaaropgave.pdf"))
         received = await s.scalar(select(OutboxItem).where(OutboxItem.kind == "document_received"))
     assert (await state(db, given.bv_main)).answers == {}
-    assert message.author_id == firm.bv_extra.id and doc.message_id == message.id
-    assert doc.answer_id is None and received is None
-    assert f"not filed as an answer to checklist {given.bv_main}" in row.reason
-    assert "This checklist was not found." in row.reason
+    assert scanned.message.author_id == firm.bv_extra.id
+    assert scanned.document.message_id == scanned.message.id
+    assert scanned.document.answer_id is None and received is None
+    assert f"not filed as an answer to checklist {given.bv_main}" in scanned.inbound.reason
+    assert "This checklist was not found." in scanned.inbound.reason
 
 
 # --- loket chat ----------------------------------------------------------------------------

@@ -10,16 +10,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from core import replytokens
 from core.db import Database
 from core.errors import ValidationError
-from core.models import Answer, Checklist, ChecklistStatus, Document, InboundMail, Message
-from core.replytokens import ReplyTarget
+from core.models import Answer, Checklist, ChecklistStatus
 from core.services import checklists
 from core.storage import LocalFileStore
 
 from .conftest import PASSWORD, SYSTEM, Firm, mail_settings, set_password
-from .test_checklist_access import fill_all, ops, question_index, state, stored_objects
+from .test_checklist_access import fill_all, mail_a_scan, ops, state, stored_objects
 from .test_checklists import TEMPLATES
 from .webclient import Browser
 
@@ -141,34 +139,14 @@ async def test_the_web_form_of_a_locked_checklist_says_so_and_changes_nothing(
 async def test_a_scan_for_a_locked_checklist_is_a_delivery_with_its_reason(
     db: Database, firm: Firm, store: LocalFileStore, tmp_path: Path, locked: int
 ) -> None:
-    from mailbridge.pipeline import Pipeline
-
-    from .mails import reply_mail
-
-    settings = mail_settings(tmp_path, reply_address="reply+{token}@kantoor.example")
-    index = await question_index(db, locked, "jaaropgave")
-    token = replytokens.make(
-        settings.secret_key, ReplyTarget("a", firm.alice.id, firm.alice_1.id, locked, index)
-    )
     before = await state(db, locked)
-    raw = reply_mail(
-        sender="alice@example.nl",
-        to=replytokens.address(settings.reply_address, token),
-        subject="Nog een jaaropgave",
-        text="Vergeten.",
-        attachments=[("jaaropgave 2.pdf", "application/pdf", b"%PDF twee")],
-    )
-    result = await Pipeline(db, store, settings).handle(raw)
-    assert result.outcome == "stored"
-    async with db.read() as s:
-        row = await s.get(InboundMail, result.inbound_id)
-        message = await s.get(Message, result.message_id)
-        doc = await s.scalar(select(Document).where(Document.filename == "jaaropgave 2.pdf"))
-    assert row.reason == (
+    scanned = await mail_a_scan(db, store, tmp_path, firm.alice, locked, "jaaropgave 2.pdf")
+    assert scanned.inbound.reason == (
         f"not filed as an answer to checklist {locked}: {LOCKED} "
         "Kept as a message with its attachments."
     )
-    assert doc.message_id == message.id and doc.answer_id is None
+    assert scanned.document.message_id == scanned.message.id
+    assert scanned.document.answer_id is None
     after = await state(db, locked)
     assert after.answers == before.answers and after.status is before.status
     assert after.documents == before.documents + 1  # the delivery, with the message
