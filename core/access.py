@@ -9,16 +9,22 @@ Every service asks here; no adapter decides on its own. The rules:
 - whoever sees a dossier may read it, download its documents, write messages in it and deliver
   documents to it; only staff change its status or steps and publish documents;
 - a company's main account manages the company's extra accounts;
-- staff see every checklist on a dossier they see; anyone else sees the checklists given to
-  their own account (the ones they fill in).
+- checklists and questionnaires go by who they are given to (their assignees): staff read,
+  answer and review every one; any other account reads and answers only a checklist given to
+  that very account, and only while it sees the dossier. Nobody else's rules add to that: a
+  company's main account does not see what is given to an extra account (nor the other way
+  round), and an intermediary does not see what is given to its client, even on a dossier the
+  office sees. Only staff approve or send back a submission. Given to nobody in particular, a
+  checklist goes to whoever is to fill it in and can see the dossier: the client's accounts,
+  or, on a dossier hidden from the client, the intermediary office's accounts.
 
-A dossier someone may not see is reported as not found, never as forbidden, so that its
-existence does not leak.
+A dossier or a checklist someone may not see is reported as not found, never as forbidden, so
+that its existence does not leak.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, select, true
@@ -44,8 +50,8 @@ def visible_dossiers(actor: Actor) -> ColumnElement[bool]:
 
 def visible_checklists(actor: Actor) -> ColumnElement[bool]:
     """A WHERE clause on Checklist (joined with its Dossier) selecting the checklists ``actor``
-    sees in lists: staff (and the system) every one on a dossier they see; a client or an
-    intermediary the ones given to their own account."""
+    may open: staff (and the system) every one on a dossier they see; a client or an
+    intermediary the ones given to their own account. The same rule as can_open_checklist."""
     if actor.role is Role.STAFF:
         return visible_dossiers(actor)
     if actor.account_id is None:
@@ -75,6 +81,15 @@ def can_see_dossier(actor: Actor, dossier: Dossier) -> bool:
             and dossier.visible_to_client
         )
     return False
+
+
+def can_open_checklist(actor: Actor, dossier: Dossier, assignee_ids: Collection[int]) -> bool:
+    """Read and answer a checklist on ``dossier`` given to the accounts ``assignee_ids``."""
+    if not can_see_dossier(actor, dossier):
+        return False
+    if actor.role is Role.STAFF:
+        return True
+    return actor.account_id is not None and actor.account_id in assignee_ids
 
 
 def can_manage_dossier(actor: Actor, dossier: Dossier) -> bool:
@@ -137,3 +152,23 @@ async def visible_dossier(
         shown = number if number is not None else f"#{dossier_id}"
         raise NotFound("Dossier %(number)s was not found.", number=shown)
     return dossier
+
+
+async def visible_checklist(
+    session: AsyncSession, actor: Actor, checklist_id: int
+) -> tuple[Checklist, Dossier, set[int]]:
+    """Load a checklist the actor may open, with its dossier and the ids of the accounts it
+    is given to; NotFound otherwise (also when only the dossier is visible)."""
+    checklist = await session.get(Checklist, checklist_id)
+    if checklist is not None:
+        dossier = await session.get(Dossier, checklist.dossier_id)
+        assignees = set(
+            await session.scalars(
+                select(ChecklistAssignee.account_id).where(
+                    ChecklistAssignee.checklist_id == checklist.id
+                )
+            )
+        )
+        if dossier is not None and can_open_checklist(actor, dossier, assignees):
+            return checklist, dossier, assignees
+    raise NotFound("This checklist was not found.")

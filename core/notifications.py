@@ -7,13 +7,15 @@ the change it reports is committed. Sending is the outbox worker's job.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import tokens
-from .models import Account, Dossier, IntermediaryOffice, OutboxItem
+from .models import Account, Dossier, IntermediaryOffice, OutboxItem, Role
 
 
 class Kind(enum.StrEnum):
@@ -57,26 +59,88 @@ def wants(account: Account, kind: Kind, channel: str) -> bool:
     return bool(prefs.get(channel, True))
 
 
+@dataclass(frozen=True)
+class Recipient:
+    """Where one notification goes: an account on one of its channels, or an intermediary
+    office's general address (``account_id`` None, ``office_id`` set)."""
+
+    channel: str
+    address: str
+    language: str
+    account_id: int | None = None
+    office_id: int | None = None
+    name: str = ""
+
+    @property
+    def party(self) -> str:
+        """Who it is for, in an idempotency key: the account, or the office."""
+        return str(self.account_id) if self.account_id is not None else f"o{self.office_id}"
+
+
+def _office(office: IntermediaryOffice) -> Recipient:
+    # An office is written to in Dutch at its general address: it has no settings of its own.
+    return Recipient("email", office.email, "nl", office_id=office.id, name=office.name)
+
+
+async def recipients(
+    session: AsyncSession, kind: Kind, accounts: Iterable[Account]
+) -> list[Recipient]:
+    """Where news of ``kind`` meant for ``accounts`` goes: an account on each channel it wants
+    it on, in its language; an intermediary's login at its office's general address instead
+    (once per office), as all mail to an office. Inactive accounts hear nothing."""
+    out: list[Recipient] = []
+    offices: set[int] = set()
+    for account in accounts:
+        if not account.active:
+            continue
+        if account.role is Role.INTERMEDIARY:
+            if account.intermediary_id is None or account.intermediary_id in offices:
+                continue
+            offices.add(account.intermediary_id)
+            office = await session.get(IntermediaryOffice, account.intermediary_id)
+            if office is not None:
+                out.append(_office(office))
+            continue
+        for channel in CHANNELS:
+            if wants(account, kind, channel):
+                address = account.email if channel == "email" else str(account.telegram_chat_id)
+                out.append(
+                    Recipient(
+                        channel, address, account.language.value, account.id, name=account.name
+                    )
+                )
+    return out
+
+
 def _item(
+    kind: Kind, dossier: Dossier, subject_key: str, to: Recipient, data: dict[str, Any]
+) -> OutboxItem:
+    if to.office_id is not None:
+        # The office's reply address (compose.reply_address) names the office.
+        data = {**data, "intermediary_id": to.office_id}
+    return OutboxItem(
+        channel=to.channel,
+        kind=kind.value,
+        recipient=to.address,
+        account_id=to.account_id,
+        dossier_id=dossier.id,
+        language=to.language,
+        payload={"dossier_number": dossier.number, **data},
+        idempotency_key=f"{kind.value}:{subject_key}:{to.channel}:{to.account_id or to.address}",
+    )
+
+
+def _queue(
+    session: AsyncSession,
     kind: Kind,
     dossier: Dossier,
+    to: Iterable[Recipient],
     subject_key: str,
-    channel: str,
-    recipient: str,
-    language: str,
-    account_id: int | None,
-    data: dict[str, Any],
-) -> OutboxItem:
-    return OutboxItem(
-        channel=channel,
-        kind=kind.value,
-        recipient=recipient,
-        account_id=account_id,
-        dossier_id=dossier.id,
-        language=language,
-        payload={"dossier_number": dossier.number, **data},
-        idempotency_key=f"{kind.value}:{subject_key}:{channel}:{account_id or recipient}",
-    )
+    data: dict[str, Any] | None,
+) -> list[OutboxItem]:
+    items = [_item(kind, dossier, subject_key, r, data or {}) for r in to]
+    session.add_all(items)
+    return items
 
 
 async def notify(
@@ -93,60 +157,40 @@ async def notify(
     ``subject_key`` names what happened (``message:42``) and makes the idempotency key.
     The person who caused the event (``exclude_account_id``) is not told about it.
     """
-    data = data or {}
-    items: list[OutboxItem] = []
+    to: list[Recipient] = []
     if kind in TO_FIRM:
         if dossier.handler_id is not None and dossier.handler_id != exclude_account_id:
             handler = await session.get(Account, dossier.handler_id)
             if handler is not None and handler.active:
-                items.append(
-                    _item(
-                        kind,
-                        dossier,
-                        subject_key,
-                        "email",
-                        handler.email,
-                        handler.language.value,
-                        handler.id,
-                        data,
-                    )
-                )
+                to.append(Recipient("email", handler.email, handler.language.value, handler.id))
     elif dossier.intermediary_id is not None:
         # The office handles its clients' mail; the client is not written to directly.
         office = await session.get(IntermediaryOffice, dossier.intermediary_id)
         if office is not None:
-            office_data = {**data, "intermediary_id": office.id}
-            items.append(
-                _item(kind, dossier, subject_key, "email", office.email, "nl", None, office_data)
-            )
+            to.append(_office(office))
     elif dossier.visible_to_client:
         accounts = await session.scalars(
             select(Account)
             .where(Account.client_id == dossier.client_id, Account.active.is_(True))
             .order_by(Account.id)
         )
-        for account in accounts:
-            if account.id == exclude_account_id:
-                continue
-            for channel in CHANNELS:
-                if wants(account, kind, channel):
-                    recipient = (
-                        account.email if channel == "email" else str(account.telegram_chat_id)
-                    )
-                    items.append(
-                        _item(
-                            kind,
-                            dossier,
-                            subject_key,
-                            channel,
-                            recipient,
-                            account.language.value,
-                            account.id,
-                            data,
-                        )
-                    )
-    session.add_all(items)
-    return items
+        to = await recipients(session, kind, (a for a in accounts if a.id != exclude_account_id))
+    return _queue(session, kind, dossier, to, subject_key, data)
+
+
+async def notify_accounts(
+    session: AsyncSession,
+    kind: Kind,
+    dossier: Dossier,
+    accounts: Iterable[Account],
+    *,
+    subject_key: str,
+    data: dict[str, Any] | None = None,
+) -> list[OutboxItem]:
+    """Queue ``kind`` about ``dossier`` for exactly ``accounts`` (say, the ones a checklist is
+    given to), each as ``recipients`` says, rather than for everyone on the dossier."""
+    to = await recipients(session, kind, sorted(accounts, key=lambda a: a.id))
+    return _queue(session, kind, dossier, to, subject_key, data)
 
 
 def account_mail(

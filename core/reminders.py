@@ -1,5 +1,6 @@
 """Reminders: one digest per client and channel of everything still missing across their
-checklists — never one mail per item.
+checklists — never one mail per item. Only the accounts a checklist is given to are reminded of
+it, as long as they may open it (core/access.py).
 
 The first comes `reminder_first_days` after a checklist was assigned, then at most every
 `reminder_every_days`, until it is submitted. An item marked "not available" with an expected
@@ -19,10 +20,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import walker
+from . import access, walker
+from .actor import Actor
 from .models import (
     Account,
     Answer,
+    Channel,
     Checklist,
     ChecklistAssignee,
     ChecklistStatus,
@@ -30,7 +33,7 @@ from .models import (
     Dossier,
     OutboxItem,
 )
-from .notifications import CHANNELS, Kind, wants
+from .notifications import Kind, recipients
 from .settings import Settings
 from .walker import Given
 
@@ -98,16 +101,22 @@ def plan(assigned: dict[int, list[Open]], now: dt.datetime, settings: Settings) 
 
 
 async def _open_items(session: AsyncSession) -> dict[int, list[Open]]:
+    """Per account, the open checklists given to it that it may still open (an account that
+    no longer sees the dossier is not reminded of it)."""
     rows = await session.execute(
-        select(Checklist, ChecklistTemplate, Dossier, ChecklistAssignee.account_id)
+        select(Checklist, ChecklistTemplate, Dossier, Account)
         .join(ChecklistTemplate, ChecklistTemplate.id == Checklist.template_id)
         .join(Dossier, Dossier.id == Checklist.dossier_id)
         .join(ChecklistAssignee, ChecklistAssignee.checklist_id == Checklist.id)
+        .join(Account, Account.id == ChecklistAssignee.account_id)
         .where(Checklist.status.in_([ChecklistStatus.OPEN, ChecklistStatus.REJECTED]))
+        .order_by(Checklist.id, Account.id)
     )
     by_account: dict[int, list[Open]] = defaultdict(list)
     cache: dict[int, Open] = {}
-    for checklist, template, dossier, account_id in rows:
+    for checklist, template, dossier, account in rows:
+        if not access.can_open_checklist(Actor.of(account, Channel.EMAIL), dossier, {account.id}):
+            continue
         if checklist.id not in cache:
             answers = {
                 a.question_key: a
@@ -133,40 +142,45 @@ async def _open_items(session: AsyncSession) -> dict[int, list[Open]]:
                 dossier.number,
                 missing,
             )
-        by_account[account_id].append(cache[checklist.id])
+        by_account[account.id].append(cache[checklist.id])
     return by_account
 
 
 async def send_due(session: AsyncSession, settings: Settings, now: dt.datetime) -> int:
-    """Queue the digests that are due now; returns how many were queued."""
+    """Queue the digests that are due now; returns how many were queued. Each goes where
+    notifications.recipients says: an intermediary's logins share the office's address, and
+    so one digest of all their lines."""
     digests = plan(await _open_items(session), now, settings)
-    queued = 0
+    queued: dict[str, OutboxItem] = {}
     for digest in digests:
         account = await session.get(Account, digest.account_id)
-        if account is None or not account.active:
-            continue
-        for channel in CHANNELS:
-            if not wants(account, Kind.REMINDER, channel):
+        reached = await recipients(session, Kind.REMINDER, [account] if account else [])
+        if not reached:
+            continue  # an account removed since: not reminded, nothing stamped
+        for to in reached:
+            key = f"reminder:{to.party}:{to.channel}:{now.date().isoformat()}"
+            lines = digest.lines(to.language)
+            if key in queued:
+                items = queued[key].payload["items"]
+                queued[key].payload = {
+                    **queued[key].payload,
+                    "items": items + [x for x in lines if x not in items],
+                }
                 continue
-            key = f"reminder:{account.id}:{channel}:{now.date().isoformat()}"
             if await session.scalar(select(OutboxItem.id).where(OutboxItem.idempotency_key == key)):
                 continue
-            session.add(
-                OutboxItem(
-                    channel=channel,
-                    kind=Kind.REMINDER.value,
-                    recipient=account.email
-                    if channel == "email"
-                    else str(account.telegram_chat_id),
-                    account_id=account.id,
-                    language=account.language.value,
-                    payload={"name": account.name, "items": digest.lines(account.language.value)},
-                    idempotency_key=key,
-                )
+            queued[key] = OutboxItem(
+                channel=to.channel,
+                kind=Kind.REMINDER.value,
+                recipient=to.address,
+                account_id=to.account_id,
+                language=to.language,
+                payload={"name": to.name, "items": lines},
+                idempotency_key=key,
             )
-            queued += 1
+            session.add(queued[key])
         for checklist_id in digest.checklist_ids:
             checklist = await session.get(Checklist, checklist_id)
             if checklist is not None:
                 checklist.last_reminder_at = now
-    return queued
+    return len(queued)

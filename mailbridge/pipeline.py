@@ -366,9 +366,10 @@ STEPS: list[Step] = [
 
 async def _file_requested(
     session: AsyncSession, store: FileStore, match: inbound.Match, uploads: list[Upload]
-) -> bool:
-    """File a scan sent to a question's own address against that question. A checklist that
-    is submitted already takes it as an ordinary delivery (False)."""
+) -> str | None:
+    """File a scan sent to a question's own address against that question. Where it cannot
+    be (the checklist is submitted or approved, or not the sender's to fill in), the mail is
+    kept as an ordinary delivery, and the reason returned is recorded with it."""
     assert match.account is not None and match.checklist_id is not None
     actor = Actor.of(match.account, Channel.EMAIL)
     try:
@@ -376,9 +377,12 @@ async def _file_requested(
             await checklists.file_requested_document(
                 session, store, actor, match.checklist_id, match.question or 0, uploads
             )
-    except LoketError:
-        return False
-    return True
+    except LoketError as exc:
+        return (
+            f"not filed as an answer to checklist {match.checklist_id}: {exc} "
+            "Kept as a message with its attachments."
+        )
+    return None
 
 
 class Pipeline:
@@ -491,8 +495,11 @@ class Pipeline:
         s = await self.session(m)
         attachments = m.uploads
         requested = match.checklist_id is not None and match.account is not None
-        if requested and m.uploads and await _file_requested(s, self.store, match, m.uploads):
-            attachments = []  # filed against the question instead
+        not_answered = None
+        if requested and m.uploads:
+            not_answered = await _file_requested(s, self.store, match, m.uploads)
+            if not_answered is None:
+                attachments = []  # filed against the question instead
         message = await inbound.store_message(
             s,
             self.store,
@@ -504,7 +511,7 @@ class Pipeline:
             email_message_id=mail.message_id,
         )
         inbound.tell_left_out(s, match, message, m.too_large, self.store.limit)
-        row = self._row(m, STORED, None)
+        row = self._row(m, STORED, not_answered)
         row.message_id = message.id
         s.add(row)
         await s.flush()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from core import replytokens
 from core.db import Database
-from core.models import Account, Document, InboundMail, Message, OutboxItem
+from core.models import Account, InboundMail, Message, OutboxItem
 from core.replytokens import ReplyTarget
 from core.storage import LocalFileStore
 from mailbridge.compose import render
@@ -410,9 +410,39 @@ async def test_the_smtp_endpoint_feeds_the_pipeline(
     assert message.body == "Via SMTP."
 
 
-async def test_documents_are_counted_per_dossier(db: Database, firm: Firm) -> None:
+async def test_documents_are_counted_per_dossier(
+    pipeline: Pipeline, db: Database, firm: Firm, settings
+) -> None:
+    """Attachments mailed to two dossiers land in each, as the services list and count them:
+    new for the firm, not for the client who sent them, and nothing in a third dossier."""
+    from core.models import DocumentCategory
+    from core.services import documents, dossiers
+
+    for dossier, names in ((firm.alice_1, ["a.pdf", "b.pdf"]), (firm.alice_2, ["c.pdf"])):
+        raw = reply_mail(
+            sender="alice@example.nl",
+            to=reply_to(settings, "a", firm.alice.id, dossier.id),
+            text="Bijlagen.",
+            attachments=[(n, "application/pdf", b"%PDF " + n.encode()) for n in names],
+        )
+        assert (await pipeline.handle(raw)).outcome == "stored"
+    staff, alice = firm.actor(firm.staff), firm.actor(firm.alice)
+    counted = {}
     async with db.read() as s:
-        assert await s.scalar(select(func.count(Document.id))) == 0
+        for dossier in (firm.alice_1, firm.alice_2, firm.bv_1):
+            rows = await documents.list_documents(
+                s, staff, dossier_id=dossier.id, category=DocumentCategory.DELIVERED
+            )
+            view = await dossiers.open_dossier(s, staff, dossier_id=dossier.id)
+            names = sorted(r.document.filename for r in rows)
+            counted[dossier.number] = (names, view.unread["delivered"])
+        own = await dossiers.open_dossier(s, alice, dossier_id=firm.alice_1.id)
+    assert counted == {
+        "2026-0001": (["a.pdf", "b.pdf"], 2),
+        "2026-0002": (["c.pdf"], 1),
+        "2026-0100": ([], 0),
+    }
+    assert own.unread["delivered"] == 0  # her own, not news to her
 
 
 async def test_quarantined_mail_is_filed_by_staff(

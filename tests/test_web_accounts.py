@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pyotp
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from core.db import Database
 from core.models import Account, OutboxItem, WebSession
@@ -167,15 +167,33 @@ async def test_company_main_account_adds_and_removes(
         invites = list(await s.scalars(select(OutboxItem).where(OutboxItem.kind == "invitation")))
     assert piet.client_id == firm.bv_main.client_id and not piet.is_main
     assert [i.recipient for i in invites] == ["piet@bakkerij.example"]
+    # The extra account cannot manage accounts: not add one, nor remove the main one or
+    # another extra one. Each is refused, and nothing changes.
+    await browser.post("/logout")
+    await browser.login("bakkerij.boekhouding", PASSWORD)
+    assert (await browser.get("/me/accounts")).status == 403
+    await browser.get("/me")
+    tried = await browser.post("/me/accounts", {"name": "Ik", "email": "ik@bakkerij.example"})
+    assert tried.status == 403
+    for account_id in (firm.bv_main.id, piet.id):
+        await browser.get("/me")
+        assert (await browser.post(f"/me/accounts/{account_id}/remove")).status == 403
+    async with db.read() as s:
+        assert (await s.get(Account, firm.bv_main.id)).active
+        assert (await s.get(Account, piet.id)).active
+        assert await s.scalar(select(Account).where(Account.email == "ik@bakkerij.example")) is None
+        assert await s.scalar(select(func.count(OutboxItem.id))) == len(invites)
+    await browser.post("/logout")
+    await browser.login("bakkerij", PASSWORD)
+    await browser.get("/me/accounts")
     await browser.post(f"/me/accounts/{firm.bv_extra.id}/remove")
     assert "Het account is verwijderd." in browser.last_html
     async with db.read() as s:
         assert not (await s.get(Account, firm.bv_extra.id)).active
-    # The extra account cannot manage accounts, nor remove the main one.
-    other = Browser(browser.client)
-    other.client.session.cookie_jar.clear()
-    await other.login("bakkerij.boekhouding", PASSWORD)
-    assert (await other.get("/me/accounts")).status in (302, 303, 200)
+    # Removed, it cannot log in any more.
+    await browser.post("/logout")
+    refused = await browser.login("bakkerij.boekhouding", PASSWORD)
+    assert refused.status == 401 and "klopt niet" in browser.last_html
 
 
 async def test_extra_account_cannot_manage(browser: Browser, db: Database, firm: Firm) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ from ..i18n import N_, gettext_for
 from ..models import (
     Account,
     Answer,
+    Channel,
     Checklist,
     ChecklistAssignee,
     ChecklistStatus,
@@ -34,7 +35,7 @@ from ..models import (
     ReviewState,
     utcnow,
 )
-from ..notifications import Kind, account_mail, notify
+from ..notifications import Kind, account_mail, notify, notify_accounts
 from ..pdf import PdfSection, render_checklist
 from ..storage import FileStore
 from ..templates import parse_template
@@ -107,21 +108,17 @@ async def assign(
             account = await session.scalar(
                 select(Account).where(func.lower(Account.username) == username.lower())
             )
-            if account is None or not access.can_see_dossier(
-                Actor.of(account, actor.channel), dossier
+            if (
+                account is None
+                or not account.active
+                or not access.can_see_dossier(Actor.of(account, actor.channel), dossier)
             ):
                 raise NotFound(
                     "There is no account '%(username)s' on this dossier.", username=username
                 )
             accounts.append(account)
     else:
-        accounts = list(
-            await session.scalars(
-                select(Account).where(
-                    Account.client_id == dossier.client_id, Account.active.is_(True)
-                )
-            )
-        )
+        accounts = await _fillers(session, dossier)
     first = walker.next_key(template.definition, {})
     checklist = Checklist(
         dossier_id=dossier.id, template_id=template.id, due_date=due, position=first
@@ -139,10 +136,11 @@ async def assign(
         template=template.name,
         version=template.version,
     )
-    await notify(
+    await notify_accounts(
         session,
         Kind.NEW_QUESTIONNAIRE,
         dossier,
+        accounts,
         subject_key=f"checklist:{checklist.id}",
         data={
             "checklist_id": checklist.id,
@@ -152,6 +150,35 @@ async def assign(
         },
     )
     return checklist
+
+
+async def _fillers(session: AsyncSession, dossier: Dossier) -> list[Account]:
+    """Who fills in a checklist given to nobody in particular: the client's accounts, or, on a
+    dossier hidden from the client, the intermediary office's (core/access.py)."""
+    owner = (
+        Account.client_id == dossier.client_id
+        if dossier.visible_to_client
+        else Account.intermediary_id == dossier.intermediary_id
+    )
+    return list(
+        await session.scalars(
+            select(Account).where(owner, Account.active.is_(True)).order_by(Account.id)
+        )
+    )
+
+
+async def _assignees(session: AsyncSession, loaded: Loaded) -> list[Account]:
+    """The accounts a checklist is given to that may still open it: the ones to tell."""
+    accounts = await session.scalars(
+        select(Account).where(Account.id.in_(loaded.assignee_ids)).order_by(Account.id)
+    )
+    return [
+        a
+        for a in accounts
+        if access.can_open_checklist(
+            Actor.of(a, Channel.EMAIL), loaded.dossier, loaded.assignee_ids
+        )
+    ]
 
 
 def document_requests(definition: dict[str, Any], given: dict[str, Given]) -> list[dict[str, Any]]:
@@ -179,6 +206,7 @@ class Loaded:
     template: ChecklistTemplate
     dossier: Dossier
     answers: dict[str, Answer]
+    assignee_ids: set[int] = field(default_factory=set)  # the accounts it is given to
 
     @property
     def definition(self) -> dict[str, Any]:
@@ -199,20 +227,16 @@ def _given(a: Answer) -> Given:
 
 
 async def load(session: AsyncSession, actor: Actor, checklist_id: int) -> Loaded:
-    checklist = await session.get(Checklist, checklist_id)
-    if checklist is None:
-        raise NotFound("This checklist was not found.")
-    try:
-        dossier = await access.visible_dossier(session, actor, dossier_id=checklist.dossier_id)
-    except NotFound:
-        raise NotFound("This checklist was not found.") from None
+    """A checklist with its template and answers, for reading and for every change: only one
+    ``actor`` may open (core/access.py), NotFound for any other."""
+    checklist, dossier, assignee_ids = await access.visible_checklist(session, actor, checklist_id)
     template = await session.get(ChecklistTemplate, checklist.template_id)
     assert template is not None
     answers = {
         a.question_key: a
         for a in await session.scalars(select(Answer).where(Answer.checklist_id == checklist.id))
     }
-    return Loaded(checklist, template, dossier, answers)
+    return Loaded(checklist, template, dossier, answers, assignee_ids)
 
 
 def local_date(when: dt.datetime, timezone: str) -> dt.date:
@@ -260,9 +284,13 @@ async def on_dossier(session: AsyncSession, actor: Actor, dossier_id: int) -> li
     return [Listed(checklist, title) for checklist, title in rows]
 
 
-def _writable(loaded: Loaded) -> None:
+async def writable(session: AsyncSession, actor: Actor, checklist_id: int) -> Loaded:
+    """A checklist ``actor`` may change now: every change goes through here. NotFound for one
+    they may not open; refused while it is submitted or approved (locked)."""
+    loaded = await load(session, actor, checklist_id)
     if loaded.checklist.locked or loaded.checklist.status not in OPEN_STATES:
         raise ValidationError("This checklist has been submitted and is locked.")
+    return loaded
 
 
 def current(loaded: Loaded, language: str) -> Prompt | None:
@@ -296,8 +324,7 @@ def _advance(loaded: Loaded, after: str) -> None:
 async def answer(
     session: AsyncSession, actor: Actor, checklist_id: int, key: str, raw: Any, language: str = "nl"
 ) -> Loaded:
-    loaded = await load(session, actor, checklist_id)
-    _writable(loaded)
+    loaded = await writable(session, actor, checklist_id)
     value = walker.check(loaded.definition, key, raw, language)
     session.add(
         _save(
@@ -323,8 +350,7 @@ async def not_available(
     reason: str | None = None,
     expected: dt.date | None = None,
 ) -> Loaded:
-    loaded = await load(session, actor, checklist_id)
-    _writable(loaded)
+    loaded = await writable(session, actor, checklist_id)
     q = walker.question(loaded.definition, key)
     if not q.get("allow_not_available"):
         raise ValidationError('For this question "not available" is not an option.')
@@ -352,8 +378,7 @@ async def attach(
     uploads: list[Upload],
 ) -> Loaded:
     """Documents for an upload question: filed under Delivered by me, and the answer."""
-    loaded = await load(session, actor, checklist_id)
-    _writable(loaded)
+    loaded = await writable(session, actor, checklist_id)
     q = walker.question(loaded.definition, key)
     if q["type"] != "upload":
         raise ValidationError("This question is answered with text, not with a document.")
@@ -387,8 +412,7 @@ async def move(session: AsyncSession, actor: Actor, checklist_id: int, offset: i
     answer without a value): it has been seen and is not asked again. A skipped required
     question is asked again once the walk has gone round; skipping the last question goes
     on to what is still to ask, or to the end."""
-    loaded = await load(session, actor, checklist_id)
-    _writable(loaded)
+    loaded = await writable(session, actor, checklist_id)
     here = current(loaded, "nl")
     if offset > 0 and here is not None and not here.required:
         given = loaded.given.get(here.key)
@@ -430,8 +454,7 @@ async def submit(
 ) -> Loaded:
     """Check completeness, lock, file the PDF under Delivered by me, tell the handler.
     ``timezone``: the firm's, for the date on the PDF."""
-    loaded = await load(session, actor, checklist_id)
-    _writable(loaded)
+    loaded = await writable(session, actor, checklist_id)
     missing = walker.missing_required(loaded.definition, loaded.given)
     if missing:
         labels = [
@@ -532,10 +555,11 @@ async def reject(
         subject=loaded.checklist,
         reason=reason[:200],
     )
-    await notify(
+    await notify_accounts(
         session,
         Kind.DOCUMENTS_REJECTED,
         loaded.dossier,
+        await _assignees(session, loaded),
         subject_key=f"checklist:{checklist_id}:rejected:{loaded.checklist.reviewed_at.isoformat()}",
         data={"checklist_id": checklist_id, "reason": reason[:500]},
     )
@@ -565,8 +589,7 @@ async def save_section(
     Each answer is saved on its own (a savepoint), so one wrong answer does not lose the
     others. Empty fields leave earlier answers as they are.
     """
-    loaded = await load(session, actor, checklist_id)
-    _writable(loaded)
+    loaded = await writable(session, actor, checklist_id)
     sections = loaded.definition["sections"]
     if not 0 <= section_index < len(sections):
         raise NotFound("This part of the checklist does not exist.")

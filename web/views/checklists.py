@@ -132,6 +132,10 @@ def _date(value: str | None) -> dt.date | None:
 @streams_form
 async def save(request: web.Request) -> web.StreamResponse:
     checklist_id = path_id(request)
+    async with request.app[DB].read() as s:
+        # Before the body is read: a checklist that is not this person's, or is locked, is
+        # refused without taking in the files sent with it.
+        await checklists.writable(s, actor(request), checklist_id)
     form = await read_form(request, request.app[STORE], file_field=None)
     index = position(form.fields.get("section") or "0")
     if index is None:
