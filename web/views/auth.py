@@ -11,7 +11,7 @@ from core.services import auth, sessions, twofactor
 
 from ..guards import safe_next
 from ..keys import DB, END_SESSION, LIVE, SET_SESSION, SETTINGS, SMS
-from ..render import page
+from ..render import page, refused
 
 routes = web.RouteTableDef()
 
@@ -44,23 +44,19 @@ async def login(request: web.Request) -> web.StreamResponse:
             request.app[DB], request.app[SETTINGS], username, password, client_address(request)
         )
     except (AuthenticationFailed, TooManyAttempts) as exc:
-        status = 429 if isinstance(exc, TooManyAttempts) else 401
-        response = page(
-            request,
-            "login.html",
-            {"error": exc, "username": username, "next": target},
-            status=status,
-        )
-        if isinstance(exc, TooManyAttempts):
-            response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return refused(request, "login.html", exc, {"username": username, "next": target})
     request[SET_SESSION] = result.cookie
     if result.complete:
         raise web.HTTPSeeOther(target)
     if result.account.two_factor.value == "sms":
-        async with request.app[DB].begin() as s:
-            account = await s.get(type(result.account), result.account.id)
-            await twofactor.send_sms_code(s, request.app[SMS], account)
+        try:
+            async with request.app[DB].begin() as s:
+                account = await s.get(type(result.account), result.account.id)
+                await twofactor.send_sms_code(s, request.app[SMS], account)
+        except TooManyAttempts as exc:  # the code texted last still works
+            async with request.app[DB].read() as s:  # the form is the new session's
+                request[LIVE] = await sessions.load(s, request.app[SETTINGS], result.cookie)
+            return refused(request, "code.html", exc, {"method": "sms", "next": target})
     raise web.HTTPSeeOther(f"/login/code?next={quote(target, safe='')}")
 
 
