@@ -1,8 +1,9 @@
 """Two-step verification: an authenticator app (TOTP) or a code by SMS, with recovery codes.
 
 TOTP allows one time step of clock drift either way, and remembers the last accepted step so
-a code cannot be used twice. Five wrong codes end the half-logged-in session. Recovery codes
-are random, shown once, stored hashed, and each works once.
+a code cannot be used twice. Five wrong codes end the half-logged-in session; wrong codes are
+also counted per account across logins, so a new password login buys no new guesses (limits in
+core.throttle). Recovery codes are random, shown once, stored hashed, and each works once.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ import time
 from dataclasses import dataclass
 
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import audit, tokens
+from .. import audit, throttle, tokens
 from ..actor import Actor
-from ..errors import AuthenticationFailed, ValidationError
-from ..models import Account, Channel, RecoveryCode, TwoFactorMethod, WebSession, utcnow
+from ..errors import AuthenticationFailed, LoketError, TooManyAttempts, ValidationError
+from ..i18n import N_
+from ..models import Account, Channel, RecoveryCode, Token, TwoFactorMethod, WebSession, utcnow
+from ..notifications import Kind, account_mail
 from ..passwords import verify_password
 from ..sms import SmsGateway
 from . import sessions
@@ -194,13 +198,30 @@ async def _use_recovery_code(session: AsyncSession, account: Account, code: str)
     return True
 
 
+async def _claim_step(session: AsyncSession, account: Account, step: int) -> bool:
+    """Use up a TOTP time step, if no login has used it or a later one. Conditional, so of two
+    logins sending one code at once (PostgreSQL runs them side by side) only one gets in."""
+    claimed = await session.execute(
+        update(Account)
+        .where(
+            Account.id == account.id,
+            or_(Account.totp_last_step.is_(None), Account.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return False
+    set_committed_value(account, "totp_last_step", step)
+    return True
+
+
 async def check_code(session: AsyncSession, account: Account, code: str) -> str | None:
     """Which way ``code`` is right for ``account`` ("totp", "sms", "recovery"), or None.
     A right code is used up."""
     if account.two_factor is TwoFactorMethod.TOTP and account.totp_secret:
         step = _totp_step(account.totp_secret, code)
-        if step is not None and (account.totp_last_step is None or step > account.totp_last_step):
-            account.totp_last_step = step
+        if step is not None and await _claim_step(session, account, step):
             return "totp"
     if account.two_factor is TwoFactorMethod.SMS and await _take_sms_code(session, account, code):
         return "sms"
@@ -215,12 +236,17 @@ class StepOutcome:
     count is committed with the unit of work."""
 
     cookie: str | None = None  # the new session id when the code was right
-    error: AuthenticationFailed | None = None
+    error: LoketError | None = None  # TooManyAttempts while the account's codes are paused
     restart: bool = False  # the half-logged-in session has ended
 
 
+ACCOUNT_PAUSED = N_("Too many wrong codes for this account. Try again in %(minutes)d minutes.")
+
+
 async def second_step(session: AsyncSession, live: sessions.LiveSession, code: str) -> StepOutcome:
-    """Finish logging in with a code. The fifth wrong code ends the half-logged-in session."""
+    """Finish logging in with a code. The fifth wrong code ends the half-logged-in session;
+    wrong codes are also counted per account across logins (see core.throttle), and at the
+    limit the second step pauses, whatever the code, and the account holder is told by mail."""
     # Work on this unit of work's own copies: ``live`` may come from another (read) session.
     row = await session.get(WebSession, live.row.id, with_for_update=True)
     account = await session.get(Account, live.account.id, populate_existing=True)
@@ -228,20 +254,39 @@ async def second_step(session: AsyncSession, live: sessions.LiveSession, code: s
         return StepOutcome(
             error=AuthenticationFailed("Too many wrong codes. Log in again."), restart=True
         )
-    way = await check_code(session, account, code)
     actor = Actor.of(account, Channel.WEB)
+    key = throttle.account_key(account.id, "")
+    # Counted before the code is checked, so codes sent in parallel cannot pass the limit.
+    counted = await throttle.count(session, key, throttle.CODE_LIMITS)
+    if counted.refuse_for:
+        return StepOutcome(error=throttle.too_many(ACCOUNT_PAUSED, counted.refuse_for))
+    way = await check_code(session, account, code)
     if way is None:
         row.failed_codes += 1
-        if row.failed_codes >= MAX_WRONG_CODES:
+        ended = row.failed_codes >= MAX_WRONG_CODES
+        if ended:
             await sessions.end(session, row.id)
-            audit.record(session, actor, "login.code_lockout")
-            return StepOutcome(
-                error=AuthenticationFailed("Too many wrong codes. Log in again."), restart=True
-            )
-        audit.record(session, actor, "login.code_failed")
-        return StepOutcome(error=AuthenticationFailed("That code is not right.", field="code"))
+        audit.record(session, actor, "login.code_lockout" if ended else "login.code_failed")
+        if counted.pause_for:
+            error: LoketError = await _pause_codes(session, actor, account, counted)
+        elif ended:
+            error = AuthenticationFailed("Too many wrong codes. Log in again.")
+        else:
+            error = AuthenticationFailed("That code is not right.", field="code")
+        return StepOutcome(error=error, restart=ended)
+    await throttle.clear(session, key, throttle.CODE_LIMITS)
     audit.record(session, actor, "login.second_step", method=way)
     return StepOutcome(cookie=await sessions.rotate(session, row, stage=sessions.FULL))
+
+
+async def _pause_codes(
+    session: AsyncSession, actor: Actor, account: Account, counted: throttle.Counted
+) -> LoketError:
+    """The wrong code that reached a per-account limit: from now on the second step waits,
+    and the account holder hears of it, once for this pause."""
+    audit.record(session, actor, "login.code_pause", seconds=counted.pause_for)
+    account_mail(session, Kind.WRONG_CODES, account, data={}, key=counted.pause)
+    return throttle.too_many(ACCOUNT_PAUSED, counted.pause_for)
 
 
 async def recovery_codes_left(session: AsyncSession, account_id: int) -> int:

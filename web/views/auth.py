@@ -89,14 +89,12 @@ async def code(request: web.Request) -> web.StreamResponse:
     if outcome.cookie:
         request[SET_SESSION] = outcome.cookie
         raise web.HTTPSeeOther(target)
+    error = outcome.error or AuthenticationFailed("That code is not right.", field="code")
     if outcome.restart:
         request[END_SESSION] = True
-        return page(request, "login.html", {"error": outcome.error, "next": target}, status=401)
-    return page(
-        request,
-        "code.html",
-        {"method": live.account.two_factor.value, "error": outcome.error, "next": target},
-        status=401,
+        return refused(request, "login.html", error, {"next": target})
+    return refused(
+        request, "code.html", error, {"method": live.account.two_factor.value, "next": target}
     )
 
 
