@@ -210,8 +210,8 @@ async def test_forgot_password_answers_the_same_for_unknown(
 ) -> None:
     settings = mail_settings(tmp_path)
     async with db.begin() as s:
-        await auth.forgot_password(s, settings, "nobody@nowhere.example")
-        await auth.forgot_password(s, settings, "alice@example.nl")
+        await auth.forgot_password(s, settings, "nobody@nowhere.example", address="1.2.3.4")
+        await auth.forgot_password(s, settings, "alice@example.nl", address="1.2.3.4")
     async with db.read() as s:
         items = list(await s.scalars(select(OutboxItem)))
     assert [(i.kind, i.recipient) for i in items] == [("set_password", "alice@example.nl")]

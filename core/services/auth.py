@@ -158,12 +158,26 @@ async def send_password_link(session: AsyncSession, settings: Settings, account:
     return raw
 
 
-async def forgot_password(session: AsyncSession, settings: Settings, identifier: str) -> None:
+async def forgot_password(
+    session: AsyncSession, settings: Settings, identifier: str, *, address: str
+) -> None:
     """Mail a set-password link if ``identifier`` names one active account; silent otherwise,
-    so the answer does not tell who has an account."""
+    so the answer does not tell who has an account.
+
+    Bounded so that nobody can bury an inbox in links: an address that asks too often is told
+    to wait (counted whether or not the account exists, so the refusal tells nothing); an
+    account asked for too often quietly gets no more mail for a while."""
+    refused = await throttle.count(session, address[:200], (throttle.FORGOT_PER_ADDRESS,))
+    if refused.refuse_for:
+        raise throttle.too_many(
+            N_("Too many attempts. Try again in %(minutes)d minutes."), refused.refuse_for
+        )
     try:
         account = await find_login_account(session, identifier)
     except NotFound:
+        return
+    key = throttle.account_key(account.id, identifier)
+    if (await throttle.count(session, key, (throttle.FORGOT_PER_ACCOUNT,))).refuse_for:
         return
     await send_password_link(session, settings, account)
     audit.record(session, Actor.of(account, Channel.WEB), "account.forgot_password")

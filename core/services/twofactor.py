@@ -119,6 +119,12 @@ async def send_sms_code(
     phone = phone or account.phone
     if not phone:
         raise ValidationError("There is no phone number to send a code to.", field="phone")
+    # Before the new code is issued: a refused send leaves the last code texted working.
+    sent = await throttle.count(session, throttle.account_key(account.id, ""), throttle.SMS_LIMITS)
+    if sent.refuse_for:
+        raise throttle.too_many(
+            N_("Too many codes sent. Try again in %(minutes)d minutes."), sent.refuse_for
+        )
     code = _sms_code()
     raw = await tokens.issue(
         session,
@@ -159,11 +165,42 @@ async def _take_sms_code(session: AsyncSession, account: Account, code: str) -> 
     return str(token.data.get("phone") or "")
 
 
-async def confirm_sms(session: AsyncSession, actor: Actor, code: str) -> list[str]:
+async def _wrong_setup_code(session: AsyncSession, account: Account) -> LoketError:
+    """Count a wrong set-up code on the code texted last; the fifth kills it. Returned, not
+    raised, so that the count is committed."""
+    stmt = (
+        select(Token)
+        .where(
+            Token.account_id == account.id,
+            Token.purpose == tokens.SMS_CODE,
+            Token.used_at.is_(None),
+            Token.expires_at > utcnow(),
+        )
+        .order_by(Token.id.desc())
+        .limit(1)
+        .with_for_update()  # two wrong codes at once both count (SQLite: one writer anyway)
+    )
+    token = await session.scalar(stmt)
+    if token is not None:
+        tries = int(token.data.get("wrong", 0)) + 1
+        token.data = {**token.data, "wrong": tries}
+        if tries >= MAX_WRONG_CODES:
+            token.used_at = utcnow()
+            token = None
+    if token is None:
+        return TooManyAttempts(
+            "Too many wrong codes: this code no longer works. Ask for a new one.", retry_after=0
+        )
+    return ValidationError("That code is not right.", field="code")
+
+
+async def confirm_sms(session: AsyncSession, actor: Actor, code: str) -> list[str] | LoketError:
+    """Switch SMS on with the code texted by ``begin_sms``; returns the recovery codes (once),
+    or the error for a wrong code (returned so that its count is committed)."""
     account = await _account(session, actor)
     phone = await _take_sms_code(session, account, code)
     if not phone:
-        raise ValidationError("That code is not right.", field="code")
+        return await _wrong_setup_code(session, account)
     account.phone = phone
     account.two_factor = TwoFactorMethod.SMS
     audit.record(session, actor, "twofactor.enable", method="sms")

@@ -138,8 +138,16 @@ async def forgot_form(request: web.Request) -> web.StreamResponse:
 @routes.post("/password/forgot")
 async def forgot(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    async with request.app[DB].begin() as s:
-        await auth.forgot_password(s, request.app[SETTINGS], str(form.get("identifier", "")))
+    try:
+        async with request.app[DB].begin() as s:
+            await auth.forgot_password(
+                s,
+                request.app[SETTINGS],
+                str(form.get("identifier", "")),
+                address=client_address(request),
+            )
+    except TooManyAttempts as exc:
+        return refused(request, "forgot.html", exc, {})
     return page(request, "sent.html", {"what": "forgot"})
 
 
