@@ -22,8 +22,9 @@ Second-step codes, per account across sessions (a new login must not buy new gue
 ``CODE_LIMITS`` wrong codes end in a pause, first until the quarter of an hour ends, then for
 the rest of the day, each telling the account holder by mail once. A right code clears them.
 
-Sending: codes texted per account (``SMS_LIMITS``); "forgot password" mails per address and
-per account (``FORGOT_PER_ADDRESS``, ``FORGOT_PER_ACCOUNT``).
+Sending: codes texted per account (``SMS_LIMITS``; a text that led to a right code no longer
+counts, so a client who logs in often is not held up); "forgot password" mails per address
+and per account (``FORGOT_PER_ADDRESS``, ``FORGOT_PER_ACCOUNT``).
 """
 
 from __future__ import annotations

@@ -203,6 +203,7 @@ async def confirm_sms(session: AsyncSession, actor: Actor, code: str) -> list[st
         return await _wrong_setup_code(session, account)
     account.phone = phone
     account.two_factor = TwoFactorMethod.SMS
+    await throttle.clear(session, throttle.account_key(account.id, ""), throttle.SMS_LIMITS)
     audit.record(session, actor, "twofactor.enable", method="sms")
     return await _new_recovery_codes(session, account)
 
@@ -311,7 +312,8 @@ async def second_step(session: AsyncSession, live: sessions.LiveSession, code: s
         else:
             error = AuthenticationFailed("That code is not right.", field="code")
         return StepOutcome(error=error, restart=ended)
-    await throttle.clear(session, key, throttle.CODE_LIMITS)
+    # Texts that led to a login were no abuse: only codes texted for nothing use up the limit.
+    await throttle.clear(session, key, throttle.CODE_LIMITS + throttle.SMS_LIMITS)
     audit.record(session, actor, "login.second_step", method=way)
     return StepOutcome(cookie=await sessions.rotate(session, row, stage=sessions.FULL))
 
