@@ -35,6 +35,7 @@ class Kind(enum.StrEnum):
     INVITATION = "invitation"
     SET_PASSWORD = "set_password"
     PASSWORD_SET = "password_set"
+    WRONG_CODES = "wrong_codes"  # the second step paused after wrong codes for the account
     MAIL_NOT_FILED = "mail_not_filed"  # no dossier could be found for a client's mail
     MAIL_HELD = "mail_held"  # a client's mail waits for staff for another reason
     ATTACHMENTS_LEFT_OUT = "attachments_left_out"  # filed, but files too large to take

@@ -24,6 +24,7 @@ SUBJECTS = {
     "invitation": N_("Your invitation to the client portal of %(firm)s"),
     "set_password": N_("Set your password for the client portal of %(firm)s"),
     "password_set": N_("Your password for %(firm)s has been set"),
+    "wrong_codes": N_("Wrong verification codes for your account at %(firm)s"),
     "new_document": N_("[%(dossier)s] A new document is ready for you"),
     "new_message": N_("[%(dossier)s] New message: %(subject)s"),
     "new_questionnaire": N_("[%(dossier)s] A questionnaire is waiting for you"),
@@ -54,6 +55,11 @@ INTROS = {
     ),
     "password_set": N_(
         "Your password has just been set. If that was not you, contact us straight away."
+    ),
+    "wrong_codes": N_(
+        "Someone entered wrong verification codes for your account, after typing its password. "
+        "Logging in is paused for a while. If it was not you, change your password straight "
+        "away: whoever it was knows it."
     ),
     "new_document": N_("A new document has been published in dossier %(dossier)s: %(filename)s."),
     "new_message": N_("There is a new message for you in dossier %(dossier)s: %(subject)s."),

@@ -7,6 +7,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from core.errors import AuthenticationFailed, LoketError, TooManyAttempts
 from core.i18n import N_, gettext_for, ngettext_for
 from core.models import ChecklistStatus, DossierStatus, OutboxStatus
 from core.services import checklists, mailstatus
@@ -70,3 +71,24 @@ def page(
     }
     values.update(context or {})
     return aiohttp_jinja2.render_template(template, request, values, status=status)
+
+
+def retry_after(response: web.Response, error: LoketError) -> web.Response:
+    """A refusal for too many attempts says when to come back."""
+    if isinstance(error, TooManyAttempts):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def refused(
+    request: web.Request, template: str, error: LoketError, context: dict[str, Any]
+) -> web.Response:
+    """A form again with the reason it was refused: 429 when it was too many attempts, 401
+    for a wrong password or code, 400 for anything else."""
+    if isinstance(error, TooManyAttempts):
+        status = 429
+    elif isinstance(error, AuthenticationFailed):
+        status = 401
+    else:
+        status = 400
+    return retry_after(page(request, template, {**context, "error": error}, status=status), error)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -23,9 +24,9 @@ from ..errors import (
     LinkExpired,
     LoketError,
     NotFound,
-    TooManyAttempts,
     ValidationError,
 )
+from ..i18n import N_
 from ..models import (
     Account,
     Channel,
@@ -159,12 +160,26 @@ async def send_password_link(session: AsyncSession, settings: Settings, account:
     return raw
 
 
-async def forgot_password(session: AsyncSession, settings: Settings, identifier: str) -> None:
+async def forgot_password(
+    session: AsyncSession, settings: Settings, identifier: str, *, address: str
+) -> None:
     """Mail a set-password link if ``identifier`` names one active account; silent otherwise,
-    so the answer does not tell who has an account."""
+    so the answer does not tell who has an account.
+
+    Bounded so that nobody can bury an inbox in links: an address that asks too often is told
+    to wait (counted whether or not the account exists, so the refusal tells nothing); an
+    account asked for too often quietly gets no more mail for a while."""
+    refused = await throttle.count(session, address[:200], (throttle.FORGOT_PER_ADDRESS,))
+    if refused.refuse_for:
+        raise throttle.too_many(
+            N_("Too many attempts. Try again in %(minutes)d minutes."), refused.refuse_for
+        )
     try:
         account = await find_login_account(session, identifier)
     except NotFound:
+        return
+    key = throttle.account_key(account.id, identifier)
+    if (await throttle.count(session, key, (throttle.FORGOT_PER_ACCOUNT,))).refuse_for:
         return
     await send_password_link(session, settings, account)
     audit.record(session, Actor.of(account, Channel.WEB), "account.forgot_password")
@@ -267,42 +282,56 @@ class LoginResult:
     complete: bool  # False: the second step is still to come
 
 
+Sleep = Callable[[float], Awaitable[object]]
+
+
 async def login(
-    db: Database, settings: Settings, identifier: str, password: str, address: str
+    db: Database,
+    settings: Settings,
+    identifier: str,
+    password: str,
+    address: str,
+    *,
+    sleep: Sleep = asyncio.sleep,
 ) -> LoginResult:
     """Check a username and password and open a session.
 
-    Unlike other services this one runs its own short units of work: the deliberately slow
-    hash must not run while a (SQLite) write lock is held, and a refused try must be recorded
-    even though the login fails.
+    Unlike other services this one runs its own short units of work: the try is counted (and
+    committed) before the password is checked, so parallel guesses cannot all pass on the same
+    count; and the deliberately slow hash must not run while a (SQLite) write lock is held.
+    ``sleep`` waits out the slowing-down (tests pass a recorder).
     """
-    key = (identifier or "").strip().lower()[:320]
     async with db.read() as s:
-        verdict = await throttle.assess(s, settings, key, address)
         try:
             account: Account | None = await find_login_account(s, identifier)
         except NotFound:
             account = None
+    key = throttle.account_key(account.id if account else None, identifier)
+    async with db.begin() as s:
+        verdict = await throttle.count_login(s, settings, key, address)
     if verdict.refuse_for:
-        minutes = max(1, round(verdict.refuse_for / 60))
-        raise TooManyAttempts(
-            "Too many failed attempts. Try again in %(minutes)d minutes, or set a new password "
-            "through 'Forgot password'.",
-            retry_after=verdict.refuse_for,
-            minutes=minutes,
+        raise throttle.too_many(
+            N_(
+                "Too many failed attempts. Try again in %(minutes)d minutes, or set a new "
+                "password through 'Forgot password'."
+            ),
+            verdict.refuse_for,
         )
     if verdict.delay:
-        await asyncio.sleep(verdict.delay)
+        await sleep(verdict.delay)
     ok = await verify_password(account.password_hash if account else _DUMMY_HASH, password or "")
     if not ok or account is None:
         async with db.begin() as s:
-            await throttle.record_failure(s, settings, key, address)
             audit.record(
-                s, Actor.system(Channel.WEB), "login.failed", identifier=key[:64], address=address
+                s,
+                Actor.system(Channel.WEB),
+                "login.failed",
+                identifier=(identifier or "").strip().lower()[:64],
+                address=address,
             )
         raise AuthenticationFailed("The username or password is not right.")
     async with db.begin() as s:
-        await throttle.record_success(s, key, address)
+        await throttle.login_succeeded(s, verdict, key, address)
         complete = account.two_factor is TwoFactorMethod.NONE
         cookie, row = await sessions.create(
             s,

@@ -33,6 +33,7 @@ KIND_LABELS = {
     Kind.INVITATION.value: N_("Invitation"),
     Kind.SET_PASSWORD.value: N_("Link to set a password"),
     Kind.PASSWORD_SET.value: N_("Password set"),
+    Kind.WRONG_CODES.value: N_("Wrong verification codes"),
     Kind.MAIL_NOT_FILED.value: N_("Mail could not be filed"),
     Kind.MAIL_HELD.value: N_("Mail held for a colleague"),
     Kind.ATTACHMENTS_LEFT_OUT.value: N_("Attachments too large to receive"),

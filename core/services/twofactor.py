@@ -1,8 +1,9 @@
 """Two-step verification: an authenticator app (TOTP) or a code by SMS, with recovery codes.
 
 TOTP allows one time step of clock drift either way, and remembers the last accepted step so
-a code cannot be used twice. Five wrong codes end the half-logged-in session. Recovery codes
-are random, shown once, stored hashed, and each works once.
+a code cannot be used twice. Five wrong codes end the half-logged-in session; wrong codes are
+also counted per account across logins, so a new password login buys no new guesses (limits in
+core.throttle). Recovery codes are random, shown once, stored hashed, and each works once.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ import time
 from dataclasses import dataclass
 
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import audit, tokens
+from .. import audit, throttle, tokens
 from ..actor import Actor
-from ..errors import AuthenticationFailed, ValidationError
+from ..errors import AuthenticationFailed, LoketError, TooManyAttempts, ValidationError
 from ..i18n import N_
-from ..models import Account, Channel, RecoveryCode, TwoFactorMethod, WebSession, utcnow
+from ..models import Account, Channel, RecoveryCode, Token, TwoFactorMethod, WebSession, utcnow
+from ..notifications import Kind, account_mail
 from ..passwords import verify_password
 from ..settings import Settings
 from ..sms import SmsGateway
@@ -127,6 +130,12 @@ async def send_sms_code(
     phone = phone or account.phone
     if not phone:
         raise ValidationError("There is no phone number to send a code to.", field="phone")
+    # Before the new code is issued: a refused send leaves the last code texted working.
+    sent = await throttle.count(session, throttle.account_key(account.id, ""), throttle.SMS_LIMITS)
+    if sent.refuse_for:
+        raise throttle.too_many(
+            N_("Too many codes sent. Try again in %(minutes)d minutes."), sent.refuse_for
+        )
     code = _sms_code()
     raw = await tokens.issue(
         session,
@@ -172,13 +181,45 @@ async def _take_sms_code(session: AsyncSession, account: Account, code: str) -> 
     return str(token.data.get("phone") or "")
 
 
-async def confirm_sms(session: AsyncSession, actor: Actor, code: str) -> list[str]:
+async def _wrong_setup_code(session: AsyncSession, account: Account) -> LoketError:
+    """Count a wrong set-up code on the code texted last; the fifth kills it. Returned, not
+    raised, so that the count is committed."""
+    stmt = (
+        select(Token)
+        .where(
+            Token.account_id == account.id,
+            Token.purpose == tokens.SMS_CODE,
+            Token.used_at.is_(None),
+            Token.expires_at > utcnow(),
+        )
+        .order_by(Token.id.desc())
+        .limit(1)
+        .with_for_update()  # two wrong codes at once both count (SQLite: one writer anyway)
+    )
+    token = await session.scalar(stmt)
+    if token is not None:
+        tries = int(token.data.get("wrong", 0)) + 1
+        token.data = {**token.data, "wrong": tries}
+        if tries >= MAX_WRONG_CODES:
+            token.used_at = utcnow()
+            token = None
+    if token is None:
+        return TooManyAttempts(
+            "Too many wrong codes: this code no longer works. Ask for a new one.", retry_after=0
+        )
+    return ValidationError("That code is not right.", field="code")
+
+
+async def confirm_sms(session: AsyncSession, actor: Actor, code: str) -> list[str] | LoketError:
+    """Switch SMS on with the code texted by ``begin_sms``; returns the recovery codes (once),
+    or the error for a wrong code (returned so that its count is committed)."""
     account = await _account(session, actor)
     phone = await _take_sms_code(session, account, code)
     if not phone:
-        raise ValidationError("That code is not right.", field="code")
+        return await _wrong_setup_code(session, account)
     account.phone = phone
     account.two_factor = TwoFactorMethod.SMS
+    await throttle.clear(session, throttle.account_key(account.id, ""), throttle.SMS_LIMITS)
     audit.record(session, actor, "twofactor.enable", method="sms")
     return await _new_recovery_codes(session, account)
 
@@ -211,6 +252,24 @@ async def _use_recovery_code(session: AsyncSession, account: Account, code: str)
     return True
 
 
+async def _claim_step(session: AsyncSession, account: Account, step: int) -> bool:
+    """Use up a TOTP time step, if no login has used it or a later one. Conditional, so of two
+    logins sending one code at once (PostgreSQL runs them side by side) only one gets in."""
+    claimed = await session.execute(
+        update(Account)
+        .where(
+            Account.id == account.id,
+            or_(Account.totp_last_step.is_(None), Account.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return False
+    set_committed_value(account, "totp_last_step", step)
+    return True
+
+
 async def check_code(
     session: AsyncSession, settings: Settings, account: Account, code: str
 ) -> str | None:
@@ -220,8 +279,7 @@ async def check_code(
     secret = totpsecrets.readable(settings, account) if totp else None
     if secret:
         step = _totp_step(secret, code)
-        if step is not None and (account.totp_last_step is None or step > account.totp_last_step):
-            account.totp_last_step = step
+        if step is not None and await _claim_step(session, account, step):
             totpsecrets.refresh(settings, account, secret)
             return "totp"
     if account.two_factor is TwoFactorMethod.SMS and await _take_sms_code(session, account, code):
@@ -237,14 +295,19 @@ class StepOutcome:
     count is committed with the unit of work."""
 
     cookie: str | None = None  # the new session id when the code was right
-    error: AuthenticationFailed | None = None
+    error: LoketError | None = None  # TooManyAttempts while the account's codes are paused
     restart: bool = False  # the half-logged-in session has ended
+
+
+ACCOUNT_PAUSED = N_("Too many wrong codes for this account. Try again in %(minutes)d minutes.")
 
 
 async def second_step(
     session: AsyncSession, settings: Settings, live: sessions.LiveSession, code: str
 ) -> StepOutcome:
-    """Finish logging in with a code. The fifth wrong code ends the half-logged-in session."""
+    """Finish logging in with a code. The fifth wrong code ends the half-logged-in session;
+    wrong codes are also counted per account across logins (see core.throttle), and at the
+    limit the second step pauses, whatever the code, and the account holder is told by mail."""
     # Work on this unit of work's own copies: ``live`` may come from another (read) session.
     row = await session.get(WebSession, live.row.id, with_for_update=True)
     account = await session.get(Account, live.account.id, populate_existing=True)
@@ -252,22 +315,44 @@ async def second_step(
         return StepOutcome(
             error=AuthenticationFailed("Too many wrong codes. Log in again."), restart=True
         )
-    way = await check_code(session, settings, account, code)
     actor = Actor.of(account, Channel.WEB)
+    key = throttle.account_key(account.id, "")
+    # Counted before the code is checked, so codes sent in parallel cannot pass the limit.
+    counted = await throttle.count(session, key, throttle.CODE_LIMITS)
+    if counted.refuse_for:
+        return StepOutcome(error=throttle.too_many(ACCOUNT_PAUSED, counted.refuse_for))
+    way = await check_code(session, settings, account, code)
     if way is None:
         row.failed_codes += 1
-        if row.failed_codes >= MAX_WRONG_CODES:
+        ended = row.failed_codes >= MAX_WRONG_CODES
+        if ended:
             await sessions.end(session, row.id)
-            audit.record(session, actor, "login.code_lockout")
-            return StepOutcome(
-                error=AuthenticationFailed("Too many wrong codes. Log in again."), restart=True
-            )
-        audit.record(session, actor, "login.code_failed")
-        if account.two_factor is TwoFactorMethod.TOTP and totpsecrets.unreadable(settings, account):
-            return StepOutcome(error=AuthenticationFailed(SECRET_UNREADABLE, field="code"))
-        return StepOutcome(error=AuthenticationFailed("That code is not right.", field="code"))
+        audit.record(session, actor, "login.code_lockout" if ended else "login.code_failed")
+        if counted.pause_for:
+            error: LoketError = await _pause_codes(session, actor, account, counted)
+        elif ended:
+            error = AuthenticationFailed("Too many wrong codes. Log in again.")
+        elif account.two_factor is TwoFactorMethod.TOTP and totpsecrets.unreadable(
+            settings, account
+        ):
+            error = AuthenticationFailed(SECRET_UNREADABLE, field="code")
+        else:
+            error = AuthenticationFailed("That code is not right.", field="code")
+        return StepOutcome(error=error, restart=ended)
+    # Texts that led to a login were no abuse: only codes texted for nothing use up the limit.
+    await throttle.clear(session, key, throttle.CODE_LIMITS + throttle.SMS_LIMITS)
     audit.record(session, actor, "login.second_step", method=way)
     return StepOutcome(cookie=await sessions.rotate(session, row, stage=sessions.FULL))
+
+
+async def _pause_codes(
+    session: AsyncSession, actor: Actor, account: Account, counted: throttle.Counted
+) -> LoketError:
+    """The wrong code that reached a per-account limit: from now on the second step waits,
+    and the account holder hears of it, once for this pause."""
+    audit.record(session, actor, "login.code_pause", seconds=counted.pause_for)
+    account_mail(session, Kind.WRONG_CODES, account, data={}, key=counted.pause)
+    return throttle.too_many(ACCOUNT_PAUSED, counted.pause_for)
 
 
 async def recovery_codes_left(session: AsyncSession, account_id: int) -> int:

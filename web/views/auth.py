@@ -11,7 +11,7 @@ from core.services import auth, sessions, twofactor
 
 from ..guards import safe_next
 from ..keys import DB, END_SESSION, LIVE, SET_SESSION, SETTINGS, SMS
-from ..render import page
+from ..render import page, refused
 
 routes = web.RouteTableDef()
 
@@ -44,24 +44,20 @@ async def login(request: web.Request) -> web.StreamResponse:
             request.app[DB], request.app[SETTINGS], username, password, client_address(request)
         )
     except (AuthenticationFailed, TooManyAttempts) as exc:
-        status = 429 if isinstance(exc, TooManyAttempts) else 401
-        response = page(
-            request,
-            "login.html",
-            {"error": exc, "username": username, "next": target},
-            status=status,
-        )
-        if isinstance(exc, TooManyAttempts):
-            response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return refused(request, "login.html", exc, {"username": username, "next": target})
     request[SET_SESSION] = result.cookie
     if result.complete:
         raise web.HTTPSeeOther(target)
     # Without a gateway no code is queued; the code page asks for a recovery code instead.
     if result.account.two_factor.value == "sms" and SMS in request.app:
-        async with request.app[DB].begin() as s:
-            account = await s.get(type(result.account), result.account.id)
-            await twofactor.send_sms_code(s, request.app[SMS], account)
+        try:
+            async with request.app[DB].begin() as s:
+                account = await s.get(type(result.account), result.account.id)
+                await twofactor.send_sms_code(s, request.app[SMS], account)
+        except TooManyAttempts as exc:  # the code texted last still works
+            async with request.app[DB].read() as s:  # the form is the new session's
+                request[LIVE] = await sessions.load(s, request.app[SETTINGS], result.cookie)
+            return refused(request, "code.html", exc, {"method": "sms", "next": target})
     raise web.HTTPSeeOther(f"/login/code?next={quote(target, safe='')}")
 
 
@@ -100,19 +96,19 @@ async def code(request: web.Request) -> web.StreamResponse:
     if outcome.cookie:
         request[SET_SESSION] = outcome.cookie
         raise web.HTTPSeeOther(target)
+    error = outcome.error or AuthenticationFailed("That code is not right.", field="code")
     if outcome.restart:
         request[END_SESSION] = True
-        return page(request, "login.html", {"error": outcome.error, "next": target}, status=401)
-    return page(
+        return refused(request, "login.html", error, {"next": target})
+    return refused(
         request,
         "code.html",
+        error,
         {
             "method": live.account.two_factor.value,
             "sms_down": SMS not in request.app,
-            "error": outcome.error,
             "next": target,
         },
-        status=401,
     )
 
 
@@ -156,8 +152,16 @@ async def forgot_form(request: web.Request) -> web.StreamResponse:
 @routes.post("/password/forgot")
 async def forgot(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    async with request.app[DB].begin() as s:
-        await auth.forgot_password(s, request.app[SETTINGS], str(form.get("identifier", "")))
+    try:
+        async with request.app[DB].begin() as s:
+            await auth.forgot_password(
+                s,
+                request.app[SETTINGS],
+                str(form.get("identifier", "")),
+                address=client_address(request),
+            )
+    except TooManyAttempts as exc:
+        return refused(request, "forgot.html", exc, {})
     return page(request, "sent.html", {"what": "forgot"})
 
 

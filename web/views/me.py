@@ -8,7 +8,7 @@ import qrcode
 import qrcode.image.svg
 from aiohttp import web
 
-from core.errors import LoketError
+from core.errors import LoketError, TooManyAttempts
 from core.notifications import CHANNELS, OPTIONAL_KINDS, wants
 from core.services import auth, profile, totpsecrets, twofactor
 from core.sms import available as sms_available
@@ -16,7 +16,7 @@ from core.sms import available as sms_available
 from ..guards import actor, login_required, safe_next
 from ..keys import DB, LIVE, SET_LANG, SETTINGS, SMS
 from ..params import path_id
-from ..render import page
+from ..render import page, refused, retry_after
 
 routes = web.RouteTableDef()
 
@@ -159,11 +159,13 @@ async def _no_sms(request: web.Request) -> web.StreamResponse | None:
 async def sms_begin(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     phone = str(form.get("phone", ""))
-    if (refused := await _no_sms(request)) is not None:
-        return refused
+    if (no_sms := await _no_sms(request)) is not None:
+        return no_sms
     try:
         async with request.app[DB].begin() as s:
             await twofactor.begin_sms(s, actor(request), request.app[SMS], phone)
+    except TooManyAttempts as exc:
+        return retry_after(await _me_page(request, {"sms_error": exc}, status=429), exc)
     except LoketError as exc:
         return await _me_page(request, {"sms_error": exc}, status=400)
     return page(request, "sms.html", {"phone": phone})
@@ -173,13 +175,15 @@ async def sms_begin(request: web.Request) -> web.StreamResponse:
 @login_required
 async def sms_confirm(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    if (refused := await _no_sms(request)) is not None:
-        return refused  # not switched on when no text can reach the phone
+    if (no_sms := await _no_sms(request)) is not None:
+        return no_sms  # not switched on when no text can reach the phone
     try:
         async with request.app[DB].begin() as s:
             codes = await twofactor.confirm_sms(s, actor(request), str(form.get("code", "")))
     except LoketError as exc:
-        return page(request, "sms.html", {"error": exc}, status=400)
+        codes = exc
+    if isinstance(codes, LoketError):
+        return refused(request, "sms.html", codes, {})
     return page(request, "recovery.html", {"codes": codes})
 
 
