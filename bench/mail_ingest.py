@@ -3,8 +3,13 @@
 Puts N mails (a fifth with attachments) into a private Dovecot, then measures:
 - the floor: one IMAP pass that fetches and parses every mail, storing nothing;
 - the bridge: `ImapSource.fetch_once` end to end (pipeline, store, database, move).
-Prints mails per second for each and the ratio. Target: the bridge at no less than half the
-floor.
+Both are measured warm: the floor after an untimed pass over the same mails (which also
+brings them into Dovecot's and the system's caches for the bridge), the bridge after its
+parse worker, its connections and its first statements have run on a few mails of their own.
+Only mails that reach the expected outcome count: each is a dossier's client replying with
+the dossier number in the subject and a passing Authentication-Results of the receiving
+server, so each should be stored; the outcomes are printed. Prints mails per second for each
+and the ratio. Target: the bridge at no less than half the floor.
 
 For reference it also measures the least the bridge must write per mail: one transaction
 holding only a message and its inbound record, the unit the issue asks for ("store the
@@ -29,12 +34,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def make_mails(n: int, dossiers: int) -> list[bytes]:
+EXPECTED = "stored"
+WARM_UP_MAILS = 5
+
+
+def make_mails(n: int, dossiers: int, first: int = 0) -> list[bytes]:
     from tests.mails import reply_mail
 
     quote = "Op 24 nov. 2026 om 10:12 schreef Kantoor <portaal@kantoor.example>:\n> Vraag\n> Groet"
     mails = []
-    for i in range(n):
+    for i in range(first, first + n):
         attachments = (
             [("scan.pdf", "application/pdf", b"%PDF-1.4 " + bytes(i % 251 for _ in range(20_000)))]
             if i % 5 == 0
@@ -53,8 +62,9 @@ def make_mails(n: int, dossiers: int) -> list[bytes]:
     return mails
 
 
-async def floor(dovecot, mails_expected: int) -> float:
-    """Fetch and parse every mail once over IMAP, storing nothing."""
+async def floor(dovecot) -> tuple[float, int]:
+    """Fetch and parse every mail over IMAP, storing nothing: once to warm up, then timed.
+    Returns the time and how many mails were parsed with a sender (all, normally)."""
     import aioimaplib
 
     from mailbridge.parse import parse
@@ -63,17 +73,22 @@ async def floor(dovecot, mails_expected: int) -> float:
     await client.wait_hello_from_server()
     await client.login("portal", "secret")
     await client.select("INBOX")
+
+    async def one_pass() -> int:
+        found = await client.uid_search("ALL")
+        parsed = 0
+        for uid in found.lines[0].decode().split():
+            response = await client.uid("fetch", uid, "(BODY.PEEK[])")
+            raw = next(bytes(x) for x in response.lines if isinstance(x, bytearray))
+            parsed += bool(parse(raw).sender)
+        return parsed
+
+    await one_pass()
     started = time.perf_counter()
-    found = await client.uid_search("ALL")
-    uids = found.lines[0].decode().split()
-    for uid in uids:
-        response = await client.uid("fetch", uid, "(BODY.PEEK[])")
-        raw = next(bytes(x) for x in response.lines if isinstance(x, bytearray))
-        parse(raw)
+    parsed = await one_pass()
     elapsed = time.perf_counter() - started
     await client.logout()
-    assert len(uids) == mails_expected
-    return elapsed
+    return elapsed, parsed
 
 
 async def bridge(dovecot, data: Path, dossiers: int) -> tuple[float, dict]:
@@ -87,6 +102,7 @@ async def bridge(dovecot, data: Path, dossiers: int) -> tuple[float, dict]:
     from mailbridge.imap import ImapSource
     from mailbridge.pipeline import Pipeline
     from mailbridge.reader import MailReader
+    from tests.mails import AUTHSERV
 
     url = f"sqlite+aiosqlite:///{data / 'bench.sqlite3'}"
     db = Database.connect(url)
@@ -144,11 +160,18 @@ async def bridge(dovecot, data: Path, dossiers: int) -> tuple[float, dict]:
         imap_user="portal",
         imap_password="secret",
         mail_rate_per_sender=10**9,
+        mail_authserv_id=AUTHSERV,
     )
     reader = MailReader()  # as `loket serve` and `loket mail fetch` run it
-    await reader.read(b"From: warm@up.example\r\n\r\nthe worker process is started\r\n")
     store = LocalFileStore(data / "store", limit=10**8)
-    source = ImapSource(settings, Pipeline(db, store, settings, reader=reader))
+    pipeline = Pipeline(db, store, settings, reader=reader)
+    # Warm, as the floor is: the parse worker started, the first statements compiled and the
+    # connections open, on mails of its own that are not counted.
+    for raw in make_mails(WARM_UP_MAILS, dossiers, first=10**6):
+        warm = await pipeline.handle(raw)
+        assert warm.outcome == EXPECTED, warm.reason
+    source = ImapSource(settings, pipeline)
+    await source.connect()
     started = time.perf_counter()
     counts = await source.fetch_once()
     elapsed = time.perf_counter() - started
@@ -234,18 +257,23 @@ def main() -> None:
     try:
         mails = make_mails(args.mails, args.dossiers)
         append_all(dovecot, mails)
-        floor_seconds = asyncio.run(floor(dovecot, args.mails))
+        floor_seconds, parsed = asyncio.run(floor(dovecot))
         with tempfile.TemporaryDirectory() as tmp:
             bridge_seconds, counts = asyncio.run(bridge(dovecot, Path(tmp), args.dossiers))
             unit_seconds = asyncio.run(store_unit(Path(tmp), args.mails))
     finally:
         dovecot.stop()
-    floor_rate = args.mails / floor_seconds
-    bridge_rate = args.mails / bridge_seconds
+    # Only what reached the outcome asked for counts: a mail quarantined or refused quickly
+    # is not throughput.
+    stored = counts.get(EXPECTED, 0)
+    floor_rate = parsed / floor_seconds
+    bridge_rate = stored / bridge_seconds
     ratio = bridge_rate / floor_rate
-    print(f"{args.mails} mails, a fifth with a 20 KB attachment")
-    print(f"floor (fetch + parse)      {floor_rate:8.1f} mails/s")
+    print(f"{args.mails} mails, a fifth with a 20 KB attachment; both measured warm")
+    print(f"floor (fetch + parse)      {floor_rate:8.1f} mails/s   parsed {parsed}")
     print(f"bridge (end to end)        {bridge_rate:8.1f} mails/s   outcomes {counts}")
+    if stored != args.mails or parsed != args.mails:
+        print(f"  NOTE: of {args.mails} mails {parsed} parsed, {stored} {EXPECTED}; those count")
     verdict = "met" if ratio >= 0.5 else "MISSED"
     print(f"bridge / floor             {ratio:8.3f}   [target >= 0.5: {verdict}]")
     unit_ms = unit_seconds / args.mails * 1000
@@ -261,6 +289,8 @@ def main() -> None:
                     "bridge": bridge_rate,
                     "ratio": ratio,
                     "outcomes": counts,
+                    "parsed": parsed,
+                    "stored": stored,
                     "store_unit_ms": unit_ms,
                 }
             )

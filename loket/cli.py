@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=count, default=100)
     p = leaf(inbox, "file", mailin.file_mail, "file a quarantined mail into a dossier")
     p.add_argument("id", type=record_id)
-    p.add_argument("--dossier", required=True, help="the dossier number")
+    p.add_argument("--dossier", help="the dossier number (default: the one suggested in the list)")
 
     tmpl = groups.add_parser("template", help="checklist templates").add_subparsers(
         dest="action", metavar="ACTION", required=True

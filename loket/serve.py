@@ -93,10 +93,13 @@ async def mail_sources(rt: Runtime, stop: asyncio.Event) -> None:
 
 
 async def start_web(rt: Runtime) -> web.AppRunner:
+    from mailbridge.filing import QuarantineFiler
     from web.accesslog import RedactingAccessLogger
     from web.app import create_app
 
-    app = create_app(rt.settings, rt.db, rt.store, sms=sms_gateway(rt.settings))
+    # Staff file quarantined mail from the web view; the mail bridge reads the original.
+    filer = QuarantineFiler(rt.db, rt.store, rt.settings)
+    app = create_app(rt.settings, rt.db, rt.store, sms=sms_gateway(rt.settings), mail_filer=filer)
     runner = web.AppRunner(app, access_log_class=RedactingAccessLogger)
     await runner.setup()
     site = web.TCPSite(runner, rt.settings.http_host, rt.settings.http_port)

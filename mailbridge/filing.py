@@ -1,5 +1,6 @@
 """Filing a quarantined mail into a dossier by hand (staff): the same body and attachment
-steps as the pipeline, then the message, in one unit of work with the inbound record."""
+steps as the pipeline, then the message, in one unit of work with the inbound record.
+``QuarantineFiler`` offers it to other adapters as core's ``MailFiler``."""
 
 from __future__ import annotations
 
@@ -13,16 +14,22 @@ from core.services import inbound, quarantine
 from core.settings import Settings
 from core.storage import FileStore
 
-from .pipeline import STORED, Incoming, Pipeline, Result, attachments, body
+from .pipeline import STORED, Incoming, Pipeline, attachments, body
 from .reader import read_in_thread
 
 
 async def file_from_quarantine(
-    db: Database, store: FileStore, settings: Settings, actor: Actor, inbound_id: int, number: str
-) -> Result:
+    db: Database,
+    store: FileStore,
+    settings: Settings,
+    actor: Actor,
+    inbound_id: int,
+    number: str | None = None,
+) -> quarantine.Filed:
+    """File the mail into dossier ``number``, or else the one it was matched to."""
     async with db.read() as s:
         row = await quarantine.quarantined_mail(s, actor, inbound_id)
-        dossier = await access.visible_dossier(s, actor, number=number)
+        dossier = await quarantine.target(s, actor, row, number)
         raw_key = row.raw_storage_key
     raw = b"".join([chunk async for chunk in store.open(raw_key)])
     pipeline = Pipeline(db, store, settings)
@@ -43,7 +50,7 @@ async def file_from_quarantine(
     await body(pipeline, m)
     await attachments(pipeline, m)
     async with db.begin() as s:
-        row = await quarantine.quarantined_mail(s, actor, inbound_id)
+        row = await quarantine.quarantined_mail(s, actor, inbound_id, for_update=True)
         fresh = await inbound.reload(s, m.match)
         message = await inbound.store_message(
             s,
@@ -61,4 +68,20 @@ async def file_from_quarantine(
         row.dossier_id = dossier.id
         row.path = [*row.path, "filed by staff"]
         audit.record(s, actor, "mail.file", dossier_id=dossier.id, subject=row)
-    return Result(STORED, None, inbound_id=inbound_id, message_id=message.id)
+    return quarantine.Filed(inbound_id, message.id, fresh.dossier.number)
+
+
+class QuarantineFiler:
+    """core's ``MailFiler``, for the web view (wired in by loket/)."""
+
+    def __init__(self, db: Database, store: FileStore, settings: Settings) -> None:
+        self.db = db
+        self.store = store
+        self.settings = settings
+
+    async def file(
+        self, actor: Actor, inbound_id: int, number: str | None = None
+    ) -> quarantine.Filed:
+        return await file_from_quarantine(
+            self.db, self.store, self.settings, actor, inbound_id, number
+        )

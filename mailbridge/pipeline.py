@@ -37,6 +37,7 @@ from core.services.documents import Upload
 from core.settings import Settings
 from core.storage import FileStore, StoredFile
 
+from . import authresults
 from .parse import ParsedMail
 from .quotes import split_reply
 from .reader import MailReader, read_in_thread
@@ -230,14 +231,9 @@ async def authenticity(p: Pipeline, m: Incoming) -> None:
     authserv = p.settings.mail_authserv_id
     mail = m.mail
     assert mail is not None
-    if not authserv:
-        return
-    for value in mail.msg.get_all("Authentication-Results", failobj=[]):
-        text = str(value)
-        if text.split(";", 1)[0].strip().lower() != authserv.lower():
-            continue  # anyone can write such a header; only our own server's counts
-        found = re.findall(r"\b(dmarc|dkim)=(\w+)", text.lower())
-        if any(result == "fail" for _, result in found):
+    for text in authresults.ours(mail.msg, authserv):
+        results = authresults.read(text)
+        if any(r.method in ("dmarc", "dkim") and r.result == "fail" for r in results):
             raise Stop(QUARANTINED, f"authentication failed at {authserv}: {text[:200]}")
 
 
@@ -259,7 +255,12 @@ async def identify(p: Pipeline, m: Incoming) -> None:
     if match is None:
         raise Stop(QUARANTINED, "no dossier found for this mail", no_dossier=True)
     m.match = match
-    m.dossier_id = match.dossier.id
+    m.dossier_id = match.dossier.id  # kept in quarantine too: the dossier staff may file it in
+    authserv = p.settings.mail_authserv_id
+    verified = inbound.sender_verified(authresults.results(mail.msg, authserv), mail.sender)
+    refused = inbound.unverified(match, verified, authserv)
+    if refused:
+        raise Stop(QUARANTINED, refused)
 
 
 async def delivered_before(p: Pipeline, m: Incoming) -> None:

@@ -22,6 +22,7 @@ from mailbridge.smtp import SmtpSender
 
 from .conftest import SYSTEM, Firm, SmtpServer, mail_settings
 from .dovecot import PASSWORD, USER, Dovecot
+from .mails import AUTHSERV
 
 
 @pytest.fixture
@@ -43,6 +44,7 @@ def imap_settings(tmp_path, dovecot: Dovecot, smtp_port: int | None = None):
         imap_password=PASSWORD,
         imap_folder="INBOX",
         imap_done_folder="Processed",
+        mail_authserv_id=AUTHSERV,  # mail matched by subject comes with its pass (.mails)
     )
 
 
@@ -165,6 +167,7 @@ def test_loket_mail_fetch(dovecot: Dovecot, tmp_path) -> None:
         "LOKET_IMAP_PORT": str(dovecot.port),
         "LOKET_IMAP_USER": USER,
         "LOKET_IMAP_PASSWORD": PASSWORD,
+        "LOKET_MAIL_AUTHSERV_ID": AUTHSERV,
     }
     cli("init")
     client = cli.json("client", "add", "--name", "Alice", "--email", "alice@example.nl")
@@ -297,7 +300,7 @@ async def test_the_lmtp_endpoint(db: Database, firm: Firm, store: LocalFileStore
     from .mailcatcher import free_port
     from .mails import reply_mail
 
-    settings = mail_settings(tmp_path)
+    settings = mail_settings(tmp_path, mail_authserv_id=AUTHSERV)
     port = free_port()
     server = await start_endpoint(Pipeline(db, store, settings), "127.0.0.1", port, lmtp=True)
 

@@ -24,13 +24,16 @@ from mailbridge import quotes
 from mailbridge.pipeline import Pipeline
 
 from .conftest import Firm, mail_settings
+from .mails import AUTHSERV, passed
 
 SUBJECT = "Re: [2026-0001] Uw aangifte"
 
 
 @pytest.fixture
 def settings(tmp_path: Path):
-    return mail_settings(tmp_path, reply_address="reply+{token}@kantoor.example")
+    return mail_settings(
+        tmp_path, reply_address="reply+{token}@kantoor.example", mail_authserv_id=AUTHSERV
+    )
 
 
 @pytest.fixture
@@ -638,7 +641,8 @@ async def test_a_long_references_chain_still_finds_the_mail_answered(
         "text/plain",
         b"Antwoord in een lange draad.",
         subject="Re: Testament",
-        headers=f"References: {references} <ours@kantoor.example>\r\n",
+        headers=f"Authentication-Results: {passed('alice@example.nl')}\r\n"
+        f"References: {references} <ours@kantoor.example>\r\n",
     )
     message, _ = await filed(db, pipeline, raw)
     assert message.dossier_id == firm.alice_2.id  # was quarantined: "no dossier found"

@@ -14,13 +14,14 @@ import jinja2
 from aiohttp import web
 
 from core.db import Database
+from core.services.quarantine import MailFiler
 from core.settings import Settings
 from core.sms import SmsGateway
 from core.storage import FileStore
 
 from . import filters, middleware
-from .keys import DB, SETTINGS, SMS, STORE
-from .views import auth, checklists, dossiers, health, me, messages, staff
+from .keys import DB, MAIL_FILER, SETTINGS, SMS, STORE
+from .views import auth, checklists, dossiers, health, me, messages, quarantine, staff
 
 HERE = Path(__file__).parent
 # Generous for an upload form's multipart body; the store counts and enforces the real limit.
@@ -33,6 +34,7 @@ def create_app(
     store: FileStore,
     *,
     sms: SmsGateway | None = None,
+    mail_filer: MailFiler | None = None,
 ) -> web.Application:
     app = web.Application(
         middlewares=[
@@ -49,6 +51,8 @@ def create_app(
     # Without a gateway (none configured) SMS is not offered, and nothing is queued for it.
     if sms is not None:
         app[SMS] = sms
+    if mail_filer is not None:
+        app[MAIL_FILER] = mail_filer
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -58,7 +62,7 @@ def create_app(
     )
     env.filters["segment"] = filters.path_segment
     env.filters["local"] = filters.local_time(settings.timezone)
-    for module in (health, auth, me, dossiers, messages, checklists, staff):
+    for module in (health, auth, me, dossiers, messages, checklists, staff, quarantine):
         app.add_routes(module.routes)
     app.router.add_static("/static", HERE / "static", append_version=True)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from core.db import Database
+from core.services.quarantine import MailFiler
 from core.settings import Settings
 from core.sms import SmsGateway
 from core.storage import FileStore
@@ -13,6 +14,8 @@ SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
 STORE = web.AppKey("store", FileStore)
 SMS = web.AppKey("sms", SmsGateway)
+# Files quarantined mail (the mail bridge's, handed in by loket/); absent: staff file by CLI.
+MAIL_FILER = web.AppKey("mail_filer", MailFiler)
 
 # Per request.
 LIVE = web.RequestKey("live", object)  # core.services.sessions.LiveSession | None

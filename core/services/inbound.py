@@ -2,7 +2,10 @@
 it goes, and storing it as a message. The mail bridge parses; these decide.
 
 A reply is trusted only when its sender matches the party its signed token names and that
-party may see the dossier; otherwise it waits in quarantine for staff.
+party may see the dossier; otherwise it waits in quarantine for staff. A mail found by its
+thread or a dossier number in its subject has only its From header to say whose it is, which
+anyone can write: it is trusted only when the firm's own receiving server vouches for that
+address (``sender_verified``), and otherwise waits for staff too (``unverified``).
 """
 
 from __future__ import annotations
@@ -45,6 +48,49 @@ class Match:
     # A document request: the scan answers this question of this checklist.
     checklist_id: int | None = None
     question: int | None = None
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    """One check that the firm's own receiving server reported (RFC 8601
+    Authentication-Results): the method ("dkim", "dmarc", "spf"), its result ("pass",
+    "fail", "none", ...) and the domain it speaks for (DKIM's header.d, DMARC's header.from)."""
+
+    method: str
+    result: str
+    domain: str | None = None
+
+
+def _aligned(domain: str, from_domain: str) -> bool:
+    """``domain`` is the From domain or a parent of it (never a bare top-level domain)."""
+    return "." in domain and (from_domain == domain or from_domain.endswith("." + domain))
+
+
+def sender_verified(results: Sequence[AuthResult], sender: str) -> bool:
+    """The From address is vouched for: DMARC passed for its domain, or a DKIM signature of
+    its domain (or a parent domain) passed. SPF alone says nothing about From."""
+    from_domain = sender.rpartition("@")[2].strip().rstrip(".").lower()
+    for r in results:
+        if r.result != "pass":
+            continue
+        if r.method == "dmarc" and (r.domain is None or r.domain == from_domain):
+            return True
+        if r.method == "dkim" and r.domain is not None and _aligned(r.domain, from_domain):
+            return True
+    return False
+
+
+def unverified(match: Match, verified: bool, authserv: str | None) -> str | None:
+    """Why a match may not be trusted, or None. Only a signed reply address says on its own
+    whose mail it is; a thread or subject match needs the sender vouched for."""
+    if match.how == "token" or verified:
+        return None
+    if not authserv:
+        return (
+            f"sender not verified: matched by {match.how} only; LOKET_MAIL_AUTHSERV_ID is"
+            " not set, so no DKIM/DMARC pass is trusted"
+        )
+    return f"sender not verified: matched by {match.how} only, no DKIM/DMARC pass from {authserv}"
 
 
 class Refused(Exception):
@@ -299,7 +345,11 @@ async def tell_not_filed(
 ) -> bool:
     """A known client whose mail could not be filed hears so, at most once a day: that no
     dossier could be found for it (and how to reply next time), or else that a colleague
-    will look at it."""
+    will look at it.
+
+    The notice goes to the account's own address, never to a Reply-To, and names no dossier:
+    when From was forged, only the real owner of that address hears of it, and learns
+    nothing but that a mail in their name is waiting for staff."""
     accounts = await _accounts_with_email(session, sender)
     if not accounts:
         return False

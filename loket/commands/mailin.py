@@ -13,7 +13,8 @@ from ..runtime import Runtime
 SYSTEM = Actor.system()
 
 
-def _row(r) -> dict:
+def _row(w: quarantine.Waiting) -> dict:
+    r = w.mail
     return {
         "id": r.id,
         "received_at": r.received_at.isoformat(),
@@ -21,29 +22,36 @@ def _row(r) -> dict:
         "subject": r.subject,
         "outcome": r.outcome,
         "reason": r.reason,
+        "suggested_dossier": w.suggested,
         "path": r.path,
     }
+
+
+def _line(w: quarantine.Waiting) -> str:
+    r = w.mail
+    reason = (r.reason or "").splitlines()[0] if r.reason else ""
+    where = f"file into {w.suggested}" if w.suggested else "no dossier found: give --dossier"
+    return (
+        f"  {r.id:>6}  {r.received_at:%Y-%m-%d %H:%M}  {r.sender or '?':<30}  {r.subject or ''}"
+        f"\n          why: {reason}\n          {where}"
+    )
 
 
 async def quarantine_list(rt: Runtime, args: argparse.Namespace) -> None:
     async with rt.db.read() as s:
         rows = await quarantine.waiting(s, SYSTEM, limit=args.limit)
-    lines = [f"{len(rows)} mail(s) in quarantine"] + [
-        f"  {r.id:>6}  {r.received_at:%Y-%m-%d %H:%M}  {r.sender or '?':<30}  {r.subject or ''}"
-        f"\n          {(r.reason or '').splitlines()[0] if r.reason else ''}"
-        for r in rows
-    ]
-    emit(args.json, [_row(r) for r in rows], "\n".join(lines))
+    lines = [f"{len(rows)} mail(s) in quarantine"] + [_line(w) for w in rows]
+    emit(args.json, [_row(w) for w in rows], "\n".join(lines))
 
 
 async def file_mail(rt: Runtime, args: argparse.Namespace) -> None:
     from mailbridge.filing import file_from_quarantine
 
-    result = await file_from_quarantine(rt.db, rt.store, rt.settings, SYSTEM, args.id, args.dossier)
+    filed = await file_from_quarantine(rt.db, rt.store, rt.settings, SYSTEM, args.id, args.dossier)
     emit(
         args.json,
-        {"id": result.inbound_id, "message_id": result.message_id, "dossier": args.dossier},
-        f"Mail {args.id} filed in dossier {args.dossier} as message {result.message_id}.",
+        {"id": filed.inbound_id, "message_id": filed.message_id, "dossier": filed.dossier_number},
+        f"Mail {args.id} filed in dossier {filed.dossier_number} as message {filed.message_id}.",
     )
 
 
