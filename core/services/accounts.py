@@ -13,7 +13,13 @@ from ..actor import Actor
 from ..errors import Conflict, NotFound
 from ..models import Account, Language, Role
 from ..passwords import check_password_rule, hash_password
-from ..validation import USERNAME_MAX, clean_email, clean_username, required_text
+from ..validation import (
+    USERNAME_MAX,
+    clean_email,
+    clean_username,
+    optional_text,
+    required_text,
+)
 
 
 async def username_taken(session: AsyncSession, username: str) -> bool:
@@ -50,6 +56,7 @@ async def create_account(
     password: str | None = None,
 ) -> Account:
     email = clean_email(email)
+    name = optional_text(name, field="name", max_length=200)
     language = Language(language)
     if username is None:
         username = await free_username(session, email)
@@ -66,7 +73,7 @@ async def create_account(
     account = Account(
         username=username,
         email=email,
-        name=name.strip(),
+        name=name,
         role=role,
         language=language,
         client_id=client_id,
