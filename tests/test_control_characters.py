@@ -22,6 +22,7 @@ from core.storage import LocalFileStore
 from mailbridge.compose import compose
 from mailbridge.pipeline import Pipeline
 
+from .cli_in_process import loket_with_dossier
 from .conftest import PASSWORD, SYSTEM, Firm, mail_settings, set_password
 from .mails import reply_mail
 from .webclient import Browser
@@ -132,13 +133,7 @@ async def test_the_web_form_refuses_a_subject_with_a_line_break(
 def test_the_command_line_refuses_a_subject_with_a_line_break(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from loket.cli import main
-
-    monkeypatch.setenv("LOKET_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("LOKET_DATABASE_URL", raising=False)
-    assert main(["init"]) == 0
-    assert main(["client", "add", "--name", "Alice", "--email", "alice@example.nl"]) == 0
-    assert main(["dossier", "add", "--number", "D1", "--description", "d", "--client", "1"]) == 0
+    main = loket_with_dossier(tmp_path, monkeypatch)
     capsys.readouterr()
     code = main(
         ["message", "send", "--dossier", "D1", "--subject", "Vraag\r\nBcc: x", "--body", "b"]

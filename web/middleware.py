@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from core import storekeeping
 from core.errors import (
     AuthenticationFailed,
     LinkExpired,
@@ -31,6 +32,7 @@ from .keys import (
     SET_LANG,
     SET_SESSION,
     SETTINGS,
+    STORE,
 )
 from .render import page
 
@@ -116,6 +118,18 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
         return page(request, "error.html", {"error": None, "status": 500}, status=500)
+
+
+@web.middleware
+async def stored_files(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request refused after it stored files (too many, a bad parent message, a later file
+    too large, a form error, a client that went away) leaves none of them behind: once it is
+    done, the files it stored that no record refers to are removed. Identical files share one
+    object in the store, and one that a document or another upload uses stays."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return await handler(request)
+    async with storekeeping.removing_unused(request.app[DB], request.app[STORE]):
+        return await handler(request)
 
 
 @web.middleware

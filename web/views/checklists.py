@@ -132,7 +132,13 @@ def _date(value: str | None) -> dt.date | None:
 @streams_form
 async def save(request: web.Request) -> web.StreamResponse:
     checklist_id = path_id(request)
-    form = await read_form(request, request.app[STORE], file_field=None)
+    async with request.app[DB].read() as s:
+        definition = (await checklists.load(s, actor(request), checklist_id)).definition
+    # The form's file inputs are its upload questions'; a file under another name is refused.
+    uploads = {
+        f"file:{q['key']}" for _, q in walker.all_questions(definition) if q["type"] == "upload"
+    }
+    form = await read_form(request, request.app[STORE], file_fields=uploads)
     index = position(form.fields.get("section") or "0")
     if index is None:
         # Not a number names no section: core refuses it as it refuses one out of range.

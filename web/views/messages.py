@@ -74,6 +74,7 @@ async def send(request: web.Request) -> web.StreamResponse:
         await read_form(
             request,
             request.app[STORE],
+            file_fields={"files"},
             before_files=lambda f: messages.check_message(f.get("subject"), f.get("body")),
             into=form,
         )
