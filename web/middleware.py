@@ -52,6 +52,7 @@ STATUS = {
     TooManyAttempts: 429,
     TooLarge: 413,
     AuthenticationFailed: 401,
+    uploads.TooSlow: 408,
 }
 
 
@@ -207,7 +208,8 @@ async def csrf_check(request: web.Request, handler: Handler) -> web.StreamRespon
         # Checked on the first part by web.uploads.read_form, before any file is read.
         return await handler(request)
     with uploads.readable():
-        form = await request.post()
+        async with uploads.body_clock(request):
+            form = await request.post()
     if not csrf.valid(request, settings, form.get(csrf.FIELD)):
         if request.get(SESSION_ENDED):
             # The token was the ended session's: not an attack, a client who was away.

@@ -9,14 +9,15 @@ web.middleware.stored_files."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Collection, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
 from dataclasses import dataclass, field
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, StreamReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from core.errors import PermissionDenied, TooLarge, ValidationError
+from core.errors import LoketError, PermissionDenied, TooLarge, ValidationError
 from core.i18n import N_
 from core.services.documents import Upload
 from core.storage import FileStore
@@ -58,6 +59,49 @@ def readable() -> Iterator[None]:
         yield
     except (ValueError, LookupError, HttpProcessingError) as exc:
         raise ValidationError(UNREADABLE) from exc
+
+
+class TooSlow(LoketError):
+    """The request's body stopped coming, or came too slowly (see ``body_clock``)."""
+
+    code = "too_slow"
+
+
+@contextlib.asynccontextmanager
+async def body_clock(request: web.Request) -> AsyncIterator[None]:
+    """Reading the request's body inside raises TooSlow when no byte has come for
+    ``http_body_timeout_seconds``, or when, after that long, fewer than
+    ``http_body_min_bytes_per_second`` have come on average (a byte every ten seconds never
+    pauses long, but would hold the connection for hours). The answer (408) is sent at once;
+    aiohttp then reads what more comes for at most its lingering time and closes (see
+    loket/serve.py)."""
+    settings = request.app[SETTINGS]
+    stall, rate = settings.http_body_timeout_seconds, settings.http_body_min_bytes_per_second
+    try:
+        async with asyncio.timeout(stall) as clock:
+            watch = asyncio.create_task(_watch(request.content, clock, stall, rate))
+            try:
+                yield
+            finally:
+                watch.cancel()
+    except TimeoutError as exc:
+        if not clock.expired():
+            raise
+        raise TooSlow(N_("The connection was too slow to send this form. Try again.")) from exc
+
+
+async def _watch(content: StreamReader, clock: asyncio.Timeout, stall: float, rate: int) -> None:
+    """Move the deadline on as the body's bytes come in; none once it has all come."""
+    loop = asyncio.get_running_loop()
+    start = last = loop.time()
+    seen = content.total_bytes  # the body's bytes so far, those before the clock included
+    while not content.is_eof():
+        await asyncio.sleep(min(1.0, stall / 4))
+        now = loop.time()
+        if content.total_bytes != seen:
+            seen, last = content.total_bytes, now
+        clock.reschedule(min(last + stall, start + stall + seen / rate))
+    clock.reschedule(None)
 
 
 @dataclass
@@ -105,9 +149,20 @@ async def read_form(
     Form of the caller's, the fields read before an error are still there to show again."""
     if request.content_type != "multipart/form-data":
         raise ValidationError(UNREADABLE)
+    form = into if into is not None else Form()
+    async with body_clock(request):
+        return await _read_parts(request, store, form, file_fields, before_files)
+
+
+async def _read_parts(
+    request: web.Request,
+    store: FileStore,
+    form: Form,
+    file_fields: Collection[str],
+    before_files: Callable[[dict[str, str]], None] | None,
+) -> Form:
     with readable():
         reader = await request.multipart()
-    form = into if into is not None else Form()
     first = True
     checked = False
     parts = text = 0
