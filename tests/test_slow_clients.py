@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from core.db import Database
 from core.storage import LocalFileStore
-from loket.runtime import Runtime
-from loket.serve import start_web
 
-from .conftest import PASSWORD, Firm, mail_settings, set_password
+from .conftest import PASSWORD, Firm, set_password
+from .served import logged_in, served
 
 # How long a test waits for what the server should do within a second or two: a guard
 # against hanging, not a measurement.
@@ -28,25 +25,14 @@ Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 @pytest.fixture
-async def serve(
-    db: Database, store: LocalFileStore, tmp_path: Path
-) -> AsyncIterator[Callable[..., object]]:
-    runners = []
+async def serve(db: Database, store: LocalFileStore, tmp_path: Path):
+    """``await serve(**settings)``: the web view as loket serve starts it; its port."""
+    async with contextlib.AsyncExitStack() as stack:
 
-    async def start(**limits: int) -> int:
-        settings = mail_settings(
-            tmp_path,
-            public_url="http://127.0.0.1",
-            http_port=0,
-            **{"http_header_timeout_seconds": 1, "http_body_timeout_seconds": 1, **limits},
-        )
-        runner = await start_web(Runtime(settings=settings, db=db, store=store))
-        runners.append(runner)
-        return next(iter(runner.sites)).port
+        async def start(**limits: int) -> int:
+            return await stack.enter_async_context(served(db, store, tmp_path, **limits))
 
-    yield start
-    for runner in runners:
-        await runner.cleanup()
+        yield start
 
 
 async def connect(port: int) -> Connection:
@@ -133,19 +119,7 @@ async def test_a_streamed_upload_that_stops_is_cut_off_with_408(
 ) -> None:
     port = await serve()
     await set_password(db, firm.alice.id)
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        base = f"http://127.0.0.1:{port}"
-        await http.get(f"{base}/login")
-        page = await http.get(f"{base}/login")
-        token = (await page.text()).split('name="csrf" value="')[1].split('"')[0]
-        await http.post(
-            f"{base}/login",
-            data={"csrf": token, "username": "alice", "password": PASSWORD},
-            headers={"Origin": base},
-        )
-        page = await http.get(f"{base}/dossiers/2026-0001/messages/new")
-        token = (await page.text()).split('name="csrf" value="')[1].split('"')[0]
-        cookie = "; ".join(f"{c.key}={c.value}" for c in http.cookie_jar)
+    cookie, token = await logged_in(port, "alice", PASSWORD, "/dossiers/2026-0001/messages/new")
     head = (
         f"POST /dossiers/2026-0001/messages HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
         f"Origin: http://127.0.0.1\r\nCookie: {cookie}\r\n"
