@@ -20,7 +20,7 @@ from core.errors import (
 from core.i18n import language_of
 from core.services import sessions
 
-from . import csrf, uploads
+from . import accesslog, csrf, uploads
 from .guards import login_page
 from .keys import (
     DB,
@@ -116,9 +116,26 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return response
     except web.HTTPException:
         raise
-    except Exception:
-        log.exception("unexpected error on %s %s", request.method, request.path)
+    except Exception as exc:
+        # The route's pattern, not the path: a path may hold a token.
+        where = f"{request.method} {accesslog.route(request)}"
+        if _went_away(request, exc):
+            log.info("the client went away during %s", where)
+            return web.Response(status=CLIENT_GONE, reason="Client Closed Request")
+        log.exception("unexpected error on %s", where)
         return page(request, "error.html", {"error": None, "status": 500}, status=500)
+
+
+# What the access log shows for a request whose client left before the answer (as nginx).
+CLIENT_GONE = 499
+
+
+def _went_away(request: web.Request, exc: Exception) -> bool:
+    """The client closed the connection: reading its upload or writing its download failed
+    (ConnectionResetError, aiohttp's ClientConnectionResetError, a broken pipe) because the
+    connection is gone. A connection error of our own (a gateway, a mail server) is not."""
+    transport = request.transport
+    return isinstance(exc, ConnectionError) and (transport is None or transport.is_closing())
 
 
 @web.middleware
