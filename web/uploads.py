@@ -100,8 +100,11 @@ async def _watch(content: StreamReader, clock: asyncio.Timeout, stall: float, ra
         now = loop.time()
         if content.total_bytes != seen:
             seen, last = content.total_bytes, now
+        if clock.expired():  # it went off while this slept: nothing more to move
+            return
         clock.reschedule(min(last + stall, start + stall + seen / rate))
-    clock.reschedule(None)
+    if not clock.expired():
+        clock.reschedule(None)
 
 
 @dataclass
