@@ -85,6 +85,15 @@ class Settings:
     quiet_hours_start: int = 21
     quiet_hours_end: int = 8
     timezone: str = "Europe/Amsterdam"
+    # Slow and idle clients of the web view (see loket/serve.py): the request's headers within
+    # http_header_timeout_seconds of connecting (or of the previous answer on a kept-alive
+    # connection); its body without a pause longer than http_body_timeout_seconds and, after
+    # that long, at http_body_min_bytes_per_second on average; at most http_max_connections
+    # connections at once.
+    http_header_timeout_seconds: int = 10
+    http_body_timeout_seconds: int = 30
+    http_body_min_bytes_per_second: int = 500
+    http_max_connections: int = 200
     # Demo only: outgoing mail is caught here and staff can read it in the web view.
     mail_catcher_dir: Path | None = None
 

@@ -6,18 +6,29 @@ goes over the limit leaves nothing behind. A client's filename never becomes a p
 the content hash, checked to be exactly that before it touches the disk.
 
 File I/O runs in worker threads so the event loop never blocks on the disk.
+
+Identical uploads share one object, so an object can only be removed when no record refers to
+it, and no upload in progress is about to. Each put gives the object it creates, or the one it
+finds already there, a fresh modification time (its stamp); a removal moves the object aside
+and goes through with it only when the stamp is still the one it knew. An upload that comes
+after the move finds no object and writes its own. The stamps need a file system that keeps
+modification times to the nanosecond (ext4, xfs, btrfs, tmpfs, APFS, NTFS do).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import os
 import re
 import secrets
-from collections.abc import AsyncIterable, AsyncIterator, Callable
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol, TypeVar
 
@@ -33,6 +44,41 @@ class StoredFile:
     key: str
     size: int
     sha256: str
+    # The stamp this put gave the object it created; None when the content was stored
+    # already (then the object is someone else's to remove).
+    created: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object as the sweep sees it: its key, size and stamp (modification time)."""
+
+    key: str
+    size: int
+    stamp: int
+
+
+# The objects that puts within ``recording_created()`` created, so that the edge of a unit of
+# work (a web request, a command) can remove those that no record came to refer to.
+_CREATED: ContextVar[list[StoredFile] | None] = ContextVar("loket_store_created", default=None)
+
+
+@contextlib.contextmanager
+def recording_created() -> Iterator[list[StoredFile]]:
+    """Collect the objects created by puts in this context (tasks started in it included)."""
+    created: list[StoredFile] = []
+    token = _CREATED.set(created)
+    try:
+        yield created
+    finally:
+        _CREATED.reset(token)
+
+
+def _noted(stored: StoredFile) -> StoredFile:
+    recording = _CREATED.get()
+    if recording is not None and stored.created is not None:
+        recording.append(stored)
+    return stored
 
 
 class FileStore(Protocol):
@@ -53,6 +99,14 @@ class FileStore(Protocol):
     async def exists(self, key: str) -> bool: ...
 
     async def delete(self, key: str) -> None: ...
+
+    async def release(self, stored: StoredFile) -> bool: ...
+
+    async def objects(self, *, older_than: float) -> list[StoredObject]: ...
+
+    async def remove_unchanged(self, key: str, stamp: int) -> bool: ...
+
+    async def sweep_temporary(self, *, older_than: float) -> tuple[int, int]: ...
 
 
 def describe_limit(limit: int) -> str:
@@ -120,16 +174,26 @@ class _TempFile:
         os.fsync(self.fh.fileno())
         self.fh.close()
 
-    def place(self, target: Path) -> None:
+    def place(self, target: Path) -> int | None:
+        """Make the finished file the object at ``target``: its stamp when this created the
+        object, None when the same content was stored already (that object is stamped
+        instead, and this file goes)."""
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            if target.exists():
-                self.path.unlink()  # the same content is already stored
-            else:
-                os.replace(self.path, target)
-        except BaseException:
-            self.discard()
-            raise
+            stamp = _new_stamp()
+            os.utime(self.path, ns=(stamp, stamp))
+            while True:
+                try:
+                    # A link, unlike a rename, never replaces an object that a concurrent
+                    # upload placed and stamped first.
+                    _link(self.path, target)
+                except FileExistsError:
+                    if _stamp(target):
+                        return None
+                    continue  # removed in the meantime: this file takes its place
+                return stamp
+        finally:
+            self.discard()  # the temporary name goes in every case
 
     def discard(self) -> None:
         if self.fh is not None:
@@ -215,8 +279,8 @@ class LocalFileStore:
             await _close_source(chunks)
             raise
         key = digest.hexdigest()
-        await _settled(temp.place, self.path_for(key))
-        return StoredFile(key=key, size=size, sha256=key)
+        created = await _settled(temp.place, self.path_for(key))
+        return _noted(StoredFile(key=key, size=size, sha256=key, created=created))
 
     async def put_bytes(self, data: bytes, *, limit: int | None = None) -> StoredFile:
         """Bytes already in memory (a mail, its attachments): hashed and written in one trip
@@ -224,12 +288,13 @@ class LocalFileStore:
         limit = self.limit if limit is None else limit
         if len(data) > limit:
             raise _too_large(limit)
-        return await _settled(self._put_bytes, data)
+        return _noted(await _settled(self._put_bytes, data))
 
     def _put_bytes(self, data: bytes) -> StoredFile:
         key = hashlib.sha256(data).hexdigest()
         target = self.path_for(key)
-        if not target.exists():
+        created = None
+        if not _stamp(target):
             temp = _TempFile(self.root / "tmp")
             try:
                 temp.create()
@@ -238,8 +303,8 @@ class LocalFileStore:
             except BaseException:
                 temp.discard()
                 raise
-            temp.place(target)
-        return StoredFile(key=key, size=len(data), sha256=key)
+            created = temp.place(target)
+        return StoredFile(key=key, size=len(data), sha256=key, created=created)
 
     async def put_file(self, path: Path, *, limit: int | None = None) -> StoredFile:
         return await self.put(read_chunks(path), limit=limit)
@@ -270,6 +335,73 @@ class LocalFileStore:
         refers to it any more: identical uploads share one object."""
         await _settled(_unlink, self.path_for(key))
 
+    async def release(self, stored: StoredFile) -> bool:
+        """Remove the object that ``stored``'s put created, unless another put has stamped it
+        since (it is shared now). The caller must know that no record refers to it. True when
+        it was removed."""
+        if stored.created is None:
+            return False
+        return await self.remove_unchanged(stored.key, stored.created)
+
+    async def remove_unchanged(self, key: str, stamp: int) -> bool:
+        """Remove an object that still has ``stamp``, that is: no put has come for its content
+        since the caller looked (see the module's docstring). True when it was removed."""
+        return await _settled(self._remove_unchanged, self.path_for(key), stamp)
+
+    def _remove_unchanged(self, path: Path, stamp: int) -> bool:
+        try:
+            if path.stat().st_mtime_ns != stamp:
+                return False
+        except FileNotFoundError:
+            return False
+        aside = self.root / "tmp" / f"{secrets.token_hex(16)}.gone"
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(path, aside)  # from here on, a put writes its own object
+        except FileNotFoundError:
+            return False
+        try:
+            if aside.stat().st_mtime_ns == stamp:
+                return True
+            # A put stamped it just before the move: it is shared, put it back (unless a put
+            # has already written it anew).
+            with contextlib.suppress(FileExistsError):
+                _link(aside, path)
+            return False
+        finally:
+            _unlink(aside)
+
+    async def objects(self, *, older_than: float) -> list[StoredObject]:
+        """The objects last stamped before ``older_than`` (seconds since the epoch)."""
+        return await asyncio.to_thread(self._objects, int(older_than * 1e9))
+
+    def _objects(self, before: int) -> list[StoredObject]:
+        found = []
+        for path in (self.root / "objects").glob("??/??/*"):
+            if not _KEY.fullmatch(path.name):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                st = path.stat()
+                if st.st_mtime_ns < before:
+                    found.append(StoredObject(path.name, st.st_size, st.st_mtime_ns))
+        return found
+
+    async def sweep_temporary(self, *, older_than: float) -> tuple[int, int]:
+        """Remove what writes left under ``tmp/`` before ``older_than`` (a crash mid-write):
+        how many files, and how many bytes."""
+        return await asyncio.to_thread(self._sweep_temporary, int(older_than * 1e9))
+
+    def _sweep_temporary(self, before: int) -> tuple[int, int]:
+        count = size = 0
+        tmp = self.root / "tmp"
+        for path in tmp.iterdir() if tmp.is_dir() else ():
+            with contextlib.suppress(FileNotFoundError):
+                st = path.stat()
+                if path.is_file() and st.st_mtime_ns < before:
+                    path.unlink()
+                    count, size = count + 1, size + st.st_size
+        return count, size
+
 
 async def _close_source(chunks: AsyncIterable[bytes]) -> None:
     # Stop the source at once (a multipart reader, an open file) instead of leaving it to the
@@ -283,3 +415,43 @@ async def _close_source(chunks: AsyncIterable[bytes]) -> None:
 def _unlink(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
+
+
+_stamps = threading.Lock()
+_last_stamp = 0
+
+
+def _new_stamp() -> int:
+    """A modification time, in nanoseconds, that no other put of this process uses."""
+    global _last_stamp
+    with _stamps:
+        _last_stamp = max(time.time_ns(), _last_stamp + 1)
+        return _last_stamp
+
+
+def _stamp(path: Path) -> bool:
+    """Give an existing object a fresh stamp: a removal under way sees it and leaves it.
+    False when there is no object (any more)."""
+    stamp = _new_stamp()
+    try:
+        os.utime(path, ns=(stamp, stamp))
+    except FileNotFoundError:
+        return False
+    return True
+
+
+# What link(2) answers on a file system without hard links.
+_NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
+
+
+def _link(source: Path, target: Path) -> None:
+    """``target`` as a new name of ``source``; FileExistsError when it exists already."""
+    try:
+        os.link(source, target)
+    except OSError as exc:
+        if exc.errno not in _NO_LINKS:
+            raise
+        # Without hard links: a rename, after a look (which a concurrent put can race).
+        if target.exists():
+            raise FileExistsError(errno.EEXIST, "exists", str(target)) from None
+        os.replace(source, target)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from .errors import ValidationError
 from .i18n import N_
@@ -53,14 +54,69 @@ _REQUIRED = {
 _TOO_LONG = N_("This field may be at most %(max)d characters long; this text has %(length)d.")
 
 
+# Characters no line of text may hold: controls (the line breaks among them: a subject or a
+# name goes into a mail header, where CR LF would end it), the Unicode line and paragraph
+# separators, lone surrogates (bytes that were not text; no database stores them) and the
+# bidi embeddings, overrides and isolates, which make text read as something else.
+_NOT_IN_A_LINE = frozenset({"Cc", "Cs", "Zl", "Zp"})
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# A longer text (a message) keeps its tabs and line breaks.
+_LAYOUT = frozenset("\t\n\r")
+# Named per field, so that a CLI user or a mail reply also knows which one.
+_CONTROL = {
+    "subject": N_("The subject may not contain line breaks or other control characters."),
+    "name": N_("The name may not contain line breaks or other control characters."),
+    "number": N_("The dossier number may not contain line breaks or other control characters."),
+    "description": N_("The description may not contain line breaks or other control characters."),
+    "title": N_("The step title may not contain line breaks or other control characters."),
+    "body": N_("The message contains control characters; remove them and try again."),
+}
+_CONTROL_OTHER = N_("This field may not contain line breaks or other control characters.")
+
+
+def _unfit(ch: str) -> bool:
+    return ch in _BIDI_CONTROLS or unicodedata.category(ch) in _NOT_IN_A_LINE
+
+
+def check_line(value: str, *, field: str) -> str:
+    """``value`` unchanged, or a ValidationError when it holds a character that does not
+    belong in one line of text (see ``_NOT_IN_A_LINE``)."""
+    if any(_unfit(ch) for ch in value):
+        raise ValidationError(_CONTROL.get(field, _CONTROL_OTHER), field=field)
+    return value
+
+
+def check_block(value: str, *, field: str) -> str:
+    """As ``check_line``, for a text of several lines: tabs and line breaks are allowed."""
+    if any(_unfit(ch) and ch not in _LAYOUT for ch in value):
+        raise ValidationError(_CONTROL.get(field, _CONTROL_OTHER), field=field)
+    return value
+
+
+def one_line(text: str) -> str:
+    """``text`` made into one clean line: each run of whitespace and of characters that do
+    not belong in a line becomes one space. For text that must be kept rather than refused,
+    such as the subject of a client's mail."""
+    cleaned = "".join(" " if _unfit(ch) or ch.isspace() else ch for ch in text)
+    return " ".join(cleaned.split())
+
+
 def required_text(value: str | None, *, field: str, max_length: int) -> str:
-    """Strip ``value``; refuse it when empty or longer than ``max_length`` characters."""
+    """Strip ``value``; refuse it when empty, longer than ``max_length`` characters or not
+    one line of text."""
     value = (value or "").strip()
     if not value:
         raise ValidationError(_REQUIRED.get(field, N_("This field is required.")), field=field)
+    check_line(value, field=field)
     if len(value) > max_length:
         raise ValidationError(_TOO_LONG, field=field, max=max_length, length=len(value))
     return value
+
+
+def optional_text(value: str | None, *, field: str, max_length: int) -> str:
+    """As ``required_text``, but empty is fine."""
+    value = (value or "").strip()
+    return required_text(value, field=field, max_length=max_length) if value else ""
 
 
 # Record ids are INTEGER columns: 32 bits on PostgreSQL (SQLite would take 64). A larger number

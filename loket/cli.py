@@ -24,7 +24,7 @@ from core.validation import MAX_ID, parse_id
 
 from . import chat as chat_command
 from . import serve
-from .commands import checklists, demo, dossiers, mail, mailin, people, run, secrets, setup
+from .commands import checklists, demo, dossiers, mail, mailin, people, run, secrets, setup, store
 from .config import ConfigError, load_settings
 from .runtime import Runtime, open_runtime
 
@@ -195,6 +195,23 @@ def build_parser() -> argparse.ArgumentParser:
         secrets.rotate,
         "seal every stored secret with LOKET_SECRET_KEY (after changing it, with the old key "
         "in LOKET_SECRET_KEY_PREVIOUS)",
+    )
+
+    files = groups.add_parser("store", help="the file store").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    p = leaf(
+        files,
+        "sweep",
+        store.store_sweep,
+        "remove stored files that nothing refers to, and unfinished writes",
+    )
+    p.add_argument(
+        "--grace-hours",
+        type=count,  # at least 1: with none, the file of an upload on its way could go
+        default=24,
+        metavar="N",
+        help="only files older than this (default 24): uploads still on their way stay",
     )
     return parser
 

@@ -82,7 +82,19 @@ def load_settings(
         problem = check_sms_settings(settings)
         if problem:
             raise ConfigError(problem)
+    for name in _AT_LEAST_ONE:
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"{PREFIX}{name.upper()} must be at least 1.")
     return settings
+
+
+# Limits where 0 would refuse everything (or, for a timeout, time out at once).
+_AT_LEAST_ONE = (
+    "http_header_timeout_seconds",
+    "http_body_timeout_seconds",
+    "http_body_min_bytes_per_second",
+    "http_max_connections",
+)
 
 
 def ensure_secret_key(settings: Settings) -> Settings:

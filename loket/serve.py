@@ -19,6 +19,7 @@ from .senders import outbox_senders, sms_gateway
 
 log = logging.getLogger("loket")
 COMPONENTS = ("web", "worker", "mail")
+LINGER_SECONDS = 10  # aiohttp's own default
 
 
 async def outbox_worker(rt: Runtime, stop: asyncio.Event) -> None:
@@ -93,16 +94,30 @@ async def mail_sources(rt: Runtime, stop: asyncio.Event) -> None:
 
 
 async def start_web(rt: Runtime) -> web.AppRunner:
+    """The web view, listening. Its limits on slow and idle clients are its own, not left to
+    a proxy in front: the request's headers within http_header_timeout_seconds (aiohttp's
+    keep-alive timer runs from the connection's start while a request's head is awaited, and
+    closes it then), its body by web.uploads.body_clock, and at most http_max_connections
+    connections (web.connections)."""
     from mailbridge.filing import QuarantineFiler
     from web.accesslog import RedactingAccessLogger
     from web.app import create_app
+    from web.connections import CappedSite
 
+    s = rt.settings
     # Staff file quarantined mail from the web view; the mail bridge reads the original.
-    filer = QuarantineFiler(rt.db, rt.store, rt.settings)
-    app = create_app(rt.settings, rt.db, rt.store, sms=sms_gateway(rt.settings), mail_filer=filer)
-    runner = web.AppRunner(app, access_log_class=RedactingAccessLogger)
+    filer = QuarantineFiler(rt.db, rt.store, s)
+    app = create_app(s, rt.db, rt.store, sms=sms_gateway(s), mail_filer=filer)
+    runner = web.AppRunner(
+        app,
+        access_log_class=RedactingAccessLogger,
+        keepalive_timeout=s.http_header_timeout_seconds,
+        # After an answer that did not read the whole body (a 408 for a slow one), what more
+        # comes is read and dropped for at most this long before the connection is closed.
+        lingering_time=min(LINGER_SECONDS, s.http_body_timeout_seconds),
+    )
     await runner.setup()
-    site = web.TCPSite(runner, rt.settings.http_host, rt.settings.http_port)
+    site = CappedSite(runner, s.http_host, s.http_port, max_connections=s.http_max_connections)
     try:
         await site.start()
     except OSError as exc:
@@ -111,7 +126,7 @@ async def start_web(rt: Runtime) -> web.AppRunner:
             f"Cannot listen on {rt.settings.http_host}:{rt.settings.http_port} ({exc.strerror}); "
             "set LOKET_HTTP_PORT to a free port."
         ) from None
-    log.info("web view on http://%s:%d", rt.settings.http_host, rt.settings.http_port)
+    log.info("web view on http://%s:%d", rt.settings.http_host, site.port)
     return runner
 
 

@@ -10,11 +10,11 @@ from aiohttp.abc import AbstractAccessLogger
 class RedactingAccessLogger(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         self.logger.info(
-            "%s %s %s %.1fms", request.method, _route(request), response.status, time * 1000
+            "%s %s %s %.1fms", request.method, route(request), response.status, time * 1000
         )
 
 
-def _route(request: web.BaseRequest) -> str:
+def route(request: web.BaseRequest) -> str:
     """The pattern that answered, or "?" for a request that never reached the router: one
     that was not valid HTTP, whose ``match_info`` aiohttp guards with an assert."""
     try:

@@ -19,13 +19,11 @@ from core.settings import Settings
 from core.sms import SmsGateway
 from core.storage import FileStore
 
-from . import filters, middleware
+from . import filters, middleware, uploads
 from .keys import DB, MAIL_FILER, SETTINGS, SMS, STORE
 from .views import auth, checklists, dossiers, health, me, messages, quarantine, staff
 
 HERE = Path(__file__).parent
-# Generous for an upload form's multipart body; the store counts and enforces the real limit.
-MAX_FORM = 1024 * 1024
 
 
 def create_app(
@@ -42,8 +40,12 @@ def create_app(
             middleware.errors,
             middleware.session,
             middleware.csrf_check,
+            middleware.stored_files,
         ],
-        client_max_size=MAX_FORM,
+        # For forms read whole (request.post()): the limits web.uploads counts for the forms
+        # it streams. (aiohttp answers 413 beyond them.)
+        client_max_size=uploads.MAX_TEXT,
+        client_max_fields=uploads.MAX_FIELDS,
     )
     app[SETTINGS] = settings
     app[DB] = db

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+import unicodedata
 from collections.abc import Awaitable, Callable
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from aiohttp import web
 from yarl import URL
@@ -52,7 +53,43 @@ def actor(request: web.Request) -> Actor:
 
 
 def safe_next(value: str | None) -> str:
-    """Only a path on this site: never an open redirect to another one."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/"
+    """``value`` when it is a path on this site, else "/": never an open redirect.
+
+    Browsers drop tabs and newlines from a URL and read a backslash as a slash, so
+    ``/\t/evil.example`` and ``/\\evil.example`` lead to another site; so does a path that
+    starts with ``//`` once its dot segments are resolved (``/.//evil.example``). Checked on
+    the value as sent and percent-decoded, for whoever decodes it once more."""
+    if not value or not value.startswith("/"):
+        return "/"
+    for form in (value, unquote(value)):
+        if any(_hostile(ch) for ch in form) or _resolved(form).startswith("//"):
+            return "/"
+    return value
+
+
+def _hostile(ch: str) -> bool:
+    # Whitespace other than a plain space (which is sent as %20) and controls, format
+    # characters (bidi overrides, zero width) and backslashes.
+    if ch == "\\" or (ch.isspace() and ch != " "):
+        return True
+    return unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
+
+
+def _resolved(path: str) -> str:
+    """The path with its ``.`` and ``..`` segments resolved, as a browser resolves them."""
+    path = path.split("?", 1)[0].split("#", 1)[0]
+    out: list[str] = []
+    segments = path.split("/")[1:]
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        if segment == ".":
+            if last:
+                out.append("")
+        elif segment == "..":
+            if out:
+                out.pop()
+            if last:
+                out.append("")
+        else:
+            out.append(segment)
+    return "/" + "/".join(out)

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from core import storekeeping
 from core.errors import (
     AuthenticationFailed,
     LinkExpired,
@@ -19,7 +20,7 @@ from core.errors import (
 from core.i18n import language_of
 from core.services import sessions
 
-from . import csrf, uploads
+from . import accesslog, csrf, uploads
 from .guards import login_page
 from .keys import (
     DB,
@@ -31,6 +32,7 @@ from .keys import (
     SET_LANG,
     SET_SESSION,
     SETTINGS,
+    STORE,
 )
 from .render import page
 
@@ -50,6 +52,7 @@ STATUS = {
     TooManyAttempts: 429,
     TooLarge: 413,
     AuthenticationFailed: 401,
+    uploads.TooSlow: 408,
 }
 
 
@@ -113,9 +116,38 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return response
     except web.HTTPException:
         raise
-    except Exception:
-        log.exception("unexpected error on %s %s", request.method, request.path)
+    except Exception as exc:
+        # The route's pattern, not the path: a path may hold a token.
+        where = f"{request.method} {accesslog.route(request)}"
+        if _went_away(request, exc):
+            log.info("the client went away during %s", where)
+            return web.Response(status=CLIENT_GONE, reason="Client Closed Request")
+        log.exception("unexpected error on %s", where)
         return page(request, "error.html", {"error": None, "status": 500}, status=500)
+
+
+# What the access log shows for a request whose client left before the answer (as nginx).
+CLIENT_GONE = 499
+
+
+def _went_away(request: web.Request, exc: Exception) -> bool:
+    """The client closed the connection: reading its upload or writing its download failed
+    (ConnectionResetError, aiohttp's ClientConnectionResetError, a broken pipe) because the
+    connection is gone. A connection error of our own (a gateway, a mail server) is not."""
+    transport = request.transport
+    return isinstance(exc, ConnectionError) and (transport is None or transport.is_closing())
+
+
+@web.middleware
+async def stored_files(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request refused after it stored files (too many, a bad parent message, a later file
+    too large, a form error, a client that went away) leaves none of them behind: once it is
+    done, the files it stored that no record refers to are removed. Identical files share one
+    object in the store, and one that a document or another upload uses stays."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return await handler(request)
+    async with storekeeping.removing_unused(request.app[DB], request.app[STORE]):
+        return await handler(request)
 
 
 @web.middleware
@@ -193,7 +225,8 @@ async def csrf_check(request: web.Request, handler: Handler) -> web.StreamRespon
         # Checked on the first part by web.uploads.read_form, before any file is read.
         return await handler(request)
     with uploads.readable():
-        form = await request.post()
+        async with uploads.body_clock(request):
+            form = await request.post()
     if not csrf.valid(request, settings, form.get(csrf.FIELD)):
         if request.get(SESSION_ENDED):
             # The token was the ended session's: not an attack, a client who was away.

@@ -1,17 +1,23 @@
 """Reading a multipart form part by part: the CSRF token first, then the text fields, then the
-files, each streamed straight into the store with the size limit counted as bytes arrive
-(aiohttp enforces no limit of its own on a streamed multipart body)."""
+files, each streamed straight into the store with the size limit counted as bytes arrive.
+
+aiohttp enforces no limit of its own on a streamed multipart body, so the limits are counted
+here: parts, text bytes per field and in all, files per form, and only file parts under the
+names the form has. (A form read with ``request.post()`` has aiohttp's limits, set to the same
+numbers in web.app.) A request refused after files were stored leaves none behind: see
+web.middleware.stored_files."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
 from dataclasses import dataclass, field
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, StreamReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from core.errors import PermissionDenied, ValidationError
+from core.errors import LoketError, PermissionDenied, TooLarge, ValidationError
 from core.i18n import N_
 from core.services.documents import Upload
 from core.storage import FileStore
@@ -20,8 +26,12 @@ from . import csrf
 from .keys import SETTINGS
 
 TEXT_FIELD_LIMIT = 64 * 1024
+# Per request, for every form: its parts (fields and files), and its text in all.
+MAX_FIELDS = 500  # the largest form of ours has under 200
+MAX_TEXT = 1024 * 1024
 MAX_FILES = 20
 UNREADABLE = N_("This form could not be read. Reload the page and try again.")
+TOO_LARGE = N_("This form is too large to send.")
 _STREAMS = "_loket_streams_form"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -51,6 +61,52 @@ def readable() -> Iterator[None]:
         raise ValidationError(UNREADABLE) from exc
 
 
+class TooSlow(LoketError):
+    """The request's body stopped coming, or came too slowly (see ``body_clock``)."""
+
+    code = "too_slow"
+
+
+@contextlib.asynccontextmanager
+async def body_clock(request: web.Request) -> AsyncIterator[None]:
+    """Reading the request's body inside raises TooSlow when no byte has come for
+    ``http_body_timeout_seconds``, or when, after that long, fewer than
+    ``http_body_min_bytes_per_second`` have come on average (a byte every ten seconds never
+    pauses long, but would hold the connection for hours). The answer (408) is sent at once;
+    aiohttp then reads what more comes for at most its lingering time and closes (see
+    loket/serve.py)."""
+    settings = request.app[SETTINGS]
+    stall, rate = settings.http_body_timeout_seconds, settings.http_body_min_bytes_per_second
+    try:
+        async with asyncio.timeout(stall) as clock:
+            watch = asyncio.create_task(_watch(request.content, clock, stall, rate))
+            try:
+                yield
+            finally:
+                watch.cancel()
+    except TimeoutError as exc:
+        if not clock.expired():
+            raise
+        raise TooSlow(N_("The connection was too slow to send this form. Try again.")) from exc
+
+
+async def _watch(content: StreamReader, clock: asyncio.Timeout, stall: float, rate: int) -> None:
+    """Move the deadline on as the body's bytes come in; none once it has all come."""
+    loop = asyncio.get_running_loop()
+    start = last = loop.time()
+    seen = content.total_bytes  # the body's bytes so far, those before the clock included
+    while not content.is_eof():
+        await asyncio.sleep(min(1.0, stall / 4))
+        now = loop.time()
+        if content.total_bytes != seen:
+            seen, last = content.total_bytes, now
+        if clock.expired():  # it went off while this slept: nothing more to move
+            return
+        clock.reschedule(min(last + stall, start + stall + seen / rate))
+    if not clock.expired():
+        clock.reschedule(None)
+
+
 @dataclass
 class Form:
     fields: dict[str, str] = field(default_factory=dict)
@@ -64,13 +120,17 @@ async def _read_chunk(part: BodyPartReader, size: int) -> bytes:
         return await part.read_chunk(size)
 
 
-async def _text(part: BodyPartReader) -> str:
+async def _text(part: BodyPartReader, room: int = MAX_TEXT) -> bytes:
+    """The part's bytes: at most TEXT_FIELD_LIMIT, and at most ``room``, what is left of the
+    form's MAX_TEXT."""
     data = bytearray()
     while chunk := await _read_chunk(part, 8192):
         data += chunk
         if len(data) > TEXT_FIELD_LIMIT:
             raise ValidationError("A field of this form is too long.")
-    return data.decode("utf-8", errors="replace")
+        if len(data) > room:
+            raise TooLarge(TOO_LARGE)
+    return bytes(data)
 
 
 async def _chunks(part: BodyPartReader):
@@ -82,35 +142,52 @@ async def read_form(
     request: web.Request,
     store: FileStore,
     *,
-    file_field: str | None = "files",
+    file_fields: Collection[str],
     before_files: Callable[[dict[str, str]], None] | None = None,
     into: Form | None = None,
 ) -> Form:
-    """The form's fields and its files (already in the store). ``before_files`` may refuse the
-    text fields before any file is stored. Read ``into`` a Form of the caller's, the fields
-    read before an error are still there to show again."""
+    """The form's fields and its files (already in the store). ``file_fields`` names the file
+    inputs the form has; a file under any other name is refused before it is read.
+    ``before_files`` may refuse the text fields before any file is stored. Read ``into`` a
+    Form of the caller's, the fields read before an error are still there to show again."""
     if request.content_type != "multipart/form-data":
         raise ValidationError(UNREADABLE)
+    form = into if into is not None else Form()
+    async with body_clock(request):
+        return await _read_parts(request, store, form, file_fields, before_files)
+
+
+async def _read_parts(
+    request: web.Request,
+    store: FileStore,
+    form: Form,
+    file_fields: Collection[str],
+    before_files: Callable[[dict[str, str]], None] | None,
+) -> Form:
     with readable():
         reader = await request.multipart()
-    form = into if into is not None else Form()
     first = True
     checked = False
+    parts = text = 0
     while True:
         with readable():
             part = await reader.next()
         if part is None:
             break
+        parts += 1
+        if parts > MAX_FIELDS:
+            raise TooLarge(TOO_LARGE)
         if not isinstance(part, BodyPartReader):
             continue
         if first:
             first = False
-            if part.name != csrf.FIELD or not csrf.valid(
-                request, request.app[SETTINGS], await _text(part)
-            ):
+            token = (await _text(part)).decode("utf-8", errors="replace")
+            if part.name != csrf.FIELD or not csrf.valid(request, request.app[SETTINGS], token):
                 raise PermissionDenied("This form has expired. Reload the page and try again.")
             continue
-        if part.filename is not None and (file_field is None or part.name == file_field):
+        if part.filename is not None:
+            if part.name not in file_fields:
+                raise ValidationError(UNREADABLE)
             if not checked and before_files is not None:
                 before_files(form.fields)
             checked = True
@@ -132,7 +209,9 @@ async def read_form(
             form.uploads.append(upload)
             form.files.setdefault(part.name or "", []).append(upload)
         else:
-            value = await _text(part)
+            data = await _text(part, MAX_TEXT - text)
+            text += len(data)
+            value = data.decode("utf-8", errors="replace")
             form.fields[part.name or ""] = value
             form.lists.setdefault(part.name or "", []).append(value)
     if first:

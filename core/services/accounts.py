@@ -15,7 +15,13 @@ from ..errors import Conflict, NotFound
 from ..i18n import N_
 from ..models import Account, Language, Role
 from ..passwords import check_password_rule, hash_password
-from ..validation import USERNAME_MAX, clean_email, clean_username, required_text
+from ..validation import (
+    USERNAME_MAX,
+    clean_email,
+    clean_username,
+    optional_text,
+    required_text,
+)
 
 USERNAME_TAKEN = N_("The username '%(username)s' is already taken.")
 # Said to whoever adds the account, a company's main account too: it names no other account.
@@ -66,6 +72,7 @@ async def create_account(
     email = clean_email(email)
     if await email_taken(session, email):
         raise Conflict(EMAIL_TAKEN, field="email")
+    name = optional_text(name, field="name", max_length=200)
     language = Language(language)
     if username is None:
         username = await free_username(session, email)
@@ -80,7 +87,7 @@ async def create_account(
     account = Account(
         username=username,
         email=email,
-        name=name.strip(),
+        name=name,
         role=role,
         language=language,
         client_id=client_id,

@@ -27,7 +27,7 @@ from ..models import (
     utcnow,
 )
 from ..notifications import Kind, notify
-from ..validation import required_text
+from ..validation import check_line, required_text
 
 NUMBER_MAX = 64
 DESCRIPTION_MAX = 500
@@ -76,7 +76,7 @@ async def create_dossier(
 ) -> Dossier:
     access.require(access.can_manage_firm(actor), "Only staff may add dossiers.")
     number = required_text(number, field="number", max_length=NUMBER_MAX)
-    description = (description or "").strip()
+    description = check_line((description or "").strip(), field="description")
     if len(description) > DESCRIPTION_MAX:
         raise ValidationError(
             "The description may be at most %(max)d characters long.",

@@ -34,6 +34,7 @@ from ..models import (
 )
 from ..notifications import Kind, account_mail, notify
 from ..storage import FileStore, describe_limit
+from ..validation import one_line
 from .documents import Upload, store_document
 
 
@@ -264,7 +265,9 @@ async def store_message(
         dossier_id=match.dossier.id,
         author_id=account.id if account else None,
         direction=Direction.INCOMING,
-        subject=subject[:200] or "(no subject)",
+        # A client's mail is filed, not refused: a line break in its subject (folded, or
+        # encoded in the header) would break the notification's own subject line.
+        subject=one_line(subject)[:200] or "(no subject)",
         body=body,
         channel=Channel.EMAIL,
         email_message_id=email_message_id,

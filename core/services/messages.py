@@ -26,7 +26,7 @@ from ..models import (
 )
 from ..notifications import Kind, notify
 from ..storage import FileStore
-from ..validation import required_text
+from ..validation import check_block, required_text
 from .documents import Upload, store_document
 
 MAX_ATTACHMENTS = 20
@@ -37,7 +37,7 @@ _WITH_DETAILS = (selectinload(Message.author), selectinload(Message.attachments)
 def check_message(subject: str | None, body: str | None) -> tuple[str, str]:
     """The cleaned subject and body, or a ValidationError saying what is wrong."""
     subject = required_text(subject, field="subject", max_length=MAX_SUBJECT_LENGTH)
-    body = (body or "").strip("\r\n ")
+    body = check_block((body or "").strip("\r\n "), field="body")
     if not body.strip():
         raise ValidationError("The message is required.", field="body")
     if len(body) > MAX_BODY_LENGTH:

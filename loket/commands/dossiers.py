@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core import storekeeping
 from core.actor import Actor
 from core.models import (
     Channel,
@@ -104,7 +105,7 @@ def _dossier_lines(
 async def document_publish(rt: Runtime, args: argparse.Namespace) -> None:
     path = readable_file(Path(args.file))
     upload = Upload(filename=path.name, chunks=read_chunks(path))
-    async with rt.db.begin() as s:
+    async with storekeeping.removing_unused(rt.db, rt.store), rt.db.begin() as s:
         document = await documents.publish_document(
             s,
             rt.store,
@@ -123,7 +124,8 @@ async def document_publish(rt: Runtime, args: argparse.Namespace) -> None:
 async def message_send(rt: Runtime, args: argparse.Namespace) -> None:
     paths = [readable_file(Path(p)) for p in args.attach or []]
     uploads = [Upload(filename=p.name, chunks=read_chunks(p)) for p in paths]
-    async with rt.db.begin() as s:
+    # Refused after a first file was stored (the second one empty): none stays behind.
+    async with storekeeping.removing_unused(rt.db, rt.store), rt.db.begin() as s:
         actor = SYSTEM
         if args.as_user:
             actor = Actor.of(await accounts.account_by_username(s, args.as_user), Channel.CLI)

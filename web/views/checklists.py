@@ -135,8 +135,12 @@ async def save(request: web.Request) -> web.StreamResponse:
     async with request.app[DB].read() as s:
         # Before the body is read: a checklist that is not this person's, or is locked, is
         # refused without taking in the files sent with it.
-        await checklists.writable(s, actor(request), checklist_id)
-    form = await read_form(request, request.app[STORE], file_field=None)
+        definition = (await checklists.writable(s, actor(request), checklist_id)).definition
+    # The form's file inputs are its upload questions'; a file under another name is refused.
+    uploads = {
+        f"file:{q['key']}" for _, q in walker.all_questions(definition) if q["type"] == "upload"
+    }
+    form = await read_form(request, request.app[STORE], file_fields=uploads)
     index = position(form.fields.get("section") or "0")
     if index is None:
         # Not a number names no section: core refuses it as it refuses one out of range.

@@ -74,6 +74,7 @@ async def send(request: web.Request) -> web.StreamResponse:
         await read_form(
             request,
             request.app[STORE],
+            file_fields={"files"},
             before_files=lambda f: messages.check_message(f.get("subject"), f.get("body")),
             into=form,
         )
@@ -98,9 +99,8 @@ async def send(request: web.Request) -> web.StreamResponse:
                     parent = None
         context = _form_context(view, parent, error=exc)
         context.update(subject=fields.get("subject", ""), body=fields.get("body", ""))
-        return page(
-            request, "compose.html", context, status=400 if exc.code != "too_large" else 413
-        )
+        status = {"too_large": 413, "too_slow": 408}.get(exc.code, 400)
+        return page(request, "compose.html", context, status=status)
     raise web.HTTPSeeOther(
         f"/dossiers/{quote(view.dossier.number, safe='')}?tab=messages&sent={message.id}"
     )

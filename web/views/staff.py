@@ -16,7 +16,7 @@ from core.errors import NotFound, PermissionDenied
 from core.models import Account, OutboxStatus
 from core.services import auth, mailstatus
 
-from ..guards import actor, login_required
+from ..guards import actor, login_required, safe_next
 from ..keys import DB, SETTINGS
 from ..params import path_id
 from ..render import page
@@ -89,14 +89,13 @@ async def mail_show(request: web.Request) -> web.StreamResponse:
 async def invite(request: web.Request) -> web.StreamResponse:
     who = actor(request)
     form = await request.post()
-    back = str(form.get("back", "/"))
+    back = safe_next(str(form.get("back", "/")))
     async with request.app[DB].begin() as s:
         account = await s.get(Account, path_id(request))
         if account is None or not account.active:
             raise NotFound("There is no such account.")
         await auth.invite(s, who, request.app[SETTINGS], account)
-    target = back if back.startswith("/") and not back.startswith("//") else "/"
-    raise web.HTTPSeeOther(f"{target}{'&' if '?' in target else '?'}invited={account.id}")
+    raise web.HTTPSeeOther(f"{back}{'&' if '?' in back else '?'}invited={account.id}")
 
 
 @routes.get("/staff/outbox")
