@@ -355,15 +355,27 @@ class FakeChat:
         location = {"latitude": latitude, "longitude": longitude}
         return self._post(self._message(None, None, location=location))
 
-    def press(self, button: str, message: Any = None, *, sender: dict | None = None) -> dict:
+    def press(
+        self,
+        button: str,
+        message: Any = None,
+        *,
+        as_sent: bool = False,
+        sender: dict | None = None,
+    ) -> dict:
         """A callback query: the user presses the inline button labelled `button` under
         `message` (a Call, Message or message id; by default the newest bot message that
-        currently shows such a button). The query carries the message as it now is."""
+        shows such a button now). The query carries the message as it now is.
+
+        `as_sent=True` (with a Call) presses a button the message showed when sent, though an
+        edit has taken it away since: the user pressed before the edit reached them."""
         if message is None:
             found = self.fake._newest_with_button(self.id, button)
         else:
             found = self.fake._messages[self.id].get(_message_id_of(message))
         markup = (found or {}).get("reply_markup", {})
+        if as_sent and isinstance(message, Call):
+            markup = message.params.get("reply_markup") or {}
         buttons = [b for row in markup.get("inline_keyboard", []) for b in row]
         match = next((b for b in buttons if b["text"] == button), None)
         if match is None or "callback_data" not in match:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from telegram.error import TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot
 
 from .fakebotapi import FakeBotAPI
 
@@ -67,7 +67,7 @@ class RunningBot:
     polling_errors: list[TelegramError] = field(default_factory=list)
 
     @property
-    def bot(self):  # noqa: ANN201 - an ExtBot, typed by PTB
+    def bot(self) -> ExtBot:
         return self.app.bot
 
     async def idle(self, timeout: float = 5.0) -> None:

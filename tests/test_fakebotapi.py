@@ -139,9 +139,19 @@ async def test_a_command_with_its_argument_and_a_button_pressed(fake_telegram: F
         assert anna.buttons == []
         assert anna.texts == ["start ABC123"]
 
+        # The buttons are gone; a press that left before the edit arrived still comes.
+        with pytest.raises(AssertionError, match="no button 'Ja'"):
+            anna.press("Ja", reply)
+        late = anna.press("Ja", reply, as_sent=True)
+        assert late["callback_query"]["message"]["text"] == "You chose no"
+        await fake_telegram.wait_for("answerCallbackQuery", count=2)
+
 
 async def test_commands_in_a_group_name_the_bot(fake_telegram: FakeBotAPI):
-    async with run_bot(minimal_bot(fake_telegram), fake_telegram):
+    async def factory() -> Application:  # run_bot takes a factory too, sync or async
+        return minimal_bot(fake_telegram)
+
+    async with run_bot(factory, fake_telegram):
         group = fake_telegram.group_chat("Familie", supergroup=True)
         update = group.command("start", "XY")
         assert update["message"]["text"] == "/start@loket_test_bot XY"
@@ -246,11 +256,17 @@ async def test_what_the_bot_uploads_is_kept_and_served(fake_telegram: FakeBotAPI
         anna = fake_telegram.private_chat()
         data = b"%PDF-1.4 the firm's letter\r\n\x00\x01"
         sent = await bot.bot.send_document(
-            anna.id, document=data, filename='brief "2024" é.pdf', caption="Uw aangifte"
+            anna.id,
+            document=data,
+            filename='brief "2024" é.pdf',
+            caption="Uw aangifte",
+            thumbnail=b"\xff\xd8 thumbnail",
         )
         [call] = fake_telegram.calls_of("sendDocument", chat_id=anna.id)
         assert fake_telegram.upload(call, "document") == data
         assert call.files["document"].filename == 'brief "2024" é.pdf'
+        # Sent as attach://<part>, the thumbnail is found under its parameter's name.
+        assert fake_telegram.upload(call, "thumbnail") == b"\xff\xd8 thumbnail"
         assert call.text == "Uw aangifte" == sent.caption
         file = await bot.bot.get_file(sent.document.file_id)
         assert await file.download_as_bytearray() == data
@@ -438,13 +454,14 @@ async def test_the_bot_api_refuses_what_telegram_refuses(fake_telegram: FakeBotA
             await bot.bot.answer_callback_query("12345")
 
 
-async def test_commands_are_recorded_per_language(fake_telegram: FakeBotAPI):
-    app = bot_builder(fake_telegram).build()
-    async with run_bot(app, fake_telegram) as bot:
-        await bot.bot.set_my_commands([("start", "Koppelen"), ("help", "Hulp")])
-        await bot.bot.set_my_commands([("start", "Link"), ("help", "Help")], language_code="en")
-    assert [c["description"] for c in fake_telegram.commands()] == ["Koppelen", "Hulp"]
-    assert [c["command"] for c in fake_telegram.commands("en")] == ["start", "help"]
+async def test_commands_set_in_post_init_are_recorded_per_language(fake_telegram: FakeBotAPI):
+    async def register(app: Application) -> None:
+        await app.bot.set_my_commands([("start", "Koppelen"), ("help", "Hulp")])
+        await app.bot.set_my_commands([("start", "Link"), ("help", "Help")], language_code="en")
+
+    async with run_bot(bot_builder(fake_telegram).post_init(register).build(), fake_telegram):
+        assert [c["description"] for c in fake_telegram.commands()] == ["Koppelen", "Hulp"]
+        assert [c["command"] for c in fake_telegram.commands("en")] == ["start", "help"]
 
 
 async def test_webhook_updates_carry_the_secret_token(fake_telegram: FakeBotAPI):
