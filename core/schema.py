@@ -23,7 +23,26 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def _upgrade(connection: Connection) -> None:
-    command.upgrade(alembic_config(connection), "head")
+    if connection.dialect.name != "sqlite":
+        with connection.begin():
+            command.upgrade(alembic_config(connection), "head")
+        return
+    # A migration that changes a column on SQLite copies the table and drops the old one (an
+    # Alembic batch). With foreign keys on, that DROP deletes every row that cascades from the
+    # table (an account's tokens, recovery codes, sessions, checklist assignments...) and
+    # empties every SET NULL reference to it. SQLite's own recipe for such changes: foreign
+    # keys off, outside any transaction (inside one the pragma does nothing), and a check
+    # before committing.
+    raw = connection.connection
+    raw.cursor().execute("PRAGMA foreign_keys = OFF")
+    try:
+        with connection.begin():
+            command.upgrade(alembic_config(connection), "head")
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+    finally:
+        raw.cursor().execute("PRAGMA foreign_keys = ON")
 
 
 def _current(connection: Connection) -> tuple[str | None, str | None]:
@@ -34,7 +53,7 @@ def _current(connection: Connection) -> tuple[str | None, str | None]:
 
 async def upgrade(engine: AsyncEngine) -> None:
     """Bring the database to the newest schema; safe to run again."""
-    async with engine.begin() as conn:
+    async with engine.connect() as conn:
         await conn.run_sync(_upgrade)
 
 
