@@ -1,9 +1,12 @@
-"""Telegram in the web view: My details offers a one-time code and deep link where a bot runs,
-and unlinks; staff see who has Telegram and whose chat blocked the bot."""
+"""Telegram in the web view and the CLI: My details offers a one-time code and deep link where a
+bot runs, and unlinks; staff see who has Telegram and whose chat blocked the bot; `loket
+dossier show` and `loket account list` say so too."""
 
 from __future__ import annotations
 
+import argparse
 import html
+import json
 import re
 from pathlib import Path
 
@@ -14,9 +17,12 @@ from core.db import Database
 from core.models import Account, OutboxItem
 from core.services import telegram
 from core.services.telegram import ChatInfo
+from loket.commands import dossiers as dossier_commands
+from loket.commands import people
 from loket.config import ConfigError, load_settings
+from loket.runtime import Runtime
 
-from .conftest import PASSWORD, Firm, open_browser, set_password
+from .conftest import PASSWORD, Firm, mail_settings, open_browser, set_password
 from .webclient import Browser
 
 CHAT = ChatInfo(6_000_000_001)
@@ -150,6 +156,40 @@ def _cell(page: str, username: str) -> str:
     found = re.search(rf'data-testid="telegram-{re.escape(username)}">(.*?)</td>', page, re.S)
     assert found, f"no Telegram cell for {username}"
     return html.unescape(found.group(1))
+
+
+async def test_the_cli_shows_telegram_per_account(
+    db: Database, firm: Firm, store, tmp_path: Path, capsys
+) -> None:
+    async with db.begin() as s:
+        (await s.get(Account, firm.alice.id)).telegram_chat_id = CHAT.id
+        await telegram.mark_blocked(s, CHAT.id)
+        (await s.get(Account, firm.bv_main.id)).telegram_chat_id = CHAT.id + 1
+    rt = Runtime(settings=mail_settings(tmp_path), db=db, store=store)
+
+    await dossier_commands.dossier_show(rt, argparse.Namespace(number="2026-0001", json=True))
+    shown = json.loads(capsys.readouterr().out)
+    [alice] = shown["accounts"]
+    assert (alice["username"], alice["telegram"], alice["telegram_blocked"]) == (
+        "alice",
+        True,
+        True,
+    )
+    await dossier_commands.dossier_show(rt, argparse.Namespace(number="2026-0001", json=False))
+    assert "account alice <alice@example.nl> (client; Telegram: bot blocked)" in (
+        capsys.readouterr().out
+    )
+
+    await people.account_list(rt, argparse.Namespace(json=True))
+    listed = {a["username"]: a for a in json.loads(capsys.readouterr().out)}
+    assert listed["bakkerij"]["telegram"] and not listed["bakkerij"]["telegram_blocked"]
+    assert not listed["carol"]["telegram"]
+    assert {k: listed["sanne"][k] for k in ("role", "active", "two_factor", "email")} == {
+        "role": "staff",
+        "active": True,
+        "two_factor": "none",
+        "email": "sanne@firm.example",
+    }
 
 
 def test_the_bots_username_is_checked_when_the_settings_are_read() -> None:
