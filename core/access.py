@@ -9,6 +9,7 @@ Every service asks here; no adapter decides on its own. The rules:
 - whoever sees a dossier may read it, download its documents, write messages in it and deliver
   documents to it; only staff change its status or steps and publish documents;
 - a company's main account manages the company's extra accounts;
+- clients and intermediaries may link a Telegram chat to their own account; staff may not;
 - checklists and questionnaires go by who they are given to (their assignees): staff read,
   answer and review every one; any other account reads and answers only a checklist given to
   that very account, and only while it sees the dossier. Nobody else's rules add to that: a
@@ -108,6 +109,12 @@ def can_manage_company_accounts(actor: Actor, client: Client) -> bool:
         and actor.client_id == client.id
         and client.kind is ClientKind.COMPANY
     )
+
+
+def can_link_telegram(actor: Actor) -> bool:
+    """Link a Telegram chat to one's own account: the bot is the clients' channel (a client's
+    accounts, an intermediary's logins), not the firm's."""
+    return actor.account_id is not None and actor.role in (Role.CLIENT, Role.INTERMEDIARY)
 
 
 def can_manage_firm(actor: Actor) -> bool:

@@ -10,12 +10,13 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import tokens
-from .models import Account, Dossier, IntermediaryOffice, OutboxItem, Role
+from .models import Account, Dossier, IntermediaryOffice, OutboxItem, Role, TelegramChat
 
 
 class Kind(enum.StrEnum):
@@ -41,6 +42,12 @@ class Kind(enum.StrEnum):
     ATTACHMENTS_LEFT_OUT = "attachments_left_out"  # filed, but files too large to take
     REMINDER = "reminder"
     DOCUMENT_RECEIVED = "document_received"
+    # Telegram (core.services.telegram): a code to link a chat, by email; and, by email to the
+    # account holder or by Telegram to the chat, that a link ended (unlinked on the other
+    # side) or was replaced (the chat or the account was linked anew elsewhere).
+    TELEGRAM_LINK = "telegram_link"
+    TELEGRAM_UNLINKED = "telegram_unlinked"
+    TELEGRAM_MOVED = "telegram_moved"
 
 
 # The kinds a person can switch off per channel in "My details"; the others always go by email.
@@ -49,10 +56,11 @@ CHANNELS = ("email", "telegram")
 TO_FIRM = frozenset({Kind.CLIENT_MESSAGE, Kind.CLIENT_DOCUMENT, Kind.CHECKLIST_SUBMITTED})
 
 
-def wants(account: Account, kind: Kind, channel: str) -> bool:
+def wants(account: Account, kind: Kind, channel: str, *, chat_blocked: bool = False) -> bool:
     """Whether ``account`` wants ``kind`` on ``channel``: by email unless switched off; by
-    Telegram only once a chat is linked, and then unless switched off."""
-    if channel == "telegram" and account.telegram_chat_id is None:
+    Telegram only once a chat is linked, and then unless switched off or the chat blocked the
+    bot (``chat_blocked``: its TelegramChat.blocked_at is set)."""
+    if channel == "telegram" and (account.telegram_chat_id is None or chat_blocked):
         return False
     if kind not in OPTIONAL_KINDS:
         return channel == "email"
@@ -76,6 +84,29 @@ class Recipient:
     def party(self) -> str:
         """Who it is for, in an idempotency key: the account, or the office."""
         return str(self.account_id) if self.account_id is not None else f"o{self.office_id}"
+
+
+async def chat_blocked(session: AsyncSession, account: Account) -> bool:
+    """Whether the account's linked chat has blocked the bot (nothing is sent there then)."""
+    if account.telegram_chat_id is None:
+        return False
+    blocked_at = await session.scalar(
+        select(TelegramChat.blocked_at).where(TelegramChat.chat_id == account.telegram_chat_id)
+    )
+    return blocked_at is not None
+
+
+def link(item: OutboxItem, public_url: str) -> str:
+    """Where a notification points, in a mail's button or under a chat message: the checklist
+    to review for staff, else the dossier, else the portal. A mail about the account itself
+    may carry its own link (``secret_link``) instead."""
+    payload = item.payload or {}
+    base = public_url.rstrip("/")
+    checklist_id = payload.get("checklist_id")
+    if item.kind == Kind.CHECKLIST_SUBMITTED.value and isinstance(checklist_id, int):
+        return f"{base}/checklists/{checklist_id}"  # the review page itself
+    number = payload.get("dossier_number")
+    return f"{base}/dossiers/{quote(str(number), safe='')}" if number else f"{base}/"
 
 
 def _office(office: IntermediaryOffice) -> Recipient:
@@ -102,8 +133,9 @@ async def recipients(
             if office is not None:
                 out.append(_office(office))
             continue
+        blocked = await chat_blocked(session, account)
         for channel in CHANNELS:
-            if wants(account, kind, channel):
+            if wants(account, kind, channel, chat_blocked=blocked):
                 address = account.email if channel == "email" else str(account.telegram_chat_id)
                 out.append(
                     Recipient(

@@ -45,6 +45,10 @@ class Settings:
 
     telegram_token: str | None = field(default=None, repr=False)
     telegram_api_url: str | None = None
+    telegram_webhook_url: str | None = None
+    # The bot's username (without "@") for the deep links in My details and in mail; without
+    # it, the name the bot process recorded from getMe at its start (core.services.telegram).
+    telegram_bot_username: str | None = None
 
     # Text messages (two-step verification) go to a generic HTTP gateway; without a URL, SMS
     # is not offered. The URL and the body template may hold an API key: kept out of repr.
@@ -105,6 +109,10 @@ class Settings:
     def sms_originator(self) -> str:
         # An alphanumeric sender name may be at most 11 characters long.
         return self.sms_sender or self.firm_name[:11]
+
+    @property
+    def telegram_configured(self) -> bool:
+        return bool(self.telegram_token)
 
     @property
     def https(self) -> bool:

@@ -24,7 +24,8 @@ the rest of the day, each telling the account holder by mail once. A right code 
 
 Sending: codes texted per account (``SMS_LIMITS``; a text that led to a right code no longer
 counts, so a client who logs in often is not held up); "forgot password" mails per address
-and per account (``FORGOT_PER_ADDRESS``, ``FORGOT_PER_ACCOUNT``).
+and per account (``FORGOT_PER_ADDRESS``, ``FORGOT_PER_ACCOUNT``); mails with a code to link
+Telegram per chat and per address (``TELEGRAM_LINK_PER_CHAT``, ``TELEGRAM_LINK_PER_ADDRESS``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ CODE_LIMITS = (Limit("code", 15, 10), Limit("code_day", DAY, 20))
 SMS_LIMITS = (Limit("sms", 15, 3), Limit("sms_day", DAY, 10))
 FORGOT_PER_ADDRESS = Limit("forgot_address", 60, 3)
 FORGOT_PER_ACCOUNT = Limit("forgot_account", 60, 3)
+# Telegram linking by email (core.services.telegram): mails asked for per chat and per address.
+TELEGRAM_LINK_PER_CHAT = Limit("tg_link_chat", 60, 3)
+TELEGRAM_LINK_PER_ADDRESS = Limit("tg_link_address", 60, 3)
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = leaf(client, "invite", mail.client_invite, "send (or resend) the invitation mail")
     p.add_argument("--account", required=True, metavar="USERNAME")
 
+    acct = groups.add_parser("account", help="accounts").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    leaf(acct, "list", people.account_list, "every account: role, active, two-step, Telegram")
+
     inter = groups.add_parser("intermediary", help="intermediary offices").add_subparsers(
         dest="action", metavar="ACTION", required=True
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from core.settings import Settings
 from .sms_http import check_settings as check_sms_settings
 
 PREFIX = "LOKET_"
+BOT_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{1,28}[Bb][Oo][Tt]")
 SECRET_FILE = "secret_key"
 
 
@@ -82,6 +84,14 @@ def load_settings(
         problem = check_sms_settings(settings)
         if problem:
             raise ConfigError(problem)
+    if settings.telegram_bot_username is not None:
+        username = settings.telegram_bot_username.strip().removeprefix("@")
+        if not BOT_USERNAME.fullmatch(username):
+            raise ConfigError(
+                f"{PREFIX}TELEGRAM_BOT_USERNAME must be the bot's username as BotFather gave it "
+                f"(5 to 32 letters, digits and underscores, ending in 'bot'), not {username!r}."
+            )
+        settings = dataclasses.replace(settings, telegram_bot_username=username)
     for name in _AT_LEAST_ONE:
         if getattr(settings, name) < 1:
             raise ConfigError(f"{PREFIX}{name.upper()} must be at least 1.")

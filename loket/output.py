@@ -13,6 +13,7 @@ from typing import Any
 
 from core.models import Account, Client, Document, Dossier, DossierStep, IntermediaryOffice, Message
 from core.services.dossiers import DossierView
+from core.services.telegram import TelegramStatus
 
 
 def _plain(value: Any) -> Any:
@@ -35,6 +36,28 @@ def account_json(a: Account) -> dict[str, Any]:
         "intermediary_id": a.intermediary_id,
         "is_main": a.is_main,
     }
+
+
+def account_row_json(a: Account, telegram: TelegramStatus) -> dict[str, Any]:
+    """An account as `loket account list` and `loket dossier show` list it."""
+    return {
+        **account_json(a),
+        "active": a.active,
+        "two_factor": _plain(a.two_factor),
+        "telegram": telegram.linked,
+        "telegram_blocked": telegram.blocked_at is not None,
+    }
+
+
+def account_line(a: dict) -> str:
+    """An account in one line, for a person: who, and how they can be reached."""
+    telegram = "; Telegram: bot blocked" if a["telegram_blocked"] else "; Telegram"
+    return (
+        f"{a['username']} <{a['email']}> ({a['role']}"
+        f"{'' if a['active'] else ', inactive'}"
+        f"{'' if a['two_factor'] == 'none' else ', two-step ' + a['two_factor']}"
+        f"{telegram if a['telegram'] else ''})"
+    )
 
 
 def client_json(c: Client, main: Account) -> dict[str, Any]:
@@ -117,9 +140,11 @@ def dossier_show_json(
     documents: list[Document],
     messages: list[Message],
     senders: dict[int, str] | None = None,
+    accounts: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     return {
         **dossier_json(view.dossier),
+        "accounts": accounts or [],
         "steps_done": view.steps_done,
         "steps_total": len(view.steps),
         "steps": [step_json(s) for s in view.steps],

@@ -107,7 +107,14 @@ async def start_web(rt: Runtime) -> web.AppRunner:
     s = rt.settings
     # Staff file quarantined mail from the web view; the mail bridge reads the original.
     filer = QuarantineFiler(rt.db, rt.store, s)
-    app = create_app(s, rt.db, rt.store, sms=sms_gateway(s), mail_filer=filer)
+    app = create_app(
+        s,
+        rt.db,
+        rt.store,
+        sms=sms_gateway(s),
+        mail_filer=filer,
+        telegram=s.telegram_configured,
+    )
     runner = web.AppRunner(
         app,
         access_log_class=RedactingAccessLogger,

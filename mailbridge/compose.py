@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from typing import Any
-from urllib.parse import quote
 
 import jinja2
 
-from core import replytokens
+from core import notifications, replytokens
 from core.i18n import N_, gettext_for
 from core.models import OutboxItem, utcnow
 from core.replytokens import ReplyTarget
@@ -40,6 +39,9 @@ SUBJECTS = {
     "attachments_left_out": N_("[%(dossier)s] Some attachments of your mail did not arrive"),
     "reminder": N_("Reminder: we are still waiting for a few things"),
     "document_received": N_("We received your document"),
+    "telegram_link": N_("Your code to link Telegram to %(firm)s"),
+    "telegram_unlinked": N_("Telegram is no longer linked to your account at %(firm)s"),
+    "telegram_moved": N_("Your Telegram chat was linked to another account at %(firm)s"),
 }
 
 # The paragraph that says what happened; %(…)s from the item's payload.
@@ -93,6 +95,32 @@ INTROS = {
         'We received your mail "%(subject)s". It could not be added to your dossier '
         "automatically, so a colleague will look at it; there is no need to send it again."
     ),
+    "telegram_link": N_(
+        "Someone asked in Telegram to link a chat to your account at %(firm)s. If that was "
+        "you, open the link below on the phone or computer where you use Telegram, or send "
+        "/start %(secret_code)s to our bot @%(bot)s. The code works once, for %(minutes)s "
+        "minutes. If it was not you, ignore this mail: nothing is linked without the code."
+    ),
+    "telegram_unlinked": N_(
+        "The Telegram chat linked to your account was unlinked with /unlink in that chat: you "
+        "no longer get anything from us there. You can link Telegram again in My details. If "
+        "that was not you, contact us."
+    ),
+    "telegram_moved": N_(
+        "The Telegram chat that was linked to your account has been linked to another account "
+        "with a code for that account, so it no longer receives anything for yours. If that "
+        "was not you, contact us."
+    ),
+}
+
+# The same paragraph when the bot's username is not known: no deep link to give.
+BOTLESS_INTROS = {
+    "telegram_link": N_(
+        "Someone asked in Telegram to link a chat to your account at %(firm)s. If that was "
+        "you, send /start %(secret_code)s to our bot in Telegram. The code works once, for "
+        "%(minutes)s minutes. If it was not you, ignore this mail: nothing is linked without "
+        "the code."
+    ),
 }
 
 # The same paragraph for a payload without the ``title`` the one above names.
@@ -111,6 +139,7 @@ BUTTONS = {
     "invitation": N_("Confirm my email address"),
     "set_password": N_("Set my password"),
     "checklist_submitted": N_("Review the checklist"),
+    "telegram_link": N_("Open the chat with our bot"),
 }
 
 _env = jinja2.Environment(
@@ -157,22 +186,18 @@ def _link(item: OutboxItem, settings: Settings) -> str:
     payload = item.payload or {}
     if payload.get("secret_link"):
         return str(payload["secret_link"])
-    base = settings.public_url.rstrip("/")
-    checklist_id = payload.get("checklist_id")
-    if item.kind == "checklist_submitted" and isinstance(checklist_id, int):
-        return f"{base}/checklists/{checklist_id}"  # the review page itself
-    number = payload.get("dossier_number")
-    return f"{base}/dossiers/{quote(str(number), safe='')}" if number else f"{base}/"
+    return notifications.link(item, settings.public_url)
 
 
 def render(item: OutboxItem, settings: Settings) -> Composed:
     _ = gettext_for(item.language)
     values = _values(item, settings)
     subject = _(SUBJECTS.get(item.kind, DEFAULT_SUBJECT)) % values
-    intros = INTROS if values["title"] or item.kind not in UNTITLED_INTROS else UNTITLED_INTROS
-    intro = _(intros.get(item.kind, DEFAULT_INTRO)) % values
-    button = _(BUTTONS.get(item.kind, DEFAULT_BUTTON))
     payload = item.payload or {}
+    botless = item.kind in BOTLESS_INTROS and not payload.get("bot")
+    intros = INTROS if values["title"] or item.kind not in UNTITLED_INTROS else UNTITLED_INTROS
+    intro = _((BOTLESS_INTROS if botless else intros).get(item.kind, DEFAULT_INTRO)) % values
+    button = _(DEFAULT_BUTTON if botless else BUTTONS.get(item.kind, DEFAULT_BUTTON))
     base = settings.public_url.rstrip("/")
     context = {
         "_": _,

@@ -1,8 +1,9 @@
-"""The web application: ``create_app(settings, db, store, sms=gateway)``.
+"""The web application: ``create_app(settings, db, store, sms=gateway, telegram=True)``.
 
 The engine and store are made by the caller (loket/), so one process can share them between
 the web view, the mail bridge and the bot. So is the SMS gateway: loket/ passes one only when
-an SMS provider is configured, and the web view offers text messages only then.
+an SMS provider is configured, and the web view offers text messages only then. Likewise
+``telegram``: whether a bot runs for this portal, so that My details offers to link a chat.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from core.sms import SmsGateway
 from core.storage import FileStore
 
 from . import filters, middleware, uploads
-from .keys import DB, MAIL_FILER, SETTINGS, SMS, STORE
+from .keys import DB, MAIL_FILER, SETTINGS, SMS, STORE, TELEGRAM
 from .views import auth, checklists, dossiers, health, me, messages, quarantine, staff
 
 HERE = Path(__file__).parent
@@ -33,6 +34,7 @@ def create_app(
     *,
     sms: SmsGateway | None = None,
     mail_filer: MailFiler | None = None,
+    telegram: bool = False,
 ) -> web.Application:
     app = web.Application(
         middlewares=[
@@ -55,6 +57,7 @@ def create_app(
         app[SMS] = sms
     if mail_filer is not None:
         app[MAIL_FILER] = mail_filer
+    app[TELEGRAM] = telegram
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),

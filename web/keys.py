@@ -14,6 +14,8 @@ SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
 STORE = web.AppKey("store", FileStore)
 SMS = web.AppKey("sms", SmsGateway)
+# Whether a Telegram bot is configured (loket/ says so): My details then offers linking a chat.
+TELEGRAM = web.AppKey("telegram", bool)
 # Files quarantined mail (the mail bridge's, handed in by loket/); absent: staff file by CLI.
 MAIL_FILER = web.AppKey("mail_filer", MailFiler)
 

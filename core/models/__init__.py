@@ -19,6 +19,7 @@ from .dossiers import FINISHED_STATUSES, Dossier, DossierStatus, DossierStep
 from .inbound import InboundMail
 from .messages import MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH, Direction, Message, MessageRead
 from .outbox import OutboxItem, OutboxStatus
+from .telegram import TelegramBot, TelegramChat, TelegramUpdate
 
 __all__ = [
     "FINISHED_STATUSES",
@@ -53,6 +54,9 @@ __all__ = [
     "RecoveryCode",
     "ReviewState",
     "Role",
+    "TelegramBot",
+    "TelegramChat",
+    "TelegramUpdate",
     "Token",
     "TwoFactorMethod",
     "WebSession",

@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, sparse_index, str_enum, utcnow
@@ -64,7 +64,11 @@ class Account(Base):
     phone: Mapped[str | None] = mapped_column(String(32), default=None)
     # {"new_document": {"email": true, "telegram": false}, ...}; missing keys mean "on by email".
     notifications: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    telegram_chat_id: Mapped[int | None] = mapped_column(unique=True, default=None)
+    # The linked Telegram chat (one chat per account, one account per chat). Telegram's ids
+    # need up to 52 bits: BIGINT on PostgreSQL; SQLite's INTEGER holds 64 bits already.
+    telegram_chat_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), unique=True, default=None
+    )
 
     # Set by the mail bridge when mail to this address bounces, for staff to see.
     email_failing_since: Mapped[dt.datetime | None] = mapped_column(default=None)

@@ -146,3 +146,9 @@ async def account_by_username(session: AsyncSession, username: str) -> Account:
     if account is None:
         raise NotFound("There is no account '%(username)s'.", username=username)
     return account
+
+
+async def list_accounts(session: AsyncSession, actor: Actor) -> list[Account]:
+    """Every account (active or not), for staff and scripts."""
+    access.require(access.can_manage_firm(actor), "Only staff may list accounts.")
+    return list(await session.scalars(select(Account).order_by(Account.id)))

@@ -39,6 +39,9 @@ KIND_LABELS = {
     Kind.ATTACHMENTS_LEFT_OUT.value: N_("Attachments too large to receive"),
     Kind.REMINDER.value: N_("Reminder"),
     Kind.DOCUMENT_RECEIVED.value: N_("Document received"),
+    Kind.TELEGRAM_LINK.value: N_("Code to link Telegram"),
+    Kind.TELEGRAM_UNLINKED.value: N_("Telegram unlinked"),
+    Kind.TELEGRAM_MOVED.value: N_("Telegram linked elsewhere"),
     "sms_code": N_("Verification code by SMS"),
 }
 

@@ -35,10 +35,19 @@ async def set_language(session: AsyncSession, actor: Actor, language: str) -> Ac
 async def set_notifications(
     session: AsyncSession, actor: Actor, wanted: set[tuple[str, str]]
 ) -> Account:
-    """``wanted`` holds (kind, channel) pairs that are on; every other optional pair is off."""
+    """``wanted`` holds (kind, channel) pairs that are on; every other optional pair is off.
+    Without a linked chat the Telegram choices cannot be made (the page shows them disabled),
+    so they stay as they were rather than all turning off."""
     account = await my_account(session, actor)
+    before = account.notifications or {}
+
+    def on(kind: str, channel: str) -> bool:
+        if channel == "telegram" and account.telegram_chat_id is None:
+            return bool(before.get(kind, {}).get(channel, True))
+        return (kind, channel) in wanted
+
     account.notifications = {
-        kind.value: {channel: (kind.value, channel) in wanted for channel in CHANNELS}
+        kind.value: {channel: on(kind.value, channel) for channel in CHANNELS}
         for kind in OPTIONAL_KINDS
     }
     audit.record(session, actor, "profile.notifications")

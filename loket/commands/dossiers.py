@@ -13,12 +13,20 @@ from core.models import (
     DocumentCategory,
     IntermediaryOffice,
 )
-from core.services import accounts, documents, dossiers, messages
+from core.services import accounts, documents, dossiers, messages, profile, telegram
 from core.services.documents import Upload
 from core.storage import read_chunks
 
 from ..files import readable_file
-from ..output import document_json, dossier_json, dossier_show_json, emit, message_json
+from ..output import (
+    account_line,
+    account_row_json,
+    document_json,
+    dossier_json,
+    dossier_show_json,
+    emit,
+    message_json,
+)
 from ..runtime import Runtime
 
 SYSTEM = Actor.system()
@@ -57,7 +65,12 @@ async def dossier_show(rt: Runtime, args: argparse.Namespace) -> None:
         senders = {r.message.id: r.sender for r in msgs if r.sender}
         client = await s.get(Client, d.client_id)
         office = await s.get(IntermediaryOffice, d.intermediary_id) if d.intermediary_id else None
-    data = dossier_show_json(view, [r.document for r in docs], [r.message for r in msgs], senders)
+        people = await profile.dossier_accounts(s, SYSTEM, d.id)
+        chats = await telegram.telegram_status(s, people)
+    accounts_data = [account_row_json(a, chats.get(a.id, telegram.NOT_LINKED)) for a in people]
+    data = dossier_show_json(
+        view, [r.document for r in docs], [r.message for r in msgs], senders, accounts_data
+    )
     emit(args.json, data, "\n".join(_dossier_lines(data, client, office)))
 
 
@@ -83,6 +96,7 @@ def _dossier_lines(
         f"  [{'x' if st['done_at'] else ' '}] {st['position']}. {st['title']}"
         for st in data["steps"]
     ]
+    lines += [f"  account {account_line(a)}" for a in data["accounts"]]
     for doc in data["documents"]:
         lines += [
             f"  document {doc['id']} [{doc['category']}] {doc['filename']}"

@@ -1,4 +1,4 @@
-"""loket staff add, client add, intermediary add."""
+"""loket staff add, client add, intermediary add, account list."""
 
 from __future__ import annotations
 
@@ -6,9 +6,16 @@ import argparse
 
 from core.actor import Actor
 from core.models import ClientKind, Language
-from core.services import accounts, clients
+from core.services import accounts, clients, telegram
 
-from ..output import account_json, client_json, emit, intermediary_json
+from ..output import (
+    account_json,
+    account_line,
+    account_row_json,
+    client_json,
+    emit,
+    intermediary_json,
+)
 from ..runtime import Runtime
 
 SYSTEM = Actor.system()
@@ -56,3 +63,11 @@ async def intermediary_add(rt: Runtime, args: argparse.Namespace) -> None:
         intermediary_json(office, account),
         f"Intermediary {office.name} added (id {office.id}) with account {account.username}.",
     )
+
+
+async def account_list(rt: Runtime, args: argparse.Namespace) -> None:
+    async with rt.db.read() as s:
+        found = await accounts.list_accounts(s, SYSTEM)
+        chats = await telegram.telegram_status(s, found)
+    rows = [account_row_json(a, chats.get(a.id, telegram.NOT_LINKED)) for a in found]
+    emit(args.json, rows, "\n".join(account_line(r) for r in rows) or "No accounts yet.")

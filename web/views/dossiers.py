@@ -7,7 +7,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from core.models import Document, DocumentCategory, DossierStatus
-from core.services import checklists, documents, dossiers, messages, profile
+from core.services import checklists, documents, dossiers, messages, profile, telegram
 
 from ..guards import actor, login_required
 from ..keys import DB, STORE
@@ -69,6 +69,7 @@ async def dossier(request: web.Request) -> web.StreamResponse:
                 s, who, dossier_id=view.dossier.id, category=DocumentCategory(tab)
             )
         people = await profile.dossier_accounts(s, who, view.dossier.id) if who.is_staff else []
+        people_telegram = await telegram.telegram_status(s, people)
         listed = await checklists.on_dossier(s, who, view.dossier.id)
     return page(
         request,
@@ -79,6 +80,7 @@ async def dossier(request: web.Request) -> web.StreamResponse:
             "tabs": TABS,
             "rows": rows,
             "people": people,
+            "people_telegram": people_telegram,
             "checklists": listed,
             "waiting": checklists.action_states(who),
         },

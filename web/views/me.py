@@ -1,4 +1,5 @@
-"""My details: language, notifications, password, two-step verification, company accounts."""
+"""My details: language, notifications, password, two-step verification, Telegram, company
+accounts."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from aiohttp import web
 
 from core.errors import LoketError, TooManyAttempts
 from core.notifications import CHANNELS, OPTIONAL_KINDS, wants
-from core.services import auth, profile, totpsecrets, twofactor
+from core.services import auth, profile, telegram, totpsecrets, twofactor
 from core.sms import available as sms_available
 
 from ..guards import actor, login_required, safe_next
-from ..keys import DB, LIVE, SET_LANG, SETTINGS, SMS
+from ..keys import DB, LIVE, SET_LANG, SETTINGS, SMS, TELEGRAM
 from ..params import path_id
 from ..render import page, refused, retry_after
 
@@ -35,6 +36,7 @@ async def _me_page(
         account = await profile.my_account(s, actor(request))
         left = await twofactor.recovery_codes_left(s, account.id)
         manages = await profile.manages_company_accounts(s, actor(request))
+        chat = (await telegram.telegram_status(s, [account])).get(account.id, telegram.NOT_LINKED)
     prefs = {
         (kind.value, channel): wants(account, kind, channel)
         for kind in OPTIONAL_KINDS
@@ -48,6 +50,9 @@ async def _me_page(
         "codes_left": left,
         "manages_accounts": manages,
         "sms_offered": request.app.get(SMS) is not None,
+        # Linking is offered where a bot runs; a link made earlier can always be undone.
+        "telegram_offered": request.app[TELEGRAM] and telegram.may_link(actor(request)),
+        "telegram": chat,
         "welcome": request.query.get("welcome") == "1",
         "saved": request.query.get("saved"),
     }
@@ -199,12 +204,33 @@ async def two_factor_off(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/me?saved=2fa")
 
 
+@routes.post("/me/telegram/link")
+@login_required
+async def telegram_link(request: web.Request) -> web.StreamResponse:
+    """A one-time code and deep link, shown once on this page (never sent anywhere)."""
+    if not request.app[TELEGRAM]:
+        raise web.HTTPSeeOther("/me")
+    async with request.app[DB].begin() as s:
+        code = await telegram.issue_link_code(s, request.app[SETTINGS], actor(request))
+    qr = qr_svg(code.deep_link) if code.deep_link else None
+    return await _me_page(request, {"link_code": code, "link_qr": qr})
+
+
+@routes.post("/me/telegram/unlink")
+@login_required
+async def telegram_unlink(request: web.Request) -> web.StreamResponse:
+    async with request.app[DB].begin() as s:
+        await telegram.unlink(s, actor(request))
+    raise web.HTTPSeeOther("/me?saved=telegram#telegram")
+
+
 @routes.get("/me/accounts")
 @login_required
 async def company_accounts(request: web.Request) -> web.StreamResponse:
     async with request.app[DB].read() as s:
         accounts = await profile.company_accounts(s, actor(request))
-    return page(request, "accounts.html", {"accounts": accounts})
+        statuses = await telegram.telegram_status(s, accounts)
+    return page(request, "accounts.html", {"accounts": accounts, "people_telegram": statuses})
 
 
 @routes.post("/me/accounts")
@@ -224,9 +250,9 @@ async def add_company_account(request: web.Request) -> web.StreamResponse:
     except LoketError as exc:
         async with request.app[DB].read() as s:
             accounts = await profile.company_accounts(s, actor(request))
-        return page(
-            request, "accounts.html", {"accounts": accounts, "error": exc, "form": form}, status=400
-        )
+            statuses = await telegram.telegram_status(s, accounts)
+        context = {"accounts": accounts, "people_telegram": statuses, "error": exc, "form": form}
+        return page(request, "accounts.html", context, status=400)
     raise web.HTTPSeeOther("/me/accounts?added=1")
 
 

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from core.errors import NotFound, PermissionDenied
 from core.models import Account, OutboxStatus
-from core.services import auth, mailstatus
+from core.services import auth, mailstatus, telegram
 
 from ..guards import actor, login_required, safe_next
 from ..keys import DB, SETTINGS
@@ -106,12 +106,14 @@ async def outbox_page(request: web.Request) -> web.StreamResponse:
     async with request.app[DB].read() as s:
         items = await mailstatus.outbox(s, actor(request), status=status)
         failing = await mailstatus.failing_addresses(s, actor(request))
+        blocked = await telegram.blocked_accounts(s, actor(request))
     return page(
         request,
         "staff_outbox.html",
         {
             "items": items,
             "failing": failing,
+            "blocked": blocked,
             "status": wanted,
             "statuses": [s.value for s in OutboxStatus],
         },
