@@ -19,7 +19,7 @@ from .dossiers import FINISHED_STATUSES, Dossier, DossierStatus, DossierStep
 from .inbound import InboundMail
 from .messages import MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH, Direction, Message, MessageRead
 from .outbox import OutboxItem, OutboxStatus
-from .telegram import TelegramBot, TelegramChat, TelegramUpdate
+from .telegram import TelegramBot, TelegramChat, TelegramDelivery, TelegramUpdate
 
 __all__ = [
     "FINISHED_STATUSES",
@@ -56,6 +56,7 @@ __all__ = [
     "Role",
     "TelegramBot",
     "TelegramChat",
+    "TelegramDelivery",
     "TelegramUpdate",
     "Token",
     "TwoFactorMethod",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, String
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .accounts import Language
@@ -55,3 +55,24 @@ class TelegramBot(Base):
     bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     username: Mapped[str] = mapped_column(String(64))
     seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class TelegramDelivery(Base):
+    """A bot message that carried an outbox item (a firm's message, a new document...): a
+    client's reply to it is about that item's dossier (and message)."""
+
+    __tablename__ = "telegram_deliveries"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    outbox_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox_items.id", ondelete="SET NULL"), default=None
+    )
+    dossier_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dossiers.id", ondelete="CASCADE"), index=True, default=None
+    )
+    # The portal message it showed, when it showed one: a reply answers that message.
+    portal_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), default=None
+    )
+    sent_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

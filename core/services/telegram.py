@@ -54,6 +54,7 @@ from ..models import (
     OutboxStatus,
     TelegramBot,
     TelegramChat,
+    TelegramDelivery,
     TelegramUpdate,
     TwoFactorMethod,
     utcnow,
@@ -595,6 +596,46 @@ async def purge_updates(session: AsyncSession, keep: dt.timedelta = UPDATES_KEPT
         delete(TelegramUpdate).where(TelegramUpdate.handled_at < utcnow() - keep)
     )
     return int(result.rowcount or 0)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a bot message in a chat carried: the dossier, and the portal message if any."""
+
+    dossier_id: int | None
+    portal_message_id: int | None
+    outbox_item_id: int | None
+
+
+async def record_delivery(
+    session: AsyncSession, chat_id: int, message_id: int, item: OutboxItem
+) -> None:
+    """Remember that the bot message ``message_id`` in ``chat_id`` carried ``item``, so that a
+    reply to it is filed in the item's dossier (as an answer to its message, if it was one)."""
+    portal_message = item.payload.get("message_id") if item.kind == Kind.NEW_MESSAGE else None
+    stmt = (
+        dialect_insert(session, TelegramDelivery)
+        .values(
+            chat_id=chat_id,
+            message_id=message_id,
+            outbox_item_id=item.id,
+            dossier_id=item.dossier_id,
+            portal_message_id=portal_message if isinstance(portal_message, int) else None,
+            sent_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["chat_id", "message_id"])
+    )
+    await session.execute(stmt)
+
+
+async def delivery_for(session: AsyncSession, chat_id: int, message_id: int) -> Delivery | None:
+    """What the bot message ``message_id`` in ``chat_id`` carried, or None (a question, an
+    answer, anything that was not a notification). Whether the chat's account may still see
+    that dossier is the services' to check, as for any other request."""
+    row = await session.get(TelegramDelivery, (chat_id, message_id))
+    if row is None:
+        return None
+    return Delivery(row.dossier_id, row.portal_message_id, row.outbox_item_id)
 
 
 async def reserve_send(session: AsyncSession, chat_id: int, now: float) -> float:
