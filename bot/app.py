@@ -1,0 +1,72 @@
+"""``create_bot(settings, db, store)``: the bot as a python-telegram-bot Application, like
+``web.app.create_app`` for the web view. The caller (loket/) runs it: long polling, or fed by
+the web process's webhook route.
+
+What the handlers need (settings, database, store) is kept in ``bot_data`` and read with
+``deps(context)``; nothing else is kept between updates: each chat's state is in core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from telegram.ext import Application, ContextTypes
+
+from core.db import Database
+from core.services import telegram
+from core.settings import Settings
+from core.storage import FileStore
+
+from . import handlers
+
+TELEGRAM_API = "https://api.telegram.org"
+_DEPS = "loket"
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: Settings
+    db: Database
+    store: FileStore
+
+
+def api_urls(settings: Settings) -> tuple[str, str]:
+    """The Bot API's base URL and its file URL: Telegram's, or LOKET_TELEGRAM_API_URL (a local
+    Bot API server, or the tests' fake)."""
+    root = (settings.telegram_api_url or TELEGRAM_API).rstrip("/")
+    return f"{root}/bot", f"{root}/file/bot"
+
+
+def deps(source: ContextTypes.DEFAULT_TYPE | Application[Any, Any, Any, Any, Any, Any]) -> Deps:
+    """The settings, database and store, from a handler's context or the application."""
+    return source.bot_data[_DEPS]
+
+
+def create_bot(
+    settings: Settings, db: Database, store: FileStore, *, polling: bool = True
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The bot. ``polling=False``: no updater, for updates fed by a webhook."""
+    if not settings.telegram_token:
+        raise ValueError("LOKET_TELEGRAM_TOKEN is not set")
+    base_url, base_file_url = api_urls(settings)
+    builder = (
+        Application.builder()
+        .token(settings.telegram_token)
+        .base_url(base_url)
+        .base_file_url(base_file_url)
+        .post_init(_started)
+    )
+    if not polling:
+        builder = builder.updater(None)
+    app = builder.build()
+    app.bot_data[_DEPS] = Deps(settings, db, store)
+    handlers.register(app)
+    return app
+
+
+async def _started(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """The bot's own name, as Telegram knows it, for the deep links the web view shows."""
+    me = await app.bot.get_me()
+    async with deps(app).db.begin() as s:
+        await telegram.record_bot(s, me.id, me.username or "")
