@@ -94,17 +94,20 @@ async def upload_link_target(session: AsyncSession, raw: str) -> Target:
 
 @dataclass
 class Opened:
-    """What the link's page shows: the checklist and the question, and why nothing can be
-    added now (``refused``: the checklist was submitted meanwhile), if so."""
+    """What the link's page shows: the checklist and the question in ``language``, and why
+    nothing can be added now (``refused``: the checklist was submitted meanwhile), if so."""
 
     target: Target
     loaded: checklists.Loaded
     prompt: walker.Prompt
+    language: str
     refused: ValidationError | None
 
 
-async def open_upload_link(session: AsyncSession, raw: str, language: str) -> Opened:
+async def open_upload_link(session: AsyncSession, raw: str, language: str | None = None) -> Opened:
+    """The link's page, in ``language`` or else in its account's language."""
     target = await upload_link_target(session, raw)
+    language = language or target.account.language.value
     loaded = await checklists.load(session, target.actor, target.checklist_id)
     refused = None
     try:
@@ -112,12 +115,19 @@ async def open_upload_link(session: AsyncSession, raw: str, language: str) -> Op
     except ValidationError as exc:
         refused = exc
     prompt = walker.prompt(loaded.definition, loaded.given, target.question_key, language)
-    return Opened(target, loaded, prompt, refused)
+    return Opened(target, loaded, prompt, language, refused)
+
+
+@dataclass
+class Received:
+    target: Target
+    loaded: checklists.Loaded
+    filenames: list[str]  # as filed, of this upload only
 
 
 async def upload_with_link(
     session: AsyncSession, store: FileStore, raw: str, uploads: list[Upload]
-) -> checklists.Loaded:
+) -> Received:
     """File ``uploads`` for the link's question, as its account, and use the link up.
 
     All in the caller's unit of work: a refusal (no files, the checklist locked meanwhile)
@@ -125,6 +135,9 @@ async def upload_with_link(
     only one files anything."""
     token = await tokens.consume(session, raw, tokens.UPLOAD_LINK)
     target = _target(token.data, await session.get(Account, token.account_id))
-    return await checklists.attach(
+    loaded = await checklists.attach(
         session, store, target.actor, target.checklist_id, target.question_key, uploads
     )
+    # attach adds this upload's documents after those sent before.
+    filed = loaded.answers[target.question_key].value["filenames"]
+    return Received(target, loaded, filed[len(filed) - len(uploads) :])
