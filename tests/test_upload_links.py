@@ -373,17 +373,26 @@ async def test_no_file_or_a_file_under_another_name_is_refused(
 
 
 async def test_a_checklist_submitted_meanwhile_says_so_and_takes_nothing(
-    browser: Browser, db: Database, firm: Firm, tax: Checklist, store: LocalFileStore
+    browser: Browser, db: Database, firm: Firm, tax: Checklist, store: LocalFileStore, monkeypatch
 ) -> None:
     raw = raw_of(await issue(db, firm, tax.id))
     await browser.get(f"/upload/{raw}")
     await lock(db, tax.id)
     before = objects(store)
+    put = store.put
+    puts = []
+
+    async def counted(chunks, **kw):
+        puts.append(1)
+        return await put(chunks, **kw)
+
+    # Refused before the body is read: not even stored for a moment.
+    monkeypatch.setattr(store, "put", counted)
     response = await browser.post_multipart(f"/upload/{raw}", [], [pdf("laat.pdf")])
     assert response.status == 409
     assert "ingediend en vergrendeld" in browser.last_html
     assert 'type="file"' not in browser.last_html
-    assert await documents(db) == [] and objects(store) == before
+    assert await documents(db) == [] and objects(store) == before and puts == []
     assert (await browser.get(f"/upload/{raw}")).status == 409
 
 
