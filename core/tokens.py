@@ -1,4 +1,5 @@
-"""One-time tokens for links in mail and chat: invitation, set-password, Telegram link.
+"""One-time tokens for links in mail and chat: invitation, set-password, Telegram link, a
+checklist question's upload link.
 
 The raw token (256 random bits) goes out in the link; only its sha256 is stored, so a copy of
 the database holds no usable link. A token is dead once used, once it expires, and once a newer
@@ -22,6 +23,7 @@ INVITATION = "invitation"
 SET_PASSWORD = "set_password"
 TELEGRAM_LINK = "telegram_link"
 SMS_CODE = "sms_code"
+UPLOAD_LINK = "upload_link"
 
 # The payload field of an outbox item that names the token its link carries, by digest: not a
 # secret (the tokens table holds the same), so it outlives the link when that is wiped.
@@ -40,9 +42,15 @@ async def issue(
     *,
     data: dict[str, Any] | None = None,
     raw: str | None = None,
+    scope: tuple[str, ...] = (),
 ) -> str:
-    """A new token for ``account``; every older live one of the same purpose dies."""
-    await revoke(session, account.id, purpose)
+    """A new token for ``account``; every older live one of the same purpose dies. With
+    ``scope`` (keys of ``data``), only those whose data has the same values there: one live
+    upload link per question, not one per account."""
+    if scope:
+        await _revoke_scoped(session, account.id, purpose, {k: (data or {})[k] for k in scope})
+    else:
+        await revoke(session, account.id, purpose)
     raw = raw or secrets.token_urlsafe(32)
     now = utcnow()
     session.add(
@@ -65,6 +73,21 @@ async def revoke(session: AsyncSession, account_id: int, *purposes: str) -> None
     if purposes:
         stmt = stmt.where(Token.purpose.in_(purposes))
     await session.execute(stmt.values(used_at=utcnow()))
+
+
+async def _revoke_scoped(
+    session: AsyncSession, account_id: int, purpose: str, same: dict[str, Any]
+) -> None:
+    # Compared here, not in SQL: JSON paths differ between SQLite and PostgreSQL, and an
+    # account holds only a few live tokens of one purpose.
+    live = await session.scalars(
+        select(Token).where(
+            Token.account_id == account_id, Token.purpose == purpose, Token.used_at.is_(None)
+        )
+    )
+    ids = [t.id for t in live if all(t.data.get(k) == v for k, v in same.items())]
+    if ids:
+        await session.execute(update(Token).where(Token.id.in_(ids)).values(used_at=utcnow()))
 
 
 async def revoke_digest(session: AsyncSession, token_hash: str) -> None:
