@@ -266,6 +266,12 @@ def _date(raw: str) -> dt.date:
     raise ValidationError(N_("Enter a date as day-month-year, like 24-11-2026."))
 
 
+def parse_date(raw: str) -> dt.date:
+    """A date as a person types it, read as a date question reads it (the expected date of a
+    document "not available" now), or ValidationError saying how to write one."""
+    return _date(raw)
+
+
 def _pick(q: dict[str, Any], token: str, language: str) -> str:
     options = q["options"]
     token = token.strip()
