@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 
-from telegram import BotCommand, Bot
+from telegram import Bot, BotCommand
 
 from core.i18n import N_, gettext_for
 from core.services import checklists, dossiers, telegram
@@ -52,7 +52,8 @@ def help_text(turn: Turn) -> str:
     _ = turn._
     if turn.actor is None:
         lines = [
-            _("I am the chat of %(firm)s's client portal.") % {"firm": turn.deps.settings.firm_name},
+            _("I am the chat of %(firm)s's client portal.")
+            % {"firm": turn.deps.settings.firm_name},
             _(
                 "First link this chat to your account: send /start and I will ask for your "
                 "email address, or send /start with the code from My details on the website."
@@ -132,9 +133,7 @@ def _linked_text(turn: Turn, linked: Linked) -> str:
     else:
         lines = [_("Done: this chat is linked to the account of %(name)s (%(username)s).")]
     if linked.previous_username:
-        lines.append(
-            _("It is no longer linked to %(previous)s; that account was told by mail.")
-        )
+        lines.append(_("It is no longer linked to %(previous)s; that account was told by mail."))
     if linked.previous_chat:
         lines.append(_("Your account was linked in another chat; that chat is unlinked now."))
     lines.append(_("Send /help to see what I can do."))
@@ -166,8 +165,10 @@ async def email_typed(turn: Turn, text: str) -> None:
 
 def _looks_like_code(text: str) -> bool:
     code = telegram.normalise_code(text)
-    return "@" not in text and len(code) == telegram.CODE_LENGTH and all(
-        ch in telegram.CODE_ALPHABET for ch in code
+    return (
+        "@" not in text
+        and len(code) == telegram.CODE_LENGTH
+        and all(ch in telegram.CODE_ALPHABET for ch in code)
     )
 
 
@@ -197,9 +198,7 @@ async def unlink(turn: Turn) -> None:
 
 
 async def language(turn: Turn) -> None:
-    buttons = render.keyboard(
-        [[render.button(label, LANGUAGE, code) for code, label in LANGUAGES]]
-    )
+    buttons = render.keyboard([[render.button(label, LANGUAGE, code) for code, label in LANGUAGES]])
     turn.say(render.e(turn._("Which language shall I use?")), buttons)
 
 

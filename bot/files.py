@@ -14,7 +14,6 @@ own) and goes before a document's name, so it is kept wherever the file is shown
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -81,13 +80,18 @@ class Incoming:
         if self.photo:
             default = "{}-{:%Y-%m-%d}-{}".format(_("photo"), self.date, self.message_id)
             return (said or default) + ".jpg"
-        name = self.file_name or f"{_('document')}-{self.message_id}"
+        name = self.file_name or "{}-{}".format(_("document"), self.message_id)
         return f"{said} - {name}" if said else name
 
     def pending(self, _: Callable[[str], str]) -> dict[str, Any]:
         """The file as the chat's state keeps it until its dossier is chosen: its id at
         Telegram, not its bytes."""
-        return {"id": self.file_id, "name": self.name(_), "type": self.content_type, "size": self.size}
+        return {
+            "id": self.file_id,
+            "name": self.name(_),
+            "type": self.content_type,
+            "size": self.size,
+        }
 
 
 def incoming(message: Message | None) -> Incoming | None:
@@ -104,9 +108,7 @@ def incoming(message: Message | None) -> Incoming | None:
         return Incoming(largest.file_id, True, None, "image/jpeg", largest.file_size, **common)
     if message.document:
         doc = message.document
-        return Incoming(
-            doc.file_id, False, doc.file_name, doc.mime_type, doc.file_size, **common
-        )
+        return Incoming(doc.file_id, False, doc.file_name, doc.mime_type, doc.file_size, **common)
     return None
 
 
@@ -177,7 +179,9 @@ async def _chunks(bot: Bot, path: str | None, size: int | None) -> AsyncIterator
 # --- where a file goes -----------------------------------------------------------------------
 
 
-async def route(session: AsyncSession, actor: Actor, state: dict[str, Any] | None, message: Message) -> str:
+async def route(
+    session: AsyncSession, actor: Actor, state: dict[str, Any] | None, message: Message
+) -> str:
     """Where the file in ``message`` goes, given what the chat is doing."""
     waiting = state.get("waiting") if state else None
     state = state or {}
@@ -238,7 +242,9 @@ async def received(turn: Turn) -> None:
     if fetched.stored is None:
         turn.say(render.e(_(FAILED) % {"name": item.name(_)}))
         return
-    upload = Upload(item.name(_, caption=where == UPLOAD), None, item.content_type, stored=fetched.stored)
+    upload = Upload(
+        item.name(_, caption=where == UPLOAD), None, item.content_type, stored=fetched.stored
+    )
     if where == UPLOAD:
         await _answer(turn, item, upload)
     else:
@@ -297,12 +303,14 @@ async def _answer(turn: Turn, item: Incoming, upload: Upload) -> None:
     )
     name_of = dict(zip(ids, names, strict=False))
     q = render.question_index(loaded.definition, key)
-    text, buttons = render.uploaded([name_of.get(i, "?") for i in mine], cid, q, turn._, turn.ngettext)
+    text, buttons = render.uploaded(
+        [name_of.get(i, "?") for i in mine], cid, q, turn._, turn.ngettext
+    )
     turn.say(text, buttons, asks=True, edit=turn.live_message if same_album else None)
 
 
 async def uploaded(turn: Turn, args: list[str]) -> None:
-    """"Done" under the files of an upload question: on to the next question."""
+    """ "Done" under the files of an upload question: on to the next question."""
     state = turn.state or {}
     if (
         turn.waiting != telegram.WAITING_UPLOAD
@@ -347,12 +355,17 @@ async def _pending(turn: Turn, item: Incoming) -> None:
         "Which dossier is this file for?", "Which dossier are these %(n)d files for?", len(files)
     ) % {"n": len(files)}
     buttons = render.keyboard(
-        [[render.button(f"{r.dossier.number} · {r.dossier.description}", CHOOSE, r.dossier.id)] for r in rows]
+        [
+            [render.button(f"{r.dossier.number} · {r.dossier.description}", CHOOSE, r.dossier.id)]
+            for r in rows
+        ]
     )
     turn.say(render.e(text), buttons, asks=True, edit=turn.live_message if same_album else None)
 
 
-async def prepare_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> dict[str, Fetched] | None:
+async def prepare_choice(
+    update: Update, context: ContextTypes.DEFAULT_TYPE
+) -> dict[str, Fetched] | None:
     """Before the unit of work of a dossier chosen: fetch the files waiting for it."""
     chat = update.effective_chat
     if chat is None:
@@ -388,12 +401,16 @@ async def chose_dossier(turn: Turn, args: list[str]) -> None:
             )
             filed.append(document)
         elif got.too_big:
-            lines.append(_(TOO_BIG) % {"name": pending["name"], "url": turn.deps.settings.public_url})
+            lines.append(
+                _(TOO_BIG) % {"name": pending["name"], "url": turn.deps.settings.public_url}
+            )
         else:
             lines.append(_(FAILED) % {"name": pending["name"]})
     await turn.set_state(None)
     if filed:
-        number = (await dossiers.open_dossier(turn.session, turn.actor, dossier_id=dossier_id)).dossier.number
+        number = (
+            await dossiers.open_dossier(turn.session, turn.actor, dossier_id=dossier_id)
+        ).dossier.number
         head = _("Filed in dossier %(number)s, under Delivered by me:") % {"number": number}
         lines.insert(0, "\n".join([head, *(f"• {d.filename}" for d in filed)]))
     turn.say(None, None, edit=turn.pressed)
@@ -405,4 +422,3 @@ async def typed_while_choosing(turn: Turn, text: str) -> None:
     turn.say(
         render.e(turn._("First choose, with the buttons above, which dossier your files are for."))
     )
-

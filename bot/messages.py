@@ -6,9 +6,8 @@ document sent with either is an attachment; the caption is the message's text.
 
 from __future__ import annotations
 
-from telegram import Message
-
 from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Message
 
 from core import access
 from core.i18n import N_

@@ -9,9 +9,7 @@ from core.i18n import N_
 from . import render
 from .updates import Turn
 
-UNDERSTOOD = N_(
-    "I understand text, photos and documents, and the commands in /help."
-)
+UNDERSTOOD = N_("I understand text, photos and documents, and the commands in /help.")
 VOICE = N_("I cannot listen to voice or sound messages. Please type your answer.")
 STICKER = N_("Thank you! I cannot read stickers, though.")
 LOCATION = N_("I do not need a location.")

@@ -35,6 +35,7 @@ NOT_AVAILABLE = "wn"
 NO_REASON = "wr"  # "not available": no reason to give
 NO_DATE = "wu"  # "not available": no date to give
 SKIP = "ws"
+NEXT = "wf"  # on to the next question, keeping this one's answer
 BACK = "wb"
 UPLOADED = "wk"  # an upload question: these files are all ("Klaar")
 SUBMIT = "wi"
@@ -47,9 +48,7 @@ HINTS = {
     "date": N_("Type the date, like 15-3-2025."),
     "yesno": N_("Press a button, or type yes or no."),
     "choice": N_("Press a button, or type the number of your choice."),
-    "multichoice": N_(
-        "Tick what applies and press Done, or type the numbers, like 1, 3."
-    ),
+    "multichoice": N_("Tick what applies and press Done, or type the numbers, like 1, 3."),
     "upload": N_(
         "Send a photo or a document (a PDF, say). Several files are fine; press Done after "
         "the last."
@@ -148,14 +147,19 @@ def question(
             for i, (value, label) in enumerate(prompt.options)
         ]
     elif prompt.type == "multichoice":
-        rows += multichoice_rows(prompt, checklist_id, q, mask_of(prompt) if mask is None else mask, _)
+        rows += multichoice_rows(
+            prompt, checklist_id, q, mask_of(prompt) if mask is None else mask, _
+        )
     controls = []
     if prompt.help or prompt.section_help:
         controls.append(button("?", HELP, checklist_id, q))
     if prompt.allow_not_available:
-        controls.append(button(_("Not there"), NOT_AVAILABLE, checklist_id, q))
-    if not prompt.required:
+        controls.append(button(_("Not available now"), NOT_AVAILABLE, checklist_id, q))
+    answered = prompt.current is not None and prompt.current.answered
+    if not prompt.required and not answered:
         controls.append(button(_("Skip"), SKIP, checklist_id, q))
+    if answered:
+        controls.append(button(_("Next"), NEXT, checklist_id, q))
     if prompt.number > 1:
         controls.append(button(_("Back"), BACK, checklist_id, q))
     rows.append(controls)
@@ -194,7 +198,8 @@ def uploaded(
         "n": len(names)
     }
     lines = [e(received), *(f"• {e(name)}" for name in names), ""]
-    lines.append(f"<i>{e(_('Send another file, or press Done.'))}</i>")
+    more = _("Send another file, or press Done.")
+    lines.append(f"<i>{e(more)}</i>")
     return "\n".join(lines), keyboard([[button(_("Done"), UPLOADED, checklist_id, q)]])
 
 
@@ -206,7 +211,8 @@ def summary(
 ) -> list[tuple[str, InlineKeyboardMarkup | None]]:
     """The answers at the end of the walk, then "Submit" (and "Back"), in as many messages
     as Telegram's length limit needs; the buttons go under the last."""
-    blocks = [f"<b>{e(title)}</b>\n{e(_('Your answers:'))}"]
+    yours = _("Your answers:")
+    blocks = [f"<b>{e(title)}</b>\n{e(yours)}"]
     for section in sections:
         rows = [f"{e(label)}: <b>{e(_shorter(value))}</b>" for label, value in section.rows]
         blocks.append(f"<u>{e(section.title)}</u>\n" + "\n".join(rows))
@@ -220,7 +226,12 @@ def summary(
     )
     messages = split(blocks)
     buttons = keyboard(
-        [[button(_("Submit"), SUBMIT, checklist_id, END), button(_("Back"), BACK, checklist_id, END)]]
+        [
+            [
+                button(_("Submit"), SUBMIT, checklist_id, END),
+                button(_("Back"), BACK, checklist_id, END),
+            ]
+        ]
     )
     return [(text, buttons if i == len(messages) - 1 else None) for i, text in enumerate(messages)]
 

@@ -48,9 +48,7 @@ async def start(turn: Turn, checklist_id: int) -> None:
         "number": loaded.dossier.number,
     }
     if loaded.checklist.review_reason and loaded.checklist.status in checklists.OPEN_STATES:
-        note += "\n" + _("Sent back by us: %(reason)s") % {
-            "reason": loaded.checklist.review_reason
-        }
+        note += "\n" + _("Sent back by us: %(reason)s") % {"reason": loaded.checklist.review_reason}
     await show(turn, loaded, note=note)
 
 
@@ -177,7 +175,10 @@ async def toggled(turn: Turn, args: list[str]) -> None:
     if found is None or found[1] is None:
         return
     loaded, here = found
-    mask, option = _mask(args[2] if len(args) > 2 else None), number(args[3] if len(args) > 3 else None)
+    mask, option = (
+        _mask(args[2] if len(args) > 2 else None),
+        number(args[3] if len(args) > 3 else None),
+    )
     if here.type != "multichoice" or mask is None or option is None or option >= len(here.options):
         await moved_on(turn, loaded)
         return
@@ -217,7 +218,9 @@ async def helped(turn: Turn, args: list[str]) -> None:
     questions = walker.all_questions(loaded.definition)
     if index >= len(questions):
         return
-    prompt = walker.prompt(loaded.definition, loaded.given, questions[index][1]["key"], turn.language)
+    prompt = walker.prompt(
+        loaded.definition, loaded.given, questions[index][1]["key"], turn.language
+    )
     text = prompt.help or prompt.section_help or turn._("There is no extra help for this question.")
     turn.say(f"<b>{render.e(prompt.label)}</b>\n{render.e(text)}")
 
@@ -244,7 +247,10 @@ async def typed(turn: Turn, text: str) -> None:
         )
         return
     if text.strip() == "?":
-        await helped(turn, [str(loaded.checklist.id), str(render.question_index(loaded.definition, here.key))])
+        await helped(
+            turn,
+            [str(loaded.checklist.id), str(render.question_index(loaded.definition, here.key))],
+        )
         return
     loaded = await checklists.answer(
         turn.session, turn.actor, loaded.checklist.id, here.key, text, turn.language
@@ -257,16 +263,25 @@ async def skipped(turn: Turn, args: list[str]) -> None:
     if found is None or found[1] is None:
         return
     loaded, here = found
-    loaded = await checklists.move(turn.session, turn.actor, loaded.checklist.id, +1)
+    loaded = await checklists.skip(turn.session, turn.actor, loaded.checklist.id)
     turn.say(render.answered(here, turn._("Skipped"), turn._), edit=turn.pressed)
     await show(turn, loaded)
 
 
 async def back(turn: Turn, args: list[str]) -> None:
+    await _step(turn, args, -1)
+
+
+async def forward(turn: Turn, args: list[str]) -> None:
+    """ "Next" on a question that has its answer: the next one in order, answer kept."""
+    await _step(turn, args, +1)
+
+
+async def _step(turn: Turn, args: list[str], offset: int) -> None:
     found = await _pressed(turn, args)
     if found is None:
         return
-    loaded = await checklists.move(turn.session, turn.actor, found[0].checklist.id, -1)
+    loaded = await checklists.move(turn.session, turn.actor, found[0].checklist.id, offset)
     await show(turn, loaded)
 
 
@@ -274,7 +289,7 @@ async def back(turn: Turn, args: list[str]) -> None:
 
 
 async def not_there(turn: Turn, args: list[str]) -> None:
-    """"Not there" pressed: ask why, then when it is expected; stored once both are given."""
+    """ "Not there" pressed: ask why, then when it is expected; stored once both are given."""
     found = await _pressed(turn, args)
     if found is None or found[1] is None:
         return
@@ -295,7 +310,9 @@ async def not_there(turn: Turn, args: list[str]) -> None:
         + "\n<i>"
         + render.e(turn._("No reason to give? Press the button."))
         + "</i>",
-        render.keyboard([[render.button(turn._("No reason"), render.NO_REASON, loaded.checklist.id, q)]]),
+        render.keyboard(
+            [[render.button(turn._("No reason"), render.NO_REASON, loaded.checklist.id, q)]]
+        ),
         asks=True,
     )
 
@@ -333,7 +350,9 @@ async def _ask_date(turn: Turn, reason: str | None) -> None:
         + "\n<i>"
         + render.e(turn._("Not known yet? Press the button."))
         + "</i>",
-        render.keyboard([[render.button(turn._("Not known"), render.NO_DATE, state["checklist_id"], q)]]),
+        render.keyboard(
+            [[render.button(turn._("Not known"), render.NO_DATE, state["checklist_id"], q)]]
+        ),
         asks=True,
     )
 
@@ -376,7 +395,7 @@ async def _not_available(turn: Turn, expected: dt.date | None) -> None:
 
 
 async def submitted(turn: Turn, args: list[str]) -> None:
-    """"Submit" under the summary: locked and filed exactly as the web's submit does."""
+    """ "Submit" under the summary: locked and filed exactly as the web's submit does."""
     found = await _pressed(turn, args)
     if found is None:
         return
