@@ -94,6 +94,14 @@ async def pressed(turn: Turn) -> None:
     await answer(turn, args)
 
 
+def _button(answer: Pressed) -> Callable[[Turn], Awaitable[None]]:
+    async def run(turn: Turn) -> None:
+        query = turn.update.callback_query
+        await answer(turn, render.parts(query.data if query else None)[1:])
+
+    return run
+
+
 def _reset(effect: Callable[[Turn], Awaitable[None]]) -> Callable[[Turn], Awaitable[None]]:
     """A command ends whatever the chat was waiting for (an unfinished message, say)."""
 
@@ -122,7 +130,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         app.add_handler(CommandHandler(name, handler(_reset(effect), linked=linked)))
     app.add_handler(
         CallbackQueryHandler(
-            handler(files.chose_dossier, prepare=files.prepare_choice),
+            handler(_button(files.chose_dossier), prepare=files.prepare_choice),
             pattern=f"^{files.CHOOSE}:",
         )
     )

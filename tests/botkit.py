@@ -75,3 +75,23 @@ async def post_form(browser, path: str, fields: list[tuple[str, str]]):
     return await browser.client.post(
         path, data=form, headers={"Origin": browser.origin}, allow_redirects=False
     )
+
+
+def forged_press(fake: FakeBotAPI, chat: FakeChat, data: str, message_id: int) -> dict:
+    """A callback query with data no button of the bot carried (a modified client): the
+    bot must treat it as any other input."""
+    query = {
+        "id": f"forged-{message_id}-{len(fake.calls)}",
+        "from": chat.sender,
+        "message": fake.message(chat.id, message_id),
+        "chat_instance": "1",
+        "data": data,
+    }
+    return fake.push({"callback_query": query})
+
+
+def redeliver(fake: FakeBotAPI, *updates: dict) -> None:
+    """Queue ``updates`` again with their own update_ids: what Telegram does when the bot
+    handled them but died before its next getUpdates confirmed them."""
+    fake._pending.extend(updates)
+    fake._notify()
