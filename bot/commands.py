@@ -131,7 +131,7 @@ def _linked_text(turn: Turn, linked: Linked) -> str:
     if linked.already:
         lines = [_("This chat was linked to your account already (%(username)s).")]
     else:
-        lines = [_("Done: this chat is linked to the account of %(name)s (%(username)s).")]
+        lines = [_("Done! This chat is now linked to the account of %(name)s (%(username)s).")]
     if linked.previous_username:
         lines.append(_("It is no longer linked to %(previous)s; that account was told by mail."))
     if linked.previous_chat:
@@ -266,7 +266,7 @@ async def dossiers_(turn: Turn) -> None:
             )
         blocks.append("\n".join(lines))
     more = listing.total - len(listing.rows)
-    footer = _("Everything, with the documents, is in the portal: %(url)s") % {
+    footer = _("You will find everything, documents included, in the portal: %(url)s") % {
         "url": turn.deps.settings.public_url
     }
     if more > 0:

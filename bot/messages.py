@@ -64,7 +64,7 @@ async def _ask_subject(turn: Turn, dossier_id: int, number: str) -> None:
     )
     turn.say(
         render.e(
-            turn._("Your message about dossier %(number)s. What is it about? Type a short subject.")
+            turn._("A message about dossier %(number)s. What is it about? Type a short subject.")
             % {"number": number}
         ),
         _cancel(turn),
@@ -80,8 +80,8 @@ async def subject_typed(turn: Turn, text: str) -> None:
     turn.say(
         render.e(
             turn._(
-                "And your message? Type it here. A photo or a document sent now goes with it, "
-                "its caption as the text."
+                "Now type your message. A photo or a document you send now goes with it as an "
+                "attachment, with its caption as the text."
             )
         ),
         _cancel(turn),
@@ -165,7 +165,7 @@ async def _send(
 
 
 def _sent(turn: Turn, number: str, attachments: int) -> str:
-    text = turn._("Your message is sent to us (dossier %(number)s).") % {"number": number}
+    text = turn._("Your message has been sent to us (dossier %(number)s).") % {"number": number}
     if attachments:
         text += " " + turn.ngettext(
             "With %(n)d attachment.", "With %(n)d attachments.", attachments

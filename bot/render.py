@@ -44,14 +44,14 @@ HINTS = {
     "text": N_("Type your answer."),
     "longtext": N_("Type your answer; it may be long."),
     "number": N_("Type a number."),
-    "amount": N_("Type the amount in euros, like 1.234,50."),
+    "amount": N_("Type the amount in euros, like 1,234.50."),
     "date": N_("Type the date, like 15-3-2025."),
     "yesno": N_("Press a button, or type yes or no."),
     "choice": N_("Press a button, or type the number of your choice."),
     "multichoice": N_("Tick what applies and press Done, or type the numbers, like 1, 3."),
     "upload": N_(
-        "Send a photo or a document (a PDF, say). Several files are fine; press Done after "
-        "the last."
+        "Send a photo or a document (a PDF, for example). You may send several; press Done "
+        "after the last one."
     ),
 }
 
@@ -129,7 +129,7 @@ def question(
     if prompt.type in ("choice", "multichoice"):
         lines += [f"{n}. {e(label)}" for n, (_v, label) in enumerate(prompt.options, start=1)]
     if shown is not None:
-        lines.append(e(_("Now: %(answer)s") % {"answer": _shorter(shown)}))
+        lines.append(e(_("Your answer: %(answer)s") % {"answer": _shorter(shown)}))
     lines.append(f"<i>{e(_(HINTS.get(prompt.type, HINTS['text'])))}</i>")
     q = question_index(definition, prompt.key)
     rows: list[list[InlineKeyboardButton]] = []

@@ -306,7 +306,7 @@ async def not_there(turn: Turn, args: list[str]) -> None:
     q = render.question_index(loaded.definition, here.key)
     turn.say(
         f"<b>{render.e(here.label)}</b>\n"
-        + render.e(turn._("Why is it not there? Type the reason in a few words."))
+        + render.e(turn._("Why don't you have it? Type the reason in a few words."))
         + "\n<i>"
         + render.e(turn._("No reason to give? Press the button."))
         + "</i>",
@@ -385,7 +385,7 @@ async def _not_available(turn: Turn, expected: dt.date | None) -> None:
         expected=expected,
     )
     _ = turn._
-    note = "✓ " + _("Saved: not there yet")
+    note = "✓ " + _("Saved: not available yet")
     if expected is not None:
         note += ", " + _("expected %(date)s") % {"date": expected.strftime("%d-%m-%Y")}
     await show(turn, loaded, note=note)

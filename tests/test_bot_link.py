@@ -58,7 +58,7 @@ async def test_a_code_from_my_details_links_the_chat(
         anna.command("start", code.code)  # what the deep link sends
         # The account's language (Dutch) from now on, whatever the Telegram app's.
         assert (await anna.next_message()).text == (
-            "Gelukt: deze chat is gekoppeld aan het account van Alice de Vries (alice).\n"
+            "Gelukt! Deze chat is nu gekoppeld aan het account van Alice de Vries (alice).\n"
             "Stuur /help om te zien wat ik voor u kan doen."
         )
         assert (await anna.next_message()).text == (

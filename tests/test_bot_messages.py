@@ -106,7 +106,7 @@ async def test_message_picks_the_dossier_and_asks_subject_and_text(
         anna.send("x" * 201)  # a subject too long: core's words, asked again
         assert "200" in (await anna.next_message()).text
         anna.send("Vraag over het testament")
-        assert "En uw bericht?" in (await anna.next_message()).text
+        assert "Typ nu uw bericht." in (await anna.next_message()).text
         anna.send("Mag mijn zus ook bij de afspraak zijn?")
         assert (await anna.next_message()).text == (
             "Uw bericht is naar ons verstuurd (dossier 2026-0002)."

@@ -91,7 +91,7 @@ async def test_the_income_tax_checklist_walked_in_the_chat_holds_what_the_web_wo
 
         # "Not available": a reason, then the date it is expected.
         anna.press("Niet aanwezig")
-        await asked("Waarom is het er niet?")
+        await asked("Waarom heeft u het niet?")
         anna.send("Nog niet ontvangen van de gemeente")
         await asked("Wanneer verwacht u het?")
         anna.send("15-3-2026")
@@ -118,7 +118,7 @@ async def test_the_income_tax_checklist_walked_in_the_chat_holds_what_the_web_wo
         anna.send("1, 3")
         await asked("Aanslag inkomstenbelasting van vorig jaar")
         anna.press("Niet aanwezig")
-        await asked("Waarom is het er niet?")
+        await asked("Waarom heeft u het niet?")
         anna.press("Geen reden")
         await asked("Wanneer verwacht u het?")
         anna.press("Weet ik niet")
@@ -366,7 +366,7 @@ async def test_started_on_the_website_and_finished_in_the_chat(
         await asked_in(anna, "Welke toeslagen ontving u?")
         anna.press("Terug")
         text = await asked_in(anna, "Hoeveel kinderen jonger dan 18 woonden bij u?")
-        assert "Nu: 0" in text
+        assert "Uw antwoord: 0" in text
         anna.send("drie")  # the walker's own error, nothing stored
         assert (await anna.next_message()).text == _walker_error("kinderen", "drie")
         anna.send("3")
@@ -417,7 +417,7 @@ async def test_answers_given_on_the_website_are_where_the_chat_goes_on(
         assert "Jaaroverzicht" not in text and "Jaaropgave(n)" in text  # the next open one
         anna.press("Terug")
         text = (await anna.next_message()).text
-        assert "Welke inkomsten had u?" in text and "Nu: Uitkering" in text
+        assert "Welke inkomsten had u?" in text and "Uw antwoord: Uitkering" in text
         assert "☑ Uitkering" in anna.buttons
         anna.press("☑ Uitkering")
         await bot.idle()
