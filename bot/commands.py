@@ -13,6 +13,7 @@ import logging
 from collections import defaultdict
 
 from telegram import Bot, BotCommand
+from telegram.error import TelegramError
 
 from core.i18n import N_, gettext_for
 from core.services import checklists, dossiers, telegram
@@ -45,22 +46,25 @@ async def set_commands(bot: Bot) -> None:
     for language, code in (("nl", "nl"), ("en", "en"), ("en", None)):
         _ = gettext_for(language)
         menu = [BotCommand(name, _(description)) for name, description in MENU]
-        await bot.set_my_commands(menu, language_code=code)
+        try:
+            await bot.set_my_commands(menu, language_code=code)
+        except TelegramError as exc:  # only the menu is missing; the commands work
+            log.warning("the command menu could not be set: %s", type(exc).__name__)
 
 
 def help_text(turn: Turn) -> str:
     _ = turn._
     if turn.actor is None:
+        firm = turn.deps.settings.firm_name
         lines = [
-            _("I am the chat of %(firm)s's client portal.")
-            % {"firm": turn.deps.settings.firm_name},
+            _("I am the chat of %(firm)s's client portal.") % {"firm": firm},
             _(
                 "First link this chat to your account: send /start and I will ask for your "
                 "email address, or send /start with the code from My details on the website."
             ),
             "/language — " + _("Nederlands or English"),
         ]
-        return render.e("\n\n".join(lines[:2]) + "\n\n" + lines[2])
+        return render.e("\n\n".join(lines))
     lines = [_("This is what I can do:")]
     lines += [f"/{name} — {_(description)}" for name, description in MENU if name != "start"]
     lines += [

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from core.db import Database
-from core.models import Answer, Channel, Document, DocumentCategory
+from core.models import Answer, Channel, Checklist, Document, DocumentCategory
 from core.services import telegram
 from core.storage import LocalFileStore
 
@@ -136,3 +136,42 @@ async def test_a_file_over_20_mb_gets_a_one_time_upload_link_for_its_question(
         assert "is groter dan 20 MB" in text and "http://portal.test" in text
     assert await documents(db) == []
     assert fake_telegram.count("getFile") == 0  # the size said enough
+
+
+async def test_files_of_one_choice_are_filed_all_or_none(
+    db: Database, store: LocalFileStore, tmp_path: Path, fake_telegram: FakeBotAPI, firm: Firm
+) -> None:
+    anna = fake_telegram.private_chat("Alice", language_code="nl")
+    await link(db, firm.alice, anna)
+    async with running(db, store, bot_settings(tmp_path, fake_telegram), fake_telegram) as bot:
+        # The second file of the album is empty (a failed scan): core refuses it.
+        anna.album([("brief.pdf", SCAN), ("leeg.pdf", b"")])
+        await anna.next_message()
+        await bot.idle()
+        anna.press("2026-0001 · Aangifte inkomstenbelasting 2025")
+        refused = (await anna.next_message()).text
+        assert refused.startswith("Het bestand leeg.pdf is leeg.")
+        await bot.idle()
+    assert await documents(db) == []  # not the first without the second
+    state = await chat_state(db, anna)
+    assert [f["name"] for f in state["files"]] == ["brief.pdf", "leeg.pdf"]  # still waiting
+    objects = [p for p in (tmp_path / "store" / "objects").rglob("*") if p.is_file()]
+    assert objects == []  # what was fetched for nothing is not kept
+
+
+async def test_a_file_for_a_checklist_submitted_meanwhile_is_refused_and_not_kept(
+    db: Database, store: LocalFileStore, tmp_path: Path, fake_telegram: FakeBotAPI, firm: Firm
+) -> None:
+    cid = await at_upload_question(db, firm)
+    anna = fake_telegram.private_chat("Alice", language_code="nl")
+    await link(db, firm.alice, anna)
+    async with running(db, store, bot_settings(tmp_path, fake_telegram), fake_telegram):
+        anna.command("checklist")
+        await anna.next_message()
+        async with db.begin() as s:  # locked on the website, say
+            row = await s.get(Checklist, cid)
+            row.locked = True
+        anna.document(SCAN, file_name="jaaropgave.pdf")
+        assert (await anna.next_message()).text == "Deze checklist is ingediend en vergrendeld."
+    assert await documents(db) == []
+    assert [p for p in (tmp_path / "store" / "objects").rglob("*") if p.is_file()] == []

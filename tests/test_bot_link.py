@@ -126,6 +126,9 @@ async def test_groups_and_channels_are_refused_politely(
         )
         supergroup.command("checklist")
         assert (await supergroup.next_message()).text == refused
+        channel = fake_telegram.channel_chat("Nieuws")
+        channel.command("start")
+        assert (await channel.next_message()).text == refused
         group.send("Hallo allemaal")  # talk in the group is not the bot's business
         group.photo()
         await bot.idle()

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from core.db import Database
-from core.models import Answer, Document, Message
+from core.models import Answer, Document, Message, TelegramUpdate
 from core.services import checklists, telegram
 from core.storage import LocalFileStore
 
@@ -152,3 +152,38 @@ async def test_a_chat_linked_to_one_client_reaches_nothing_of_another(
             == 0
         )
     assert (await chat_state(db, bakker))["waiting"] == telegram.WAITING_DOCUMENT_DOSSIER
+
+
+async def test_a_fault_of_ours_is_said_so_and_leaves_nothing_half_done(
+    db: Database,
+    store: LocalFileStore,
+    tmp_path: Path,
+    fake_telegram: FakeBotAPI,
+    firm: Firm,
+    monkeypatch,
+) -> None:
+    await income_tax(db)
+    anna = fake_telegram.private_chat("Alice", language_code="nl")
+    await link(db, firm.alice, anna)
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(checklists, "listed_actions", broken)
+    settings = bot_settings(tmp_path, fake_telegram)
+    async with running(db, store, settings, fake_telegram, allow_errors=True) as bot:
+        anna.command("message")
+        await anna.next_message()
+        anna.press("2026-0002 · Testament")
+        await anna.next_message()  # the chat waits for the subject
+        failing = anna.command("checklist")
+        assert (await anna.next_message()).text == (
+            "Er ging bij ons iets mis. Probeert u het over een ogenblik nog eens?"
+        )
+        await bot.idle()
+    assert [type(e) for e in bot.errors] == [RuntimeError]  # logged as PTB logs errors
+    # The whole unit of work rolled back: the state /checklist would have cleared, and the
+    # update's claim (so that Telegram's next try of it is handled).
+    assert (await chat_state(db, anna))["waiting"] == telegram.WAITING_MESSAGE_SUBJECT
+    async with db.read() as s:
+        assert await s.get(TelegramUpdate, failing["update_id"]) is None

@@ -430,3 +430,29 @@ async def test_answers_given_on_the_website_are_where_the_chat_goes_on(
         loaded = await checklists.load(s, web, cid)
     assert loaded.answers["inkomstenbron"].value == ["pensioen"]
     assert loaded.answers["inkomstenbron"].channel is Channel.TELEGRAM
+
+
+async def test_a_button_on_an_earlier_message_changes_nothing(
+    db: Database, store: LocalFileStore, tmp_path: Path, fake_telegram: FakeBotAPI, firm: Firm
+) -> None:
+    cid = await income_tax(db)
+    anna = fake_telegram.private_chat("Alice", language_code="nl")
+    await link(db, firm.alice, anna)
+    async with running(db, store, bot_settings(tmp_path, fake_telegram), fake_telegram) as bot:
+        anna.command("checklist")
+        first = await anna.next_message()
+        anna.send("nee")  # typed: the question's message keeps its buttons
+        await anna.next_message()
+        anna.press("Terug")  # the same question, asked again in a new message
+        again = await anna.next_message()
+        assert "Had u in het belastingjaar een fiscaal partner?" in again.text
+        await bot.idle()
+        press = anna.press("Ja", first)  # the first message's button, for that question
+        await bot.idle()
+        assert fake_telegram.callback_answer(press)["text"] == "Deze vraag is al verder."
+        assert len(anna.sent) == 3  # the chat shows that question already: nothing more
+        press = anna.press("Ja", again)
+        await anna.next_message()
+    async with db.read() as s:
+        loaded = await checklists.load(s, firm.actor(firm.alice), cid)
+    assert loaded.answers["partner"].value is True  # from the live message only

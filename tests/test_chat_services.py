@@ -105,3 +105,39 @@ def test_an_expected_date_is_read_as_a_date_question_reads_it() -> None:
     assert walker.parse_date("15-3-2026") == dt.date(2026, 3, 15)
     with pytest.raises(ValidationError):
         walker.parse_date("volgende week")
+
+
+async def test_the_updates_of_one_chat_take_turns_on_its_state(db: Database) -> None:
+    """Two photos of an album handled at once (two bot processes): the second waits for the
+    first, so neither overwrites what the other added."""
+    import asyncio
+
+    from core.services import telegram
+    from core.services.telegram import ChatInfo
+
+    chat = ChatInfo(6_100_200_300, "private", "nl")
+    async with db.begin() as s:
+        await telegram.chat_seen(s, chat)
+    first_in, first_go = asyncio.Event(), asyncio.Event()
+
+    async def add(name: str, hold: bool) -> None:
+        async with db.begin() as s:
+            view = await telegram.chat_seen(s, chat)
+            files = list((view.state or {}).get("files", []))
+            if hold:
+                first_in.set()
+                await first_go.wait()
+            state = {"waiting": telegram.WAITING_DOCUMENT_DOSSIER, "files": [*files, name]}
+            await telegram.set_state(s, chat.id, state)
+
+    first = asyncio.create_task(add("a.jpg", True))
+    await first_in.wait()
+    second = asyncio.create_task(add("b.jpg", False))
+    # Unlocked, the second would read the state now and commit before the first.
+    done, _ = await asyncio.wait([second], timeout=0.5)
+    first_go.set()
+    await asyncio.gather(first, second)
+    async with db.read() as s:
+        view = await telegram.get_chat(s, chat.id)
+    assert not done
+    assert view.state["files"] == ["a.jpg", "b.jpg"]
