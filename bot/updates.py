@@ -191,8 +191,6 @@ async def _unit(
         except LoketError as exc:
             # The effect is undone; what it meant to answer goes with it.
             del turn.replies[said:]
-            turn.toast = None
-            turn.state = dict(view.state) if view.state else None
             turn.say(exc.translated(turn._))
     return turn
 

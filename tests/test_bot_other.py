@@ -24,7 +24,10 @@ from .botkit import (
 )
 from .conftest import Firm
 from .fakebotapi import FakeBotAPI
-from .telegram import fake_telegram_fixture  # noqa: F401 (the fake_telegram fixture)
+from .telegram import (
+    fake_telegram_fixture,  # noqa: F401 (the fake_telegram fixture)
+    run_bot,
+)
 
 UNDERSTOOD = "Ik begrijp tekst, foto's en documenten, en de opdrachten in /help."
 
@@ -187,3 +190,29 @@ async def test_a_fault_of_ours_is_said_so_and_leaves_nothing_half_done(
     assert (await chat_state(db, anna))["waiting"] == telegram.WAITING_MESSAGE_SUBJECT
     async with db.read() as s:
         assert await s.get(TelegramUpdate, failing["update_id"]) is None
+
+
+async def test_a_refused_effect_answers_only_its_refusal(
+    db: Database, store: LocalFileStore, tmp_path: Path, fake_telegram: FakeBotAPI, firm: Firm
+) -> None:
+    from telegram.ext import CommandHandler
+
+    from bot.app import create_bot
+    from bot.updates import Turn, handler
+    from core.errors import ValidationError
+
+    async def half_then_refused(turn: Turn) -> None:
+        turn.say("Half gedaan")
+        await telegram.set_state(turn.session, turn.chat.id, {"waiting": "email"})
+        raise ValidationError("The subject is required.")
+
+    anna = fake_telegram.private_chat("Alice", language_code="nl")
+    await link(db, firm.alice, anna)
+    app = create_bot(bot_settings(tmp_path, fake_telegram), db, store)
+    app.add_handler(CommandHandler("half", handler(half_then_refused)), group=-1)
+    async with run_bot(app, fake_telegram) as bot:
+        anna.command("half")
+        assert (await anna.next_message()).text == "Het onderwerp is verplicht."
+        await bot.idle()
+    assert anna.texts == ["Het onderwerp is verplicht."]
+    assert await chat_state(db, anna) is None  # undone with the effect

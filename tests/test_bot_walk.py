@@ -456,3 +456,44 @@ async def test_a_button_on_an_earlier_message_changes_nothing(
     async with db.read() as s:
         loaded = await checklists.load(s, firm.actor(firm.alice), cid)
     assert loaded.answers["partner"].value is True  # from the live message only
+
+
+async def test_what_the_website_answered_meanwhile_is_not_overwritten_from_the_chat(
+    db: Database, store: LocalFileStore, tmp_path: Path, fake_telegram: FakeBotAPI, firm: Firm
+) -> None:
+    cid = await income_tax(db)
+    web = Actor.of(firm.alice, Channel.WEB)
+    anna = fake_telegram.private_chat("Alice", language_code="nl")
+    await link(db, firm.alice, anna)
+    async with running(db, store, bot_settings(tmp_path, fake_telegram), fake_telegram) as bot:
+        anna.command("checklist")
+        partner = await anna.next_message()
+        async with db.begin() as s:
+            await checklists.answer(s, web, cid, "partner", "nee")
+        # The next question is a yes/no question too: "Ja" must not land on it.
+        press = anna.press("Ja", partner)
+        moved = await anna.next_message()
+        assert "Bent u in het belastingjaar verhuisd?" in moved.text
+        assert fake_telegram.callback_answer(press)["text"] == "Deze vraag is al verder."
+
+        # "Not available" begun in the chat while the website gets the document.
+        async with db.begin() as s:
+            for key, raw in (("verhuisd", "nee"), ("inkomstenbron", "1")):
+                await checklists.answer(s, web, cid, key, raw)
+        anna.command("checklist")
+        await anna.next_message()
+        anna.press("Niet aanwezig")
+        await anna.next_message()
+        anna.send("Kwijt")
+        await anna.next_message()
+        async with db.begin() as s:
+            upload = Upload("jaaropgave.pdf", aiter_bytes(b"%PDF-1.4 jaaropgave"))
+            await checklists.attach(s, store, web, cid, "jaaropgave", [upload])
+        anna.send("1-4-2026")
+        assert "er is niets veranderd" in (await anna.next_message()).text
+        await bot.idle()
+    answers = await _answers(db, firm, cid)
+    assert answers["partner"].value is False and "verhuisd" in answers
+    assert answers["verhuisd"].channel is Channel.WEB
+    assert not answers["jaaropgave"].not_available
+    assert answers["jaaropgave"].value["filenames"] == ["jaaropgave.pdf"]

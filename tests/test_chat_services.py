@@ -88,7 +88,8 @@ async def test_an_albums_later_photos_join_the_message_sent_with_the_first(
     async with db.begin() as s:
         grown = await messages.add_attachments(s, store, alice, sent.id, [photo(2), photo(3)])
     assert [d.filename for d in grown.attachments] == ["foto-1.jpg", "foto-2.jpg", "foto-3.jpg"]
-    for stranger in (firm.actor(firm.bv_main), firm.actor(firm.carol)):
+    # Not another client, nor the firm, nor someone who sees the dossier: only the author.
+    for stranger in (firm.actor(firm.bv_main), firm.actor(firm.carol), firm.actor(firm.staff)):
         with pytest.raises(NotFound):
             async with db.begin() as s:
                 await messages.add_attachments(s, store, stranger, sent.id, [photo(4)])
