@@ -244,30 +244,22 @@ def _shorter(value: str, limit: int = SHOWN_MAX) -> str:
 def split(blocks: Sequence[str], limit: int = MESSAGE_MAX) -> list[str]:
     """Blocks joined into messages of at most ``limit`` characters (a block too long for one
     is cut at a line)."""
+    lines = [piece for block in blocks for piece in _pack(block.split("\n"), "\n", limit)]
+    return _pack(lines, "\n\n", limit)
+
+
+def _pack(items: Sequence[str], separator: str, limit: int) -> list[str]:
+    """``items`` joined by ``separator`` into as few texts of at most ``limit`` as fit."""
     out: list[str] = []
     current = ""
-    for block in blocks:
-        for piece in _pieces(block, limit):
-            joined = f"{current}\n\n{piece}" if current else piece
-            if len(joined) <= limit:
-                current = joined
-            else:
-                out.append(current)
-                current = piece
-    if current:
-        out.append(current)
-    return out
-
-
-def _pieces(block: str, limit: int) -> list[str]:
-    if len(block) <= limit:
-        return [block]
-    pieces, current = [], ""
-    for line in block.split("\n"):
-        joined = f"{current}\n{line}" if current else line
+    for item in items:
+        joined = f"{current}{separator}{item}" if current else item
         if len(joined) <= limit:
             current = joined
         else:
-            pieces.append(current)
-            current = line
-    return [*pieces, current] if current else pieces
+            if current:
+                out.append(current)
+            current = item
+    if current:
+        out.append(current)
+    return out

@@ -140,10 +140,18 @@ async def _pressed(turn: Turn, args: list[str]) -> tuple[Loaded, Prompt | None] 
     return loaded, here
 
 
-async def chose(turn: Turn, args: list[str]) -> None:
-    """Yes/no or one of the choices, by its button."""
+async def _at_question(turn: Turn, args: list[str]) -> tuple[Loaded, Prompt] | None:
+    """As ``_pressed``, for a button of a question (not of the summary)."""
     found = await _pressed(turn, args)
     if found is None or found[1] is None:
+        return None
+    return found[0], found[1]
+
+
+async def chose(turn: Turn, args: list[str]) -> None:
+    """Yes/no or one of the choices, by its button."""
+    found = await _at_question(turn, args)
+    if found is None:
         return
     loaded, here = found
     position = number(args[2]) if len(args) > 2 else None
@@ -171,8 +179,8 @@ async def _answered(turn: Turn, here: Prompt, raw: object) -> None:
 
 async def toggled(turn: Turn, args: list[str]) -> None:
     """A multiple-choice option ticked or unticked: only the buttons change, until Done."""
-    found = await _pressed(turn, args)
-    if found is None or found[1] is None:
+    found = await _at_question(turn, args)
+    if found is None:
         return
     loaded, here = found
     mask, option = (
@@ -190,8 +198,8 @@ async def toggled(turn: Turn, args: list[str]) -> None:
 
 async def chosen(turn: Turn, args: list[str]) -> None:
     """A multiple choice done: the ticked options are the answer."""
-    found = await _pressed(turn, args)
-    if found is None or found[1] is None:
+    found = await _at_question(turn, args)
+    if found is None:
         return
     loaded, here = found
     mask = _mask(args[2] if len(args) > 2 else None)
@@ -259,8 +267,8 @@ async def typed(turn: Turn, text: str) -> None:
 
 
 async def skipped(turn: Turn, args: list[str]) -> None:
-    found = await _pressed(turn, args)
-    if found is None or found[1] is None:
+    found = await _at_question(turn, args)
+    if found is None:
         return
     loaded, here = found
     loaded = await checklists.skip(turn.session, turn.actor, loaded.checklist.id)
@@ -290,8 +298,8 @@ async def _step(turn: Turn, args: list[str], offset: int) -> None:
 
 async def not_there(turn: Turn, args: list[str]) -> None:
     """ "Not there" pressed: ask why, then when it is expected; stored once both are given."""
-    found = await _pressed(turn, args)
-    if found is None or found[1] is None:
+    found = await _at_question(turn, args)
+    if found is None:
         return
     loaded, here = found
     if not here.allow_not_available:
