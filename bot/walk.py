@@ -57,7 +57,7 @@ async def show(turn: Turn, loaded: Loaded, *, note: str | None = None) -> None:
     ask, and wait for the answer."""
     _ = turn._
     cid = loaded.checklist.id
-    if loaded.checklist.locked or loaded.checklist.status not in checklists.OPEN_STATES:
+    if not _open(loaded):
         await turn.set_state(None)
         turn.say(render.e(_(LOCKED)))
         return
@@ -85,6 +85,11 @@ async def show(turn: Turn, loaded: Loaded, *, note: str | None = None) -> None:
     await turn.set_state(
         {"waiting": telegram.WAITING_ANSWER, "checklist_id": cid, "question": here.key}
     )
+
+
+def _open(loaded: Loaded) -> bool:
+    """Whether the checklist can still be answered (not submitted, not approved)."""
+    return not loaded.checklist.locked and loaded.checklist.status in checklists.OPEN_STATES
 
 
 def _has_answer(prompt: Prompt) -> bool:
@@ -126,8 +131,9 @@ async def _pressed(turn: Turn, args: list[str]) -> tuple[Loaded, Prompt | None] 
         turn.toast = turn._(MOVED_ON)
         return None
     loaded = await checklists.load(turn.session, turn.actor, cid)
-    if loaded.checklist.locked or loaded.checklist.status not in checklists.OPEN_STATES:
-        raise ValidationError(LOCKED)
+    if not _open(loaded):
+        await show(turn, loaded)  # says it is locked, and the chat stops waiting for it
+        return None
     here = checklists.current(loaded, turn.language)
     named = args[1] if len(args) > 1 else None
     index = number(named)
@@ -237,9 +243,9 @@ async def typed(turn: Turn, text: str) -> None:
     """A typed answer to the question the chat shows; the walker's error is the reply."""
     state = turn.state or {}
     loaded = await checklists.load(turn.session, turn.actor, state["checklist_id"])
-    if loaded.checklist.locked or loaded.checklist.status not in checklists.OPEN_STATES:
-        await turn.set_state(None)
-        raise ValidationError(LOCKED)
+    if not _open(loaded):
+        await show(turn, loaded)
+        return
     here = checklists.current(loaded, turn.language)
     if (here.key if here else None) != state.get("question"):
         await show(turn, loaded, note=turn._(MOVED_ON_NOTE))

@@ -310,7 +310,12 @@ async def test_started_in_the_chat_and_finished_on_the_website(
         assert response.status == 303
         assert (await checklist_row(db, cid)).locked
 
-        # In the chat, the checklist is done: an old button changes nothing.
+        # In the chat, the checklist is done: said once, and the chat no longer waits for it.
+        anna.send("ja")
+        assert (await anna.next_message()).text == "Deze checklist is ingediend en vergrendeld."
+        anna.send("ja")
+        assert "Ik weet niet goed waar dit bij hoort" in (await anna.next_message()).text
+        # An old button changes nothing.
         press = anna.press("Nee", verhuisd)
         refused = await anna.next_message()
         assert refused.text == "Deze checklist is ingediend en vergrendeld."
