@@ -10,10 +10,11 @@ I/O and holds no state of its own.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from .errors import ValidationError
@@ -237,33 +238,155 @@ def question(definition: dict[str, Any], key: str) -> dict[str, Any]:
 # --- checking answers ---------------------------------------------------------------------
 
 
-def _decimal(raw: str) -> Decimal:
-    text = raw.strip().replace("€", "").replace("EUR", "").replace(" ", "").replace("\u00a0", "")
-    if re.fullmatch(r"-?\d{1,3}(\.\d{3})+(,\d+)?", text):  # 1.234,56
-        text = text.replace(".", "").replace(",", ".")
-    elif re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", text):  # 1,234.56
-        text = text.replace(",", "")
-    elif re.fullmatch(r"-?\d+,\d+", text):  # 1234,56
-        text = text.replace(",", ".")
-    if not re.fullmatch(r"-?\d+(\.\d+)?", text):
-        raise InvalidOperation(raw)
-    return Decimal(text)
+# Spaces that phones and word processors put between digits, and minus signs that are not "-".
+_TYPED = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2212": "-", "\u2013": "-"})
+_CURRENCY = r"(?:€|eur|euro|euros|euro's)"
+_NUMBER = re.compile(r"(?P<sign>-)?\s*(?P<digits>[0-9][0-9., ]*)")
+_AMOUNT = re.compile(
+    rf"(?P<sign>-)?\s*(?:{_CURRENCY}\s*)?(?P<sign2>-)?\s*(?P<digits>[0-9][0-9., ]*?)"
+    rf"\s*(?P<whole>[.,]-{{1,2}})?\s*{_CURRENCY}?",
+    re.IGNORECASE,
+)
+# Thousands in groups of three, after a first group of one to three digits: 1.234.567,
+# 1,234,567 or 1 234 567.
+_GROUPED = [re.compile(rf"[1-9][0-9]{{0,2}}({sep}[0-9]{{3}})+") for sep in (r"\.", ",", " ")]
+_TYPED_MAX = 40
 
 
-_SHORT_YEAR = re.compile(r"\d{1,2}[-/.]\d{1,2}[-/.]\d{2}")
+class _Unreadable(Exception):
+    pass
 
 
-def _date(raw: str) -> dt.date:
-    text = raw.strip()
-    if _SHORT_YEAR.fullmatch(text):
-        # 12-03-55: 1955 or 2055? A birth date and a key date look alike; ask, do not guess.
+def _decimal(digits: str) -> tuple[Decimal, int]:
+    """Digits as people type them, read Dutch first, with the number of decimals.
+
+    With both "." and ",", the last one separates the decimals (1.234,56 and 1,234.56). A
+    single "," is a decimal comma (1234,5). A single "." followed by exactly three digits
+    groups thousands, as in the Netherlands: 1.234 is one thousand two hundred and
+    thirty-four, and so is 1,234,567 with more than one group; any other single "." is a
+    decimal point (12.5, 0.250). Spaces only group thousands (45 000)."""
+    if "," in digits and "." in digits:
+        sep: str | None = "," if digits.rfind(",") > digits.rfind(".") else "."
+    elif digits.count(",") == 1:
+        sep = ","
+    elif digits.count(".") == 1 and not _GROUPED[0].fullmatch(digits):
+        sep = "."
+    else:
+        sep = None
+    whole, fraction = digits, ""
+    if sep is not None:
+        whole, _, fraction = digits.rpartition(sep)
+        if not re.fullmatch(r"[0-9]+", fraction):
+            raise _Unreadable
+    if not re.fullmatch(r"[0-9]+", whole):
+        if not any(g.fullmatch(whole) for g in _GROUPED):
+            raise _Unreadable
+        whole = re.sub(r"[., ]", "", whole)
+    return Decimal(f"{whole}.{fraction}" if fraction else whole), len(fraction)
+
+
+def _typed_number(raw: str, kind: str) -> Decimal:
+    """A number, or for an amount also "€ 45.000", "€45.000,-", "EUR 45000", "45.000 euro",
+    "- 12,50" (whether a negative one is allowed is the question's ``min``)."""
+    text = " ".join(raw.translate(_TYPED).split())
+    found = (_AMOUNT if kind == "amount" else _NUMBER).fullmatch(text)
+    if len(text) > _TYPED_MAX or found is None:
+        raise _Unreadable
+    signs = [found.group("sign"), found.groupdict().get("sign2")]
+    if all(signs):
+        raise _Unreadable
+    number, decimals = _decimal(found.group("digits"))
+    if kind == "amount":
+        if found.group("whole") and decimals:  # "12,50,-"
+            raise _Unreadable
+        if decimals > 2:
+            raise ValidationError(
+                N_("An amount has at most two decimals (cents); write thousands as 1.234 or 1234.")
+            )
+    return -number if any(signs) else number
+
+
+# --- dates as people type them --------------------------------------------------------------
+
+MONTHS = {
+    **dict.fromkeys(("januari", "january", "jan"), 1),
+    **dict.fromkeys(("februari", "february", "feb"), 2),
+    **dict.fromkeys(("maart", "march", "mrt", "mar"), 3),
+    **dict.fromkeys(("april", "apr"), 4),
+    **dict.fromkeys(("mei", "may"), 5),
+    **dict.fromkeys(("juni", "june", "jun"), 6),
+    **dict.fromkeys(("juli", "july", "jul"), 7),
+    **dict.fromkeys(("augustus", "august", "aug"), 8),
+    **dict.fromkeys(("september", "sep", "sept"), 9),
+    **dict.fromkeys(("oktober", "october", "okt", "oct"), 10),
+    **dict.fromkeys(("november", "nov"), 11),
+    **dict.fromkeys(("december", "dec"), 12),
+}
+_DAY_MONTH_YEAR = re.compile(r"([0-9]{1,2}) ?([-/.]) ?([0-9]{1,2})(?: ?\2 ?([0-9]+))?")
+_YEAR_MONTH_DAY = re.compile(r"([0-9]{4})([-/.])([0-9]{1,2})\2([0-9]{1,2})")
+_ORDINAL = r"(?:st|nd|rd|th|e)?"
+_DAY_NAME_YEAR = re.compile(rf"([0-9]{{1,2}}){_ORDINAL} ([a-z]+)\.?,?(?: ([0-9]+))?")
+_NAME_DAY_YEAR = re.compile(rf"([a-z]+)\.? ([0-9]{{1,2}}){_ORDINAL}(?:,? ([0-9]+))?")
+DATE_HINT = N_("Enter a date as day-month-year, like 24-11-2026 or 24 November 2026.")
+
+
+def _date_parts(text: str) -> tuple[str, str | int, str | None, bool] | None:
+    """(day, month as digits or a month number, year or None, whether the month came
+    first in digits: ISO), or None for text that is no date of any form we read."""
+    if found := _YEAR_MONTH_DAY.fullmatch(text):
+        year, _, month, day = found.groups()
+        return day, month, year, True
+    if found := _DAY_MONTH_YEAR.fullmatch(text):
+        day, _, month, year = found.groups()
+        return day, month, year, False
+    for pattern, day_at, name_at in ((_DAY_NAME_YEAR, 0, 1), (_NAME_DAY_YEAR, 1, 0)):
+        if (found := pattern.fullmatch(text)) and found.group(name_at + 1) in MONTHS:
+            groups = found.groups()
+            return groups[day_at], MONTHS[groups[name_at]], groups[2], False
+    return None
+
+
+def read_date(raw: str) -> dt.date:
+    """A date as people type it, day first (Dutch): 15-3-2025, 15-03-2025, 15/3/2025,
+    15.3.2025, 2025-03-15, 15 maart 2025, 15 mrt 2025, 15 March 2025, March 15, 2025.
+
+    The year is never guessed: a date without one ("15 maart") or with two digits
+    ("15-3-25": 1925 or 2025? a birth date and a key date look alike) is asked again. Nor is
+    the order: 3/15/2025 has no month 15. Public for the other dates a channel asks for (when
+    a document that is "not available" is expected), read by the same rules."""
+    text = " ".join(raw.lower().translate(_TYPED).split()).rstrip(".")
+    parts = _date_parts(text) if len(text) <= _TYPED_MAX else None
+    if parts is None:
+        raise ValidationError(DATE_HINT)
+    day, month, year, iso = parts
+    if year is None:
+        raise ValidationError(N_("Write the date with its year, like 24-11-2026."))
+    if len(year) == 2:
         raise ValidationError(N_("Write the year with four digits, like 24-11-2026."))
-    for pattern in ("%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y-%m-%d"):
-        try:
-            return dt.datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-    raise ValidationError(N_("Enter a date as day-month-year, like 24-11-2026."))
+    if len(year) != 4:
+        raise ValidationError(DATE_HINT)
+    shown = raw.strip()
+    if not 1 <= int(month) <= 12:
+        if iso:
+            raise ValidationError(
+                N_("%(date)s is not a date: there is no month %(month)d."),
+                date=shown,
+                month=int(month),
+            )
+        raise ValidationError(
+            N_(
+                "%(date)s is not a date: there is no month %(month)d. Write the day first, "
+                "like 24-11-2026."
+            ),
+            date=shown,
+            month=int(month),
+        )
+    days = calendar.monthrange(int(year), int(month))[1]
+    if not 1 <= int(day) <= days:
+        raise ValidationError(
+            N_("%(date)s does not exist: that month has %(days)d days."), date=shown, days=days
+        )
+    return dt.date(int(year), int(month), int(day))
 
 
 def parse_date(raw: str) -> dt.date:
@@ -292,8 +415,8 @@ def _number(q: dict[str, Any], raw: Any, kind: str) -> Decimal:
     """``raw`` as a number or an amount, at least the question's minimum (``min``: a number
     question counts, so 0 unless the template says otherwise; an amount has none)."""
     try:
-        number = _decimal(str(raw)) + 0  # + 0: -0 is 0
-    except InvalidOperation:
+        number = _typed_number(str(raw), kind) + 0  # + 0: -0 is 0
+    except _Unreadable:
         if kind == "amount":
             raise ValidationError(
                 N_("Enter an amount in euros, like 1.234,56 or 1234.56.")
@@ -310,7 +433,13 @@ def _number(q: dict[str, Any], raw: Any, kind: str) -> Decimal:
 
 def check(definition: dict[str, Any], key: str, raw: Any, language: str = "nl") -> Any:
     """The stored value for ``raw`` typed as an answer to ``key``, or ValidationError with a
-    message (a catalogue msgid) that says what is wrong, in the words of the question's type."""
+    message (a catalogue msgid) that says what is wrong, in the words of the question's type.
+
+    Amounts and dates are taken the ways people type them, Dutch first: "1.234,50",
+    "€ 45.000,-", "45.000 euro", "- 12,50"; "15-3-2025", "15 maart 2025", "March 15, 2025".
+    An ambiguous "1.234" is one thousand two hundred and thirty-four, as in the Netherlands
+    (see ``_decimal``); an amount with more than two decimals ("45,000") is refused, not
+    rounded or guessed at; a date without a four-digit year is asked again (``read_date``)."""
     q = question(definition, key)
     kind = q["type"]
     if kind == "upload":
@@ -332,7 +461,7 @@ def check(definition: dict[str, Any], key: str, raw: Any, language: str = "nl") 
     if kind == "amount":
         return str(_number(q, raw, kind).quantize(Decimal("0.01")))
     if kind == "date":
-        return _date(str(raw)).isoformat()
+        return read_date(str(raw)).isoformat()
     if kind == "yesno":
         if isinstance(raw, bool):
             return raw

@@ -422,7 +422,7 @@ def test_template_assign_and_chat_in_the_terminal(loket: Loket, tmp_path: Path) 
     out = proc.stdout
     assert "[1/" in out and "Had u in het belastingjaar een fiscaal partner?" in out
     assert "uw echtgenoot" in out.lower()  # the help after "?"
-    assert "dag-maand-jaar" in out  # 31-02 refused, asked again
+    assert "31-02-2025 bestaat niet: die maand heeft 28 dagen" in out  # refused, asked again
     assert "Het bestand /nonexistent/loonstrook.pdf bestaat niet." in out  # was in English
     assert "antwoorden zijn bewaard" in out
     shown = loket.json("checklist", "show", str(assigned["id"]))

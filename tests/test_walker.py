@@ -135,7 +135,7 @@ def test_choice_by_number_or_text(notary: dict) -> None:
     [
         ("spaargeld", "veel", "bedrag in euro", "amount in euros"),
         ("kinderen", "twee", "Vul een getal in", "Enter a number"),
-        ("verhuisdatum", "31-02-2026", "dag-maand-jaar", "day-month-year"),
+        ("verhuisdatum", "31-02-2026", "bestaat niet", "does not exist"),
         ("partner", "misschien", "ja of nee", "yes or no"),
         ("inkomstenbron", "7", "nummer van 1 tot 4", "number from 1 to 4"),
         ("partner", "", "antwoord is verplicht", "answer is required"),
