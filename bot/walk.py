@@ -372,7 +372,7 @@ async def _ask_date(turn: Turn, reason: str | None) -> None:
 
 
 async def date_typed(turn: Turn, text: str) -> None:
-    await _not_available(turn, walker.parse_date(text))
+    await _not_available(turn, walker.read_date(text))
 
 
 async def no_date(turn: Turn, args: list[str]) -> None:

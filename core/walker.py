@@ -389,12 +389,6 @@ def read_date(raw: str) -> dt.date:
     return dt.date(int(year), int(month), int(day))
 
 
-def parse_date(raw: str) -> dt.date:
-    """A date as a person types it, read as a date question reads it (the expected date of a
-    document "not available" now), or ValidationError saying how to write one."""
-    return _date(raw)
-
-
 def _pick(q: dict[str, Any], token: str, language: str) -> str:
     options = q["options"]
     token = token.strip()

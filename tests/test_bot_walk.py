@@ -83,7 +83,7 @@ async def test_the_income_tax_checklist_walked_in_the_chat_holds_what_the_web_wo
         # A typed answer the walker refuses: its error is the reply, and nothing moves.
         anna.send("heel veel")
         assert (await anna.next_message()).text == _walker_error("bruto_loon", "heel veel")
-        anna.send("45.000")
+        anna.send("€ 45.000")  # as people type it
         text = await asked("Had u een eigen (koop)woning?")
         assert "Opgeslagen: € 45.000,00" in text
         anna.press("Ja")
@@ -94,7 +94,7 @@ async def test_the_income_tax_checklist_walked_in_the_chat_holds_what_the_web_wo
         await asked("Waarom heeft u het niet?")
         anna.send("Nog niet ontvangen van de gemeente")
         await asked("Wanneer verwacht u het?")
-        anna.send("15-3-2026")
+        anna.send("15 maart 2026")
         text = await asked("Jaaroverzicht van uw hypotheek")
         assert "verwacht 15-03-2026" in text
 

@@ -103,9 +103,10 @@ async def test_an_albums_later_photos_join_the_message_sent_with_the_first(
 
 
 def test_an_expected_date_is_read_as_a_date_question_reads_it() -> None:
-    assert walker.parse_date("15-3-2026") == dt.date(2026, 3, 15)
+    assert walker.read_date("15-3-2026") == dt.date(2026, 3, 15)
+    assert walker.read_date("15 maart 2026") == dt.date(2026, 3, 15)
     with pytest.raises(ValidationError):
-        walker.parse_date("volgende week")
+        walker.read_date("volgende week")
 
 
 async def test_the_updates_of_one_chat_take_turns_on_its_state(db: Database) -> None:
