@@ -66,7 +66,9 @@ def create_bot(
 
 
 async def _started(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """The bot's own name, as Telegram knows it, for the deep links the web view shows."""
+    """The bot's own name, as Telegram knows it, for the deep links the web view shows; and
+    its command menu, in Dutch and English."""
     me = await app.bot.get_me()
     async with deps(app).db.begin() as s:
         await telegram.record_bot(s, me.id, me.username or "")
+    await handlers.set_commands(app.bot)

@@ -264,6 +264,47 @@ async def actions(session: AsyncSession, actor: Actor) -> list[Checklist]:
 
 
 @dataclass
+class Action:
+    """A checklist waiting for someone, as a list shows it: its template (title), its dossier,
+    and how far it is (answered of the questions that apply)."""
+
+    checklist: Checklist
+    template: ChecklistTemplate
+    dossier: Dossier
+    answered: int
+    total: int
+
+    @property
+    def title(self) -> dict[str, str]:
+        return self.template.title
+
+
+async def listed_actions(session: AsyncSession, actor: Actor) -> list[Action]:
+    """``actions`` with what a list shows of each (title, dossier, progress), in three
+    statements however many there are: for the chat's /checklist and /dossiers."""
+    rows = (
+        await session.execute(
+            select(Checklist, ChecklistTemplate, Dossier)
+            .join(Dossier, Dossier.id == Checklist.dossier_id)
+            .join(ChecklistTemplate, ChecklistTemplate.id == Checklist.template_id)
+            .where(access.visible_checklists(actor), Checklist.status.in_(action_states(actor)))
+            .order_by(Checklist.assigned_at, Checklist.id)
+        )
+    ).all()
+    answers: dict[int, dict[str, Answer]] = {checklist.id: {} for checklist, _, _ in rows}
+    if answers:
+        for a in await session.scalars(
+            select(Answer).where(Answer.checklist_id.in_(list(answers)))
+        ):
+            answers[a.checklist_id][a.question_key] = a
+    out = []
+    for checklist, template, dossier in rows:
+        loaded = Loaded(checklist, template, dossier, answers[checklist.id])
+        out.append(Action(checklist, template, dossier, *progress(loaded)))
+    return out
+
+
+@dataclass
 class Listed:
     """A checklist in a list: the instance and the title of its template version."""
 
@@ -414,13 +455,31 @@ async def move(session: AsyncSession, actor: Actor, checklist_id: int, offset: i
     on to what is still to ask, or to the end."""
     loaded = await writable(session, actor, checklist_id)
     here = current(loaded, "nl")
-    if offset > 0 and here is not None and not here.required:
-        given = loaded.given.get(here.key)
-        if given is None or not (given.answered or given.skipped):
-            session.add(_save(loaded, actor, here.key, value=None, not_available=False))
+    if offset > 0 and here is not None:
+        _pass(session, loaded, actor, here)
     loaded.checklist.position = walker.step(
         loaded.definition, loaded.given, here.key if here else None, offset
     )
+    return loaded
+
+
+def _pass(session: AsyncSession, loaded: Loaded, actor: Actor, here: Prompt) -> None:
+    """An optional question passed without an answer is stored so: seen, not asked again."""
+    given = loaded.given.get(here.key)
+    if not here.required and (given is None or not (given.answered or given.skipped)):
+        session.add(_save(loaded, actor, here.key, value=None, not_available=False))
+
+
+async def skip(session: AsyncSession, actor: Actor, checklist_id: int) -> Loaded:
+    """Skip the current question and go on as after an answer: to the next question still
+    to ask (a chat asks only those), not to the next in order as ``move`` does, which may
+    have its answer already. A skipped optional question is stored as passed; a required one
+    comes back once the walk has gone round."""
+    loaded = await writable(session, actor, checklist_id)
+    here = current(loaded, "nl")
+    if here is not None:
+        _pass(session, loaded, actor, here)
+        _advance(loaded, here.key)
     return loaded
 
 

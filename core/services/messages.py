@@ -127,6 +127,49 @@ async def send_message(
     return await _load(session, message.id)
 
 
+async def add_attachments(
+    session: AsyncSession,
+    store: FileStore,
+    actor: Actor,
+    message_id: int,
+    attachments: Sequence[Upload],
+) -> Message:
+    """More files for a message ``actor`` wrote: the other photos of an album sent in a chat,
+    which arrive one by one after the message went in with the first. Only the author adds
+    to their own message, and at most MAX_ATTACHMENTS in all."""
+    message = await session.scalar(
+        select(Message)
+        .join(Dossier, Dossier.id == Message.dossier_id)
+        .where(Message.id == message_id, access.visible_dossiers(actor))
+        .options(selectinload(Message.attachments))
+    )
+    if message is None or actor.account_id is None or message.author_id != actor.account_id:
+        raise NotFound("This message was not found.")
+    if len(message.attachments) + len(attachments) > MAX_ATTACHMENTS:
+        raise ValidationError(
+            "A message may carry at most %(max)d attachments.",
+            field="attachments",
+            max=MAX_ATTACHMENTS,
+        )
+    dossier = await session.get(Dossier, message.dossier_id)
+    assert dossier is not None
+    category = DocumentCategory.CORRESPONDENCE if actor.is_staff else DocumentCategory.DELIVERED
+    for upload in attachments:
+        await store_document(
+            session, store, actor, dossier, upload, category, message_id=message.id
+        )
+    dossier.updated_at = utcnow()
+    audit.record(
+        session,
+        actor,
+        "message.attach",
+        dossier_id=dossier.id,
+        subject=message,
+        attachments=len(attachments),
+    )
+    return await _load(session, message.id)
+
+
 async def _load(session: AsyncSession, message_id: int) -> Message:
     message = await session.scalar(
         select(Message)

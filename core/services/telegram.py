@@ -78,12 +78,15 @@ MAX_STATE_BYTES = 16 * 1024
 # What a chat can wait for (the "waiting" of its state). The other keys are the bot's to
 # choose, ids only; these are what they are meant to hold.
 WAITING_EMAIL = "email"  # /start without a code: the address the firm knows
+WAITING_ANSWER = "answer"  # checklist_id, question: the question the chat shows
 WAITING_NOT_AVAILABLE_REASON = "not_available_reason"  # checklist_id, question
 WAITING_NOT_AVAILABLE_DATE = "not_available_date"  # checklist_id, question, reason
 WAITING_MESSAGE_SUBJECT = "message_subject"  # dossier_id, parent_id (a reply)
 WAITING_MESSAGE_BODY = "message_body"  # dossier_id, parent_id, subject
 WAITING_UPLOAD = "upload"  # checklist_id, question, document_ids: files until "Klaar"
 WAITING_DOCUMENT_DOSSIER = "document_dossier"  # document_ids of files sent outside a question
+# message_id, album: a message just sent from an album, whose other photos are still coming.
+WAITING_MESSAGE_ALBUM = "message_album"
 
 NOT_PRIVATE = N_(
     "Linking works only in a private chat with the bot, not in a group or channel: your "
@@ -312,8 +315,12 @@ async def get_chat(
 
 async def chat_seen(session: AsyncSession, chat: ChatInfo) -> ChatView:
     """Every update: the chat's row (made on first contact). Someone who writes to the bot
-    has unblocked it, so a blocked chat is sent to again."""
-    row = await _chat_row(session, chat.id)
+    has unblocked it, so a blocked chat is sent to again.
+
+    The row stays locked until the unit of work ends (PostgreSQL; SQLite has one writer
+    anyway), so that the updates of one chat (the photos of an album, handled at once by two
+    processes) take turns on its state instead of each overwriting the other's."""
+    row = await _chat_row(session, chat.id, lock=True)
     account = await _linked_account(session, chat.id)
     if row.blocked_at is not None:
         row.blocked_at = None
