@@ -38,16 +38,23 @@ def pg_url() -> str:
     return os.environ[PG_VARIABLE]
 
 
+def pg_schema() -> str:
+    """The schema this test process works in: one per pytest-xdist worker, so that workers
+    running side by side never truncate each other's tables."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return f"{PG_SCHEMA}_{worker}" if worker else PG_SCHEMA
+
+
 def pg_engine_kwargs() -> dict:
     # Every connection of the test suite works in its own schema of the shared test database.
-    return {"connect_args": {"server_settings": {"search_path": PG_SCHEMA}}}
+    return {"connect_args": {"server_settings": {"search_path": pg_schema()}}}
 
 
 async def _prepare_pg() -> None:
     engine = create_engine(pg_url())
     async with engine.begin() as conn:
-        await conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
-        await conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
+        await conn.execute(text(f"DROP SCHEMA IF EXISTS {pg_schema()} CASCADE"))
+        await conn.execute(text(f"CREATE SCHEMA {pg_schema()}"))
     await engine.dispose()
     engine = create_engine(pg_url(), **pg_engine_kwargs())
     await schema.upgrade(engine)
@@ -332,6 +339,27 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     backends.note(session.items)  # what runs, after -k and the like deselected the rest
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In a pytest-xdist worker: hand what the end of the run prints to the controller."""
+    from . import test_corpora
+
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["loket_screens"] = [str(folder) for folder in SCREENS]
+        workeroutput["loket_corpora"] = dict(test_corpora.REPORT)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:  # noqa: ARG001
+    """In the pytest-xdist controller: what a worker handed over, for the end of the run."""
+    from . import test_corpora
+
+    found = getattr(node, "workeroutput", {})
+    SCREENS.extend(Path(folder) for folder in found.get("loket_screens", []))
+    for name, (ok, total) in found.get("loket_corpora", {}).items():
+        test_corpora.REPORT[name] = (ok, total)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001
     """At the end of the run: how many tests ran on each database, where the screenshots
     are, and the corpus measurements (tests/test_corpora.py)."""
@@ -340,7 +368,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # no
     backends.report(terminalreporter, PG_UNSET if not os.environ.get(PG_VARIABLE) else "")
     if SCREENS:
         terminalreporter.section("screenshots of the browser tests")
-        terminalreporter.write_line(str(SCREENS[0]))
+        for folder in SCREENS:
+            terminalreporter.write_line(str(folder))
     if test_corpora.REPORT:
         terminalreporter.section("mail corpora: share of cases matching the corpus")
         for name, (ok, total) in test_corpora.REPORT.items():
