@@ -61,12 +61,34 @@ async def _prepare_pg() -> None:
     await engine.dispose()
 
 
-async def _truncate_pg() -> None:
-    engine = create_engine(pg_url(), **pg_engine_kwargs())
-    names = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    await engine.dispose()
+# Resets every sequence of the schema, as TRUNCATE … RESTART IDENTITY did.
+_RESTART_SEQUENCES = """
+DO $$
+DECLARE seq record;
+BEGIN
+  FOR seq IN SELECT schemaname, sequencename FROM pg_sequences
+             WHERE schemaname = current_schema() LOOP
+    PERFORM setval(format('%I.%I', seq.schemaname, seq.sequencename), 1, false);
+  END LOOP;
+END $$;
+"""
+
+
+async def _empty_pg() -> None:
+    """Every table of the test schema emptied and its ids restarted: the schema as migrated.
+    DELETE in one round trip on a plain connection, not TRUNCATE through an engine: on tables
+    this small TRUNCATE rewrites a file per table, which cost about a second per test."""
+    import asyncpg
+
+    url = make_url(pg_url()).set(drivername="postgresql")
+    script = "".join(f"DELETE FROM {t.name};" for t in reversed(Base.metadata.sorted_tables))
+    conn = await asyncpg.connect(
+        url.render_as_string(hide_password=False), server_settings={"search_path": pg_schema()}
+    )
+    try:
+        await conn.execute(script + _RESTART_SEQUENCES)
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(scope="session")
@@ -112,7 +134,7 @@ def database_url(
         if not os.environ.get(PG_VARIABLE):
             pytest.skip(PG_UNSET)
         request.getfixturevalue("pg_ready")
-        asyncio.run(_truncate_pg())
+        asyncio.run(_empty_pg())
         yield pg_url()
 
 
