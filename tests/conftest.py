@@ -46,8 +46,10 @@ def pg_schema() -> str:
 
 
 def pg_engine_kwargs() -> dict:
-    # Every connection of the test suite works in its own schema of the shared test database.
-    return {"connect_args": {"server_settings": {"search_path": pg_schema()}}}
+    # Every connection of the test suite works in its own schema of the shared test database,
+    # and is named after it, so that a test looking at pg_stat_activity sees only its own.
+    settings = {"search_path": pg_schema(), "application_name": f"loket-{pg_schema()}"}
+    return {"connect_args": {"server_settings": settings}}
 
 
 async def _prepare_pg() -> None:
