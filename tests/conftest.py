@@ -93,6 +93,21 @@ async def _empty_pg() -> None:
         await conn.close()
 
 
+# argon2id at the lowest cost it takes: hashing at the real cost (64 MiB, three passes) is what
+# made the web tests slow, and none but those marked ``real_argon2`` is about its cost.
+CHEAP_ARGON2 = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    if request.node.get_closest_marker("real_argon2") is None:
+        from argon2 import PasswordHasher
+
+        from core import passwords
+
+        monkeypatch.setattr(passwords, "_hasher", PasswordHasher(**CHEAP_ARGON2))
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file, copied for each test (migrating each time would be slow)."""
