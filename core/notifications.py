@@ -28,6 +28,8 @@ class Kind(enum.StrEnum):
     REPORT_READY = "report_ready"
     DOCUMENTS_REJECTED = "documents_rejected"
     DOCUMENTS_MISSING = "documents_missing"
+    CHECKLIST_REJECTED = "checklist_rejected"  # sent back, with the reason: fill it in again
+    CHECKLIST_APPROVED = "checklist_approved"
     # To the firm (the dossier's handler).
     CLIENT_MESSAGE = "client_message"
     CLIENT_DOCUMENT = "client_document"
@@ -96,6 +98,11 @@ async def chat_blocked(session: AsyncSession, account: Account) -> bool:
     return blocked_at is not None
 
 
+_TO_CHECKLIST = frozenset(
+    {Kind.CHECKLIST_SUBMITTED.value, Kind.CHECKLIST_REJECTED.value, Kind.CHECKLIST_APPROVED.value}
+)
+
+
 def link(item: OutboxItem, public_url: str) -> str:
     """Where a notification points, in a mail's button or under a chat message: the checklist
     to review for staff, else the dossier, else the portal. A mail about the account itself
@@ -103,8 +110,9 @@ def link(item: OutboxItem, public_url: str) -> str:
     payload = item.payload or {}
     base = public_url.rstrip("/")
     checklist_id = payload.get("checklist_id")
-    if item.kind == Kind.CHECKLIST_SUBMITTED.value and isinstance(checklist_id, int):
-        return f"{base}/checklists/{checklist_id}"  # the review page itself
+    if item.kind in _TO_CHECKLIST and isinstance(checklist_id, int):
+        # The review page itself for staff; for a client, the checklist sent back to fill in.
+        return f"{base}/checklists/{checklist_id}"
     number = payload.get("dossier_number")
     return f"{base}/dossiers/{quote(str(number), safe='')}" if number else f"{base}/"
 

@@ -31,6 +31,8 @@ SUBJECTS = {
     "report_ready": N_("[%(dossier)s] Your report is ready"),
     "documents_rejected": N_("[%(dossier)s] Some documents could not be accepted"),
     "documents_missing": N_("[%(dossier)s] We are still missing some documents"),
+    "checklist_rejected": N_("[%(dossier)s] Your checklist was sent back: something is missing"),
+    "checklist_approved": N_("[%(dossier)s] Your checklist has been approved"),
     "client_message": N_("[%(dossier)s] Message from a client: %(subject)s"),
     "client_document": N_("[%(dossier)s] A client delivered a document"),
     "checklist_submitted": N_("[%(dossier)s] A client submitted a checklist"),
@@ -70,6 +72,14 @@ INTROS = {
     "report_ready": N_("The report for your dossier %(dossier)s is ready."),
     "documents_rejected": N_("Some of the documents in dossier %(dossier)s could not be accepted."),
     "documents_missing": N_("We are still missing some documents for dossier %(dossier)s."),
+    "checklist_rejected": N_(
+        'We have sent the checklist "%(title)s" in dossier %(dossier)s back to you: something '
+        "is still missing or not right. It is open again: complete it and submit it once more."
+    ),
+    "checklist_approved": N_(
+        'We have approved the checklist "%(title)s" in dossier %(dossier)s. Thank you: nothing '
+        "more is needed for it."
+    ),
     "client_message": N_("A client wrote in dossier %(dossier)s: %(subject)s."),
     "client_document": N_("A client delivered a document in dossier %(dossier)s: %(filename)s."),
     "checklist_submitted": N_(
@@ -113,6 +123,12 @@ INTROS = {
     ),
 }
 
+# One delivered document refused (the payload names it): what to do about it.
+ONE_DOCUMENT_INTRO = N_(
+    "We could not accept the document %(filename)s in dossier %(dossier)s. Please send a new "
+    "file: answer this mail with it attached, or upload it in the client portal."
+)
+
 # The same paragraph when the bot's username is not known: no deep link to give.
 BOTLESS_INTROS = {
     "telegram_link": N_(
@@ -125,6 +141,10 @@ BOTLESS_INTROS = {
 
 # The same paragraph for a payload without the ``title`` the one above names.
 UNTITLED_INTROS = {
+    "checklist_rejected": N_(
+        "We have sent a checklist in dossier %(dossier)s back to you: something is still "
+        "missing or not right. It is open again: complete it and submit it once more."
+    ),
     "checklist_submitted": N_(
         "A client submitted a checklist in dossier %(dossier)s. It is waiting for your "
         "review: approve it, or send it back with what is missing."
@@ -139,6 +159,7 @@ BUTTONS = {
     "invitation": N_("Confirm my email address"),
     "set_password": N_("Set my password"),
     "checklist_submitted": N_("Review the checklist"),
+    "checklist_rejected": N_("Open the checklist"),
     "telegram_link": N_("Open the chat with our bot"),
 }
 
@@ -197,11 +218,14 @@ def render(item: OutboxItem, settings: Settings) -> Composed:
     botless = item.kind in BOTLESS_INTROS and not payload.get("bot")
     intros = INTROS if values["title"] or item.kind not in UNTITLED_INTROS else UNTITLED_INTROS
     intro = _((BOTLESS_INTROS if botless else intros).get(item.kind, DEFAULT_INTRO)) % values
+    if item.kind == "documents_rejected" and payload.get("filename"):
+        intro = _(ONE_DOCUMENT_INTRO) % values
     button = _(DEFAULT_BUTTON if botless else BUTTONS.get(item.kind, DEFAULT_BUTTON))
     base = settings.public_url.rstrip("/")
     context = {
         "_": _,
         "body": payload.get("body") or "",
+        "reason": str(payload.get("reason") or ""),
         "items": [str(x) for x in payload.get("items") or [] if isinstance(x, str)],
         "requests": _requests(item, settings, language=item.language),
         "attachments": [

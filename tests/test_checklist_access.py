@@ -388,7 +388,7 @@ async def test_a_rejection_is_told_to_the_assignees_who_can_still_open_it(
     async with db.begin() as s:
         await checklists.reject(s, SYSTEM, given.bv_main, reason="Onleesbaar")
     # Not the extra account: the checklist is not theirs.
-    assert await outbox(db, "documents_rejected") == [("info@bakkerij.example", "email")]
+    assert await outbox(db, "checklist_rejected") == [("info@bakkerij.example", "email")]
 
     await fill_all(db, firm.actor(firm.bv_extra), both.id, store)
     async with db.begin() as s:
@@ -399,7 +399,7 @@ async def test_a_rejection_is_told_to_the_assignees_who_can_still_open_it(
     for checklist_id in (both.id, given.carol):
         async with db.begin() as s:
             await checklists.reject(s, SYSTEM, checklist_id, reason="Onvolledig")
-    assert await outbox(db, "documents_rejected") == [("info@bakkerij.example", "email")] * 2
+    assert await outbox(db, "checklist_rejected") == [("info@bakkerij.example", "email")] * 2
 
 
 async def second_office_login(db: Database, firm: Firm) -> Account:

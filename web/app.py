@@ -23,6 +23,7 @@ from core.storage import FileStore
 from . import filters, middleware, uploads
 from .keys import DB, MAIL_FILER, SETTINGS, SMS, STORE, TELEGRAM
 from .views import auth, checklists, dossiers, health, me, messages, quarantine, staff
+from .views.staff_dossier import routes as staff_dossier_routes
 from .views.upload_links import routes as upload_link_routes
 
 HERE = Path(__file__).parent
@@ -70,6 +71,7 @@ def create_app(
     env.filters["local"] = filters.local_time(settings.timezone)
     for module in (health, auth, me, dossiers, messages, checklists, staff, quarantine):
         app.add_routes(module.routes)
+    app.add_routes(staff_dossier_routes)
     app.add_routes(upload_link_routes)
     app.router.add_static("/static", HERE / "static", append_version=True)
     return app

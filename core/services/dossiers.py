@@ -119,18 +119,33 @@ async def set_status(
     session: AsyncSession, actor: Actor, number: str, status: DossierStatus | str
 ) -> Dossier:
     dossier = await access.visible_dossier(session, actor, number=number, for_update=True)
-    access.require(access.can_manage_dossier(actor, dossier), "Only staff may change a status.")
     new = status if isinstance(status, DossierStatus) else parse_status(status)
+    await change_status(session, actor, dossier, new)
+    return dossier
+
+
+async def change_status(
+    session: AsyncSession,
+    actor: Actor,
+    dossier: Dossier,
+    new: DossierStatus,
+    *,
+    notify_client: bool = True,
+) -> DossierStatus | None:
+    """Move ``dossier`` (one ``actor`` sees) to ``new``; the new status, or None when it was
+    there already. Moving to "in treatment" or "report ready" tells the client (or their
+    intermediary) unless the caller tells them itself (``notify_client``)."""
+    access.require(access.can_manage_dossier(actor, dossier), "Only staff may change a status.")
     old = dossier.status
     if new is old:
-        return dossier
+        return None
     dossier.status = new
     dossier.updated_at = utcnow()
     audit.record(
         session, actor, "dossier.status", dossier_id=dossier.id, old=old.value, new=new.value
     )
     kind = _STATUS_NOTICES.get(new)
-    if kind is not None:
+    if kind is not None and notify_client:
         await notify(
             session,
             kind,
@@ -138,7 +153,7 @@ async def set_status(
             subject_key=f"dossier:{dossier.id}:{new.value}:{dossier.updated_at.isoformat()}",
             data={"status": new.value},
         )
-    return dossier
+    return new
 
 
 async def add_step(session: AsyncSession, actor: Actor, number: str, title: str) -> DossierStep:
@@ -169,10 +184,37 @@ async def tick_step(
         raise NotFound(
             "Dossier %(number)s has no step %(position)d.", number=number, position=position
         )
-    step.done_at = utcnow() if done else None
-    step.done_by_id = actor.account_id if done else None
-    audit.record(session, actor, "step.tick", dossier_id=dossier.id, subject=step, done=done)
+    _tick(session, actor, step, done)
+    dossier.updated_at = utcnow()
     return step
+
+
+def _tick(session: AsyncSession, actor: Actor, step: DossierStep, done: bool) -> None:
+    step.done_at = (step.done_at or utcnow()) if done else None
+    step.done_by_id = (step.done_by_id or actor.account_id) if done else None
+    audit.record(session, actor, "step.tick", dossier_id=step.dossier_id, subject=step, done=done)
+
+
+async def tick_titled(
+    session: AsyncSession, actor: Actor, dossier: Dossier, titles: list[str]
+) -> list[int]:
+    """Tick the dossier's steps with these titles (any case) that are not done yet; their
+    positions. A title the dossier has no step for is passed over: a template serves dossiers
+    with different steps."""
+    access.require(access.can_manage_dossier(actor, dossier), "Only staff may tick steps.")
+    wanted = {t.strip().casefold() for t in titles}
+    if not wanted:
+        return []
+    ticked = []
+    for step in await session.scalars(
+        select(DossierStep)
+        .where(DossierStep.dossier_id == dossier.id, DossierStep.done_at.is_(None))
+        .order_by(DossierStep.position)
+    ):
+        if step.title.strip().casefold() in wanted:
+            _tick(session, actor, step, True)
+            ticked.append(step.position)
+    return ticked
 
 
 @dataclass

@@ -55,6 +55,7 @@ async def _render(
                 )
                 .order_by(Document.id.desc())
             )
+        delivered = await checklists.delivered_with(s, loaded) if actor(request).is_staff else []
     if actor(request).is_staff:
         rows = [
             (
@@ -67,7 +68,13 @@ async def _render(
         return page(
             request,
             "checklist_review.html",
-            {"loaded": loaded, "rows": rows, "pdf": pdf, "error": review_error},
+            {
+                "loaded": loaded,
+                "rows": rows,
+                "pdf": pdf,
+                "error": review_error,
+                "delivered": delivered,
+            },
             status=status,
         )
     if loaded.checklist.locked:
@@ -261,7 +268,7 @@ async def approve(request: web.Request) -> web.StreamResponse:
     checklist_id = path_id(request)
     async with request.app[DB].begin() as s:
         await checklists.approve(s, actor(request), checklist_id)
-    raise web.HTTPSeeOther(f"/checklists/{checklist_id}")
+    raise web.HTTPSeeOther(f"/checklists/{checklist_id}?approved=1")
 
 
 @routes.post("/checklists/{id:\\d+}/reject")
@@ -287,4 +294,4 @@ async def reject(request: web.Request) -> web.StreamResponse:
         raise  # someone who may not review gets the refusal page, not the review form
     except LoketError as exc:
         return await _render(request, checklist_id, None, status=400, review_error=exc)
-    raise web.HTTPSeeOther(f"/checklists/{checklist_id}")
+    raise web.HTTPSeeOther(f"/checklists/{checklist_id}?sent_back=1")

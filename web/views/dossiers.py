@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from core.errors import LoketError
 from core.models import Document, DocumentCategory, DossierStatus
 from core.services import checklists, documents, dossiers, messages, profile, telegram
 
@@ -56,12 +57,24 @@ async def dossier_list(request: web.Request) -> web.StreamResponse:
 @routes.get("/dossiers/{number}")
 @login_required
 async def dossier(request: web.Request) -> web.StreamResponse:
+    return await render_dossier(request, request.match_info["number"])
+
+
+async def render_dossier(
+    request: web.Request,
+    number: str,
+    *,
+    error: LoketError | None = None,
+    status: int = 200,
+) -> web.StreamResponse:
+    """The dossier page; for staff with the firm's work on it (status, steps, publishing,
+    assigning). A form refused there shows the page again with ``error``."""
     tab = request.query.get("tab", "messages")
     if tab not in TABS:
         tab = "messages"
     who = actor(request)
     async with request.app[DB].read() as s:
-        view = await dossiers.open_dossier(s, who, number=request.match_info["number"])
+        view = await dossiers.open_dossier(s, who, number=number)
         if tab == "messages":
             rows = await messages.list_messages(s, who, dossier_id=view.dossier.id)
         else:
@@ -71,6 +84,7 @@ async def dossier(request: web.Request) -> web.StreamResponse:
         people = await profile.dossier_accounts(s, who, view.dossier.id) if who.is_staff else []
         people_telegram = await telegram.telegram_status(s, people)
         listed = await checklists.on_dossier(s, who, view.dossier.id)
+        templates = await checklists.latest_templates(s, who) if who.is_staff else []
     return page(
         request,
         "dossier.html",
@@ -83,7 +97,11 @@ async def dossier(request: web.Request) -> web.StreamResponse:
             "people_telegram": people_telegram,
             "checklists": listed,
             "waiting": checklists.action_states(who),
+            "templates": templates,
+            "statuses": [st.value for st in DossierStatus],
+            "error": error,
         },
+        status=status,
     )
 
 

@@ -1,0 +1,102 @@
+"""The staff's search across dossiers, clients, messages and document names.
+
+For the firm's staff only: to anyone else the search does not exist (NotFound, as a page
+that is not there), so it can tell nobody what is in the firm's dossiers. What is typed is
+matched as text (``%`` and ``_`` are no wildcards), each kind at most ``LIMIT`` rows, newest
+first, so a search costs the same on a large database as on a small one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .. import access
+from ..actor import Actor
+from ..errors import NotFound
+from ..models import Account, Client, Document, Dossier, Message
+
+LIMIT = 20
+MIN_LENGTH = 2
+MAX_LENGTH = 100
+
+
+@dataclass
+class Results:
+    query: str
+    dossiers: list[tuple[Dossier, str]] = field(default_factory=list)  # with the client's name
+    clients: list[Client] = field(default_factory=list)
+    messages: list[tuple[Message, str]] = field(default_factory=list)  # with the dossier number
+    documents: list[tuple[Document, str]] = field(default_factory=list)  # with the dossier number
+
+    @property
+    def empty(self) -> bool:
+        return not (self.dossiers or self.clients or self.messages or self.documents)
+
+
+def usable(query: str | None) -> str:
+    """The query as searched: trimmed, at most MAX_LENGTH characters; "" when too short."""
+    text = " ".join((query or "").split())[:MAX_LENGTH]
+    return text if len(text) >= MIN_LENGTH else ""
+
+
+async def search(
+    session: AsyncSession, actor: Actor, query: str | None, *, limit: int = LIMIT
+) -> Results:
+    if not access.can_manage_firm(actor):
+        raise NotFound("This page does not exist.")
+    term = usable(query)
+    results = Results(query=term)
+    if not term:
+        return results
+
+    def like(column):  # noqa: ANN001, ANN202 - a column expression in, a clause out
+        return column.icontains(term, autoescape=True)
+
+    results.dossiers = [
+        (d, name)
+        for d, name in await session.execute(
+            select(Dossier, Client.name)
+            .join(Client, Client.id == Dossier.client_id)
+            .where(
+                access.visible_dossiers(actor),
+                or_(like(Dossier.number), like(Dossier.description), like(Client.name)),
+            )
+            .order_by(Dossier.updated_at.desc(), Dossier.id.desc())
+            .limit(limit)
+        )
+    ]
+    with_account = select(Account.client_id).where(
+        Account.client_id.is_not(None), like(Account.email)
+    )
+    results.clients = list(
+        await session.scalars(
+            select(Client)
+            .where(or_(like(Client.name), Client.id.in_(with_account)))
+            .order_by(Client.id.desc())
+            .limit(limit)
+        )
+    )
+    results.messages = [
+        (m, number)
+        for m, number in await session.execute(
+            select(Message, Dossier.number)
+            .join(Dossier, Dossier.id == Message.dossier_id)
+            .where(access.visible_dossiers(actor), or_(like(Message.subject), like(Message.body)))
+            .order_by(Message.id.desc())
+            .limit(limit)
+        )
+    ]
+    results.documents = [
+        (doc, number)
+        for doc, number in await session.execute(
+            select(Document, Dossier.number)
+            .join(Dossier, Dossier.id == Document.dossier_id)
+            .where(access.visible_dossiers(actor), like(Document.filename))
+            .order_by(Document.id.desc())
+            .limit(limit)
+        )
+    ]
+    return results
