@@ -46,6 +46,7 @@ DONE = {
     "invited": N_("The invitation has been sent."),
     "added": N_("The account has been added, and an invitation is on its way."),
     "removed": N_("The account has been removed."),
+    "welcome": N_("Your password is set and you are logged in. Welcome!"),
 }
 
 
