@@ -146,4 +146,4 @@ async def test_invitation_to_download_and_message(
     # The screenshots are in the run's temporary folder, not in the repository tree.
     root = Path(__file__).resolve().parent.parent
     assert not screens.resolve().is_relative_to(root)
-    assert {"my-details.png", "compose.png", "dossier.png"} <= {p.name for p in screens.iterdir()}
+    assert {"welcome-home.png", "compose.png", "dossier.png"} <= {p.name for p in screens.iterdir()}
