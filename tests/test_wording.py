@@ -82,3 +82,47 @@ async def test_the_locked_warning_stands_above_the_submit_button(
     html = browser.last_html
     warning = html.index("Na het indienen")
     assert warning < html.index(f'action="/checklists/{given.id}/submit"')
+
+
+async def test_answered_counts_keep_optional_questions_apart_and_never_go_back(
+    browser: Browser, db: Database, firm: Firm, store: LocalFileStore
+) -> None:
+    """A checklist whose open questions are all optional reads as complete, and answering a
+    question that brings follow-ups never shows fewer answered than before."""
+    from core.services import checklists
+
+    from .test_checklist_access import TEMPLATES, fill_all
+
+    async with db.begin() as s:
+        await checklists.import_template(
+            s, SYSTEM, (TEMPLATES / "inkomstenbelasting.yaml").read_text()
+        )
+        given = await checklists.assign(
+            s, SYSTEM, number=firm.alice_1.number, template_name="inkomstenbelasting"
+        )
+    alice = firm.actor(firm.alice)
+    seen = []
+    async with db.read() as s:
+        seen.append(checklists.counts(await checklists.load(s, alice, given.id)))
+    for key, value in (("eigen_woning", "ja"), ("beleggingen", "ja"), ("zorgkosten", "ja")):
+        async with db.begin() as s:
+            loaded = await checklists.answer(s, alice, given.id, key, value)
+        seen.append(checklists.counts(loaded))
+    assert [c.answered for c in seen] == [0, 1, 2, 3]  # follow-ups came, nothing went back
+    await fill_all(db, alice, given.id, store)
+    async with db.begin() as s:  # one optional question left open after all
+        from sqlalchemy import delete
+
+        from core.models import Answer
+
+        await s.execute(delete(Answer).where(Answer.question_key == "giften"))
+    async with db.read() as s:
+        done = checklists.counts(await checklists.load(s, alice, given.id))
+    assert (done.to_go, done.optional_open) == (0, 1)
+    await logged_in(browser, db, firm)
+    await browser.get("/actions")
+    progress = re.search(r'data-testid="action-progress">(.*?)</span>', browser.last_html, re.S)
+    assert " ".join(progress.group(1).split()) == (
+        "Alle verplichte vragen beantwoord · 1 optionele vraag opengelaten"
+    )
+    assert "/" not in progress.group(1)  # no fraction
