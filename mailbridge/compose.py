@@ -155,6 +155,21 @@ DEFAULT_SUBJECT = N_("A message from %(firm)s")
 DEFAULT_INTRO = N_("There is news in your client portal.")
 DEFAULT_BUTTON = N_("Open the client portal")
 
+# A notification to an account that has never chosen a password: it need not log in to
+# answer, and where its invitation is (inside this mail, or in one of its own).
+FIRST_CONTACT_JOINED = N_(
+    "You do not need the client portal to answer: reply to this mail, and attach any "
+    "documents to your reply; we file them in your dossier. You are also invited to the "
+    "client portal of %(firm)s: first confirm your email address with the link below, then "
+    "you choose a password."
+)
+FIRST_CONTACT_SEPARATE = N_(
+    "You do not need the client portal to answer: reply to this mail, and attach any "
+    "documents to your reply; we file them in your dossier. Your invitation to the client "
+    "portal came in a separate mail; the link below tells you how to start."
+)
+FIRST_CONTACT_BUTTON = N_("How to start with the client portal")
+
 BUTTONS = {
     "invitation": N_("Confirm my email address"),
     "set_password": N_("Set my password"),
@@ -222,6 +237,18 @@ def render(item: OutboxItem, settings: Settings) -> Composed:
         intro = _(ONE_DOCUMENT_INTRO) % values
     button = _(DEFAULT_BUTTON if botless else BUTTONS.get(item.kind, DEFAULT_BUTTON))
     base = settings.public_url.rstrip("/")
+    link = _link(item, settings)
+    first_contact = ""
+    if payload.get(notifications.FIRST_CONTACT):
+        # Never a link to a login this person cannot pass: into the invitation, or to a page
+        # that says where the invitation is.
+        invitation = payload.get(notifications.INVITATION_LINK)
+        if isinstance(invitation, str) and invitation.startswith(("http://", "https://")):
+            first_contact = _(FIRST_CONTACT_JOINED) % values
+            link, button = invitation, _(BUTTONS["invitation"])
+        else:
+            first_contact = _(FIRST_CONTACT_SEPARATE) % values
+            link, button = f"{base}/welcome", _(FIRST_CONTACT_BUTTON)
     context = {
         "_": _,
         "body": payload.get("body") or "",
@@ -236,7 +263,8 @@ def render(item: OutboxItem, settings: Settings) -> Composed:
         "firm": settings.firm_name,
         "name": (item.payload or {}).get("name") or "",
         "intro": intro,
-        "link": _link(item, settings),
+        "first_contact": first_contact,
+        "link": link,
         "button": button,
         "kind": item.kind,
     }

@@ -166,7 +166,8 @@ async def session(request: web.Request, handler: Handler) -> web.StreamResponse:
                 await sessions.touch(s, live.row.id)
     request[LIVE] = live
     request[SESSION_ENDED] = bool(raw) and live is None
-    if live is not None and live.complete:
+    if live is not None and (live.complete or LANG_COOKIE not in request.cookies):
+        # Half logged in (the code page), too: the account is known by then.
         request[LANG] = live.account.language.value
     else:
         wanted = request.cookies.get(LANG_COOKIE) or request.headers.get("Accept-Language", "")

@@ -54,6 +54,7 @@ DONE = {
     "doc_rejected": N_("The document has been rejected; the client is told why."),
     "approved": N_("Approved; the client is told."),
     "sent_back": N_("Sent back; the client is told why."),
+    "welcome": N_("Your password is set and you are logged in. Welcome!"),
 }
 
 

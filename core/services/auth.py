@@ -36,7 +36,7 @@ from ..models import (
     TwoFactorMethod,
     utcnow,
 )
-from ..notifications import Kind, account_mail
+from ..notifications import INVITATION_LINK, Kind, account_mail, join_invitation
 from ..passwords import check_password_rule, hash_password, verify_password
 from ..settings import Settings
 from . import sessions
@@ -74,6 +74,21 @@ async def _withdraw_unsent_invitations(session: AsyncSession, account: Account) 
         item.payload = {
             k: ("(withdrawn)" if k.startswith("secret_") else v) for k, v in item.payload.items()
         }
+    # An invitation joined with a waiting notification leaves it; the notification still goes.
+    joined = select(OutboxItem).where(
+        OutboxItem.account_id == account.id,
+        OutboxItem.kind != Kind.INVITATION.value,
+        OutboxItem.status == OutboxStatus.PENDING,
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        joined = joined.with_for_update(skip_locked=True)
+    for item in await session.scalars(joined):
+        if INVITATION_LINK in (item.payload or {}):
+            item.payload = {
+                k: v
+                for k, v in item.payload.items()
+                if k not in (INVITATION_LINK, tokens.LINK_TOKEN)
+            }
 
 
 async def invite(session: AsyncSession, actor: Actor, settings: Settings, account: Account) -> str:
@@ -89,14 +104,18 @@ async def invite(session: AsyncSession, actor: Actor, settings: Settings, accoun
     raw = await tokens.issue(
         session, account, tokens.INVITATION, dt.timedelta(hours=settings.invitation_ttl_hours)
     )
-    account_mail(
-        session,
-        Kind.INVITATION,
-        account,
-        data={"secret_link": _link(settings, f"/invite/{raw}")},
-        key=tokens.digest(raw)[:16],
-        token=raw,
-    )
+    link = _link(settings, f"/invite/{raw}")
+    # A notification for the account still waiting in the outbox carries the invitation:
+    # one mail, not two at the same moment.
+    if not await join_invitation(session, account, link, tokens.digest(raw)):
+        account_mail(
+            session,
+            Kind.INVITATION,
+            account,
+            data={"secret_link": link},
+            key=tokens.digest(raw)[:16],
+            token=raw,
+        )
     audit.record(session, actor, "account.invite", subject=account)
     return raw
 

@@ -739,6 +739,30 @@ def new_questions(loaded: Loaded, section_index: int, shown: Iterable[str]) -> l
     return [key for key in keys if key not in seen]
 
 
+@dataclass(frozen=True)
+class Counts:
+    """How far a checklist is, in words that do not look like going back when follow-up
+    questions appear (no fraction whose total grows), with optional questions apart so that
+    one left open does not make a finished checklist look unfinished."""
+
+    answered: int  # every question that applies and has an answer
+    to_go: int  # required questions that apply and have none yet
+    optional_open: int  # optional questions that apply and were left open
+
+
+def counts(loaded: Loaded) -> Counts:
+    given = loaded.given
+    answered = to_go = optional_open = 0
+    for q in walker.visible(loaded.definition, given):
+        if (given.get(q["key"]) or Given()).answered:
+            answered += 1
+        elif q.get("required", True):
+            to_go += 1
+        else:
+            optional_open += 1
+    return Counts(answered, to_go, optional_open)
+
+
 def progress(loaded: Loaded) -> tuple[int, int]:
     """(answered, total) of the questions that apply."""
     given = loaded.given

@@ -347,6 +347,48 @@ async def unread_counts(session: AsyncSession, actor: Actor, dossier_id: int) ->
     return counts
 
 
+@dataclass
+class News:
+    """What is new for someone across the dossiers they see (the Home tiles)."""
+
+    messages: int = 0
+    documents: int = 0
+
+
+async def news(session: AsyncSession, actor: Actor) -> News:
+    """Messages not read and documents not downloaded by ``actor``, other than their own, in
+    every dossier they see: the same rule as a dossier's tabs (unread_counts). Staff have
+    their inbox instead; they get nothing here."""
+    if actor.account_id is None or actor.is_staff:
+        return News()
+    me = actor.account_id
+    seen = select(Dossier.id).where(access.visible_dossiers(actor))
+    documents = await session.scalar(
+        select(func.count(Document.id))
+        .outerjoin(
+            DownloadReceipt,
+            and_(DownloadReceipt.document_id == Document.id, DownloadReceipt.account_id == me),
+        )
+        .where(
+            Document.dossier_id.in_(seen),
+            DownloadReceipt.id.is_(None),
+            or_(Document.uploaded_by_id.is_(None), Document.uploaded_by_id != me),
+        )
+    )
+    messages = await session.scalar(
+        select(func.count(Message.id))
+        .outerjoin(
+            MessageRead, and_(MessageRead.message_id == Message.id, MessageRead.account_id == me)
+        )
+        .where(
+            Message.dossier_id.in_(seen),
+            MessageRead.id.is_(None),
+            or_(Message.author_id.is_(None), Message.author_id != me),
+        )
+    )
+    return News(messages=messages or 0, documents=documents or 0)
+
+
 async def open_dossier(
     session: AsyncSession,
     actor: Actor,

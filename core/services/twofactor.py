@@ -336,6 +336,8 @@ async def second_step(
             settings, account
         ):
             error = AuthenticationFailed(SECRET_UNREADABLE, field="code")
+        elif _just_used(settings, account, code):
+            error = AuthenticationFailed(JUST_USED, field="code")
         else:
             error = AuthenticationFailed("That code is not right.", field="code")
         return StepOutcome(error=error, restart=ended)
@@ -343,6 +345,19 @@ async def second_step(
     await throttle.clear(session, key, throttle.CODE_LIMITS + throttle.SMS_LIMITS)
     audit.record(session, actor, "login.second_step", method=way)
     return StepOutcome(cookie=await sessions.rotate(session, row, stage=sessions.FULL))
+
+
+JUST_USED = N_("This code was just used. Wait for the next one in your app.")
+
+
+def _just_used(settings: Settings, account: Account, code: str) -> bool:
+    """A right TOTP code of a time step a login has used already: the person is not wrong,
+    only early (a code works once), so they are told to wait rather than "not right"."""
+    if account.two_factor is not TwoFactorMethod.TOTP or account.totp_last_step is None:
+        return False
+    secret = totpsecrets.readable(settings, account)
+    step = _totp_step(secret, code) if secret else None
+    return step is not None and step <= account.totp_last_step
 
 
 async def _pause_codes(

@@ -28,7 +28,7 @@ async def actions(request: web.Request) -> web.StreamResponse:
         items = []
         for checklist in await checklists.actions(s, actor(request)):
             loaded = await checklists.load(s, actor(request), checklist.id)
-            items.append((loaded, *checklists.progress(loaded)))
+            items.append((loaded, checklists.counts(loaded)))
     return page(request, "actions.html", {"items": items})
 
 
@@ -95,7 +95,6 @@ async def _render(
         for q in sections[index]["questions"]
         if q["key"] in shown
     ]
-    answered, total = checklists.progress(loaded)
     return page(
         request,
         "checklist.html",
@@ -107,8 +106,7 @@ async def _render(
             "answers": loaded.answers,
             "errors": errors or {},
             "more": more,
-            "answered": answered,
-            "total": total,
+            "counts": checklists.counts(loaded),
             "shown_value": lambda key: walker.show(loaded.definition, key, given.get(key), lang),
         },
         status=status,

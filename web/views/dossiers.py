@@ -25,7 +25,12 @@ async def home(request: web.Request) -> web.StreamResponse:
     async with request.app[DB].read() as s:
         listing = await dossiers.list_dossiers(s, actor(request), limit=1)
         open_actions = await checklists.actions(s, actor(request))
-    return page(request, "home.html", {"listing": listing, "actions": len(open_actions)})
+        news = await dossiers.news(s, actor(request))
+    return page(
+        request,
+        "home.html",
+        {"listing": listing, "actions": len(open_actions), "news": news},
+    )
 
 
 @routes.get("/dossiers")

@@ -53,7 +53,6 @@ async def _me_page(
         # Linking is offered where a bot runs; a link made earlier can always be undone.
         "telegram_offered": request.app[TELEGRAM] and telegram.may_link(actor(request)),
         "telegram": chat,
-        "welcome": request.query.get("welcome") == "1",
         "saved": request.query.get("saved"),
     }
     context.update(extra or {})
