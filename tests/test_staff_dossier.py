@@ -147,7 +147,9 @@ sections:
 
 
 async def submitted(db: Database, store: LocalFileStore, firm: Firm) -> int:
-    """The small checklist assigned on Alice's first dossier, filled in and submitted."""
+    """The small checklist assigned on Alice's first dossier, filled in and submitted by Alice,
+    who uses the portal (so her mails link into it rather than to the first-contact page)."""
+    await set_password(db, firm.alice.id)
     alice = firm.actor(firm.alice)
     async with db.begin() as s:
         await checklists.import_template(s, SYSTEM, SMALL)
