@@ -84,7 +84,11 @@ KIND_LABELS = {
 # PostgreSQL reads an untyped NULL in a UNION as text.
 _NO_ID = cast(null(), Integer)
 _NO_TEXT = cast(null(), String)
-CHANNELS = (Channel.WEB, Channel.EMAIL, Channel.TELEGRAM)
+CHANNEL_LABELS = {
+    Channel.WEB: N_("Web"),
+    Channel.EMAIL: N_("Email"),
+    Channel.TELEGRAM: N_("Telegram"),
+}
 
 
 @dataclass(frozen=True)
