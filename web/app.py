@@ -22,7 +22,7 @@ from core.storage import FileStore
 
 from . import filters, middleware, uploads
 from .keys import DB, MAIL_FILER, SETTINGS, SMS, STORE, TELEGRAM
-from .views import auth, checklists, dossiers, health, me, messages, quarantine, staff
+from .views import auth, checklists, dossiers, health, inbox, me, messages, quarantine, staff
 from .views.staff_dossier import routes as staff_dossier_routes
 from .views.upload_links import routes as upload_link_routes
 
@@ -69,7 +69,7 @@ def create_app(
     )
     env.filters["segment"] = filters.path_segment
     env.filters["local"] = filters.local_time(settings.timezone)
-    for module in (health, auth, me, dossiers, messages, checklists, staff, quarantine):
+    for module in (health, auth, me, dossiers, messages, checklists, staff, quarantine, inbox):
         app.add_routes(module.routes)
     app.add_routes(staff_dossier_routes)
     app.add_routes(upload_link_routes)

@@ -84,3 +84,4 @@ class DossierStep(Base):
 
 
 sparse_index("ix_dossiers_intermediary_id", Dossier.intermediary_id)
+sparse_index("ix_dossiers_handler_id", Dossier.handler_id)

@@ -551,6 +551,7 @@ async def submit(
     loaded.checklist.status = ChecklistStatus.SUBMITTED
     loaded.checklist.locked = True
     loaded.checklist.submitted_at = utcnow()
+    loaded.checklist.submitted_channel = actor.channel
     audit.record(
         session, actor, "checklist.submit", dossier_id=loaded.dossier.id, subject=loaded.checklist
     )
