@@ -57,7 +57,7 @@ async def test_two_step_verification_with_an_app(
     assert (await browser.get("/dossiers")).url.path == "/login/code"  # not in yet
     # The very code used at enrolment (a new totp.now() may fall in the next 30-second step).
     reused = await browser.post("/login/code", {"code": enrolled_with})
-    assert reused.status == 401 and "klopt niet" in browser.last_html
+    assert reused.status == 401 and "net gebruikt" in browser.last_html
     ok = await browser.post("/login/code", {"code": codes[0]})
     assert ok.url.path == "/"
     await browser.post("/logout")
