@@ -22,7 +22,18 @@ from core.storage import FileStore
 
 from . import filters, middleware, uploads
 from .keys import DB, MAIL_FILER, SETTINGS, SMS, STORE, TELEGRAM
-from .views import auth, checklists, dossiers, health, me, messages, quarantine, staff
+from .views import (
+    auth,
+    checklists,
+    dossiers,
+    health,
+    me,
+    messages,
+    people,
+    quarantine,
+    staff,
+    staff_dossiers,
+)
 from .views.upload_links import routes as upload_link_routes
 
 HERE = Path(__file__).parent
@@ -69,6 +80,8 @@ def create_app(
     env.filters["segment"] = filters.path_segment
     env.filters["local"] = filters.local_time(settings.timezone)
     for module in (health, auth, me, dossiers, messages, checklists, staff, quarantine):
+        app.add_routes(module.routes)
+    for module in (people, staff_dossiers):
         app.add_routes(module.routes)
     app.add_routes(upload_link_routes)
     app.router.add_static("/static", HERE / "static", append_version=True)

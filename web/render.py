@@ -46,6 +46,10 @@ DONE = {
     "invited": N_("The invitation has been sent."),
     "added": N_("The account has been added, and an invitation is on its way."),
     "removed": N_("The account has been removed."),
+    "created": N_("Created."),
+    "changed": N_("Your changes have been saved."),
+    "disabled": N_("The account has been disabled: it cannot log in and gets no mail."),
+    "enabled": N_("The account has been enabled again."),
 }
 
 

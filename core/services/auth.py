@@ -31,12 +31,11 @@ from ..models import (
     Account,
     Channel,
     Client,
-    OutboxItem,
-    OutboxStatus,
     TwoFactorMethod,
     utcnow,
 )
 from ..notifications import Kind, account_mail
+from ..outbox import withdraw_pending
 from ..passwords import check_password_rule, hash_password, verify_password
 from ..settings import Settings
 from . import sessions
@@ -56,26 +55,6 @@ def _link(settings: Settings, path: str) -> str:
 WITHDRAWN = "withdrawn: a newer invitation replaced it"
 
 
-async def _withdraw_unsent_invitations(session: AsyncSession, account: Account) -> None:
-    """An invitation mail still waiting in the outbox carries a link the new one kills: it must
-    not go out. It ends as failed, with the reason and without its link, so staff still see
-    it. One a worker has claimed (sending) or sent stays as it is; on PostgreSQL, SKIP LOCKED
-    leaves alone a row a worker is claiming at this very moment."""
-    stmt = select(OutboxItem).where(
-        OutboxItem.account_id == account.id,
-        OutboxItem.kind == Kind.INVITATION.value,
-        OutboxItem.status == OutboxStatus.PENDING,
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    for item in await session.scalars(stmt):
-        item.status = OutboxStatus.FAILED
-        item.last_error = WITHDRAWN
-        item.payload = {
-            k: ("(withdrawn)" if k.startswith("secret_") else v) for k, v in item.payload.items()
-        }
-
-
 async def invite(session: AsyncSession, actor: Actor, settings: Settings, account: Account) -> str:
     """Send (or resend) the invitation; a resent one kills the earlier link. Returns the raw
     token (for the caller's tests and the demo; it is only ever mailed to the client)."""
@@ -85,7 +64,7 @@ async def invite(session: AsyncSession, actor: Actor, settings: Settings, accoun
     else:
         allowed = access.can_manage_firm(actor)
     access.require(allowed, "You may not invite this account.")
-    await _withdraw_unsent_invitations(session, account)
+    await withdraw_pending(session, account.id, WITHDRAWN, kind=Kind.INVITATION.value)
     raw = await tokens.issue(
         session, account, tokens.INVITATION, dt.timedelta(hours=settings.invitation_ttl_hours)
     )
