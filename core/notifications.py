@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from . import tokens
 from .models import (
     Account,
+    Client,
     Dossier,
     IntermediaryOffice,
     OutboxItem,
@@ -284,6 +285,9 @@ async def notify(
     """
     to: list[Recipient] = []
     if kind in TO_FIRM:
+        # Staff mail names the client beside the dossier number.
+        client = await session.get(Client, dossier.client_id)
+        data = {**(data or {}), "client_name": client.name if client is not None else ""}
         if dossier.handler_id is not None and dossier.handler_id != exclude_account_id:
             handler = await session.get(Account, dossier.handler_id)
             if handler is not None and handler.active:

@@ -98,6 +98,26 @@ async def claim(
     return items
 
 
+async def withdraw_pending(
+    session: AsyncSession, account_id: int, reason: str, *, kind: str | None = None
+) -> None:
+    """Mail for an account still waiting in the outbox must not go out (a newer invitation
+    replaced it, the account was disabled). It ends as failed, with the reason and without
+    its links, so staff still see it. One a worker has claimed (sending) or sent stays as it
+    is; on PostgreSQL, SKIP LOCKED leaves alone a row a worker is claiming at this moment."""
+    stmt = select(OutboxItem).where(
+        OutboxItem.account_id == account_id, OutboxItem.status == OutboxStatus.PENDING
+    )
+    if kind is not None:
+        stmt = stmt.where(OutboxItem.kind == kind)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    for item in await session.scalars(stmt):
+        item.status = OutboxStatus.FAILED
+        item.last_error = reason
+        _wipe_secrets(item, "withdrawn")
+
+
 def _wipe_secrets(item: OutboxItem, outcome: str) -> None:
     # Links with a token must not outlive the mail in our database.
     if any(k.startswith("secret_") for k in item.payload):

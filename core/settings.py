@@ -64,6 +64,10 @@ class Settings:
     upload_limit: int = 50 * MB
     missing_documents_days: int = 2
 
+    # Staff accounts must use two-step verification: one without it is sent to set up an
+    # authenticator app after logging in, before any other page (core.services.twofactor).
+    staff_two_factor_required: bool = True
+
     invitation_ttl_hours: int = 7 * 24
     password_link_ttl_minutes: int = 30
     session_idle_minutes: int = 30

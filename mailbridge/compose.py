@@ -151,6 +151,21 @@ UNTITLED_INTROS = {
     ),
 }
 
+# The firm's mails name the client where the payload does (mail queued before it did not).
+NAMED_SUBJECTS = {
+    "client_message": N_("[%(dossier)s] Message from %(client)s: %(subject)s"),
+    "client_document": N_("[%(dossier)s] %(client)s delivered a document"),
+    "checklist_submitted": N_("[%(dossier)s] %(client)s submitted a checklist"),
+}
+NAMED_INTROS = {
+    "client_message": N_("%(client)s wrote in dossier %(dossier)s: %(subject)s."),
+    "client_document": N_("%(client)s delivered a document in dossier %(dossier)s: %(filename)s."),
+    "checklist_submitted": N_(
+        '%(client)s submitted the checklist "%(title)s" in dossier %(dossier)s. It is waiting '
+        "for your review: approve it, or send it back with what is missing."
+    ),
+}
+
 DEFAULT_SUBJECT = N_("A message from %(firm)s")
 DEFAULT_INTRO = N_("There is news in your client portal.")
 DEFAULT_BUTTON = N_("Open the client portal")
@@ -214,6 +229,7 @@ def _values(item: OutboxItem, settings: Settings) -> dict[str, Any]:
             "firm": settings.firm_name,
             "dossier": payload.get("dossier_number", ""),
             "title": _title(payload, item.language),
+            "client": payload.get("client_name") or "",
         }
     )
 
@@ -228,10 +244,13 @@ def _link(item: OutboxItem, settings: Settings) -> str:
 def render(item: OutboxItem, settings: Settings) -> Composed:
     _ = gettext_for(item.language)
     values = _values(item, settings)
-    subject = _(SUBJECTS.get(item.kind, DEFAULT_SUBJECT)) % values
+    named = bool(values["client"]) and item.kind in NAMED_SUBJECTS
+    subject = _((NAMED_SUBJECTS if named else SUBJECTS).get(item.kind, DEFAULT_SUBJECT)) % values
     payload = item.payload or {}
     botless = item.kind in BOTLESS_INTROS and not payload.get("bot")
     intros = INTROS if values["title"] or item.kind not in UNTITLED_INTROS else UNTITLED_INTROS
+    if named and (values["title"] or item.kind not in UNTITLED_INTROS):
+        intros = NAMED_INTROS
     intro = _((BOTLESS_INTROS if botless else intros).get(item.kind, DEFAULT_INTRO)) % values
     if item.kind == "documents_rejected" and payload.get("filename"):
         intro = _(ONE_DOCUMENT_INTRO) % values

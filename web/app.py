@@ -22,7 +22,19 @@ from core.storage import FileStore
 
 from . import filters, middleware, uploads
 from .keys import DB, MAIL_FILER, SETTINGS, SMS, STORE, TELEGRAM
-from .views import auth, checklists, dossiers, health, inbox, me, messages, quarantine, staff
+from .views import (
+    auth,
+    checklists,
+    dossiers,
+    health,
+    inbox,
+    me,
+    messages,
+    people,
+    quarantine,
+    staff,
+    staff_dossiers,
+)
 from .views.staff_dossier import routes as staff_dossier_routes
 from .views.upload_links import routes as upload_link_routes
 
@@ -72,6 +84,8 @@ def create_app(
     for module in (health, auth, me, dossiers, messages, checklists, staff, quarantine, inbox):
         app.add_routes(module.routes)
     app.add_routes(staff_dossier_routes)
+    for module in (people, staff_dossiers):
+        app.add_routes(module.routes)
     app.add_routes(upload_link_routes)
     app.router.add_static("/static", HERE / "static", append_version=True)
     return app

@@ -55,6 +55,10 @@ DONE = {
     "approved": N_("Approved; the client is told."),
     "sent_back": N_("Sent back; the client is told why."),
     "welcome": N_("Your password is set and you are logged in. Welcome!"),
+    "created": N_("Created."),
+    "changed": N_("Your changes have been saved."),
+    "disabled": N_("The account has been disabled: it cannot log in and gets no mail."),
+    "enabled": N_("The account has been enabled again."),
 }
 
 

@@ -24,7 +24,16 @@ from .. import audit, throttle, tokens
 from ..actor import Actor
 from ..errors import AuthenticationFailed, LoketError, TooManyAttempts, ValidationError
 from ..i18n import N_
-from ..models import Account, Channel, RecoveryCode, Token, TwoFactorMethod, WebSession, utcnow
+from ..models import (
+    Account,
+    Channel,
+    RecoveryCode,
+    Role,
+    Token,
+    TwoFactorMethod,
+    WebSession,
+    utcnow,
+)
 from ..notifications import Kind, account_mail
 from ..passwords import verify_password
 from ..settings import Settings
@@ -224,8 +233,25 @@ async def confirm_sms(session: AsyncSession, actor: Actor, code: str) -> list[st
     return await _new_recovery_codes(session, account)
 
 
-async def disable(session: AsyncSession, actor: Actor, password: str) -> None:
+def setup_required(account: Account, settings: Settings) -> bool:
+    """Whether ``account`` must set up two-step verification before anything else: a staff
+    account without it, where the firm requires it for staff (on by default)."""
+    return (
+        settings.staff_two_factor_required
+        and account.role is Role.STAFF
+        and account.two_factor is TwoFactorMethod.NONE
+    )
+
+
+STAFF_MUST_KEEP = N_(
+    "The firm requires two-step verification for staff: it cannot be switched off."
+)
+
+
+async def disable(session: AsyncSession, actor: Actor, settings: Settings, password: str) -> None:
     account = await _account(session, actor)
+    if settings.staff_two_factor_required and account.role is Role.STAFF:
+        raise ValidationError(STAFF_MUST_KEEP, field="password")
     if not await verify_password(account.password_hash, password):
         raise ValidationError("The password is not right.", field="password")
     account.two_factor = TwoFactorMethod.NONE

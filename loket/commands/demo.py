@@ -138,6 +138,9 @@ async def demo(rt: Runtime, args: argparse.Namespace) -> None:
         smtp_password=None,
         mail_catcher_dir=catcher_dir,
         outbox_poll_seconds=1,
+        # A newcomer looks around without an authenticator app at hand; a real firm keeps
+        # the requirement (on by default).
+        staff_two_factor_required=False,
     )
     if settings.public_url == Settings().public_url:
         # Links in the caught mail must point at where the demo really listens.
@@ -163,6 +166,7 @@ async def demo(rt: Runtime, args: argparse.Namespace) -> None:
             "",
             "Log in as staff:",
             f"  medewerker / {STAFF_PASSWORD}",
+            "  (two-step verification for staff is not required in the demo)",
             "",
             "Clients set their password through the invitation mail: log in as staff, open",
             f"'Caught mail' ({url}staff/mail), follow the invitation link for alice",

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from core.errors import LoketError
 from core.models import Document, DocumentCategory, DossierStatus
+from core.paging import page_number
 from core.services import checklists, documents, dossiers, messages, profile, telegram
 
 from ..guards import actor, login_required
@@ -43,11 +44,25 @@ async def dossier_list(request: web.Request) -> web.StreamResponse:
     status = request.query.get("status", "")
     if status not in {s.value for s in DossierStatus}:
         status = ""
+    who = actor(request)
     async with request.app[DB].read() as s:
         listing = await dossiers.list_dossiers(
-            s, actor(request), search=search or None, status=status or None
+            s,
+            who,
+            search=search or None,
+            status=status or None,
+            page=page_number(request.query.get("page")),
+            # Staff see the whole firm: the list counts what matches up to a cap, not all.
+            capped=who.is_staff,
         )
-    if listing.total == 1 and not search and not status and listing.rows:
+    if (
+        not who.is_staff
+        and listing.total == 1
+        and not search
+        and not status
+        and listing.rows
+        and listing.page == 1
+    ):
         only = listing.rows[0].dossier.number
         raise web.HTTPSeeOther(f"/dossiers/{quote(only, safe='')}")
     return page(

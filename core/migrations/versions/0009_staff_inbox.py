@@ -4,7 +4,7 @@ inbox_reads marks an entry opened (messages keep theirs in message_reads); inbox
 "mark all read" as one row. The indexes let the inbox read the newest items of each kind
 without scanning a table; checklists.submitted_channel lets it filter submissions by channel.
 
-Revision ID: 0010
+Revision ID: 0009
 Revises: 0008
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
+revision: str = "0009"
 down_revision: str | Sequence[str] | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
