@@ -18,7 +18,7 @@ from core.db import Database
 from core.models import TelegramUpdate
 from core.services import messages
 from core.storage import LocalFileStore
-from loket.config import ConfigError
+from loket.config import ConfigError, load_settings
 from loket.runtime import Runtime
 from loket.serve import serve
 from loket.telegram_bot import plan
@@ -118,3 +118,11 @@ async def test_the_outbox_worker_sends_to_the_chat_when_a_token_is_set(
     async with serving(rt, {"worker"}):
         notice = await anna.next_message()
     assert "Loonstrook" in notice.text and "Graag voor vrijdag." in notice.text
+
+
+def test_the_pace_is_a_number_of_messages_a_second(tmp_path: Path) -> None:
+    env = {"LOKET_DATA_DIR": str(tmp_path)}
+    assert load_settings(env).telegram_per_second == 30
+    assert load_settings({**env, "LOKET_TELEGRAM_PER_SECOND": "0"}).telegram_per_second == 0
+    with pytest.raises(ConfigError, match="TELEGRAM_PER_SECOND"):
+        load_settings({**env, "LOKET_TELEGRAM_PER_SECOND": "-1"})
