@@ -75,10 +75,11 @@ def render(item: OutboxItem, settings: Settings) -> ChatNotice:
     tail: list[str] = []
     attachments = [a for a in payload.get("attachments") or [] if isinstance(a, dict)]
     if attachments:
-        tail.append(e(_(ATTACHMENTS)))
+        lines = [e(_(ATTACHMENTS))]
         for a in attachments:
             url = f"{base}/documents/{a.get('id')}/download"
-            tail.append(f"• {e(a.get('filename', ''))}: {e(url)}")
+            lines.append(f"• {e(a.get('filename', ''))}: {e(url)}")
+        tail.append("\n".join(lines))
     tail.append(f"{e(_(OPEN))} {e(notifications.link(item, settings.public_url))}")
     if item.kind in NEXT_STEP:
         tail.append(e(_(NEXT_STEP[item.kind])))

@@ -22,8 +22,9 @@ from core.actor import Actor
 from core.db import Database
 from core.models import Account, Channel, Language, OutboxItem, OutboxStatus, utcnow
 from core.services import messages, telegram
+from core.services.documents import Upload
 from core.settings import Settings
-from core.storage import LocalFileStore
+from core.storage import LocalFileStore, aiter_bytes
 
 from .botkit import bot_settings, link
 from .conftest import SYSTEM, Firm
@@ -304,3 +305,28 @@ async def test_a_pace_of_0_does_not_wait(fake_telegram: FakeBotAPI, waits: Waits
         for text in ("een", "twee"):
             await bot.send_message(anna.id, text)
     assert waits == []
+
+
+async def test_a_long_message_is_cut_to_fit_and_its_attachments_are_links(
+    db: Database, store: LocalFileStore, tmp_path: Path, fake_telegram: FakeBotAPI, firm: Firm
+) -> None:
+    anna = await linked_alice(db, fake_telegram, firm, "en")
+    async with db.begin() as s:
+        await messages.send_message(
+            s,
+            store,
+            SYSTEM,
+            number="2026-0001",
+            subject="Lang",
+            body="& " * 1999,  # every character escaped: longer than a chat message may be
+            attachments=[Upload("brief.pdf", aiter_bytes(b"%PDF-1.4 inhoud"), "application/pdf")],
+        )
+    settings = bot_settings(tmp_path, fake_telegram)
+    assert (await send_pass(settings, db, sender(settings, db, Waits()))).sent == 1
+    [notice] = anna.sent
+    assert len(notice.params["text"]) <= 4096
+    assert "(The message goes on in the client portal.)" in notice.text
+    assert "inhoud" not in notice.text  # a document is a link, never its content
+    assert "Attachments (log in to download):\n• brief.pdf: http://portal.test/documents/" in (
+        notice.text
+    )
