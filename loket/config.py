@@ -107,6 +107,11 @@ def load_settings(
                 f"(5 to 32 letters, digits and underscores, ending in 'bot'), not {username!r}."
             )
         settings = dataclasses.replace(settings, telegram_bot_username=username)
+    if settings.telegram_per_second < 0:
+        raise ConfigError(
+            f"{PREFIX}TELEGRAM_PER_SECOND must be 0 (no pacing) or more, not "
+            f"{settings.telegram_per_second}."
+        )
     for name in _AT_LEAST_ONE:
         if getattr(settings, name) < 1:
             raise ConfigError(f"{PREFIX}{name.upper()} must be at least 1.")
