@@ -138,8 +138,8 @@ def _telegram_lines(settings: Settings) -> list[str]:
         "Telegram bot: off. To try it, set LOKET_TELEGRAM_TOKEN to a bot's token from",
         "@BotFather (see the README) and start the demo again. Without Telegram's servers,",
         "LOKET_TELEGRAM_API_URL points the bot at another Bot API server: a local one",
-        "(https://github.com/tdlib/telegram-bot-api), or the fake one the tests use",
-        "(tests/fakebotapi.py, with its token).",
+        "(https://github.com/tdlib/telegram-bot-api), or the tests' fake one with a chat you",
+        "type into: `.venv/bin/python -m tests.telegram_console` prints the two settings.",
     ]
 
 
