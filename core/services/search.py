@@ -64,7 +64,8 @@ async def search(
         return column.icontains(term, autoescape=True)
 
     # The dossiers whose number starts with the text (by the number's index, among all),
-    # and those among the newest that have it anywhere in number, description or client.
+    # those among the newest with it in their number or description, and those of the
+    # clients with it in their name (by the client's index, no join per dossier read).
     by_number = (
         select(Dossier.id)
         .where(
@@ -76,15 +77,18 @@ async def search(
     )
     by_text = (
         select(Dossier.id)
-        .join(Client, Client.id == Dossier.client_id)
-        .where(
-            _newest(Dossier.id),
-            or_(like(Dossier.number), like(Dossier.description), like(Client.name)),
-        )
+        .where(_newest(Dossier.id), or_(like(Dossier.number), like(Dossier.description)))
         .order_by(Dossier.id.desc())
         .limit(limit)
     )
-    found = union(select(by_number.subquery()), select(by_text.subquery())).subquery()
+    named = select(Client.id).where(_newest(Client.id), like(Client.name)).limit(limit)
+    by_client = (
+        select(Dossier.id)
+        .where(Dossier.client_id.in_(named))
+        .order_by(Dossier.id.desc())
+        .limit(limit)
+    )
+    found = union(*(select(q.subquery()) for q in (by_number, by_text, by_client))).subquery()
     results.dossiers = [
         (d, name)
         for d, name in await session.execute(
