@@ -266,6 +266,17 @@ async def actions(session: AsyncSession, actor: Actor) -> list[Checklist]:
     return list(await session.scalars(stmt))
 
 
+async def count_actions(session: AsyncSession, actor: Actor, *, cap: int = 100) -> int:
+    """How many ``actions`` there are, counted up to ``cap`` (a tile shows "99+" beyond)."""
+    waiting = (
+        select(Checklist.id)
+        .join(Dossier, Dossier.id == Checklist.dossier_id)
+        .where(access.visible_checklists(actor), Checklist.status.in_(action_states(actor)))
+        .limit(cap)
+    )
+    return await session.scalar(select(func.count()).select_from(waiting.subquery())) or 0
+
+
 @dataclass
 class Action:
     """A checklist waiting for someone, as a list shows it: its template (title), its dossier,

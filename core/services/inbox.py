@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    bindparam,
     case,
     cast,
     func,
@@ -141,15 +143,15 @@ def _require_staff(actor: Actor) -> int:
     return actor.account_id if actor.account_id is not None else -1
 
 
-def _newer(at: Any, read_until: dt.datetime | None) -> ColumnElement[bool]:
-    return at > read_until if read_until is not None else literal(True)
+def _newer(at: Any, read_until: bool) -> ColumnElement[bool]:
+    return at > _P.read_until if read_until else literal(True)
 
 
-def _unmarked(kind: Kind, item_id: Any, at: Any, me: int) -> ColumnElement[bool]:
+def _unmarked(kind: Kind, item_id: Any, at: Any) -> ColumnElement[bool]:
     return ~(
         select(InboxRead.id)
         .where(
-            InboxRead.account_id == me,
+            InboxRead.account_id == _P.me,
             InboxRead.kind == kind.value,
             InboxRead.item_id == item_id,
             InboxRead.read_at >= at,
@@ -158,31 +160,81 @@ def _unmarked(kind: Kind, item_id: Any, at: Any, me: int) -> ColumnElement[bool]
     )
 
 
-def _branches(me: int, read_until: dt.datetime | None, f: Filters, depth: int) -> list[Select]:
+class _P:
+    """The values a statement is run with; the statement itself is built once per shape."""
+
+    me = bindparam("me", type_=Integer)
+    read_until = bindparam("read_until", type_=Message.created_at.type)
+    handler = bindparam("handler", type_=Integer)
+    channel = bindparam("channel", type_=Message.channel.type)
+    dossier = bindparam("dossier", type_=Integer)
+    depth = bindparam("depth", type_=Integer)
+    offset = bindparam("offset", type_=Integer)
+    limit = bindparam("limit", type_=Integer)
+    until = bindparam("until", type_=Message.created_at.type)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """Which filters a statement has (not their values): the key of the statement cache."""
+
+    kind: Kind | None
+    handler: bool
+    channel: bool
+    dossier: bool
+    unread_only: bool
+    read_until: bool
+
+    @classmethod
+    def of(cls, f: Filters, read_until: dt.datetime | None) -> _Shape:
+        return cls(
+            f.kind,
+            f.handler_id is not None,
+            f.channel is not None,
+            f.dossier_id is not None,
+            f.unread_only,
+            read_until is not None,
+        )
+
+
+def _params(
+    me: int, read_until: dt.datetime | None, f: Filters, depth: int, **more: Any
+) -> dict[str, Any]:
+    values = {"me": me, "read_until": read_until, "depth": depth} | more
+    values |= {"handler": f.handler_id, "channel": f.channel, "dossier": f.dossier_id}
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _branches(shape: _Shape) -> list[Select]:
     """Per kind, its newest ``depth`` rows that pass the filters, each with the same columns."""
     out: list[Select] = []
 
     def finish(stmt: Select, dossier_col: Any, at: Any, item: Any, unread: Any) -> Select:
-        if f.dossier_id is not None:
-            stmt = stmt.where(dossier_col == f.dossier_id)
-        if f.handler_id is not None:
-            stmt = stmt.join(Dossier, Dossier.id == dossier_col).where(
-                Dossier.handler_id == f.handler_id
+        if shape.dossier:
+            stmt = stmt.where(dossier_col == _P.dossier)
+        if shape.handler:
+            # As a check per row, not a join: a handler has a large share of the dossiers, and
+            # the planner would otherwise read all their rows and sort them, instead of
+            # walking the kind's newest rows and stopping at ``depth``.
+            stmt = stmt.where(
+                select(Dossier.id)
+                .where(Dossier.id == dossier_col, Dossier.handler_id == _P.handler)
+                .exists()
             )
-        if f.unread_only:
+        if shape.unread_only:
             stmt = stmt.where(unread)
-        return stmt.order_by(at.desc(), item.desc()).limit(depth)
+        return stmt.order_by(at.desc(), item.desc()).limit(_P.depth)
 
     def wanted(*kinds: Kind) -> bool:
-        return f.kind is None or f.kind in kinds
+        return shape.kind is None or shape.kind in kinds
 
     if wanted(Kind.MESSAGE):
         incoming = Message.direction == Direction.INCOMING
         unread = and_(
             incoming,
-            _newer(Message.created_at, read_until),
+            _newer(Message.created_at, shape.read_until),
             ~select(MessageRead.id)
-            .where(MessageRead.message_id == Message.id, MessageRead.account_id == me)
+            .where(MessageRead.message_id == Message.id, MessageRead.account_id == _P.me)
             .exists(),
         )
         stmt = select(
@@ -198,19 +250,19 @@ def _branches(me: int, read_until: dt.datetime | None, f: Filters, depth: int) -
             _NO_ID.label("checklist_id"),
             case((unread, 1), else_=0).label("unread"),
         )
-        if f.channel is not None:
-            stmt = stmt.where(Message.channel == f.channel)
+        if shape.channel:
+            stmt = stmt.where(Message.channel == _P.channel)
         out.append(finish(stmt, Message.dossier_id, Message.created_at, Message.id, unread))
 
     if wanted(Kind.DOCUMENT, Kind.PUBLISHED):
         delivered = Document.category == DocumentCategory.DELIVERED
         unread = and_(
             delivered,
-            _newer(Document.created_at, read_until),
-            _unmarked(Kind.DOCUMENT, Document.id, Document.created_at, me),
+            _newer(Document.created_at, shape.read_until),
+            _unmarked(Kind.DOCUMENT, Document.id, Document.created_at),
             # Downloading it from the dossier page is reading it too.
             ~select(DownloadReceipt.id)
-            .where(DownloadReceipt.document_id == Document.id, DownloadReceipt.account_id == me)
+            .where(DownloadReceipt.document_id == Document.id, DownloadReceipt.account_id == _P.me)
             .exists(),
         )
         stmt = select(
@@ -226,18 +278,18 @@ def _branches(me: int, read_until: dt.datetime | None, f: Filters, depth: int) -
             _NO_ID.label("checklist_id"),
             case((unread, 1), else_=0).label("unread"),
         ).where(Document.message_id.is_(None))
-        if f.kind is Kind.DOCUMENT:
+        if shape.kind is Kind.DOCUMENT:
             stmt = stmt.where(delivered)
-        elif f.kind is Kind.PUBLISHED:
+        elif shape.kind is Kind.PUBLISHED:
             stmt = stmt.where(~delivered)
-        if f.channel is not None:
-            stmt = stmt.where(Document.source_channel == f.channel)
+        if shape.channel:
+            stmt = stmt.where(Document.source_channel == _P.channel)
         out.append(finish(stmt, Document.dossier_id, Document.created_at, Document.id, unread))
 
     if wanted(Kind.CHECKLIST):
         unread = and_(
-            _newer(Checklist.submitted_at, read_until),
-            _unmarked(Kind.CHECKLIST, Checklist.id, Checklist.submitted_at, me),
+            _newer(Checklist.submitted_at, shape.read_until),
+            _unmarked(Kind.CHECKLIST, Checklist.id, Checklist.submitted_at),
         )
         stmt = (
             select(
@@ -256,14 +308,14 @@ def _branches(me: int, read_until: dt.datetime | None, f: Filters, depth: int) -
             .join(ChecklistTemplate, ChecklistTemplate.id == Checklist.template_id)
             .where(Checklist.submitted_at.is_not(None))
         )
-        if f.channel is not None:
-            stmt = stmt.where(Checklist.submitted_channel == f.channel)
+        if shape.channel:
+            stmt = stmt.where(Checklist.submitted_channel == _P.channel)
         out.append(finish(stmt, Checklist.dossier_id, Checklist.submitted_at, Checklist.id, unread))
 
     if wanted(Kind.NOT_AVAILABLE):
         unread = and_(
-            _newer(Answer.updated_at, read_until),
-            _unmarked(Kind.NOT_AVAILABLE, Answer.id, Answer.updated_at, me),
+            _newer(Answer.updated_at, shape.read_until),
+            _unmarked(Kind.NOT_AVAILABLE, Answer.id, Answer.updated_at),
         )
         stmt = (
             select(
@@ -283,15 +335,44 @@ def _branches(me: int, read_until: dt.datetime | None, f: Filters, depth: int) -
             # Written as the index's condition, so that SQLite uses the partial index.
             .where(Answer.not_available.is_(True))
         )
-        if f.channel is not None:
-            stmt = stmt.where(Answer.channel == f.channel)
+        if shape.channel:
+            stmt = stmt.where(Answer.channel == _P.channel)
         out.append(finish(stmt, Checklist.dossier_id, Answer.updated_at, Answer.id, unread))
     return out
 
 
-def _union(branches: list[Select]) -> Any:
+def _union(shape: _Shape) -> Any:
     # Each branch ordered and limited on its own (SQLite wants that inside a subquery).
-    return union_all(*(select(b.subquery()) for b in branches)).subquery("inbox")
+    return union_all(*(select(b.subquery()) for b in _branches(shape))).subquery("inbox")
+
+
+# Building one of these statements costs more than running it: each shape is built once, and
+# SQLAlchemy's compiled cache then finds it by the key it memoises on the statement.
+@functools.cache
+def _page_statement(shape: _Shape) -> Select:
+    u = _union(shape)
+    author_name = func.coalesce(func.nullif(Account.name, ""), Account.username)
+    return (
+        select(u, Dossier.number, Client.name, author_name)
+        .join(Dossier, Dossier.id == u.c.dossier_id)
+        .join(Client, Client.id == Dossier.client_id)
+        .outerjoin(Account, Account.id == u.c.author_id)
+        .order_by(u.c.at.desc(), u.c.kind, u.c.item_id.desc())
+        .offset(_P.offset)
+        .limit(_P.limit)
+    )
+
+
+@functools.cache
+def _count_statement(shape: _Shape) -> Select:
+    u = _union(shape)
+    return select(func.count()).select_from(select(u).limit(_P.depth).subquery())
+
+
+@functools.cache
+def _unread_items_statement(shape: _Shape) -> Select:
+    u = _union(shape)
+    return select(u.c.kind, u.c.item_id).where(u.c.at <= _P.until).limit(_P.depth)
 
 
 async def _read_until(session: AsyncSession, me: int) -> dt.datetime | None:
@@ -313,17 +394,10 @@ async def inbox(
     me = _require_staff(actor)
     offset = max(0, min(offset, limit * MAX_PAGES))
     read_until = await _read_until(session, me)
-    u = _union(_branches(me, read_until, filters, offset + limit + 1))
-    author_name = func.coalesce(func.nullif(Account.name, ""), Account.username)
     rows = (
         await session.execute(
-            select(u, Dossier.number, Client.name, author_name)
-            .join(Dossier, Dossier.id == u.c.dossier_id)
-            .join(Client, Client.id == Dossier.client_id)
-            .outerjoin(Account, Account.id == u.c.author_id)
-            .order_by(u.c.at.desc(), u.c.kind, u.c.item_id.desc())
-            .offset(offset)
-            .limit(limit + 1)
+            _page_statement(_Shape.of(filters, read_until)),
+            _params(me, read_until, filters, offset + limit + 1, offset=offset, limit=limit + 1),
         )
     ).all()
     entries = [
@@ -413,8 +487,10 @@ async def unread_count(
     me = _require_staff(actor)
     if read_until is None:
         read_until = await _read_until(session, me)
-    u = _union(_branches(me, read_until, Filters(unread_only=True), cap))
-    return await session.scalar(select(func.count()).select_from(select(u).limit(cap).subquery()))
+    wanted = Filters(unread_only=True)
+    return await session.scalar(
+        _count_statement(_Shape.of(wanted, read_until)), _params(me, read_until, wanted, cap)
+    )
 
 
 # --- read marks -----------------------------------------------------------------------------
@@ -541,10 +617,11 @@ async def mark_all_read(
             )
         return None
     read_until = await _read_until(session, me)
-    u = _union(_branches(me, read_until, replace(filters, unread_only=True), MARK_ALL_FILTERED_MAX))
+    wanted = replace(filters, unread_only=True)
     rows = (
         await session.execute(
-            select(u.c.kind, u.c.item_id).where(u.c.at <= until).limit(MARK_ALL_FILTERED_MAX)
+            _unread_items_statement(_Shape.of(wanted, read_until)),
+            _params(me, read_until, wanted, MARK_ALL_FILTERED_MAX, until=until),
         )
     ).all()
     await _mark(session, me, [(Kind(k), i) for k, i in rows])

@@ -73,7 +73,7 @@ async def show(request: web.Request) -> web.StreamResponse:
     error = None
     async with request.app[DB].read() as s:
         staff = await inbox.handlers(s, who)
-        reviews = len(await checklists.actions(s, who))
+        reviews = await checklists.count_actions(s, who)
         try:
             filters = await _filters(s, who, asked)
         except NotFound as exc:
