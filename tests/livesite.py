@@ -36,6 +36,20 @@ ARGS = [
     "--no-sandbox",
 ]
 REPLY_ADDRESS = "reply+{token}@kantoor.example"
+# One section, one document asked for; approving puts the dossier in treatment.
+SMALL_CHECKLIST = """
+name: stukken-2025
+kind: checklist
+title: {nl: Stukken aangifte 2025, en: Documents tax return 2025}
+sections:
+  - title: {nl: Inkomen, en: Income}
+    questions:
+      - key: jaaropgave
+        type: upload
+        label: {nl: Jaaropgave 2025 van uw werkgever, en: Annual statement 2025 from your employer}
+on_approve:
+  status: in_treatment
+"""
 
 
 @dataclass

@@ -19,23 +19,9 @@ from core.services.clients import create_intermediary
 from core.storage import LocalFileStore
 
 from .conftest import PASSWORD, SYSTEM, set_password
-from .livesite import chromium, live_loket, log_in, new_page
+from .livesite import SMALL_CHECKLIST, chromium, live_loket, log_in, new_page
 from .mailcatcher import SmtpServer
 from .mails import reply_mail
-
-TEMPLATE = """
-name: stukken-2025
-kind: checklist
-title: {nl: Stukken aangifte 2025, en: Documents tax return 2025}
-sections:
-  - title: {nl: Inkomen, en: Income}
-    questions:
-      - key: jaaropgave
-        type: upload
-        label: {nl: Jaaropgave 2025 van uw werkgever, en: Annual statement 2025 from your employer}
-on_approve:
-  status: in_treatment
-"""
 
 
 def link_in(mail, path: str) -> str:
@@ -64,7 +50,7 @@ async def test_a_client_by_mail_a_document_sent_back_approved_the_office_sees_it
         _office, office_login = await create_intermediary(
             s, SYSTEM, name="Adviesbureau Tussen", email="post@tussen.example", username="tussen"
         )
-        await checklists.import_template(s, SYSTEM, TEMPLATE)
+        await checklists.import_template(s, SYSTEM, SMALL_CHECKLIST)
     await set_password(db, staff.id)
     await set_password(db, office_login.id)
     wrong = b"%PDF-1.4 jaaropgave 2024"
