@@ -22,18 +22,8 @@ from mailbridge.smtp import SmtpSender
 from web.app import create_app
 
 from .conftest import SYSTEM, Firm, SmtpServer, mail_settings
+from .livesite import ARGS, CHROMIUM
 from .mailcatcher import free_port
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-    "--no-sandbox",
-]
 
 
 def link_in(mail, kind: str) -> str:

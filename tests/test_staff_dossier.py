@@ -322,6 +322,40 @@ async def test_one_delivered_document_is_rejected_with_a_reason(
     assert refused.status == 400
 
 
+async def test_a_rejected_document_is_told_to_the_office_and_the_client_who_sent_it(
+    db: Database, firm: Firm, store: LocalFileStore
+) -> None:
+    """A dossier with an intermediary office: its mail goes to the office, and the client who
+    delivered the file (say, by answering our mail) hears as well; a file the office sent is
+    told to the office alone, once."""
+    async with db.begin() as s:
+        by_carol = await documents.deliver_document(
+            s,
+            store,
+            firm.actor(firm.carol),
+            number=firm.carol_visible.number,
+            upload=Upload("loonstrook.pdf", aiter_bytes(b"%PDF loon")),
+        )
+        by_office = await documents.deliver_document(
+            s,
+            store,
+            firm.actor(firm.office),
+            number=firm.carol_visible.number,
+            upload=Upload("polis.pdf", aiter_bytes(b"%PDF polis")),
+        )
+    for doc in (by_carol, by_office):
+        async with db.begin() as s:
+            await documents.reject_document(
+                s, firm.actor(firm.staff), doc.id, reason="Van het verkeerde jaar."
+            )
+    told = [(m.payload["filename"], m.recipient) for m in await outbox(db, "documents_rejected")]
+    assert sorted(told) == [
+        ("loonstrook.pdf", "carol@example.nl"),
+        ("loonstrook.pdf", "post@tussen.example"),
+        ("polis.pdf", "post@tussen.example"),
+    ]
+
+
 async def test_downloads_show_who_and_when(
     browser: Browser, db: Database, firm: Firm, store: LocalFileStore
 ) -> None:

@@ -427,7 +427,7 @@ async def test_outbox_shows_kinds_and_states_in_the_readers_language(
     await browser.login("sanne", PASSWORD)
     await browser.get("/staff/outbox")
     html = browser.last_html
-    assert "<td>Checklist ingediend</td><td>Mislukt</td>" in html
+    assert '<td>Checklist ingediend</td><td data-label="Status">Mislukt</td>' in html
     for label in ("Wacht op verzending", "Wordt verzonden", "Verzonden", "Mislukt"):
         assert f">{label}</option>" in html
     for raw in ("checklist_submitted<", ">failed<", ">pending<", ">sending<"):

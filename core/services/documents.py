@@ -17,14 +17,16 @@ from ..errors import NotFound, ValidationError
 from ..filenames import display_filename, guess_content_type
 from ..models import (
     Account,
+    Channel,
     Document,
     DocumentCategory,
     Dossier,
     DownloadReceipt,
     ReviewState,
+    Role,
     utcnow,
 )
-from ..notifications import Kind, notify
+from ..notifications import Kind, notify, notify_accounts
 from ..storage import FileStore, StoredFile
 from ..validation import check_block
 
@@ -290,15 +292,36 @@ async def reject_document(
         filename=document.filename,
         reason=reason[:200],
     )
-    await notify(
+    key = f"document:{document.id}:rejected:{utcnow().isoformat()}"
+    data = {"document_id": document.id, "filename": document.filename, "reason": reason}
+    told = await notify(
         session,
         Kind.DOCUMENTS_REJECTED,
         dossier,
-        subject_key=f"document:{document.id}:rejected:{utcnow().isoformat()}",
-        data={"document_id": document.id, "filename": document.filename, "reason": reason},
+        subject_key=key,
+        data=data,
         exclude_account_id=actor.account_id,
     )
+    deliverer = await _client_who_delivered(session, document, dossier)
+    if deliverer is not None and all(item.account_id != deliverer.id for item in told):
+        # The dossier's mail goes to its intermediary office, but the client who sent this
+        # very file (say, in a reply to our mail) is the one asked for a new one.
+        await notify_accounts(
+            session, Kind.DOCUMENTS_REJECTED, dossier, [deliverer], subject_key=key, data=data
+        )
     return document
+
+
+async def _client_who_delivered(
+    session: AsyncSession, document: Document, dossier: Dossier
+) -> Account | None:
+    """The client account that delivered ``document``, if it still sees the dossier."""
+    if document.uploaded_by_id is None:
+        return None
+    account = await session.get(Account, document.uploaded_by_id)
+    if account is None or account.role is not Role.CLIENT:
+        return None
+    return account if access.can_see_dossier(Actor.of(account, Channel.EMAIL), dossier) else None
 
 
 @dataclass

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from core import walker
 from core.errors import LoketError, NotFound, PermissionDenied
-from core.models import Document, DocumentCategory
+from core.models import Client, Document, DocumentCategory
 from core.services import checklists
 
 from ..guards import actor, login_required
@@ -56,6 +56,7 @@ async def _render(
                 .order_by(Document.id.desc())
             )
         delivered = await checklists.delivered_with(s, loaded) if actor(request).is_staff else []
+        client = await s.get(Client, loaded.dossier.client_id) if actor(request).is_staff else None
     if actor(request).is_staff:
         rows = [
             (
@@ -74,6 +75,7 @@ async def _render(
                 "pdf": pdf,
                 "error": review_error,
                 "delivered": delivered,
+                "client": client,
             },
             status=status,
         )
