@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import cProfile
 import json
 import os
@@ -116,7 +117,7 @@ def plan(questions: int) -> list[Step]:
         kind = TYPES[i % len(TYPES)]
         key, label = f"q{i:02d}", f"Vraag {i + 1}: {kind}?"
         if kind == "yesno":
-            yes = i % 2 == 0
+            yes = i // 4 % 2 == 0  # yes and no by turns, roughly
             steps.append(Step(key, label, "Ja" if yes else "Nee", None, yes))
         elif kind == "choice":
             steps.append(Step(key, label, "Keuze 2", None, "o2"))
@@ -261,11 +262,13 @@ class Run:
         self.problems[what] = self.problems.get(what, 0) + 1
 
 
-async def floor(url: str, checklist_ids: list[int], steps: list[Step]) -> Run:
+async def floor(url: str, checklist_ids: list[int], steps: list[Step], workers: int) -> Run:
     """The answers given to the checklist service directly: one unit of work per answer, as
-    the bot's (``checklists.answer``, then the walker's next question), every client at once,
-    each client's answers in order. Warmed first by loading every checklist (not timed), as
-    the bot is by /checklist."""
+    the bot's (``checklists.answer``, then the walker's next question), every client's
+    answers in order and the clients' interleaved as they come in the chat, by ``workers``
+    units of work at a time. (Hundreds at a time would only queue at SQLite's write lock,
+    whose busy handler sleeps and is unfair: one of them waited out the 30 s busy timeout.)
+    Warmed first by loading every checklist (not timed), as the bot is by /checklist."""
     from sqlalchemy import select
 
     from core.actor import Actor
@@ -281,26 +284,29 @@ async def floor(url: str, checklist_ids: list[int], steps: list[Step]) -> Run:
             .where(ChecklistAssignee.checklist_id.in_(checklist_ids))
         )
         actors = {cid: Actor.of(account, Channel.TELEGRAM) for cid, account in rows}
-
-    async def opened(cid: int) -> None:
+    for cid in checklist_ids:
         async with db.begin() as s:
             checklists.current(await checklists.load(s, actors[cid], cid), "nl")
-
-    await asyncio.gather(*(opened(cid) for cid in checklist_ids))
     run = Run()
+    # Each client is in the queue once, with its next answer: its answers stay in order.
+    queue = collections.deque((cid, 0) for cid in checklist_ids)
 
-    async def client(cid: int) -> None:
-        for step in steps:
+    async def worker() -> None:
+        while queue:
+            cid, n = queue.popleft()
+            step = steps[n]
             started = time.perf_counter()
             async with db.begin() as s:
                 loaded = await checklists.answer(s, actors[cid], cid, step.key, step.raw, "nl")
                 checklists.current(loaded, "nl")
             run.latencies.append(time.perf_counter() - started)
             run.answers += 1
+            if n + 1 < len(steps):
+                queue.append((cid, n + 1))
 
     cpu = time.process_time()
     started = time.perf_counter()
-    await asyncio.gather(*(client(cid) for cid in checklist_ids))
+    await asyncio.gather(*(worker() for _ in range(workers)))
     run.seconds = time.perf_counter() - started
     run.cpu_ms["process"] = (time.process_time() - cpu) * 1000 / max(run.answers, 1)
     await db.dispose()
@@ -522,7 +528,7 @@ async def main_async(args: argparse.Namespace) -> dict:
     )
     try:
         for_bot, for_floor = await prepare(url, args.clients, args.questions)
-        base = await floor(url, for_floor, steps)
+        base = await floor(url, for_floor, steps, args.floor_workers)
         print(
             f"floor (checklist service)  {base.rate:8.1f} answers/s  p50 {ms(base.quantile(0.5))}"
             f"  p99 {ms(base.quantile(0.99))}  CPU {base.cpu_ms['process']:.2f} ms/answer",
@@ -602,6 +608,9 @@ def main() -> None:
         type=int,
         default=1,
         help="experiment: let PTB hand this many updates to the handlers at once",
+    )
+    parser.add_argument(
+        "--floor-workers", type=int, default=4, help="units of work at a time in the floor"
     )
     parser.add_argument("--profile", help="write a cProfile of the bot process here, and print it")
     parser.add_argument("--json", action="store_true")
