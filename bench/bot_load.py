@@ -386,12 +386,6 @@ def per_chat_processor(concurrent: int) -> Any:
     return PerChat()
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of process ``pid`` so far (Linux /proc), all its threads."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 # --- the clients ---------------------------------------------------------------------------------
 
 
@@ -435,6 +429,7 @@ async def walk(chat: Any, steps: list[Step], end: str, run: Run) -> None:
 async def through_bot(
     url: str, data_dir: Path, clients: int, steps: list[Step], args: argparse.Namespace
 ) -> Run:
+    from bench.web_load import cpu_seconds
     from core.i18n import gettext_for
     from tests.fakebotapi import FakeBotAPI
 
