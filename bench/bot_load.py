@@ -15,7 +15,8 @@ at the fake to the bot's reply arriving there, p50 and p99.
 
 The floor: the same answers for as many other clients' checklists, given to the checklist
 service in the same database, one unit of work per answer (``checklists.answer`` and the
-walker's next question), all clients at once, with no Telegram: what the bot cannot beat.
+walker's next question), the clients' answers interleaved, a few units of work at a time
+(``--floor-workers``), with no Telegram: what the bot cannot beat.
 
 Targets: the bot at no less than 0.3 of the floor's rate, and p99 under 1 s.
 
@@ -24,7 +25,7 @@ by Little's law the time to a reply is then clients / rate on average, and p99 <
 least as many answers a second as there are clients.
 
     python bench/bot_load.py [--clients 500] [--questions 30] [--database-url URL]
-        [--concurrent-updates N] [--profile FILE]
+        [--floor-workers 4] [--concurrent-updates N] [--profile FILE] [--json]
 
 SQLite in a temporary directory by default; ``--database-url postgresql+asyncpg://…`` works
 in a schema of its own (``loket_bench``), dropped and made again.
