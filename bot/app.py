@@ -8,10 +8,13 @@ What the handlers need (settings, database, store) is kept in ``bot_data`` and r
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any
 
-from telegram.ext import Application, ContextTypes
+from telegram.ext import Application, ContextTypes, ExtBot
+from telegram.request import BaseRequest
 
 from core.db import Database
 from core.services import telegram
@@ -19,6 +22,7 @@ from core.settings import Settings
 from core.storage import FileStore
 
 from . import handlers
+from .ratelimit import RateLimiter, Sleep
 
 TELEGRAM_API = "https://api.telegram.org"
 _DEPS = "loket"
@@ -43,6 +47,48 @@ def deps(source: ContextTypes.DEFAULT_TYPE | Application[Any, Any, Any, Any, Any
     return source.bot_data[_DEPS]
 
 
+def rate_limiter(settings: Settings, db: Database, *, sleep: Sleep = asyncio.sleep) -> RateLimiter:
+    """The limits on what the bot sends (bot.ratelimit), with each chat's slot and its
+    blocked state in core, so that the bot and the outbox worker, in one process or several,
+    keep them together."""
+
+    async def reserve(chat_id: int) -> float:
+        async with db.begin() as s:
+            return await telegram.reserve_send(s, chat_id, time.time())
+
+    async def blocked(chat_id: int) -> None:
+        async with db.begin() as s:
+            await telegram.mark_blocked(s, chat_id)
+
+    return RateLimiter(
+        per_second=settings.telegram_per_second or None,
+        reserve_chat=reserve,
+        on_blocked=blocked,
+        sleep=sleep,
+    )
+
+
+def sending_bot(
+    settings: Settings,
+    db: Database,
+    *,
+    limiter: RateLimiter | None = None,
+    request: BaseRequest | None = None,
+) -> ExtBot[None]:
+    """A bot to send with outside the Application (the outbox worker), under the same limits
+    (``limiter``, ``request``: other ones, for tests)."""
+    if not settings.telegram_token:
+        raise ValueError("LOKET_TELEGRAM_TOKEN is not set")
+    base_url, base_file_url = api_urls(settings)
+    return ExtBot(
+        settings.telegram_token,
+        base_url=base_url,
+        base_file_url=base_file_url,
+        rate_limiter=limiter or rate_limiter(settings, db),
+        request=request,
+    )
+
+
 def create_bot(
     settings: Settings, db: Database, store: FileStore, *, polling: bool = True
 ) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -56,6 +102,7 @@ def create_bot(
         .base_url(base_url)
         .base_file_url(base_file_url)
         .post_init(_started)
+        .rate_limiter(rate_limiter(settings, db))
     )
     if not polling:
         builder = builder.updater(None)

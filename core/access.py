@@ -12,10 +12,12 @@ Every service asks here; no adapter decides on its own. The rules:
 - clients and intermediaries may link a Telegram chat to their own account; staff may not;
 - checklists and questionnaires go by who they are given to (their assignees): staff read,
   answer and review every one; any other account reads and answers only a checklist given to
-  that very account, and only while it sees the dossier. Nobody else's rules add to that: a
+  that very account, and only while it sees the dossier. One exception: an intermediary
+  office's accounts answer for their clients, so they read and answer every checklist on a
+  dossier of their office, whoever it is given to. Nobody else's rules add to that: a
   company's main account does not see what is given to an extra account (nor the other way
-  round), and an intermediary does not see what is given to its client, even on a dossier the
-  office sees. Only staff approve or send back a submission. Given to nobody in particular, a
+  round), a client does not see what is given to the office, and one office sees nothing of
+  another's. Only staff approve or send back a submission. Given to nobody in particular, a
   checklist goes to whoever is to fill it in and can see the dossier: the client's accounts,
   or, on a dossier hidden from the client, the intermediary office's accounts.
 
@@ -51,12 +53,16 @@ def visible_dossiers(actor: Actor) -> ColumnElement[bool]:
 
 def visible_checklists(actor: Actor) -> ColumnElement[bool]:
     """A WHERE clause on Checklist (joined with its Dossier) selecting the checklists ``actor``
-    may open: staff (and the system) every one on a dossier they see; a client or an
-    intermediary the ones given to their own account. The same rule as can_open_checklist."""
+    may open: staff (and the system) and an intermediary's accounts every one on a dossier
+    they see; a client's account the ones given to that account. The same rule as
+    can_open_checklist."""
     if actor.role is Role.STAFF:
         return visible_dossiers(actor)
     if actor.account_id is None:
         return false()
+    if actor.role is Role.INTERMEDIARY:
+        # The office answers for its clients: every checklist on its own dossiers.
+        return visible_dossiers(actor)
     assigned = (
         select(ChecklistAssignee.id)
         .where(
@@ -90,6 +96,8 @@ def can_open_checklist(actor: Actor, dossier: Dossier, assignee_ids: Collection[
         return False
     if actor.role is Role.STAFF:
         return True
+    if actor.role is Role.INTERMEDIARY:
+        return actor.account_id is not None
     return actor.account_id is not None and actor.account_id in assignee_ids
 
 

@@ -16,7 +16,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import tokens
-from .models import Account, Dossier, IntermediaryOffice, OutboxItem, Role, TelegramChat
+from .models import (
+    Account,
+    Client,
+    Dossier,
+    IntermediaryOffice,
+    OutboxItem,
+    OutboxStatus,
+    Role,
+    TelegramChat,
+)
 
 
 class Kind(enum.StrEnum):
@@ -28,6 +37,8 @@ class Kind(enum.StrEnum):
     REPORT_READY = "report_ready"
     DOCUMENTS_REJECTED = "documents_rejected"
     DOCUMENTS_MISSING = "documents_missing"
+    CHECKLIST_REJECTED = "checklist_rejected"  # sent back, with the reason: fill it in again
+    CHECKLIST_APPROVED = "checklist_approved"
     # To the firm (the dossier's handler).
     CLIENT_MESSAGE = "client_message"
     CLIENT_DOCUMENT = "client_document"
@@ -55,6 +66,12 @@ OPTIONAL_KINDS = (Kind.NEW_DOCUMENT, Kind.NEW_QUESTIONNAIRE, Kind.NEW_MESSAGE)
 CHANNELS = ("email", "telegram")
 TO_FIRM = frozenset({Kind.CLIENT_MESSAGE, Kind.CLIENT_DOCUMENT, Kind.CHECKLIST_SUBMITTED})
 
+# In a notification's payload: the account has never chosen a password, so the mail says how
+# to answer by mail and where the invitation is; and, once joined with it, the invitation's
+# own link (a secret: wiped once sent).
+FIRST_CONTACT = "first_contact"
+INVITATION_LINK = "secret_invitation_link"
+
 
 def wants(account: Account, kind: Kind, channel: str, *, chat_blocked: bool = False) -> bool:
     """Whether ``account`` wants ``kind`` on ``channel``: by email unless switched off; by
@@ -79,6 +96,8 @@ class Recipient:
     account_id: int | None = None
     office_id: int | None = None
     name: str = ""
+    # The account has no password yet: it knows the portal only from its invitation.
+    first_contact: bool = False
 
     @property
     def party(self) -> str:
@@ -96,6 +115,11 @@ async def chat_blocked(session: AsyncSession, account: Account) -> bool:
     return blocked_at is not None
 
 
+_TO_CHECKLIST = frozenset(
+    {Kind.CHECKLIST_SUBMITTED.value, Kind.CHECKLIST_REJECTED.value, Kind.CHECKLIST_APPROVED.value}
+)
+
+
 def link(item: OutboxItem, public_url: str) -> str:
     """Where a notification points, in a mail's button or under a chat message: the checklist
     to review for staff, else the dossier, else the portal. A mail about the account itself
@@ -103,8 +127,9 @@ def link(item: OutboxItem, public_url: str) -> str:
     payload = item.payload or {}
     base = public_url.rstrip("/")
     checklist_id = payload.get("checklist_id")
-    if item.kind == Kind.CHECKLIST_SUBMITTED.value and isinstance(checklist_id, int):
-        return f"{base}/checklists/{checklist_id}"  # the review page itself
+    if item.kind in _TO_CHECKLIST and isinstance(checklist_id, int):
+        # The review page itself for staff; for a client, the checklist sent back to fill in.
+        return f"{base}/checklists/{checklist_id}"
     number = payload.get("dossier_number")
     return f"{base}/dossiers/{quote(str(number), safe='')}" if number else f"{base}/"
 
@@ -139,7 +164,12 @@ async def recipients(
                 address = account.email if channel == "email" else str(account.telegram_chat_id)
                 out.append(
                     Recipient(
-                        channel, address, account.language.value, account.id, name=account.name
+                        channel,
+                        address,
+                        account.language.value,
+                        account.id,
+                        name=account.name,
+                        first_contact=account.password_hash is None,
                     )
                 )
     return out
@@ -151,6 +181,8 @@ def _item(
     if to.office_id is not None:
         # The office's reply address (compose.reply_address) names the office.
         data = {**data, "intermediary_id": to.office_id}
+    if to.first_contact and to.channel == "email":
+        data = {**data, FIRST_CONTACT: True}
     return OutboxItem(
         channel=to.channel,
         kind=kind.value,
@@ -163,7 +195,7 @@ def _item(
     )
 
 
-def _queue(
+async def _queue(
     session: AsyncSession,
     kind: Kind,
     dossier: Dossier,
@@ -172,8 +204,69 @@ def _queue(
     data: dict[str, Any] | None,
 ) -> list[OutboxItem]:
     items = [_item(kind, dossier, subject_key, r, data or {}) for r in to]
+    for item in items:
+        if (item.payload or {}).get(FIRST_CONTACT) and item.account_id is not None:
+            await _take_in_invitation(session, item)
     session.add_all(items)
     return items
+
+
+def _unsent(stmt: Any, session: AsyncSession) -> Any:
+    # A row a worker is claiming right now is left alone (it may be on its way already).
+    if session.get_bind().dialect.name == "postgresql":
+        return stmt.with_for_update(skip_locked=True)
+    return stmt
+
+
+async def _take_in_invitation(session: AsyncSession, item: OutboxItem) -> None:
+    """An invitation still waiting in the outbox goes out inside this notification instead,
+    so that the client gets one mail, not two at the same moment."""
+    invitation = await session.scalar(
+        _unsent(
+            select(OutboxItem)
+            .where(
+                OutboxItem.account_id == item.account_id,
+                OutboxItem.kind == Kind.INVITATION.value,
+                OutboxItem.status == OutboxStatus.PENDING,
+            )
+            .order_by(OutboxItem.id)
+            .limit(1),
+            session,
+        )
+    )
+    if invitation is None or not isinstance(invitation.payload.get("secret_link"), str):
+        return
+    item.payload = {
+        **item.payload,
+        INVITATION_LINK: invitation.payload["secret_link"],
+        tokens.LINK_TOKEN: invitation.payload.get(tokens.LINK_TOKEN),
+    }
+    await session.delete(invitation)
+
+
+async def join_invitation(
+    session: AsyncSession, account: Account, link: str, token_hash: str
+) -> bool:
+    """Put a new invitation into a notification still waiting for ``account`` in the outbox,
+    if there is one (True), rather than in a mail of its own at the same moment."""
+    waiting = await session.scalar(
+        _unsent(
+            select(OutboxItem)
+            .where(
+                OutboxItem.account_id == account.id,
+                OutboxItem.channel == "email",
+                OutboxItem.dossier_id.is_not(None),
+                OutboxItem.status == OutboxStatus.PENDING,
+            )
+            .order_by(OutboxItem.id)
+            .limit(1),
+            session,
+        )
+    )
+    if waiting is None or not (waiting.payload or {}).get(FIRST_CONTACT):
+        return False
+    waiting.payload = {**waiting.payload, INVITATION_LINK: link, tokens.LINK_TOKEN: token_hash}
+    return True
 
 
 async def notify(
@@ -192,6 +285,9 @@ async def notify(
     """
     to: list[Recipient] = []
     if kind in TO_FIRM:
+        # Staff mail names the client beside the dossier number.
+        client = await session.get(Client, dossier.client_id)
+        data = {**(data or {}), "client_name": client.name if client is not None else ""}
         if dossier.handler_id is not None and dossier.handler_id != exclude_account_id:
             handler = await session.get(Account, dossier.handler_id)
             if handler is not None and handler.active:
@@ -208,7 +304,7 @@ async def notify(
             .order_by(Account.id)
         )
         to = await recipients(session, kind, (a for a in accounts if a.id != exclude_account_id))
-    return _queue(session, kind, dossier, to, subject_key, data)
+    return await _queue(session, kind, dossier, to, subject_key, data)
 
 
 async def notify_accounts(
@@ -223,7 +319,7 @@ async def notify_accounts(
     """Queue ``kind`` about ``dossier`` for exactly ``accounts`` (say, the ones a checklist is
     given to), each as ``recipients`` says, rather than for everyone on the dossier."""
     to = await recipients(session, kind, sorted(accounts, key=lambda a: a.id))
-    return _queue(session, kind, dossier, to, subject_key, data)
+    return await _queue(session, kind, dossier, to, subject_key, data)
 
 
 def account_mail(

@@ -36,7 +36,12 @@ BATCH = 50
 
 
 class TemporaryFailure(Exception):
-    """Try again later (a 4xx answer, the server away)."""
+    """Try again later (a 4xx answer, the server away). ``retry_after``: the seconds the
+    other side asked us to wait (Telegram's flood control); without it, the back-off."""
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermanentFailure(Exception):
@@ -61,6 +66,16 @@ def backoff(attempts: int) -> dt.timedelta:
     # The exponent is bounded: with a long lifetime, 2**attempts minutes overflow timedelta.
     doublings = min(max(attempts - 1, 0), 16)
     return min(FIRST_RETRY * 2**doublings, MAX_RETRY)
+
+
+def retry_wait(error: Exception, attempts: int) -> dt.timedelta:
+    """How long a temporary failure waits: what the other side asked for, if it did (trying
+    sooner is refused again, and Telegram lengthens the wait of a bot that does), else the
+    back-off."""
+    asked = getattr(error, "retry_after", None)
+    if isinstance(asked, int | float) and asked > 0:
+        return min(dt.timedelta(seconds=asked), MAX_RETRY)
+    return backoff(attempts)
 
 
 def message_id_domain(settings: Settings) -> str:
@@ -96,6 +111,26 @@ async def claim(
             if item.channel == "email" and not item.email_message_id:
                 item.email_message_id = make_msgid(idstring=f"loket.{item.id}", domain=domain)
     return items
+
+
+async def withdraw_pending(
+    session: AsyncSession, account_id: int, reason: str, *, kind: str | None = None
+) -> None:
+    """Mail for an account still waiting in the outbox must not go out (a newer invitation
+    replaced it, the account was disabled). It ends as failed, with the reason and without
+    its links, so staff still see it. One a worker has claimed (sending) or sent stays as it
+    is; on PostgreSQL, SKIP LOCKED leaves alone a row a worker is claiming at this moment."""
+    stmt = select(OutboxItem).where(
+        OutboxItem.account_id == account_id, OutboxItem.status == OutboxStatus.PENDING
+    )
+    if kind is not None:
+        stmt = stmt.where(OutboxItem.kind == kind)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    for item in await session.scalars(stmt):
+        item.status = OutboxStatus.FAILED
+        item.last_error = reason
+        _wipe_secrets(item, "withdrawn")
 
 
 def _wipe_secrets(item: OutboxItem, outcome: str) -> None:
@@ -136,7 +171,7 @@ async def _record(db: Database, item_id: int, settings: Settings, error: Excepti
             await _take_link_down(s, item)
             return "failed"
         item.status = OutboxStatus.PENDING
-        item.next_try_at = now + backoff(item.attempts)
+        item.next_try_at = now + retry_wait(error, item.attempts)
         return "retrying"
 
 

@@ -49,6 +49,9 @@ class Settings:
     # The bot's username (without "@") for the deep links in My details and in mail; without
     # it, the name the bot process recorded from getMe at its start (core.services.telegram).
     telegram_bot_username: str | None = None
+    # Messages a second the bot sends in all (Telegram allows about 30), and then one a second
+    # per chat; 0 sends without pacing (tests, benches).
+    telegram_per_second: int = 30
 
     # Text messages (two-step verification) go to a generic HTTP gateway; without a URL, SMS
     # is not offered. The URL and the body template may hold an API key: kept out of repr.
@@ -63,6 +66,10 @@ class Settings:
     firm_name: str = "Loket"
     upload_limit: int = 50 * MB
     missing_documents_days: int = 2
+
+    # Staff accounts must use two-step verification: one without it is sent to set up an
+    # authenticator app after logging in, before any other page (core.services.twofactor).
+    staff_two_factor_required: bool = True
 
     invitation_ttl_hours: int = 7 * 24
     password_link_ttl_minutes: int = 30

@@ -20,6 +20,9 @@
                                         # number counts, so its default is 0 (min: null
                                         # allows any); an amount has none unless set
             show_if: {question: partner, equals: true}   # or in: […], or not_equals: …
+    on_approve:                         # optional: what approving a submission does
+      status: in_treatment              # the dossier's new status (default), or null: none
+      steps: [Stukken compleet]         # progress steps (by title) ticked as done
 
 A condition (``show_if``) looks at an earlier yes/no, choice or multiple-choice question:
 ``equals``/``not_equals`` take one of its options (true or false for yes/no), ``in`` a list
@@ -39,6 +42,7 @@ from typing import Any
 import yaml
 
 from .errors import ValidationError
+from .models import DossierStatus
 
 # The templates the project ships: an income-tax checklist and a notary's questionnaire.
 SHIPPED = Path(__file__).parent / "data" / "templates"
@@ -323,4 +327,36 @@ def parse_template(text: str) -> dict[str, Any]:
         "kind": kind,
         "title": _text(data.get("title"), "title", data.get("__line__")),
         "sections": out_sections,
+        "on_approve": _on_approve(data.get("on_approve", {}), data.get("__line__")),
     }
+
+
+# Approving a submission takes the dossier into treatment unless the template says otherwise:
+# "we take a dossier into treatment once we have every document we need" (the seeds).
+DEFAULT_APPROVE_STATUS = DossierStatus.IN_TREATMENT.value
+
+
+def on_approve(definition: dict[str, Any]) -> dict[str, Any]:
+    """What approving a checklist of this template does (templates imported before
+    ``on_approve`` existed get the default)."""
+    return definition.get("on_approve") or {"status": DEFAULT_APPROVE_STATUS, "steps": []}
+
+
+def _on_approve(node: Any, line: int | None) -> dict[str, Any]:
+    if node is None:
+        node = {"status": None}
+    if not isinstance(node, dict):
+        raise _fail(line, "on_approve is a mapping with status and steps.")
+    line = node.get("__line__", line)
+    status = node.get("status", DEFAULT_APPROVE_STATUS)
+    if status is not None and status not in {s.value for s in DossierStatus}:
+        raise _fail(
+            line,
+            "on_approve: '%(status)s' is not a dossier status; use one of: %(known)s.",
+            status=status,
+            known=", ".join(s.value for s in DossierStatus),
+        )
+    steps = node.get("steps") or []
+    if not isinstance(steps, list) or not all(isinstance(t, str) and t.strip() for t in steps):
+        raise _fail(line, "on_approve: steps is a list of step titles.")
+    return {"status": status, "steps": [t.strip() for t in steps]}

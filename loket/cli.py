@@ -103,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--company", action="store_true", help="the client is a company")
     p.add_argument("--language", choices=["nl", "en"], default="nl")
 
+    p = leaf(client, "list", people.client_list, "clients by name, with their accounts")
+    p.add_argument("--search", help="part of a name, an address or a username")
+    p.add_argument("--limit", type=count, default=1000)
+
     p = leaf(client, "invite", mail.client_invite, "send (or resend) the invitation mail")
     p.add_argument("--account", required=True, metavar="USERNAME")
 
@@ -128,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--client", required=True, type=record_id, help="the client's id")
     p.add_argument("--intermediary", type=record_id, help="the intermediary office's id")
     p.add_argument("--hidden-from-client", action="store_true")
+    p.add_argument("--type", dest="kind", default="", help="the type of work (free text)")
+    p = leaf(dossier, "list", dossiers.dossier_list, "dossiers, newest activity first")
+    p.add_argument("--search", help="part of a number, type, description or client's name")
+    p.add_argument("--status", choices=[s.value for s in DossierStatus])
+    p.add_argument("--client", type=record_id, help="only this client's (id)")
+    p.add_argument("--limit", type=count, default=1000)
     p = leaf(dossier, "status", dossiers.dossier_status, "change a dossier's status")
     p.add_argument("number")
     p.add_argument("status", help=", ".join(s.value for s in DossierStatus))

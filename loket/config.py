@@ -30,6 +30,8 @@ class ConfigError(Exception):
 
 def _convert(name: str, raw: Any, target: type | str) -> Any:
     kind = str(target)
+    if kind.startswith("bool"):
+        return _boolean(name, raw)
     if raw is None or raw == "":
         return None if "None" in kind else raw
     try:
@@ -40,6 +42,19 @@ def _convert(name: str, raw: Any, target: type | str) -> Any:
         return str(raw)
     except ValueError:
         raise ConfigError(f"{PREFIX}{name.upper()} must be a whole number, not {raw!r}.") from None
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _boolean(name: str, raw: Any) -> bool:
+    if isinstance(raw, bool):  # TOML's own true and false
+        return raw
+    word = str(raw).strip().lower()
+    if word in _TRUE | _FALSE:
+        return word in _TRUE
+    raise ConfigError(f"{PREFIX}{name.upper()} must be true or false (or 1 or 0), not {raw!r}.")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -92,6 +107,11 @@ def load_settings(
                 f"(5 to 32 letters, digits and underscores, ending in 'bot'), not {username!r}."
             )
         settings = dataclasses.replace(settings, telegram_bot_username=username)
+    if settings.telegram_per_second < 0:
+        raise ConfigError(
+            f"{PREFIX}TELEGRAM_PER_SECOND must be 0 (no pacing) or more, not "
+            f"{settings.telegram_per_second}."
+        )
     for name in _AT_LEAST_ONE:
         if getattr(settings, name) < 1:
             raise ConfigError(f"{PREFIX}{name.upper()} must be at least 1.")

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from core.models import Account, Client, Document, Dossier, DossierStep, IntermediaryOffice, Message
-from core.services.dossiers import DossierView
+from core.services.dossiers import DossierRow, DossierView
 from core.services.telegram import TelegramStatus
 
 
@@ -70,6 +70,18 @@ def client_json(c: Client, main: Account) -> dict[str, Any]:
     }
 
 
+def client_row_json(c: Client, dossiers: int, accounts: list[dict[str, Any]]) -> dict[str, Any]:
+    """A client as `loket client list` shows it: with its accounts and number of dossiers."""
+    return {
+        "id": c.id,
+        "name": c.name,
+        "kind": _plain(c.kind),
+        "created_at": _plain(c.created_at),
+        "dossiers": dossiers,
+        "accounts": accounts,
+    }
+
+
 def intermediary_json(o: IntermediaryOffice, account: Account) -> dict[str, Any]:
     return {
         "id": o.id,
@@ -85,6 +97,7 @@ def dossier_json(d: Dossier) -> dict[str, Any]:
         "id": d.id,
         "number": d.number,
         "description": d.description,
+        "kind": d.kind,
         "status": _plain(d.status),
         "client_id": d.client_id,
         "intermediary_id": d.intermediary_id,
@@ -92,6 +105,16 @@ def dossier_json(d: Dossier) -> dict[str, Any]:
         "handler_id": d.handler_id,
         "created_at": _plain(d.created_at),
         "updated_at": _plain(d.updated_at),
+    }
+
+
+def dossier_row_json(row: DossierRow) -> dict[str, Any]:
+    """A dossier as `loket dossier list` shows it."""
+    return {
+        **dossier_json(row.dossier),
+        "client_name": row.client_name,
+        "steps_done": row.steps_done,
+        "steps_total": row.steps_total,
     }
 
 

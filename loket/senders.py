@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from core.db import Database
 from core.outbox import Sender
 from core.settings import Settings
 from core.sms import OutboxSmsGateway, SmsGateway
@@ -11,12 +15,32 @@ from .sms_http import HttpSmsSender
 
 
 def outbox_senders(settings: Settings) -> dict[str, Sender]:
+    """The senders that need nothing but the settings: mail and SMS."""
     senders: dict[str, Sender] = {}
     if settings.smtp_host:
         senders["email"] = SmtpSender(settings)
     if settings.sms_url:
         senders["sms"] = HttpSmsSender(settings)
     return senders
+
+
+@asynccontextmanager
+async def open_senders(settings: Settings, db: Database) -> AsyncIterator[dict[str, Sender]]:
+    """Every sender this process can use, the Telegram one too when a bot token is set; its
+    connection to the Bot API is closed on leaving."""
+    senders = outbox_senders(settings)
+    chat = None
+    if settings.telegram_token:
+        from bot.app import sending_bot
+        from bot.sender import TelegramSender
+
+        chat = TelegramSender(settings, db, sending_bot(settings, db))
+        senders["telegram"] = chat
+    try:
+        yield senders
+    finally:
+        if chat is not None:
+            await chat.aclose()
 
 
 def sms_gateway(settings: Settings) -> SmsGateway | None:

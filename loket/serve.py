@@ -1,5 +1,5 @@
-"""Running the components in one asyncio process: the web view and the outbox worker
-(the mail bridge and the bot join with their issues). Stops cleanly on SIGINT/SIGTERM."""
+"""Running the components in one asyncio process: the web view, the outbox worker, the mail
+bridge and the Telegram bot (loket.telegram_bot). Stops cleanly on SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -8,22 +8,31 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
 from core import outbox
 
+from . import telegram_bot
 from .config import ConfigError
 from .runtime import Runtime
-from .senders import outbox_senders, sms_gateway
+from .senders import open_senders, sms_gateway
 
 log = logging.getLogger("loket")
-COMPONENTS = ("web", "worker", "mail")
+COMPONENTS = ("web", "worker", "mail", "bot")
 LINGER_SECONDS = 10  # aiohttp's own default
+web_handler = Callable[[web.Request], Awaitable[Any]]
 
 
 async def outbox_worker(rt: Runtime, stop: asyncio.Event) -> None:
-    senders = outbox_senders(rt.settings)
+    async with open_senders(rt.settings, rt.db) as senders:
+        await _outbox_passes(rt, senders, stop)
+
+
+async def _outbox_passes(
+    rt: Runtime, senders: dict[str, outbox.Sender], stop: asyncio.Event
+) -> None:
     if "email" not in senders:
         log.warning("outbox worker: no SMTP server set; mail stays in the outbox")
     if "sms" not in senders:
@@ -93,7 +102,9 @@ async def mail_sources(rt: Runtime, stop: asyncio.Event) -> None:
         reader.close()
 
 
-async def start_web(rt: Runtime) -> web.AppRunner:
+async def start_web(
+    rt: Runtime, machine_posts: dict[str, web_handler] | None = None
+) -> web.AppRunner:
     """The web view, listening. Its limits on slow and idle clients are its own, not left to
     a proxy in front: the request's headers within http_header_timeout_seconds (aiohttp's
     keep-alive timer runs from the connection's start while a request's head is awaited, and
@@ -114,6 +125,7 @@ async def start_web(rt: Runtime) -> web.AppRunner:
         sms=sms_gateway(s),
         mail_filer=filer,
         telegram=s.telegram_configured,
+        machine_posts=machine_posts,
     )
     runner = web.AppRunner(
         app,
@@ -148,8 +160,12 @@ async def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    runner = await start_web(rt) if "web" in components else None
+    bot = telegram_bot.plan(rt, components)
+    machine_posts = bot.machine_posts() if bot is not None else None
+    runner = await start_web(rt, machine_posts) if "web" in components else None
     tasks = []
+    if bot is not None:
+        tasks.append(asyncio.create_task(telegram_bot.run(bot, stop)))
     if "worker" in components:
         tasks.append(asyncio.create_task(outbox_worker(rt, stop)))
         tasks.append(asyncio.create_task(reminder_worker(rt, stop)))

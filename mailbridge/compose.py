@@ -31,6 +31,8 @@ SUBJECTS = {
     "report_ready": N_("[%(dossier)s] Your report is ready"),
     "documents_rejected": N_("[%(dossier)s] Some documents could not be accepted"),
     "documents_missing": N_("[%(dossier)s] We are still missing some documents"),
+    "checklist_rejected": N_("[%(dossier)s] Your checklist was sent back: something is missing"),
+    "checklist_approved": N_("[%(dossier)s] Your checklist has been approved"),
     "client_message": N_("[%(dossier)s] Message from a client: %(subject)s"),
     "client_document": N_("[%(dossier)s] A client delivered a document"),
     "checklist_submitted": N_("[%(dossier)s] A client submitted a checklist"),
@@ -70,6 +72,14 @@ INTROS = {
     "report_ready": N_("The report for your dossier %(dossier)s is ready."),
     "documents_rejected": N_("Some of the documents in dossier %(dossier)s could not be accepted."),
     "documents_missing": N_("We are still missing some documents for dossier %(dossier)s."),
+    "checklist_rejected": N_(
+        'We have sent the checklist "%(title)s" in dossier %(dossier)s back to you: something '
+        "is still missing or not right. It is open again: complete it and submit it once more."
+    ),
+    "checklist_approved": N_(
+        'We have approved the checklist "%(title)s" in dossier %(dossier)s. Thank you: nothing '
+        "more is needed for it."
+    ),
     "client_message": N_("A client wrote in dossier %(dossier)s: %(subject)s."),
     "client_document": N_("A client delivered a document in dossier %(dossier)s: %(filename)s."),
     "checklist_submitted": N_(
@@ -113,6 +123,12 @@ INTROS = {
     ),
 }
 
+# One delivered document refused (the payload names it): what to do about it.
+ONE_DOCUMENT_INTRO = N_(
+    "We could not accept the document %(filename)s in dossier %(dossier)s. Please send a new "
+    "file: answer this mail with it attached, or upload it in the client portal."
+)
+
 # The same paragraph when the bot's username is not known: no deep link to give.
 BOTLESS_INTROS = {
     "telegram_link": N_(
@@ -125,9 +141,28 @@ BOTLESS_INTROS = {
 
 # The same paragraph for a payload without the ``title`` the one above names.
 UNTITLED_INTROS = {
+    "checklist_rejected": N_(
+        "We have sent a checklist in dossier %(dossier)s back to you: something is still "
+        "missing or not right. It is open again: complete it and submit it once more."
+    ),
     "checklist_submitted": N_(
         "A client submitted a checklist in dossier %(dossier)s. It is waiting for your "
         "review: approve it, or send it back with what is missing."
+    ),
+}
+
+# The firm's mails name the client where the payload does (mail queued before it did not).
+NAMED_SUBJECTS = {
+    "client_message": N_("[%(dossier)s] Message from %(client)s: %(subject)s"),
+    "client_document": N_("[%(dossier)s] %(client)s delivered a document"),
+    "checklist_submitted": N_("[%(dossier)s] %(client)s submitted a checklist"),
+}
+NAMED_INTROS = {
+    "client_message": N_("%(client)s wrote in dossier %(dossier)s: %(subject)s."),
+    "client_document": N_("%(client)s delivered a document in dossier %(dossier)s: %(filename)s."),
+    "checklist_submitted": N_(
+        '%(client)s submitted the checklist "%(title)s" in dossier %(dossier)s. It is waiting '
+        "for your review: approve it, or send it back with what is missing."
     ),
 }
 
@@ -135,10 +170,26 @@ DEFAULT_SUBJECT = N_("A message from %(firm)s")
 DEFAULT_INTRO = N_("There is news in your client portal.")
 DEFAULT_BUTTON = N_("Open the client portal")
 
+# A notification to an account that has never chosen a password: it need not log in to
+# answer, and where its invitation is (inside this mail, or in one of its own).
+FIRST_CONTACT_JOINED = N_(
+    "You do not need the client portal to answer: reply to this mail, and attach any "
+    "documents to your reply; we file them in your dossier. You are also invited to the "
+    "client portal of %(firm)s: first confirm your email address with the link below, then "
+    "you choose a password."
+)
+FIRST_CONTACT_SEPARATE = N_(
+    "You do not need the client portal to answer: reply to this mail, and attach any "
+    "documents to your reply; we file them in your dossier. Your invitation to the client "
+    "portal came in a separate mail; the link below tells you how to start."
+)
+FIRST_CONTACT_BUTTON = N_("How to start with the client portal")
+
 BUTTONS = {
     "invitation": N_("Confirm my email address"),
     "set_password": N_("Set my password"),
     "checklist_submitted": N_("Review the checklist"),
+    "checklist_rejected": N_("Open the checklist"),
     "telegram_link": N_("Open the chat with our bot"),
 }
 
@@ -178,6 +229,7 @@ def _values(item: OutboxItem, settings: Settings) -> dict[str, Any]:
             "firm": settings.firm_name,
             "dossier": payload.get("dossier_number", ""),
             "title": _title(payload, item.language),
+            "client": payload.get("client_name") or "",
         }
     )
 
@@ -192,16 +244,34 @@ def _link(item: OutboxItem, settings: Settings) -> str:
 def render(item: OutboxItem, settings: Settings) -> Composed:
     _ = gettext_for(item.language)
     values = _values(item, settings)
-    subject = _(SUBJECTS.get(item.kind, DEFAULT_SUBJECT)) % values
+    named = bool(values["client"]) and item.kind in NAMED_SUBJECTS
+    subject = _((NAMED_SUBJECTS if named else SUBJECTS).get(item.kind, DEFAULT_SUBJECT)) % values
     payload = item.payload or {}
     botless = item.kind in BOTLESS_INTROS and not payload.get("bot")
     intros = INTROS if values["title"] or item.kind not in UNTITLED_INTROS else UNTITLED_INTROS
+    if named and (values["title"] or item.kind not in UNTITLED_INTROS):
+        intros = NAMED_INTROS
     intro = _((BOTLESS_INTROS if botless else intros).get(item.kind, DEFAULT_INTRO)) % values
+    if item.kind == "documents_rejected" and payload.get("filename"):
+        intro = _(ONE_DOCUMENT_INTRO) % values
     button = _(DEFAULT_BUTTON if botless else BUTTONS.get(item.kind, DEFAULT_BUTTON))
     base = settings.public_url.rstrip("/")
+    link = _link(item, settings)
+    first_contact = ""
+    if payload.get(notifications.FIRST_CONTACT):
+        # Never a link to a login this person cannot pass: into the invitation, or to a page
+        # that says where the invitation is.
+        invitation = payload.get(notifications.INVITATION_LINK)
+        if isinstance(invitation, str) and invitation.startswith(("http://", "https://")):
+            first_contact = _(FIRST_CONTACT_JOINED) % values
+            link, button = invitation, _(BUTTONS["invitation"])
+        else:
+            first_contact = _(FIRST_CONTACT_SEPARATE) % values
+            link, button = f"{base}/welcome", _(FIRST_CONTACT_BUTTON)
     context = {
         "_": _,
         "body": payload.get("body") or "",
+        "reason": str(payload.get("reason") or ""),
         "items": [str(x) for x in payload.get("items") or [] if isinstance(x, str)],
         "requests": _requests(item, settings, language=item.language),
         "attachments": [
@@ -212,7 +282,8 @@ def render(item: OutboxItem, settings: Settings) -> Composed:
         "firm": settings.firm_name,
         "name": (item.payload or {}).get("name") or "",
         "intro": intro,
-        "link": _link(item, settings),
+        "first_contact": first_contact,
+        "link": link,
         "button": button,
         "kind": item.kind,
     }

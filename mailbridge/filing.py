@@ -17,6 +17,8 @@ from core.storage import FileStore
 from .pipeline import STORED, Incoming, Pipeline, attachments, body
 from .reader import read_in_thread
 
+SHOWN_TEXT = 100_000  # characters of a quarantined mail's text shown to staff
+
 
 async def file_from_quarantine(
     db: Database,
@@ -71,6 +73,27 @@ async def file_from_quarantine(
     return quarantine.Filed(inbound_id, message.id, fresh.dossier.number)
 
 
+async def read_original(
+    db: Database, store: FileStore, actor: Actor, inbound_id: int
+) -> quarantine.Original:
+    """The mail's text (HTML turned into text: nothing of it can run) and its attachments,
+    listed by name, type and size."""
+    async with db.read() as s:
+        row = await quarantine.quarantined_mail(s, actor, inbound_id)
+        raw_key = row.raw_storage_key
+    raw = b"".join([chunk async for chunk in store.open(raw_key)])
+    mail = await read_in_thread(raw)
+    text = mail.body_text
+    return quarantine.Original(
+        text=text[:SHOWN_TEXT] + (" […]" if len(text) > SHOWN_TEXT else ""),
+        attachments=[
+            quarantine.AttachmentInfo(a.filename or a.content_type, a.content_type, len(a.data))
+            for a in mail.attachments
+            if not a.inline
+        ],
+    )
+
+
 class QuarantineFiler:
     """core's ``MailFiler``, for the web view (wired in by loket/)."""
 
@@ -85,3 +108,6 @@ class QuarantineFiler:
         return await file_from_quarantine(
             self.db, self.store, self.settings, actor, inbound_id, number
         )
+
+    async def original(self, actor: Actor, inbound_id: int) -> quarantine.Original:
+        return await read_original(self.db, self.store, actor, inbound_id)

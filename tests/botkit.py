@@ -21,6 +21,9 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "core" / "data" / "template
 
 
 def bot_settings(tmp_path: Path, fake: FakeBotAPI, **extra: object) -> Settings:
+    """Settings for a bot against the fake; unpaced (telegram_per_second=0) unless a test
+    asks for the limits, which tests/test_bot_limits.py proves with a clock of its own."""
+    extra.setdefault("telegram_per_second", 0)
     return mail_settings(tmp_path, telegram_token=fake.token, telegram_api_url=fake.url, **extra)
 
 

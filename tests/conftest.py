@@ -320,6 +320,9 @@ def mail_settings(tmp_path: Path, smtp_port: int | None = None, **extra: object)
         "smtp_port": smtp_port or 25,
         # Slowing down guesses is shown in test_auth; elsewhere it would only slow the suite.
         "login_max_delay_seconds": 0.01,
+        # Staff logging in to test a page would first set up an authenticator app; the
+        # requirement itself is shown in tests/test_staff_clients.py.
+        "staff_two_factor_required": False,
     }
     return Settings(**(values | extra))
 

@@ -21,7 +21,7 @@ from .fakebotapi import FakeBotAPI
 from .telegram import fake_telegram_fixture  # noqa: F401 (the fake_telegram fixture)
 
 SAME_WORDS = (
-    "Dank u wel. Als wij dit adres kennen, is er een e-mail met een code naar onderweg. "
+    "Dank u wel. Als wij dit adres kennen, is er een e-mail met een code naar dat adres onderweg. "
     "Stuur die code hier als /start CODE; hij werkt 15 minuten."
 )
 LINK_FIRST = (

@@ -22,18 +22,8 @@ from mailbridge.smtp import SmtpSender
 from web.app import create_app
 
 from .conftest import SYSTEM, Firm, SmtpServer, mail_settings
+from .livesite import ARGS, CHROMIUM
 from .mailcatcher import free_port
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-    "--no-sandbox",
-]
 
 
 def link_in(mail, kind: str) -> str:
@@ -98,8 +88,8 @@ async def test_invitation_to_download_and_message(
             await page.get_by_label("Herhaal het wachtwoord").fill("Zomer2026!x")
             await page.get_by_role("button", name="Opslaan en inloggen").click()
             await expect(page.get_by_text("Welkom!")).to_be_visible()
-            assert page.url.endswith("/me?welcome=1")
-            await page.screenshot(path=str(screens / "my-details.png"), full_page=True)
+            assert page.url.endswith("/?welcome=1")
+            await page.screenshot(path=str(screens / "welcome-home.png"), full_page=True)
 
             await page.get_by_role("link", name="Dossiers").first.click()
             await page.get_by_role("link", name=re.compile("2026-0001")).click()
@@ -146,4 +136,4 @@ async def test_invitation_to_download_and_message(
     # The screenshots are in the run's temporary folder, not in the repository tree.
     root = Path(__file__).resolve().parent.parent
     assert not screens.resolve().is_relative_to(root)
-    assert {"my-details.png", "compose.png", "dossier.png"} <= {p.name for p in screens.iterdir()}
+    assert {"welcome-home.png", "compose.png", "dossier.png"} <= {p.name for p in screens.iterdir()}

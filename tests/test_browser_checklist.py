@@ -83,7 +83,7 @@ async def test_start_in_chat_finish_in_the_browser(
             await page.get_by_role("button", name="Inloggen").click()
             await expect(page.get_by_test_id("action-count")).to_have_text("1")
             await page.get_by_role("link", name="Acties").first.click()
-            await expect(page.get_by_test_id("action-progress")).to_contain_text("2/")
+            await expect(page.get_by_test_id("action-progress")).to_contain_text("2 beantwoord")
             await page.get_by_role("link", name="Checklist aangifte inkomstenbelasting").click()
 
             # It opens where the chat stopped: part 2, work and income.

@@ -1,6 +1,7 @@
-"""Who may read, answer and review a checklist (core/access.py): staff every one; any other
-account only a checklist given to that very account, on a dossier it sees. Everyone else gets
-"not found" and nothing they send is stored; an assignee who is not staff may not review
+"""Who may read, answer and review a checklist (core/access.py): staff every one; an
+intermediary office's accounts every one on the office's dossiers (they answer for the client);
+any other account only a checklist given to that very account, on a dossier it sees. Everyone
+else gets "not found" and nothing they send is stored; an assignee who is not staff may not review
 ("forbidden"). Through the core services, the web view, mail, the reminders and `loket chat`."""
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ MATRIX = [
     ("carol", "carol", FILLS),
     ("carol", "office", NONE),  # on the dossier hidden from her
     ("office", "office", FILLS),  # given to the office by default: the client cannot see it
-    ("office", "carol", NONE),  # the office sees the dossier, not the client's checklist
+    ("office", "carol", FILLS),  # the office answers for its client, on its own dossier
     ("other_office", "carol", NONE),
     ("other_office", "office", NONE),
 ]
@@ -388,7 +389,7 @@ async def test_a_rejection_is_told_to_the_assignees_who_can_still_open_it(
     async with db.begin() as s:
         await checklists.reject(s, SYSTEM, given.bv_main, reason="Onleesbaar")
     # Not the extra account: the checklist is not theirs.
-    assert await outbox(db, "documents_rejected") == [("info@bakkerij.example", "email")]
+    assert await outbox(db, "checklist_rejected") == [("info@bakkerij.example", "email")]
 
     await fill_all(db, firm.actor(firm.bv_extra), both.id, store)
     async with db.begin() as s:
@@ -399,7 +400,7 @@ async def test_a_rejection_is_told_to_the_assignees_who_can_still_open_it(
     for checklist_id in (both.id, given.carol):
         async with db.begin() as s:
             await checklists.reject(s, SYSTEM, checklist_id, reason="Onvolledig")
-    assert await outbox(db, "documents_rejected") == [("info@bakkerij.example", "email")] * 2
+    assert await outbox(db, "checklist_rejected") == [("info@bakkerij.example", "email")] * 2
 
 
 async def second_office_login(db: Database, firm: Firm) -> Account:
@@ -486,8 +487,8 @@ def stored_objects(store: LocalFileStore) -> int:
 
 @pytest.mark.parametrize(
     "username,account,whose",
-    [("bakkerij.boekhouding", "bv_extra", "bv_main"), ("tussen", "office", "carol")],
-    ids=["extra-account", "intermediary"],
+    [("bakkerij.boekhouding", "bv_extra", "bv_main")],
+    ids=["extra-account"],
 )
 async def test_on_the_web_someone_elses_checklist_is_not_found(
     browser: Browser,
@@ -622,10 +623,74 @@ async def test_loket_chat_opens_only_ones_own_checklist(
         await chat.chat(
             rt, argparse.Namespace(account="bakkerij.boekhouding", checklist=given.bv_main)
         )
-    # Without --checklist the office's login opens the one given to the office, not Carol's.
-    await chat.chat(rt, argparse.Namespace(account="tussen", checklist=None, json=False))
+    # Carol cannot open the office's checklist on the dossier hidden from her, nor does one
+    # office open another's.
+    with pytest.raises(NotFound):
+        await chat.chat(rt, argparse.Namespace(account="carol", checklist=given.office))
+    with pytest.raises(NotFound):
+        await chat.chat(rt, argparse.Namespace(account="ander", checklist=given.carol))
+    # Without --checklist Carol's login opens her own.
+    await chat.chat(rt, argparse.Namespace(account="carol", checklist=None, json=False))
     async with db.read() as s:
-        answer = await s.scalar(select(Answer).where(Answer.checklist_id == given.office))
+        answer = await s.scalar(select(Answer).where(Answer.checklist_id == given.carol))
     assert (answer.question_key, answer.value, answer.channel) == ("partner", False, Channel.CLI)
-    assert (await state(db, given.carol)).answers == {}
+    assert (await state(db, given.office)).answers == {}
     assert (await state(db, given.bv_main)).answers == {}
+
+
+async def test_on_the_web_an_office_answers_its_clients_checklist(
+    browser: Browser, db: Database, firm: Firm, given: Given, store: LocalFileStore
+) -> None:
+    """The office's login finds Carol's checklist in its actions and on the dossier, answers a
+    question and delivers a document for her; the answer is stored as the office's. Another
+    office finds nothing and changes nothing."""
+    await set_password(db, firm.other_office.id)
+    await browser.login("ander", PASSWORD)
+    await browser.get("/actions")
+    assert f"/checklists/{given.carol}" not in browser.last_html
+    assert (await browser.get(f"/checklists/{given.carol}")).status == 404
+    assert (await browser.get("/dossiers/2026-0200")).status == 404
+    await browser.get("/")
+    before = await state(db, given.carol)
+    answered = await _form_post(
+        browser,
+        f"/checklists/{given.carol}",
+        [("section", "0"), ("q:partner", "ja"), ("q:verhuisd", "nee"), ("go", "next")],
+    )
+    assert answered.status == 404
+    assert await state(db, given.carol) == before
+    await browser.post("/logout")
+
+    await set_password(db, firm.office.id)
+    await browser.login("tussen", PASSWORD)
+    await browser.get("/actions")
+    assert f"/checklists/{given.carol}" in browser.last_html
+    await browser.get("/dossiers/2026-0200")
+    assert f"/checklists/{given.carol}" in browser.last_html
+    assert (await browser.get(f"/checklists/{given.carol}")).status == 200
+    answered = await _form_post(
+        browser,
+        f"/checklists/{given.carol}",
+        [("section", "0"), ("q:partner", "ja"), ("q:verhuisd", "nee"), ("go", "next")],
+    )
+    assert answered.status == 303
+    await browser.get(f"/checklists/{given.carol}?section=1")
+    delivered = await _form_post(
+        browser,
+        f"/checklists/{given.carol}",
+        [("section", "1"), ("go", "next")],
+        files=[("file:jaaropgave", "jaaropgave-carol.pdf", b"%PDF van het kantoor")],
+    )
+    assert delivered.status == 303
+    async with db.read() as s:
+        answers = {
+            a.question_key: a
+            for a in await s.scalars(select(Answer).where(Answer.checklist_id == given.carol))
+        }
+        document = await s.scalar(
+            select(Document).where(Document.filename == "jaaropgave-carol.pdf")
+        )
+    assert answers["partner"].value is True
+    assert answers["partner"].answered_by_id == firm.office.id
+    assert answers["jaaropgave"].value["documents"] == [document.id]
+    assert document.dossier_id == firm.carol_visible.id

@@ -270,7 +270,7 @@ async def test_reject_unlocks_with_reasons_then_resubmit_and_approve(
     async with db.read() as s:
         loaded = await checklists.load(s, alice, tax.id)
         told = list(
-            await s.scalars(select(OutboxItem).where(OutboxItem.kind == "documents_rejected"))
+            await s.scalars(select(OutboxItem).where(OutboxItem.kind == "checklist_rejected"))
         )
     assert not loaded.checklist.locked and loaded.checklist.status is ChecklistStatus.REJECTED
     assert loaded.answers["jaaropgave"].review_reason == "Graag een scherpere scan."

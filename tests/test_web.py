@@ -55,8 +55,8 @@ async def test_invitation_to_logged_in_through_the_pages(
     weak = await browser.post(password_path, {"password": "geheim", "repeat": "geheim"})
     assert weak.status == 400 and "minstens 8 tekens" in browser.last_html
     done = await browser.post(password_path, {"password": PASSWORD, "repeat": PASSWORD})
-    assert done.status == 200 and str(done.url).endswith("/me?welcome=1")
-    assert "Mijn gegevens" in browser.last_html
+    assert done.status == 200 and str(done.url).endswith("/?welcome=1")
+    assert "Welkom!" in browser.last_html and "Dossiers" in browser.last_html
 
     await outbox.run_once(db, {"email": SmtpSender(settings)}, settings)
     assert [m["Subject"] for m in smtp.messages] == [

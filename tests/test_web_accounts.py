@@ -57,7 +57,7 @@ async def test_two_step_verification_with_an_app(
     assert (await browser.get("/dossiers")).url.path == "/login/code"  # not in yet
     # The very code used at enrolment (a new totp.now() may fall in the next 30-second step).
     reused = await browser.post("/login/code", {"code": enrolled_with})
-    assert reused.status == 401 and "klopt niet" in browser.last_html
+    assert reused.status == 401 and "net gebruikt" in browser.last_html
     ok = await browser.post("/login/code", {"code": codes[0]})
     assert ok.url.path == "/"
     await browser.post("/logout")
@@ -427,7 +427,7 @@ async def test_outbox_shows_kinds_and_states_in_the_readers_language(
     await browser.login("sanne", PASSWORD)
     await browser.get("/staff/outbox")
     html = browser.last_html
-    assert "<td>Checklist ingediend</td><td>Mislukt</td>" in html
+    assert '<td>Checklist ingediend</td><td data-label="Status">Mislukt</td>' in html
     for label in ("Wacht op verzending", "Wordt verzonden", "Verzonden", "Mislukt"):
         assert f">{label}</option>" in html
     for raw in ("checklist_submitted<", ">failed<", ">pending<", ">sending<"):

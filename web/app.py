@@ -3,7 +3,9 @@
 The engine and store are made by the caller (loket/), so one process can share them between
 the web view, the mail bridge and the bot. So is the SMS gateway: loket/ passes one only when
 an SMS provider is configured, and the web view offers text messages only then. Likewise
-``telegram``: whether a bot runs for this portal, so that My details offers to link a chat.
+``telegram``: whether a bot runs for this portal, so that My details offers to link a chat;
+and ``machine_posts``: routes another machine posts to (the bot's webhook), checked by their
+own secret instead of a session.
 """
 
 from __future__ import annotations
@@ -22,7 +24,20 @@ from core.storage import FileStore
 
 from . import filters, middleware, uploads
 from .keys import DB, MAIL_FILER, SETTINGS, SMS, STORE, TELEGRAM
-from .views import auth, checklists, dossiers, health, me, messages, quarantine, staff
+from .views import (
+    auth,
+    checklists,
+    dossiers,
+    health,
+    inbox,
+    me,
+    messages,
+    people,
+    quarantine,
+    staff,
+    staff_dossiers,
+)
+from .views.staff_dossier import routes as staff_dossier_routes
 from .views.upload_links import routes as upload_link_routes
 
 HERE = Path(__file__).parent
@@ -36,6 +51,7 @@ def create_app(
     sms: SmsGateway | None = None,
     mail_filer: MailFiler | None = None,
     telegram: bool = False,
+    machine_posts: dict[str, middleware.Handler] | None = None,
 ) -> web.Application:
     app = web.Application(
         middlewares=[
@@ -68,8 +84,14 @@ def create_app(
     )
     env.filters["segment"] = filters.path_segment
     env.filters["local"] = filters.local_time(settings.timezone)
-    for module in (health, auth, me, dossiers, messages, checklists, staff, quarantine):
+    for module in (health, auth, me, dossiers, messages, checklists, staff, quarantine, inbox):
+        app.add_routes(module.routes)
+    app.add_routes(staff_dossier_routes)
+    for module in (people, staff_dossiers):
         app.add_routes(module.routes)
     app.add_routes(upload_link_routes)
+    # Paths other machines post to (the bot's webhook, given by loket/), outside sessions.
+    for path, handler in (machine_posts or {}).items():
+        app.router.add_post(path, middleware.for_machines(handler))
     app.router.add_static("/static", HERE / "static", append_version=True)
     return app

@@ -12,13 +12,20 @@ from yarl import URL
 
 from core.actor import Actor
 from core.models import Channel
+from core.services import twofactor
 
-from .keys import ACTOR, LIVE, SESSION_ENDED
+from .keys import ACTOR, LIVE, SESSION_ENDED, SETTINGS
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+TWO_FACTOR_SETUP = "/me/2fa/setup"
+
+
 def login_required(handler: Handler) -> Handler:
+    # Pages of the two-step setup itself stay open to an account that must still set it up.
+    setup_step = getattr(handler, "two_factor_setup_step", False)
+
     @functools.wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
         live = request.get(LIVE)
@@ -26,10 +33,19 @@ def login_required(handler: Handler) -> Handler:
             raise web.HTTPSeeOther(login_page(request))
         if not live.complete:
             raise web.HTTPSeeOther("/login/code")
+        if not setup_step and twofactor.setup_required(live.account, request.app[SETTINGS]):
+            raise web.HTTPSeeOther(TWO_FACTOR_SETUP)
         request[ACTOR] = Actor.of(live.account, Channel.WEB)
         return await handler(request)
 
     return wrapper
+
+
+def two_factor_setup_step(handler: Handler) -> Handler:
+    """Mark a page (under ``login_required``) that an account must reach while it sets up
+    the two-step verification the firm requires of it."""
+    handler.two_factor_setup_step = True  # type: ignore[attr-defined]
+    return handler
 
 
 def login_page(request: web.Request) -> str:

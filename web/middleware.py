@@ -56,6 +56,20 @@ STATUS = {
 }
 
 
+_FOR_MACHINES = "_loket_for_machines"
+
+
+def for_machines(handler: Handler) -> Handler:
+    """Mark a route that another machine posts to (a chat service's webhook): no session and
+    no CSRF check, as no browser sends it; the handler checks its own secret."""
+    setattr(handler, _FOR_MACHINES, True)
+    return handler
+
+
+def _is_for_machines(request: web.Request) -> bool:
+    return bool(getattr(request.match_info.handler, _FOR_MACHINES, False))
+
+
 def cookie_name(request: web.Request) -> str:
     # The __Host- prefix pins the cookie to this host, https and path / (browsers enforce it).
     return "__Host-loket" if request.app[SETTINGS].https else "loket"
@@ -166,7 +180,8 @@ async def session(request: web.Request, handler: Handler) -> web.StreamResponse:
                 await sessions.touch(s, live.row.id)
     request[LIVE] = live
     request[SESSION_ENDED] = bool(raw) and live is None
-    if live is not None and live.complete:
+    if live is not None and (live.complete or LANG_COOKIE not in request.cookies):
+        # Half logged in (the code page), too: the account is known by then.
         request[LANG] = live.account.language.value
     else:
         wanted = request.cookies.get(LANG_COOKIE) or request.headers.get("Accept-Language", "")
@@ -212,7 +227,7 @@ def _cookies(request: web.Request, response: web.StreamResponse, *, had_cookie: 
 
 @web.middleware
 async def csrf_check(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method in ("GET", "HEAD", "OPTIONS"):
+    if request.method in ("GET", "HEAD", "OPTIONS") or _is_for_machines(request):
         return await handler(request)
     settings = request.app[SETTINGS]
     if not csrf.same_origin(request, settings):

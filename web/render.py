@@ -46,6 +46,19 @@ DONE = {
     "invited": N_("The invitation has been sent."),
     "added": N_("The account has been added, and an invitation is on its way."),
     "removed": N_("The account has been removed."),
+    "status_set": N_("The status has been changed."),
+    "step_added": N_("The step has been added."),
+    "step_ticked": N_("The step has been updated."),
+    "published": N_("Published; the client is told."),
+    "assigned": N_("The checklist has been assigned; the client is told."),
+    "doc_rejected": N_("The document has been rejected; the client is told why."),
+    "approved": N_("Approved; the client is told."),
+    "sent_back": N_("Sent back; the client is told why."),
+    "welcome": N_("Your password is set and you are logged in. Welcome!"),
+    "created": N_("Created."),
+    "changed": N_("Your changes have been saved."),
+    "disabled": N_("The account has been disabled: it cannot log in and gets no mail."),
+    "enabled": N_("The account has been enabled again."),
 }
 
 

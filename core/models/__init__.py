@@ -17,6 +17,7 @@ from .clients import Client, ClientKind, IntermediaryOffice
 from .documents import Channel, Document, DocumentCategory, DownloadReceipt, ReviewState
 from .dossiers import FINISHED_STATUSES, Dossier, DossierStatus, DossierStep
 from .inbound import InboundMail
+from .inbox import InboxRead, InboxReadUntil
 from .messages import MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH, Direction, Message, MessageRead
 from .outbox import OutboxItem, OutboxStatus
 from .telegram import TelegramBot, TelegramChat, TelegramDelivery, TelegramUpdate
@@ -44,6 +45,8 @@ __all__ = [
     "DossierStep",
     "DownloadReceipt",
     "InboundMail",
+    "InboxRead",
+    "InboxReadUntil",
     "IntermediaryOffice",
     "Language",
     "LoginAttempt",

@@ -71,4 +71,10 @@ def sparse_index(name: str, column: Any) -> Index:
     """An index over the rows where ``column`` is set. For a column that is mostly NULL (the
     message a document came with, the office a dossier is handled by) SQLite's statistics
     count all NULLs as one value, judge a full index useless and scan the table instead."""
-    return Index(name, column, sqlite_where=column.isnot(None), postgresql_where=column.isnot(None))
+    return partial_index(name, column, column.isnot(None))
+
+
+def partial_index(name: str, column: Any, where: Any) -> Index:
+    """An index over the rows that meet ``where``, on both databases. A query uses it on
+    SQLite only when its WHERE has the same term, written the same way."""
+    return Index(name, column, sqlite_where=where, postgresql_where=where)

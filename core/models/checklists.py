@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, str_enum, utcnow
+from .base import Base, partial_index, sparse_index, str_enum, utcnow
 from .documents import Channel, ReviewState
 
 
@@ -52,6 +52,10 @@ class Checklist(Base):
     due_date: Mapped[dt.date | None] = mapped_column(Date, default=None)
     assigned_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # Where the last submission came from (the staff inbox filters by channel).
+    submitted_channel: Mapped[Channel | None] = mapped_column(
+        str_enum(Channel, "channel"), default=None
+    )
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     review_reason: Mapped[str | None] = mapped_column(Text, default=None)
     last_reminder_at: Mapped[dt.datetime | None] = mapped_column(default=None)
@@ -88,3 +92,8 @@ class Answer(Base):
     )
     review_reason: Mapped[str | None] = mapped_column(Text, default=None)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# The staff inbox: submissions and "not available" answers, newest first.
+sparse_index("ix_checklists_submitted_at", Checklist.submitted_at)
+partial_index("ix_answers_not_available_updated", Answer.updated_at, Answer.not_available.is_(True))

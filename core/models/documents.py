@@ -8,7 +8,7 @@ import enum
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, sparse_index, str_enum, utcnow
+from .base import Base, partial_index, sparse_index, str_enum, utcnow
 
 
 class DocumentCategory(enum.StrEnum):
@@ -82,3 +82,5 @@ class DownloadReceipt(Base):
 
 sparse_index("ix_documents_message_id", Document.message_id)
 sparse_index("ix_documents_answer_id", Document.answer_id)
+# The staff inbox: documents that came on their own (not as a message's attachment), newest first.
+partial_index("ix_documents_loose_created", Document.created_at, Document.message_id.is_(None))

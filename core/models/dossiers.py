@@ -43,6 +43,9 @@ class Dossier(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(64), unique=True)
     description: Mapped[str] = mapped_column(String(500), default="")
+    # The type of work ("Aangifte inkomstenbelasting"); free text, the form suggests the ones
+    # in use. The description is the dossier's own title.
+    kind: Mapped[str] = mapped_column(String(100), default="", server_default="")
     status: Mapped[DossierStatus] = mapped_column(
         str_enum(DossierStatus, "dossier_status"), default=DossierStatus.NEW
     )
@@ -84,3 +87,4 @@ class DossierStep(Base):
 
 
 sparse_index("ix_dossiers_intermediary_id", Dossier.intermediary_id)
+sparse_index("ix_dossiers_handler_id", Dossier.handler_id)

@@ -28,7 +28,11 @@ class Direction(enum.StrEnum):
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_dossier_created", "dossier_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_messages_dossier_created", "dossier_id", "created_at"),
+        # The staff inbox: newest first across all dossiers.
+        Index("ix_messages_created", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"))

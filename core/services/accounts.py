@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import access, audit
+from .. import access, audit, tokens
 from ..actor import Actor
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, NotFound, ValidationError
 from ..i18n import N_
-from ..models import Account, Language, Role
+from ..models import Account, Language, Role, Token, utcnow
+from ..outbox import withdraw_pending
 from ..passwords import check_password_rule, hash_password
 from ..validation import (
     USERNAME_MAX,
@@ -22,6 +25,8 @@ from ..validation import (
     optional_text,
     required_text,
 )
+from . import sessions
+from .telegram import NOT_LINKED, TelegramStatus, telegram_status
 
 USERNAME_TAKEN = N_("The username '%(username)s' is already taken.")
 # Said to whoever adds the account, a company's main account too: it names no other account.
@@ -152,3 +157,84 @@ async def list_accounts(session: AsyncSession, actor: Actor) -> list[Account]:
     """Every account (active or not), for staff and scripts."""
     access.require(access.can_manage_firm(actor), "Only staff may list accounts.")
     return list(await session.scalars(select(Account).order_by(Account.id)))
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """What staff see of an account at a glance."""
+
+    account: Account
+    invited: bool  # an invitation link is out and not used yet
+    telegram: TelegramStatus
+
+    @property
+    def activated(self) -> bool:
+        """A password is set: the account can log in (unless disabled)."""
+        return self.account.password_hash is not None
+
+    @property
+    def disabled(self) -> bool:
+        return not self.account.active
+
+    @property
+    def mail_failing(self) -> bool:
+        return self.account.email_failing_since is not None
+
+
+async def account_states(
+    session: AsyncSession, actor: Actor, accounts: Sequence[Account]
+) -> list[AccountState]:
+    """The state of each account, in a fixed number of statements."""
+    access.require(access.can_manage_firm(actor), "Only staff may list accounts.")
+    ids = [a.id for a in accounts]
+    invited: set[int] = set()
+    if ids:
+        invited = set(
+            await session.scalars(
+                select(Token.account_id).where(
+                    Token.account_id.in_(ids),
+                    Token.purpose == tokens.INVITATION,
+                    Token.used_at.is_(None),
+                    Token.expires_at > utcnow(),
+                )
+            )
+        )
+    chats = await telegram_status(session, accounts)
+    return [AccountState(a, a.id in invited, chats.get(a.id, NOT_LINKED)) for a in accounts]
+
+
+async def set_active(session: AsyncSession, actor: Actor, account_id: int, active: bool) -> Account:
+    """Disable an account, or enable it again. A disabled account cannot log in (its sessions
+    end now), gets no mail (what waits in the outbox is withdrawn) and its links (invitation,
+    password) die; enabling it again restores the logins it had, not the links."""
+    access.require(access.can_manage_firm(actor), "Only staff may disable accounts.")
+    account = await session.get(Account, account_id)
+    if account is None:
+        raise NotFound("There is no such account.")
+    if not active and account.id == actor.account_id:
+        raise ValidationError(CANNOT_DISABLE_SELF)
+    if account.active is active:
+        return account
+    account.active = active
+    if not active:
+        await sessions.end_all(session, account.id)
+        await tokens.revoke(session, account.id)
+        await withdraw_pending(session, account.id, DISABLED)
+    audit.record(session, actor, "account.enable" if active else "account.disable", subject=account)
+    return account
+
+
+CANNOT_DISABLE_SELF = N_("You cannot disable your own account.")
+DISABLED = "withdrawn: the account was disabled"
+
+
+async def staff_accounts(session: AsyncSession, actor: Actor) -> list[Account]:
+    """Active staff, by name: who can handle a dossier."""
+    access.require(access.can_manage_firm(actor), "Only staff may list staff.")
+    return list(
+        await session.scalars(
+            select(Account)
+            .where(Account.role == Role.STAFF, Account.active.is_(True))
+            .order_by(func.lower(Account.name), Account.id)
+        )
+    )

@@ -36,7 +36,8 @@ from ..models import (
     TwoFactorMethod,
     utcnow,
 )
-from ..notifications import Kind, account_mail
+from ..notifications import INVITATION_LINK, Kind, account_mail, join_invitation
+from ..outbox import withdraw_pending
 from ..passwords import check_password_rule, hash_password, verify_password
 from ..settings import Settings
 from . import sessions
@@ -56,24 +57,23 @@ def _link(settings: Settings, path: str) -> str:
 WITHDRAWN = "withdrawn: a newer invitation replaced it"
 
 
-async def _withdraw_unsent_invitations(session: AsyncSession, account: Account) -> None:
-    """An invitation mail still waiting in the outbox carries a link the new one kills: it must
-    not go out. It ends as failed, with the reason and without its link, so staff still see
-    it. One a worker has claimed (sending) or sent stays as it is; on PostgreSQL, SKIP LOCKED
-    leaves alone a row a worker is claiming at this very moment."""
-    stmt = select(OutboxItem).where(
+async def _unjoin_invitation(session: AsyncSession, account: Account) -> None:
+    """An invitation joined with a waiting notification leaves it (its link dies with the new
+    invitation); the notification still goes."""
+    joined = select(OutboxItem).where(
         OutboxItem.account_id == account.id,
-        OutboxItem.kind == Kind.INVITATION.value,
+        OutboxItem.kind != Kind.INVITATION.value,
         OutboxItem.status == OutboxStatus.PENDING,
     )
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    for item in await session.scalars(stmt):
-        item.status = OutboxStatus.FAILED
-        item.last_error = WITHDRAWN
-        item.payload = {
-            k: ("(withdrawn)" if k.startswith("secret_") else v) for k, v in item.payload.items()
-        }
+        joined = joined.with_for_update(skip_locked=True)
+    for item in await session.scalars(joined):
+        if INVITATION_LINK in (item.payload or {}):
+            item.payload = {
+                k: v
+                for k, v in item.payload.items()
+                if k not in (INVITATION_LINK, tokens.LINK_TOKEN)
+            }
 
 
 async def invite(session: AsyncSession, actor: Actor, settings: Settings, account: Account) -> str:
@@ -85,18 +85,23 @@ async def invite(session: AsyncSession, actor: Actor, settings: Settings, accoun
     else:
         allowed = access.can_manage_firm(actor)
     access.require(allowed, "You may not invite this account.")
-    await _withdraw_unsent_invitations(session, account)
+    await withdraw_pending(session, account.id, WITHDRAWN, kind=Kind.INVITATION.value)
+    await _unjoin_invitation(session, account)
     raw = await tokens.issue(
         session, account, tokens.INVITATION, dt.timedelta(hours=settings.invitation_ttl_hours)
     )
-    account_mail(
-        session,
-        Kind.INVITATION,
-        account,
-        data={"secret_link": _link(settings, f"/invite/{raw}")},
-        key=tokens.digest(raw)[:16],
-        token=raw,
-    )
+    link = _link(settings, f"/invite/{raw}")
+    # A notification for the account still waiting in the outbox carries the invitation:
+    # one mail, not two at the same moment.
+    if not await join_invitation(session, account, link, tokens.digest(raw)):
+        account_mail(
+            session,
+            Kind.INVITATION,
+            account,
+            data={"secret_link": link},
+            key=tokens.digest(raw)[:16],
+            token=raw,
+        )
     audit.record(session, actor, "account.invite", subject=account)
     return raw
 

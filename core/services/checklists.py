@@ -30,16 +30,19 @@ from ..models import (
     ChecklistStatus,
     ChecklistTemplate,
     Client,
+    Document,
     DocumentCategory,
     Dossier,
+    DossierStatus,
     ReviewState,
     utcnow,
 )
 from ..notifications import Kind, account_mail, notify, notify_accounts
 from ..pdf import PdfSection, render_checklist
 from ..storage import FileStore
-from ..templates import parse_template
+from ..templates import on_approve, parse_template
 from ..walker import Given, Prompt
+from . import dossiers
 from .documents import Upload, store_document
 
 OPEN_STATES = (ChecklistStatus.OPEN, ChecklistStatus.REJECTED)
@@ -261,6 +264,17 @@ async def actions(session: AsyncSession, actor: Actor) -> list[Checklist]:
         .order_by(Checklist.submitted_at if actor.is_staff else Checklist.assigned_at)
     )
     return list(await session.scalars(stmt))
+
+
+async def count_actions(session: AsyncSession, actor: Actor, *, cap: int = 100) -> int:
+    """How many ``actions`` there are, counted up to ``cap`` (a tile shows "99+" beyond)."""
+    waiting = (
+        select(Checklist.id)
+        .join(Dossier, Dossier.id == Checklist.dossier_id)
+        .where(access.visible_checklists(actor), Checklist.status.in_(action_states(actor)))
+        .limit(cap)
+    )
+    return await session.scalar(select(func.count()).select_from(waiting.subquery())) or 0
 
 
 @dataclass
@@ -548,6 +562,7 @@ async def submit(
     loaded.checklist.status = ChecklistStatus.SUBMITTED
     loaded.checklist.locked = True
     loaded.checklist.submitted_at = utcnow()
+    loaded.checklist.submitted_channel = actor.channel
     audit.record(
         session, actor, "checklist.submit", dossier_id=loaded.dossier.id, subject=loaded.checklist
     )
@@ -563,6 +578,9 @@ async def submit(
 
 
 async def approve(session: AsyncSession, actor: Actor, checklist_id: int) -> Loaded:
+    """Approve a submission: what the template's ``on_approve`` says happens to the dossier
+    (its status, progress steps ticked), and the people it was given to are told, in one mail
+    that also says when the dossier was taken into treatment by it."""
     loaded = await load(session, actor, checklist_id)
     access.require(access.can_manage_dossier(actor, loaded.dossier), "Only staff may review.")
     if loaded.checklist.status is not ChecklistStatus.SUBMITTED:
@@ -571,8 +589,34 @@ async def approve(session: AsyncSession, actor: Actor, checklist_id: int) -> Loa
     loaded.checklist.reviewed_at = utcnow()
     for a in loaded.answers.values():
         a.review_state = ReviewState.ACCEPTED
+    then = on_approve(loaded.definition)
+    moved = None
+    if then["status"] is not None:
+        # Told in the approval mail below, not in a second one about the status.
+        moved = await dossiers.change_status(
+            session, actor, loaded.dossier, DossierStatus(then["status"]), notify_client=False
+        )
+    ticked = await dossiers.tick_titled(session, actor, loaded.dossier, then["steps"])
     audit.record(
-        session, actor, "checklist.approve", dossier_id=loaded.dossier.id, subject=loaded.checklist
+        session,
+        actor,
+        "checklist.approve",
+        dossier_id=loaded.dossier.id,
+        subject=loaded.checklist,
+        status=moved.value if moved else None,
+        steps=ticked,
+    )
+    await notify_accounts(
+        session,
+        Kind.CHECKLIST_APPROVED,
+        loaded.dossier,
+        await _assignees(session, loaded),
+        subject_key=f"checklist:{checklist_id}:approved:{loaded.checklist.reviewed_at.isoformat()}",
+        data={
+            "checklist_id": checklist_id,
+            "title": loaded.template.title,
+            **({"status": moved.value} if moved else {}),
+        },
     )
     return loaded
 
@@ -585,25 +629,29 @@ async def reject(
     reason: str,
     questions: dict[str, str] | None = None,
 ) -> Loaded:
-    """Send it back: unlocked, with the reason on the whole and on single questions."""
+    """Send it back: unlocked, with a reason on the whole, on single questions, or both (one
+    of them is enough). The people it was given to are told, with the reasons."""
     loaded = await load(session, actor, checklist_id)
     access.require(access.can_manage_dossier(actor, loaded.dossier), "Only staff may review.")
     if loaded.checklist.status is not ChecklistStatus.SUBMITTED:
         raise ValidationError("Only a submitted checklist can be reviewed.")
     reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError("Say what is missing or wrong.", field="reason")
+    per_question = {k: why.strip() for k, why in (questions or {}).items() if why.strip()}
+    if not reason and not per_question:
+        raise ValidationError(
+            "Say what is missing or wrong: on the whole, or at a question.", field="reason"
+        )
     first = None
-    for key, why in (questions or {}).items():
+    for key, why in per_question.items():
         walker.question(loaded.definition, key)
         row = loaded.answers.get(key) or _save(loaded, actor, key, value=None)
         row.review_state = ReviewState.REJECTED
-        row.review_reason = why.strip()[:1000]
+        row.review_reason = why[:1000]
         session.add(row)
         first = first or key
     loaded.checklist.status = ChecklistStatus.REJECTED
     loaded.checklist.locked = False
-    loaded.checklist.review_reason = reason[:2000]
+    loaded.checklist.review_reason = reason[:2000] or None
     loaded.checklist.reviewed_at = utcnow()
     loaded.checklist.position = first or walker.next_key(loaded.definition, {})
     audit.record(
@@ -613,16 +661,32 @@ async def reject(
         dossier_id=loaded.dossier.id,
         subject=loaded.checklist,
         reason=reason[:200],
+        questions=sorted(per_question),
     )
-    await notify_accounts(
-        session,
-        Kind.DOCUMENTS_REJECTED,
-        loaded.dossier,
-        await _assignees(session, loaded),
-        subject_key=f"checklist:{checklist_id}:rejected:{loaded.checklist.reviewed_at.isoformat()}",
-        data={"checklist_id": checklist_id, "reason": reason[:500]},
-    )
+    assignees = await _assignees(session, loaded)
+    # Each recipient reads the questions in their own language: one mail per language.
+    for language in sorted({a.language.value for a in assignees}) or ["nl"]:
+        await notify_accounts(
+            session,
+            Kind.CHECKLIST_REJECTED,
+            loaded.dossier,
+            [a for a in assignees if a.language.value == language],
+            subject_key=f"checklist:{checklist_id}:rejected:{loaded.checklist.reviewed_at.isoformat()}",
+            data={
+                "checklist_id": checklist_id,
+                "title": loaded.template.title,
+                "reason": reason[:500],
+                "items": [
+                    f"{_label(loaded, key, language)}: {why[:300]}"
+                    for key, why in per_question.items()
+                ],
+            },
+        )
     return loaded
+
+
+def _label(loaded: Loaded, key: str, language: str) -> str:
+    return walker.prompt(loaded.definition, loaded.given, key, language).label
 
 
 @dataclass
@@ -687,6 +751,30 @@ def new_questions(loaded: Loaded, section_index: int, shown: Iterable[str]) -> l
     return [key for key in keys if key not in seen]
 
 
+@dataclass(frozen=True)
+class Counts:
+    """How far a checklist is, in words that do not look like going back when follow-up
+    questions appear (no fraction whose total grows), with optional questions apart so that
+    one left open does not make a finished checklist look unfinished."""
+
+    answered: int  # every question that applies and has an answer
+    to_go: int  # required questions that apply and have none yet
+    optional_open: int  # optional questions that apply and were left open
+
+
+def counts(loaded: Loaded) -> Counts:
+    given = loaded.given
+    answered = to_go = optional_open = 0
+    for q in walker.visible(loaded.definition, given):
+        if (given.get(q["key"]) or Given()).answered:
+            answered += 1
+        elif q.get("required", True):
+            to_go += 1
+        else:
+            optional_open += 1
+    return Counts(answered, to_go, optional_open)
+
+
 def progress(loaded: Loaded) -> tuple[int, int]:
     """(answered, total) of the questions that apply."""
     given = loaded.given
@@ -726,3 +814,40 @@ async def file_requested_document(
             key=f"{checklist_id}:{key}:{utcnow().isoformat()}",
         )
     return loaded
+
+
+async def latest_templates(session: AsyncSession, actor: Actor) -> list[ChecklistTemplate]:
+    """The newest version of every template, by name: what staff can assign."""
+    access.require(access.can_manage_firm(actor), "Only staff may assign checklists.")
+    newest = (
+        select(ChecklistTemplate.name, func.max(ChecklistTemplate.version).label("version"))
+        .group_by(ChecklistTemplate.name)
+        .subquery()
+    )
+    return list(
+        await session.scalars(
+            select(ChecklistTemplate)
+            .join(
+                newest,
+                (newest.c.name == ChecklistTemplate.name)
+                & (newest.c.version == ChecklistTemplate.version),
+            )
+            .order_by(ChecklistTemplate.name)
+        )
+    )
+
+
+async def delivered_with(session: AsyncSession, loaded: Loaded) -> list[Document]:
+    """The documents delivered as answers to this checklist, in the order of its questions
+    (for review beside the answers), each with its review state."""
+    ids = [a.id for a in loaded.answers.values() if a.id is not None]
+    if not ids:
+        return []
+    order = {
+        key: i
+        for i, (_, q) in enumerate(walker.all_questions(loaded.definition))
+        for key in [q["key"]]
+    }
+    by_answer = {a.id: order.get(a.question_key, 0) for a in loaded.answers.values()}
+    docs = list(await session.scalars(select(Document).where(Document.answer_id.in_(ids))))
+    return sorted(docs, key=lambda d: (by_answer.get(d.answer_id, 0), d.id))

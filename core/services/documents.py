@@ -15,9 +15,20 @@ from ..actor import Actor
 from ..db import dialect_insert
 from ..errors import NotFound, ValidationError
 from ..filenames import display_filename, guess_content_type
-from ..models import Document, DocumentCategory, Dossier, DownloadReceipt, ReviewState, utcnow
-from ..notifications import Kind, notify
+from ..models import (
+    Account,
+    Channel,
+    Document,
+    DocumentCategory,
+    Dossier,
+    DownloadReceipt,
+    ReviewState,
+    Role,
+    utcnow,
+)
+from ..notifications import Kind, notify, notify_accounts
 from ..storage import FileStore, StoredFile
+from ..validation import check_block
 
 _CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*")
 PUBLISHABLE = (DocumentCategory.CORRESPONDENCE, DocumentCategory.DOCUMENT)
@@ -89,6 +100,27 @@ async def store_document(
     return document
 
 
+def publishable(category: DocumentCategory | str) -> DocumentCategory:
+    """The category a publication goes under: correspondence (letters) or documents."""
+    try:
+        category = DocumentCategory(category)
+    except ValueError:
+        category = DocumentCategory.DELIVERED  # refused below, with the same words
+    if category not in PUBLISHABLE:
+        raise ValidationError(
+            "The firm publishes correspondence or documents; deliveries come from the client.",
+            field="category",
+        )
+    return category
+
+
+async def may_publish(session: AsyncSession, actor: Actor, number: str) -> Dossier:
+    """The dossier, when ``actor`` may publish in it: asked before an upload is taken in."""
+    dossier = await access.visible_dossier(session, actor, number=number)
+    access.require(access.can_manage_dossier(actor, dossier), "Only staff may publish documents.")
+    return dossier
+
+
 async def publish_document(
     session: AsyncSession,
     store: FileStore,
@@ -99,14 +131,8 @@ async def publish_document(
     category: DocumentCategory = DocumentCategory.DOCUMENT,
 ) -> Document:
     """The firm publishes a letter or document to the client, who is told of it."""
-    category = DocumentCategory(category)
-    if category not in PUBLISHABLE:
-        raise ValidationError(
-            "The firm publishes correspondence or documents; deliveries come from the client.",
-            field="category",
-        )
-    dossier = await access.visible_dossier(session, actor, number=number)
-    access.require(access.can_manage_dossier(actor, dossier), "Only staff may publish documents.")
+    category = publishable(category)
+    dossier = await may_publish(session, actor, number)
     document = await store_document(session, store, actor, dossier, upload, category)
     dossier.updated_at = utcnow()
     audit.record(
@@ -232,3 +258,89 @@ async def download(
         session, actor, "document.download", dossier_id=document.dossier_id, subject=document
     )
     return Download(document=document, chunks=store.open(document.storage_key))
+
+
+REASON_MAX = 1000
+
+
+async def reject_document(
+    session: AsyncSession, actor: Actor, document_id: int, *, reason: str
+) -> Document:
+    """Staff refuse one delivered document with a reason: the client (or their office) is
+    told, with the reason, and asked for a new file. The file itself stays, marked rejected."""
+    document = await visible_document(session, actor, document_id)
+    dossier = await access.visible_dossier(session, actor, dossier_id=document.dossier_id)
+    access.require(access.can_manage_dossier(actor, dossier), "Only staff may review documents.")
+    if document.category is not DocumentCategory.DELIVERED:
+        raise ValidationError("Only a document the client delivered can be rejected.")
+    reason = check_block((reason or "").strip(), field="reason")
+    if not reason:
+        raise ValidationError("Say why this document cannot be accepted.", field="reason")
+    if len(reason) > REASON_MAX:
+        raise ValidationError(
+            "The reason may be at most %(max)d characters long.", field="reason", max=REASON_MAX
+        )
+    document.review_state = ReviewState.REJECTED
+    document.review_reason = reason
+    dossier.updated_at = utcnow()
+    audit.record(
+        session,
+        actor,
+        "document.reject",
+        dossier_id=dossier.id,
+        subject=document,
+        filename=document.filename,
+        reason=reason[:200],
+    )
+    key = f"document:{document.id}:rejected:{utcnow().isoformat()}"
+    data = {"document_id": document.id, "filename": document.filename, "reason": reason}
+    told = await notify(
+        session,
+        Kind.DOCUMENTS_REJECTED,
+        dossier,
+        subject_key=key,
+        data=data,
+        exclude_account_id=actor.account_id,
+    )
+    deliverer = await _client_who_delivered(session, document, dossier)
+    if deliverer is not None and all(item.account_id != deliverer.id for item in told):
+        # The dossier's mail goes to its intermediary office, but the client who sent this
+        # very file (say, in a reply to our mail) is the one asked for a new one.
+        await notify_accounts(
+            session, Kind.DOCUMENTS_REJECTED, dossier, [deliverer], subject_key=key, data=data
+        )
+    return document
+
+
+async def _client_who_delivered(
+    session: AsyncSession, document: Document, dossier: Dossier
+) -> Account | None:
+    """The client account that delivered ``document``, if it still sees the dossier."""
+    if document.uploaded_by_id is None:
+        return None
+    account = await session.get(Account, document.uploaded_by_id)
+    if account is None or account.role is not Role.CLIENT:
+        return None
+    return account if access.can_see_dossier(Actor.of(account, Channel.EMAIL), dossier) else None
+
+
+@dataclass
+class Receipt:
+    document: Document
+    account: Account
+    receipt: DownloadReceipt
+
+
+async def downloads(session: AsyncSession, actor: Actor, *, dossier_id: int) -> list[Receipt]:
+    """Who downloaded which of the dossier's documents, first and last when, and how often:
+    for staff, newest download first."""
+    dossier = await access.visible_dossier(session, actor, dossier_id=dossier_id)
+    access.require(access.can_manage_dossier(actor, dossier), "Only staff may see downloads.")
+    rows = await session.execute(
+        select(Document, Account, DownloadReceipt)
+        .join(DownloadReceipt, DownloadReceipt.document_id == Document.id)
+        .join(Account, Account.id == DownloadReceipt.account_id)
+        .where(Document.dossier_id == dossier.id)
+        .order_by(DownloadReceipt.last_at.desc(), DownloadReceipt.id.desc())
+    )
+    return [Receipt(doc, account, receipt) for doc, account, receipt in rows]

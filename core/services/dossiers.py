@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +15,7 @@ from ..errors import Conflict, NotFound, ValidationError
 from ..i18n import N_
 from ..models import (
     FINISHED_STATUSES,
+    Account,
     Client,
     Document,
     DocumentCategory,
@@ -24,13 +26,16 @@ from ..models import (
     IntermediaryOffice,
     Message,
     MessageRead,
+    Role,
     utcnow,
 )
 from ..notifications import Kind, notify
-from ..validation import check_line, required_text
+from ..paging import capped_count
+from ..validation import check_line, optional_text, required_text
 
 NUMBER_MAX = 64
 DESCRIPTION_MAX = 500
+KIND_MAX = 100
 PAGE_SIZE = 50
 
 STATUS_LABELS = {
@@ -73,28 +78,17 @@ async def create_dossier(
     visible_to_client: bool = True,
     handler_id: int | None = None,
     steps: list[str] | None = None,
+    kind: str = "",
 ) -> Dossier:
     access.require(access.can_manage_firm(actor), "Only staff may add dossiers.")
     number = required_text(number, field="number", max_length=NUMBER_MAX)
-    description = check_line((description or "").strip(), field="description")
-    if len(description) > DESCRIPTION_MAX:
-        raise ValidationError(
-            "The description may be at most %(max)d characters long.",
-            field="description",
-            max=DESCRIPTION_MAX,
-        )
+    description = _description(description)
+    kind = optional_text(kind, field="kind", max_length=KIND_MAX)
     if await session.get(Client, client_id) is None:
         raise NotFound("There is no client with id %(id)s.", id=client_id)
-    if (
-        intermediary_id is not None
-        and await session.get(IntermediaryOffice, intermediary_id) is None
-    ):
-        raise NotFound("There is no intermediary with id %(id)s.", id=intermediary_id)
-    if not visible_to_client and intermediary_id is None:
-        raise ValidationError(
-            "Only a dossier with an intermediary can be hidden from the client.",
-            field="visible_to_client",
-        )
+    await _check_intermediary(session, intermediary_id, visible_to_client)
+    if handler_id is not None:
+        await _check_handler(session, handler_id)
     if await session.scalar(select(Dossier.id).where(Dossier.number == number)) is not None:
         raise Conflict(
             "A dossier with number %(number)s already exists.", field="number", number=number
@@ -102,6 +96,7 @@ async def create_dossier(
     dossier = Dossier(
         number=number,
         description=description,
+        kind=kind,
         client_id=client_id,
         intermediary_id=intermediary_id,
         visible_to_client=visible_to_client,
@@ -115,22 +110,128 @@ async def create_dossier(
     return dossier
 
 
+def _description(value: str | None) -> str:
+    description = check_line((value or "").strip(), field="description")
+    if len(description) > DESCRIPTION_MAX:
+        raise ValidationError(
+            "The description may be at most %(max)d characters long.",
+            field="description",
+            max=DESCRIPTION_MAX,
+        )
+    return description
+
+
+async def _check_intermediary(
+    session: AsyncSession, intermediary_id: int | None, visible_to_client: bool
+) -> None:
+    if (
+        intermediary_id is not None
+        and await session.get(IntermediaryOffice, intermediary_id) is None
+    ):
+        raise NotFound("There is no intermediary with id %(id)s.", id=intermediary_id)
+    if not visible_to_client and intermediary_id is None:
+        raise ValidationError(
+            "Only a dossier with an intermediary can be hidden from the client.",
+            field="visible_to_client",
+        )
+
+
+async def _check_handler(session: AsyncSession, handler_id: int) -> None:
+    """A dossier is handled by one of the firm's active staff: they get its mail."""
+    handler = await session.get(Account, handler_id)
+    if handler is None or handler.role is not Role.STAFF or not handler.active:
+        raise ValidationError(NOT_A_HANDLER, field="handler")
+
+
+NOT_A_HANDLER = N_("The handler must be an active staff account.")
+
+
+async def update_dossier(
+    session: AsyncSession,
+    actor: Actor,
+    dossier_id: int,
+    *,
+    kind: str,
+    description: str,
+    handler_id: int | None,
+    intermediary_id: int | None,
+) -> Dossier:
+    """Change what a dossier is about and who handles it. Its number stays: mail and links
+    carry it."""
+    dossier = await access.visible_dossier(session, actor, dossier_id=dossier_id, for_update=True)
+    access.require(access.can_manage_dossier(actor, dossier), "Only staff may change a dossier.")
+    kind = optional_text(kind, field="kind", max_length=KIND_MAX)
+    description = _description(description)
+    await _check_intermediary(session, intermediary_id, dossier.visible_to_client)
+    if handler_id is not None and handler_id != dossier.handler_id:
+        await _check_handler(session, handler_id)
+    old = {
+        "kind": dossier.kind,
+        "description": dossier.description,
+        "handler_id": dossier.handler_id,
+        "intermediary_id": dossier.intermediary_id,
+    }
+    new = {
+        "kind": kind,
+        "description": description,
+        "handler_id": handler_id,
+        "intermediary_id": intermediary_id,
+    }
+    if new == old:
+        return dossier
+    dossier.kind, dossier.description = kind, description
+    dossier.handler_id, dossier.intermediary_id = handler_id, intermediary_id
+    dossier.updated_at = utcnow()
+    changed = {k: v for k, v in old.items() if new[k] != v}
+    audit.record(session, actor, "dossier.update", dossier_id=dossier.id, old=changed)
+    return dossier
+
+
+async def kinds_in_use(session: AsyncSession, actor: Actor) -> list[str]:
+    """The dossier kinds the firm uses, to suggest in the form."""
+    access.require(access.can_manage_firm(actor), "Only staff may add dossiers.")
+    return list(
+        await session.scalars(
+            select(Dossier.kind)
+            .where(Dossier.kind != "")
+            .distinct()
+            .order_by(Dossier.kind)
+            .limit(200)
+        )
+    )
+
+
 async def set_status(
     session: AsyncSession, actor: Actor, number: str, status: DossierStatus | str
 ) -> Dossier:
     dossier = await access.visible_dossier(session, actor, number=number, for_update=True)
-    access.require(access.can_manage_dossier(actor, dossier), "Only staff may change a status.")
     new = status if isinstance(status, DossierStatus) else parse_status(status)
+    await change_status(session, actor, dossier, new)
+    return dossier
+
+
+async def change_status(
+    session: AsyncSession,
+    actor: Actor,
+    dossier: Dossier,
+    new: DossierStatus,
+    *,
+    notify_client: bool = True,
+) -> DossierStatus | None:
+    """Move ``dossier`` (one ``actor`` sees) to ``new``; the new status, or None when it was
+    there already. Moving to "in treatment" or "report ready" tells the client (or their
+    intermediary) unless the caller tells them itself (``notify_client``)."""
+    access.require(access.can_manage_dossier(actor, dossier), "Only staff may change a status.")
     old = dossier.status
     if new is old:
-        return dossier
+        return None
     dossier.status = new
     dossier.updated_at = utcnow()
     audit.record(
         session, actor, "dossier.status", dossier_id=dossier.id, old=old.value, new=new.value
     )
     kind = _STATUS_NOTICES.get(new)
-    if kind is not None:
+    if kind is not None and notify_client:
         await notify(
             session,
             kind,
@@ -138,7 +239,7 @@ async def set_status(
             subject_key=f"dossier:{dossier.id}:{new.value}:{dossier.updated_at.isoformat()}",
             data={"status": new.value},
         )
-    return dossier
+    return new
 
 
 async def add_step(session: AsyncSession, actor: Actor, number: str, title: str) -> DossierStep:
@@ -169,10 +270,37 @@ async def tick_step(
         raise NotFound(
             "Dossier %(number)s has no step %(position)d.", number=number, position=position
         )
-    step.done_at = utcnow() if done else None
-    step.done_by_id = actor.account_id if done else None
-    audit.record(session, actor, "step.tick", dossier_id=dossier.id, subject=step, done=done)
+    _tick(session, actor, step, done)
+    dossier.updated_at = utcnow()
     return step
+
+
+def _tick(session: AsyncSession, actor: Actor, step: DossierStep, done: bool) -> None:
+    step.done_at = (step.done_at or utcnow()) if done else None
+    step.done_by_id = (step.done_by_id or actor.account_id) if done else None
+    audit.record(session, actor, "step.tick", dossier_id=step.dossier_id, subject=step, done=done)
+
+
+async def tick_titled(
+    session: AsyncSession, actor: Actor, dossier: Dossier, titles: list[str]
+) -> list[int]:
+    """Tick the dossier's steps with these titles (any case) that are not done yet; their
+    positions. A title the dossier has no step for is passed over: a template serves dossiers
+    with different steps."""
+    access.require(access.can_manage_dossier(actor, dossier), "Only staff may tick steps.")
+    wanted = {t.strip().casefold() for t in titles}
+    if not wanted:
+        return []
+    ticked = []
+    for step in await session.scalars(
+        select(DossierStep)
+        .where(DossierStep.dossier_id == dossier.id, DossierStep.done_at.is_(None))
+        .order_by(DossierStep.position)
+    ):
+        if step.title.strip().casefold() in wanted:
+            _tick(session, actor, step, True)
+            ticked.append(step.position)
+    return ticked
 
 
 @dataclass
@@ -180,6 +308,7 @@ class DossierRow:
     dossier: Dossier
     steps_done: int
     steps_total: int
+    client_name: str = ""
 
 
 @dataclass
@@ -188,6 +317,15 @@ class DossierList:
     in_progress: int
     total: int
     matching: int
+    # Where counts are capped (a staff list over the whole firm): more than ``matching`` match,
+    # and ``total`` and ``in_progress`` were not counted (None is not shown).
+    more_than: bool = False
+    page: int = 1
+    size: int = PAGE_SIZE
+
+    @property
+    def has_next(self) -> bool:
+        return self.more_than or self.page * self.size < self.matching
 
 
 async def list_dossiers(
@@ -198,20 +336,28 @@ async def list_dossiers(
     status: DossierStatus | str | None = None,
     limit: int = PAGE_SIZE,
     offset: int = 0,
+    page: int | None = None,
+    client_id: int | None = None,
+    capped: bool = False,
 ) -> DossierList:
     """The dossiers ``actor`` may see, newest activity first, with the tile's counts.
 
-    A fixed number of statements whatever the size of the database: counts, one page, and the
-    page's step progress.
+    ``search`` matches the number, the description, the kind and the client's name;
+    ``page`` (from 1) takes the place of ``offset``. ``capped``: count the matching dossiers
+    up to paging.COUNT_CAP only and skip the tile's counts, so a page over a big firm never
+    counts every dossier. A fixed number of statements whatever the size of the database.
     """
     visible = access.visible_dossiers(actor)
     filters = [visible]
     if search and search.strip():
         term = search.strip()
+        named = select(Client.id).where(Client.name.icontains(term, autoescape=True))
         filters.append(
             or_(
                 Dossier.number.icontains(term, autoescape=True),
                 Dossier.description.icontains(term, autoescape=True),
+                Dossier.kind.icontains(term, autoescape=True),
+                Dossier.client_id.in_(named),
             )
         )
     if status:
@@ -219,18 +365,29 @@ async def list_dossiers(
             Dossier.status
             == (status if isinstance(status, DossierStatus) else parse_status(status))
         )
-    in_progress = case((Dossier.status.not_in(list(FINISHED_STATUSES)), 1), else_=0)
+    if client_id is not None:
+        filters.append(Dossier.client_id == client_id)
+    if page is not None:
+        offset = (page - 1) * limit
     matching_filter = and_(*filters)
-    counts = (
-        await session.execute(
-            select(
-                func.count(Dossier.id),
-                func.coalesce(func.sum(in_progress), 0),
-                func.count(Dossier.id).filter(matching_filter),
-            ).where(visible)
+    more_than = False
+    if capped:
+        matching, more_than = await capped_count(session, select(Dossier.id).where(matching_filter))
+        counts: tuple[Any, ...] = (0, 0, matching)
+    else:
+        in_progress = case((Dossier.status.not_in(list(FINISHED_STATUSES)), 1), else_=0)
+        counts = tuple(
+            (
+                await session.execute(
+                    select(
+                        func.count(Dossier.id),
+                        func.coalesce(func.sum(in_progress), 0),
+                        func.count(Dossier.id).filter(matching_filter),
+                    ).where(visible)
+                )
+            ).one()
         )
-    ).one()
-    page = list(
+    page_rows = list(
         await session.scalars(
             select(Dossier)
             .where(matching_filter)
@@ -240,16 +397,37 @@ async def list_dossiers(
         )
     )
     progress: dict[int, tuple[int, int]] = {}
-    if page:
+    names: dict[int, str] = {}
+    if page_rows:
         done = func.count(DossierStep.done_at)
         for dossier_id, n_done, n_total in await session.execute(
             select(DossierStep.dossier_id, done, func.count(DossierStep.id))
-            .where(DossierStep.dossier_id.in_([d.id for d in page]))
+            .where(DossierStep.dossier_id.in_([d.id for d in page_rows]))
             .group_by(DossierStep.dossier_id)
         ):
             progress[dossier_id] = (n_done, n_total)
-    rows = [DossierRow(d, *progress.get(d.id, (0, 0))) for d in page]
-    return DossierList(rows=rows, total=counts[0], in_progress=int(counts[1]), matching=counts[2])
+        names = dict(
+            (
+                await session.execute(
+                    select(Client.id, Client.name).where(
+                        Client.id.in_({d.client_id for d in page_rows})
+                    )
+                )
+            ).all()
+        )
+    rows = [
+        DossierRow(d, *progress.get(d.id, (0, 0)), client_name=names.get(d.client_id, ""))
+        for d in page_rows
+    ]
+    return DossierList(
+        rows=rows,
+        total=counts[0],
+        in_progress=int(counts[1]),
+        matching=counts[2],
+        more_than=more_than,
+        page=page or 1,
+        size=limit,
+    )
 
 
 TABS = ("correspondence", "document", "delivered", "messages")
@@ -260,6 +438,8 @@ class DossierView:
     dossier: Dossier
     steps: list[DossierStep]
     unread: dict[str, int] = field(default_factory=dict)
+    client_name: str = ""
+    office_name: str = ""  # the intermediary office's, if any
 
     @property
     def steps_done(self) -> int:
@@ -305,6 +485,48 @@ async def unread_counts(session: AsyncSession, actor: Actor, dossier_id: int) ->
     return counts
 
 
+@dataclass
+class News:
+    """What is new for someone across the dossiers they see (the Home tiles)."""
+
+    messages: int = 0
+    documents: int = 0
+
+
+async def news(session: AsyncSession, actor: Actor) -> News:
+    """Messages not read and documents not downloaded by ``actor``, other than their own, in
+    every dossier they see: the same rule as a dossier's tabs (unread_counts). Staff have
+    their inbox instead; they get nothing here."""
+    if actor.account_id is None or actor.is_staff:
+        return News()
+    me = actor.account_id
+    seen = select(Dossier.id).where(access.visible_dossiers(actor))
+    documents = await session.scalar(
+        select(func.count(Document.id))
+        .outerjoin(
+            DownloadReceipt,
+            and_(DownloadReceipt.document_id == Document.id, DownloadReceipt.account_id == me),
+        )
+        .where(
+            Document.dossier_id.in_(seen),
+            DownloadReceipt.id.is_(None),
+            or_(Document.uploaded_by_id.is_(None), Document.uploaded_by_id != me),
+        )
+    )
+    messages = await session.scalar(
+        select(func.count(Message.id))
+        .outerjoin(
+            MessageRead, and_(MessageRead.message_id == Message.id, MessageRead.account_id == me)
+        )
+        .where(
+            Message.dossier_id.in_(seen),
+            MessageRead.id.is_(None),
+            or_(Message.author_id.is_(None), Message.author_id != me),
+        )
+    )
+    return News(messages=messages or 0, documents=documents or 0)
+
+
 async def open_dossier(
     session: AsyncSession,
     actor: Actor,
@@ -324,4 +546,20 @@ async def open_dossier(
         dossier=dossier,
         steps=list(dossier.steps),
         unread=await unread_counts(session, actor, dossier.id),
+        **await party_names(session, dossier),
     )
+
+
+async def party_names(session: AsyncSession, dossier: Dossier) -> dict[str, str]:
+    """The client's name and the intermediary office's, which every page about a dossier
+    shows beside its number (for whoever may see the dossier)."""
+    client = await session.get(Client, dossier.client_id)
+    office = (
+        await session.get(IntermediaryOffice, dossier.intermediary_id)
+        if dossier.intermediary_id is not None
+        else None
+    )
+    return {
+        "client_name": client.name if client is not None else "",
+        "office_name": office.name if office is not None else "",
+    }

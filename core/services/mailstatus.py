@@ -27,6 +27,8 @@ KIND_LABELS = {
     Kind.REPORT_READY.value: N_("Report ready"),
     Kind.DOCUMENTS_REJECTED.value: N_("Documents rejected"),
     Kind.DOCUMENTS_MISSING.value: N_("Documents still missing"),
+    Kind.CHECKLIST_REJECTED.value: N_("Checklist sent back"),
+    Kind.CHECKLIST_APPROVED.value: N_("Checklist approved"),
     Kind.CLIENT_MESSAGE.value: N_("Message from a client"),
     Kind.CLIENT_DOCUMENT.value: N_("Document from a client"),
     Kind.CHECKLIST_SUBMITTED.value: N_("Checklist submitted"),

@@ -234,10 +234,15 @@ async def read_message(session: AsyncSession, actor: Actor, message_id: int) -> 
         raise NotFound("This message was not found.")
     message, sender = found
     if actor.account_id is not None:
-        await session.execute(
+        first = await session.scalar(
             dialect_insert(session, MessageRead)
             .values(message_id=message.id, account_id=actor.account_id, read_at=utcnow())
             .on_conflict_do_nothing(index_elements=["message_id", "account_id"])
+            .returning(MessageRead.id)
         )
+        if first is not None:  # the first time this account opens it: who saw what, when
+            audit.record(
+                session, actor, "message.read", dossier_id=message.dossier_id, subject=message
+            )
     parent = await _load(session, message.parent_id) if message.parent_id else None
     return MessageThread(message=message, parent=parent, sender=sender)

@@ -6,15 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import access
+from .. import access, audit
 from ..actor import Actor
 from ..errors import NotFound, ValidationError
-from ..models import Dossier, InboundMail
+from ..models import Client, Dossier, InboundMail
 
 QUARANTINED = "quarantined"
+DISCARDED = "discarded"  # by staff: kept, with its original, for the audit; listed no more
+CANDIDATES = 10
 
 
 @dataclass(frozen=True)
@@ -30,12 +32,31 @@ class Filed:
     dossier_number: str
 
 
+@dataclass(frozen=True)
+class AttachmentInfo:
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Original:
+    """A quarantined mail as staff read it: its text only (an HTML mail turned into text, so
+    nothing of it runs), and what it carries, listed, never opened."""
+
+    text: str
+    attachments: list[AttachmentInfo]
+
+
 class MailFiler(Protocol):
-    """Files a quarantined mail into a dossier: the one named, or else the suggested one.
-    The mail bridge implements it (it reads the original mail again); adapters that must not
-    know the mail bridge, such as the web view, are handed one by the composition root."""
+    """Files a quarantined mail into a dossier: the one named, or else the suggested one,
+    and reads its original for staff. The mail bridge implements it (it reads the original
+    mail again); adapters that must not know the mail bridge, such as the web view, are
+    handed one by the composition root."""
 
     async def file(self, actor: Actor, inbound_id: int, number: str | None = None) -> Filed: ...
+
+    async def original(self, actor: Actor, inbound_id: int) -> Original: ...
 
 
 async def waiting(session: AsyncSession, actor: Actor, *, limit: int = 100) -> list[Waiting]:
@@ -51,7 +72,12 @@ async def waiting(session: AsyncSession, actor: Actor, *, limit: int = 100) -> l
 
 
 async def quarantined_mail(
-    session: AsyncSession, actor: Actor, inbound_id: int, *, for_update: bool = False
+    session: AsyncSession,
+    actor: Actor,
+    inbound_id: int,
+    *,
+    for_update: bool = False,
+    need_original: bool = True,
 ) -> InboundMail:
     """The mail, still in quarantine. ``for_update``: locked until the unit of work ends, so
     that two staff members filing it at once (a double click) file it once."""
@@ -65,9 +91,67 @@ async def quarantined_mail(
             id=inbound_id,
             outcome=row.outcome,
         )
-    if not row.raw_storage_key:
+    if need_original and not row.raw_storage_key:
         raise ValidationError("The original of mail %(id)s was not kept.", id=inbound_id)
     return row
+
+
+async def one(session: AsyncSession, actor: Actor, inbound_id: int) -> Waiting:
+    """A mail in quarantine, with the dossier it named (if that still exists)."""
+    row = await quarantined_mail(session, actor, inbound_id, need_original=False)
+    suggested = (
+        await session.scalar(select(Dossier.number).where(Dossier.id == row.dossier_id))
+        if row.dossier_id is not None
+        else None
+    )
+    return Waiting(row, suggested)
+
+
+async def discard(session: AsyncSession, actor: Actor, inbound_id: int) -> InboundMail:
+    """Take a mail out of quarantine without filing it: it stays, with its original and the
+    record of who discarded it, but is not listed again."""
+    row = await quarantined_mail(session, actor, inbound_id, for_update=True, need_original=False)
+    row.outcome = DISCARDED
+    row.path = [*row.path, "discarded by staff"]
+    audit.record(session, actor, "mail.discard", subject=row, sender=row.sender)
+    return row
+
+
+async def candidates(
+    session: AsyncSession, actor: Actor, term: str, *, suggested: str | None = None
+) -> list[tuple[str, str, str]]:
+    """Dossiers to file a mail in, as (number, description, client name): the suggested one
+    first, then those whose number, description or client's name holds ``term``."""
+    access.require(access.can_manage_firm(actor), "Only staff may file quarantined mail.")
+    found: list[tuple[str, str, str]] = []
+    columns = (Dossier.number, Dossier.description, Client.name)
+    if suggested:
+        found += [
+            tuple(r)
+            for r in await session.execute(
+                select(*columns)
+                .join(Client, Client.id == Dossier.client_id)
+                .where(Dossier.number == suggested)
+            )
+        ]
+    term = term.strip()[:100]
+    if term:
+        rows = await session.execute(
+            select(*columns)
+            .join(Client, Client.id == Dossier.client_id)
+            .where(
+                or_(
+                    Dossier.number.icontains(term, autoescape=True),
+                    Dossier.description.icontains(term, autoescape=True),
+                    Client.name.icontains(term, autoescape=True),
+                ),
+                access.visible_dossiers(actor),
+            )
+            .order_by(Dossier.updated_at.desc(), Dossier.id.desc())
+            .limit(CANDIDATES)
+        )
+        found += [tuple(r) for r in rows if r[0] != suggested]
+    return found  # type: ignore[return-value]
 
 
 async def target(

@@ -667,6 +667,30 @@ async def reserve_send(session: AsyncSession, chat_id: int, now: float) -> float
     return max(0.0, slot - SEND_INTERVAL - now)
 
 
+# What may go to a chat that is no longer the account's: the news that the link ended.
+ABOUT_THE_LINK = frozenset({Kind.TELEGRAM_UNLINKED.value, Kind.TELEGRAM_MOVED.value})
+
+
+async def why_not_send(session: AsyncSession, item: OutboxItem) -> str | None:
+    """Why the outbox item must not go to its chat now (the reason it fails with), or None.
+    A chat that blocked the bot gets nothing; a dossier's news goes only to the chat still
+    linked to the item's account, and only while that account is active (an item queued
+    before /unlink or a move must not reach the chat after it)."""
+    try:
+        chat_id = int(item.recipient)
+    except ValueError:
+        return f"not sent: {item.recipient!r} is not a Telegram chat"
+    row = await session.get(TelegramChat, chat_id, populate_existing=True)
+    if row is not None and row.blocked_at is not None:
+        return BLOCKED
+    if item.kind in ABOUT_THE_LINK:
+        return None
+    account = await session.get(Account, item.account_id) if item.account_id else None
+    if account is None or not account.active or account.telegram_chat_id != chat_id:
+        return UNLINKED
+    return None
+
+
 async def mark_blocked(session: AsyncSession, chat_id: int) -> int:
     """Telegram answered 403 (the person blocked the bot): nothing more goes to the chat until
     they write to it again; what waits for it ends as failed, with the reason. Returns how

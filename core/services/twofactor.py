@@ -24,7 +24,16 @@ from .. import audit, throttle, tokens
 from ..actor import Actor
 from ..errors import AuthenticationFailed, LoketError, TooManyAttempts, ValidationError
 from ..i18n import N_
-from ..models import Account, Channel, RecoveryCode, Token, TwoFactorMethod, WebSession, utcnow
+from ..models import (
+    Account,
+    Channel,
+    RecoveryCode,
+    Role,
+    Token,
+    TwoFactorMethod,
+    WebSession,
+    utcnow,
+)
 from ..notifications import Kind, account_mail
 from ..passwords import verify_password
 from ..settings import Settings
@@ -224,8 +233,25 @@ async def confirm_sms(session: AsyncSession, actor: Actor, code: str) -> list[st
     return await _new_recovery_codes(session, account)
 
 
-async def disable(session: AsyncSession, actor: Actor, password: str) -> None:
+def setup_required(account: Account, settings: Settings) -> bool:
+    """Whether ``account`` must set up two-step verification before anything else: a staff
+    account without it, where the firm requires it for staff (on by default)."""
+    return (
+        settings.staff_two_factor_required
+        and account.role is Role.STAFF
+        and account.two_factor is TwoFactorMethod.NONE
+    )
+
+
+STAFF_MUST_KEEP = N_(
+    "The firm requires two-step verification for staff: it cannot be switched off."
+)
+
+
+async def disable(session: AsyncSession, actor: Actor, settings: Settings, password: str) -> None:
     account = await _account(session, actor)
+    if settings.staff_two_factor_required and account.role is Role.STAFF:
+        raise ValidationError(STAFF_MUST_KEEP, field="password")
     if not await verify_password(account.password_hash, password):
         raise ValidationError("The password is not right.", field="password")
     account.two_factor = TwoFactorMethod.NONE
@@ -336,6 +362,8 @@ async def second_step(
             settings, account
         ):
             error = AuthenticationFailed(SECRET_UNREADABLE, field="code")
+        elif _just_used(settings, account, code):
+            error = AuthenticationFailed(JUST_USED, field="code")
         else:
             error = AuthenticationFailed("That code is not right.", field="code")
         return StepOutcome(error=error, restart=ended)
@@ -343,6 +371,19 @@ async def second_step(
     await throttle.clear(session, key, throttle.CODE_LIMITS + throttle.SMS_LIMITS)
     audit.record(session, actor, "login.second_step", method=way)
     return StepOutcome(cookie=await sessions.rotate(session, row, stage=sessions.FULL))
+
+
+JUST_USED = N_("This code was just used. Wait for the next one in your app.")
+
+
+def _just_used(settings: Settings, account: Account, code: str) -> bool:
+    """A right TOTP code of a time step a login has used already: the person is not wrong,
+    only early (a code works once), so they are told to wait rather than "not right"."""
+    if account.two_factor is not TwoFactorMethod.TOTP or account.totp_last_step is None:
+        return False
+    secret = totpsecrets.readable(settings, account)
+    step = _totp_step(secret, code) if secret else None
+    return step is not None and step <= account.totp_last_step
 
 
 async def _pause_codes(

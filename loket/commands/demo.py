@@ -124,6 +124,25 @@ async def _seed(rt: Runtime) -> None:
             )
 
 
+def _telegram_lines(settings: Settings) -> list[str]:
+    """What the demo says of the bot: that it runs, or how to try it."""
+    if settings.telegram_token:
+        how = "a webhook" if settings.telegram_webhook_url else "long polling"
+        where = settings.telegram_api_url or "Telegram"
+        return [
+            f"Telegram bot: running ({how}, Bot API at {where}). In the web view, My details",
+            "gives a client a code to link the chat; /start in the chat also asks for the email",
+            "address (the code arrives in Caught mail).",
+        ]
+    return [
+        "Telegram bot: off. To try it, set LOKET_TELEGRAM_TOKEN to a bot's token from",
+        "@BotFather (see the README) and start the demo again. Without Telegram's servers,",
+        "LOKET_TELEGRAM_API_URL points the bot at another Bot API server: a local one",
+        "(https://github.com/tdlib/telegram-bot-api), or the tests' fake one with a chat you",
+        "type into: `.venv/bin/python -m tests.telegram_console` prints the two settings.",
+    ]
+
+
 async def demo(rt: Runtime, args: argparse.Namespace) -> None:
     await schema.upgrade(rt.db.engine)
     catcher_dir = rt.settings.data_dir / "mailcatcher"
@@ -138,6 +157,9 @@ async def demo(rt: Runtime, args: argparse.Namespace) -> None:
         smtp_password=None,
         mail_catcher_dir=catcher_dir,
         outbox_poll_seconds=1,
+        # A newcomer looks around without an authenticator app at hand; a real firm keeps
+        # the requirement (on by default).
+        staff_two_factor_required=False,
     )
     if settings.public_url == Settings().public_url:
         # Links in the caught mail must point at where the demo really listens.
@@ -163,11 +185,14 @@ async def demo(rt: Runtime, args: argparse.Namespace) -> None:
             "",
             "Log in as staff:",
             f"  medewerker / {STAFF_PASSWORD}",
+            "  (two-step verification for staff is not required in the demo)",
             "",
             "Clients set their password through the invitation mail: log in as staff, open",
             f"'Caught mail' ({url}staff/mail), follow the invitation link for alice",
             "(alice@example.nl) in a private window. Other accounts: bakkerij (company),",
             "bakkerij.boekhouding (its extra account).",
+            "",
+            *_telegram_lines(settings),
             "",
             # With --setup-only nothing listens yet: say how to start it instead.
             "Nothing is running yet: start it with `loket demo`."
@@ -181,6 +206,7 @@ async def demo(rt: Runtime, args: argparse.Namespace) -> None:
         "data_dir": str(settings.data_dir.resolve()),
         "smtp_port": port,
         "logins": logins,
+        "telegram": bool(settings.telegram_token),
     }
 
     async def ready() -> None:
@@ -192,7 +218,7 @@ async def demo(rt: Runtime, args: argparse.Namespace) -> None:
             await ready()
             return
         configure_logging(logging.WARNING)
-        await serve(rt, {"web", "worker"}, ready=ready)
+        await serve(rt, {"web", "worker", "bot"}, ready=ready)
     finally:
         catcher.close()
         await catcher.wait_closed()

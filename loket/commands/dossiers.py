@@ -23,6 +23,7 @@ from ..output import (
     account_row_json,
     document_json,
     dossier_json,
+    dossier_row_json,
     dossier_show_json,
     emit,
     message_json,
@@ -42,8 +43,31 @@ async def dossier_add(rt: Runtime, args: argparse.Namespace) -> None:
             client_id=args.client,
             intermediary_id=args.intermediary,
             visible_to_client=not args.hidden_from_client,
+            kind=args.kind,
         )
     emit(args.json, dossier_json(dossier), f"Dossier {dossier.number} added (id {dossier.id}).")
+
+
+async def dossier_list(rt: Runtime, args: argparse.Namespace) -> None:
+    async with rt.db.read() as s:
+        listing = await dossiers.list_dossiers(
+            s,
+            SYSTEM,
+            search=args.search,
+            status=args.status,
+            client_id=args.client,
+            limit=args.limit,
+            capped=True,
+        )
+    rows = [dossier_row_json(r) for r in listing.rows]
+    lines = [
+        f"{r['number']}: {r['description']} [{r['status']}] {r['client_name']}"
+        f" (steps {r['steps_done']}/{r['steps_total']})"
+        for r in rows
+    ]
+    if listing.has_next:
+        lines.append(f"… more; showing the first {args.limit} (--limit)")
+    emit(args.json, rows, "\n".join(lines) or "No dossiers found.")
 
 
 async def dossier_status(rt: Runtime, args: argparse.Namespace) -> None:

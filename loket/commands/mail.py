@@ -10,7 +10,7 @@ from core.services import accounts, auth
 
 from ..output import emit
 from ..runtime import Runtime
-from ..senders import outbox_senders
+from ..senders import open_senders
 
 SYSTEM = Actor.system()
 
@@ -33,8 +33,8 @@ async def client_invite(rt: Runtime, args: argparse.Namespace) -> None:
 
 
 async def outbox_send(rt: Runtime, args: argparse.Namespace) -> None:
-    senders = outbox_senders(rt.settings)
-    result = await outbox.run_once(rt.db, senders, rt.settings, limit=args.limit)
+    async with open_senders(rt.settings, rt.db) as senders:
+        result = await outbox.run_once(rt.db, senders, rt.settings, limit=args.limit)
     data = {
         "id": "outbox",
         "sent": result.sent,
@@ -44,7 +44,10 @@ async def outbox_send(rt: Runtime, args: argparse.Namespace) -> None:
         "channels": sorted(senders),
     }
     if not senders:
-        human = "Nothing can be sent: set LOKET_SMTP_HOST to send mail."
+        human = (
+            "Nothing can be sent: set LOKET_SMTP_HOST to send mail, LOKET_TELEGRAM_TOKEN for "
+            "Telegram."
+        )
     else:
         human = f"Sent {result.sent}, to retry {result.retrying}, failed {result.failed}."
         human += "".join(f"\n  {e}" for e in result.errors)

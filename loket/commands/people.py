@@ -13,6 +13,7 @@ from ..output import (
     account_line,
     account_row_json,
     client_json,
+    client_row_json,
     emit,
     intermediary_json,
 )
@@ -71,3 +72,27 @@ async def account_list(rt: Runtime, args: argparse.Namespace) -> None:
         chats = await telegram.telegram_status(s, found)
     rows = [account_row_json(a, chats.get(a.id, telegram.NOT_LINKED)) for a in found]
     emit(args.json, rows, "\n".join(account_line(r) for r in rows) or "No accounts yet.")
+
+
+async def client_list(rt: Runtime, args: argparse.Namespace) -> None:
+    async with rt.db.read() as s:
+        listing = await clients.list_clients(s, SYSTEM, search=args.search, size=args.limit)
+        rows = []
+        for row in listing.rows:
+            held = await clients.client_accounts(s, SYSTEM, row.client.id)
+            chats = await telegram.telegram_status(s, held)
+            rows.append(
+                client_row_json(
+                    row.client,
+                    row.dossiers,
+                    [account_row_json(a, chats.get(a.id, telegram.NOT_LINKED)) for a in held],
+                )
+            )
+    lines = [
+        f"{r['id']}: {r['name']} ({r['kind']}; {r['dossiers']} dossier(s);"
+        f" {', '.join(a['username'] for a in r['accounts']) or 'no accounts'})"
+        for r in rows
+    ]
+    if listing.has_next:
+        lines.append(f"… more; showing the first {args.limit} (--limit)")
+    emit(args.json, rows, "\n".join(lines) or "No clients found.")

@@ -5,12 +5,16 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.actor import Actor
 from core.errors import AuthenticationFailed, LinkExpired, LoketError, TooManyAttempts
-from core.services import auth, sessions, twofactor
+from core.models import Account, Channel
+from core.services import auth, checklists, sessions, twofactor
 
 from ..guards import safe_next
-from ..keys import DB, END_SESSION, LIVE, SET_SESSION, SETTINGS, SMS
+from ..keys import DB, END_SESSION, LANG, LIVE, SET_LANG, SET_SESSION, SETTINGS, SMS
+from ..middleware import LANG_COOKIE
 from ..render import page, refused
 
 routes = web.RouteTableDef()
@@ -122,10 +126,17 @@ async def logout(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/login")
 
 
+def _speak_as(request: web.Request, account: Account) -> None:
+    """A page reached from a link mailed to ``account`` is in the account's language (unless
+    this browser chose one), and so are the pages that follow it."""
+    if LANG_COOKIE not in request.cookies:
+        request[LANG] = request[SET_LANG] = account.language.value
+
+
 @routes.get("/invite/{token}")
 async def invite_form(request: web.Request) -> web.StreamResponse:
     async with request.app[DB].read() as s:
-        await auth.invitation_account(s, request.match_info["token"])
+        _speak_as(request, await auth.invitation_account(s, request.match_info["token"]))
     return page(request, "invite.html")
 
 
@@ -142,6 +153,16 @@ async def invite(request: web.Request) -> web.StreamResponse:
     if error is not None:
         return page(request, "invite.html", {"error": error, "email": email}, status=400)
     return page(request, "sent.html", {"what": "password_link"})
+
+
+@routes.get("/welcome")
+async def welcome(request: web.Request) -> web.StreamResponse:
+    """Where a mail to someone who has not chosen a password yet points: how to start,
+    instead of a login they cannot pass."""
+    live = request.get(LIVE)
+    if live is not None and live.complete:
+        raise web.HTTPSeeOther("/")
+    return page(request, "welcome.html")
 
 
 @routes.get("/password/forgot")
@@ -169,6 +190,7 @@ async def forgot(request: web.Request) -> web.StreamResponse:
 async def password_form(request: web.Request) -> web.StreamResponse:
     async with request.app[DB].read() as s:
         account = await auth.password_link_account(s, request.match_info["token"])
+    _speak_as(request, account)
     return page(request, "password.html", {"username": account.username})
 
 
@@ -183,6 +205,7 @@ async def set_password(request: web.Request) -> web.StreamResponse:
                 s, settings, raw, str(form.get("password", "")), str(form.get("repeat", ""))
             )
             complete = account.two_factor.value == "none"
+            target = await _first_page(s, account)
             cookie, _row = await sessions.create(
                 s,
                 settings,
@@ -199,4 +222,13 @@ async def set_password(request: web.Request) -> web.StreamResponse:
             request, "password.html", {"error": exc, "username": account.username}, status=400
         )
     request[SET_SESSION] = cookie
-    raise web.HTTPSeeOther("/me?welcome=1" if complete else "/login/code?next=/me")
+    raise web.HTTPSeeOther(
+        f"{target}?welcome=1" if complete else f"/login/code?next={quote(target, safe='')}"
+    )
+
+
+async def _first_page(s: AsyncSession, account: Account) -> str:
+    """Where a client lands after choosing a password: the checklist waiting for them if
+    there is exactly one, else Home (not My details: they came to do something)."""
+    waiting = await checklists.actions(s, Actor.of(account, Channel.WEB))
+    return f"/checklists/{waiting[0].id}" if len(waiting) == 1 else "/"

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from core import walker
 from core.errors import LoketError, NotFound, PermissionDenied
-from core.models import Document, DocumentCategory
+from core.models import Client, Document, DocumentCategory
 from core.services import checklists
 
 from ..guards import actor, login_required
@@ -28,7 +28,7 @@ async def actions(request: web.Request) -> web.StreamResponse:
         items = []
         for checklist in await checklists.actions(s, actor(request)):
             loaded = await checklists.load(s, actor(request), checklist.id)
-            items.append((loaded, *checklists.progress(loaded)))
+            items.append((loaded, checklists.counts(loaded)))
     return page(request, "actions.html", {"items": items})
 
 
@@ -55,6 +55,8 @@ async def _render(
                 )
                 .order_by(Document.id.desc())
             )
+        delivered = await checklists.delivered_with(s, loaded) if actor(request).is_staff else []
+        client = await s.get(Client, loaded.dossier.client_id) if actor(request).is_staff else None
     if actor(request).is_staff:
         rows = [
             (
@@ -67,7 +69,14 @@ async def _render(
         return page(
             request,
             "checklist_review.html",
-            {"loaded": loaded, "rows": rows, "pdf": pdf, "error": review_error},
+            {
+                "loaded": loaded,
+                "rows": rows,
+                "pdf": pdf,
+                "error": review_error,
+                "delivered": delivered,
+                "client": client,
+            },
             status=status,
         )
     if loaded.checklist.locked:
@@ -88,7 +97,6 @@ async def _render(
         for q in sections[index]["questions"]
         if q["key"] in shown
     ]
-    answered, total = checklists.progress(loaded)
     return page(
         request,
         "checklist.html",
@@ -100,8 +108,7 @@ async def _render(
             "answers": loaded.answers,
             "errors": errors or {},
             "more": more,
-            "answered": answered,
-            "total": total,
+            "counts": checklists.counts(loaded),
             "shown_value": lambda key: walker.show(loaded.definition, key, given.get(key), lang),
         },
         status=status,
@@ -261,7 +268,7 @@ async def approve(request: web.Request) -> web.StreamResponse:
     checklist_id = path_id(request)
     async with request.app[DB].begin() as s:
         await checklists.approve(s, actor(request), checklist_id)
-    raise web.HTTPSeeOther(f"/checklists/{checklist_id}")
+    raise web.HTTPSeeOther(f"/checklists/{checklist_id}?approved=1")
 
 
 @routes.post("/checklists/{id:\\d+}/reject")
@@ -287,4 +294,4 @@ async def reject(request: web.Request) -> web.StreamResponse:
         raise  # someone who may not review gets the refusal page, not the review form
     except LoketError as exc:
         return await _render(request, checklist_id, None, status=400, review_error=exc)
-    raise web.HTTPSeeOther(f"/checklists/{checklist_id}")
+    raise web.HTTPSeeOther(f"/checklists/{checklist_id}?sent_back=1")

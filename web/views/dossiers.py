@@ -6,13 +6,16 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from core.errors import LoketError
 from core.models import Document, DocumentCategory, DossierStatus
+from core.paging import page_number
 from core.services import checklists, documents, dossiers, messages, profile, telegram
 
 from ..guards import actor, login_required
 from ..keys import DB, STORE
 from ..params import path_id
 from ..render import page
+from . import inbox
 
 routes = web.RouteTableDef()
 TABS = ("messages", "correspondence", "document", "delivered")
@@ -21,10 +24,17 @@ TABS = ("messages", "correspondence", "document", "delivered")
 @routes.get("/")
 @login_required
 async def home(request: web.Request) -> web.StreamResponse:
+    if actor(request).is_staff:
+        return await inbox.show(request)  # staff start from what came in
     async with request.app[DB].read() as s:
         listing = await dossiers.list_dossiers(s, actor(request), limit=1)
         open_actions = await checklists.actions(s, actor(request))
-    return page(request, "home.html", {"listing": listing, "actions": len(open_actions)})
+        news = await dossiers.news(s, actor(request))
+    return page(
+        request,
+        "home.html",
+        {"listing": listing, "actions": len(open_actions), "news": news},
+    )
 
 
 @routes.get("/dossiers")
@@ -34,11 +44,25 @@ async def dossier_list(request: web.Request) -> web.StreamResponse:
     status = request.query.get("status", "")
     if status not in {s.value for s in DossierStatus}:
         status = ""
+    who = actor(request)
     async with request.app[DB].read() as s:
         listing = await dossiers.list_dossiers(
-            s, actor(request), search=search or None, status=status or None
+            s,
+            who,
+            search=search or None,
+            status=status or None,
+            page=page_number(request.query.get("page")),
+            # Staff see the whole firm: the list counts what matches up to a cap, not all.
+            capped=who.is_staff,
         )
-    if listing.total == 1 and not search and not status and listing.rows:
+    if (
+        not who.is_staff
+        and listing.total == 1
+        and not search
+        and not status
+        and listing.rows
+        and listing.page == 1
+    ):
         only = listing.rows[0].dossier.number
         raise web.HTTPSeeOther(f"/dossiers/{quote(only, safe='')}")
     return page(
@@ -56,12 +80,24 @@ async def dossier_list(request: web.Request) -> web.StreamResponse:
 @routes.get("/dossiers/{number}")
 @login_required
 async def dossier(request: web.Request) -> web.StreamResponse:
+    return await render_dossier(request, request.match_info["number"])
+
+
+async def render_dossier(
+    request: web.Request,
+    number: str,
+    *,
+    error: LoketError | None = None,
+    status: int = 200,
+) -> web.StreamResponse:
+    """The dossier page; for staff with the firm's work on it (status, steps, publishing,
+    assigning). A form refused there shows the page again with ``error``."""
     tab = request.query.get("tab", "messages")
     if tab not in TABS:
         tab = "messages"
     who = actor(request)
     async with request.app[DB].read() as s:
-        view = await dossiers.open_dossier(s, who, number=request.match_info["number"])
+        view = await dossiers.open_dossier(s, who, number=number)
         if tab == "messages":
             rows = await messages.list_messages(s, who, dossier_id=view.dossier.id)
         else:
@@ -71,6 +107,7 @@ async def dossier(request: web.Request) -> web.StreamResponse:
         people = await profile.dossier_accounts(s, who, view.dossier.id) if who.is_staff else []
         people_telegram = await telegram.telegram_status(s, people)
         listed = await checklists.on_dossier(s, who, view.dossier.id)
+        templates = await checklists.latest_templates(s, who) if who.is_staff else []
     return page(
         request,
         "dossier.html",
@@ -83,7 +120,11 @@ async def dossier(request: web.Request) -> web.StreamResponse:
             "people_telegram": people_telegram,
             "checklists": listed,
             "waiting": checklists.action_states(who),
+            "templates": templates,
+            "statuses": [st.value for st in DossierStatus],
+            "error": error,
         },
+        status=status,
     )
 
 

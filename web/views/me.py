@@ -14,7 +14,7 @@ from core.notifications import CHANNELS, OPTIONAL_KINDS, wants
 from core.services import auth, profile, telegram, totpsecrets, twofactor
 from core.sms import available as sms_available
 
-from ..guards import actor, login_required, safe_next
+from ..guards import actor, login_required, safe_next, two_factor_setup_step
 from ..keys import DB, LIVE, SET_LANG, SETTINGS, SMS, TELEGRAM
 from ..params import path_id
 from ..render import page, refused, retry_after
@@ -53,7 +53,6 @@ async def _me_page(
         # Linking is offered where a bot runs; a link made earlier can always be undone.
         "telegram_offered": request.app[TELEGRAM] and telegram.may_link(actor(request)),
         "telegram": chat,
-        "welcome": request.query.get("welcome") == "1",
         "saved": request.query.get("saved"),
     }
     context.update(extra or {})
@@ -120,8 +119,22 @@ async def password(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/me?saved=password")
 
 
+@routes.get("/me/2fa/setup")
+@login_required
+@two_factor_setup_step
+async def two_factor_setup(request: web.Request) -> web.StreamResponse:
+    """Where a staff account without two-step verification is sent, when the firm requires
+    it, before any other page."""
+    async with request.app[DB].read() as s:
+        account = await profile.my_account(s, actor(request))
+    if not twofactor.setup_required(account, request.app[SETTINGS]):
+        raise web.HTTPSeeOther("/")
+    return page(request, "two_factor_required.html")
+
+
 @routes.post("/me/2fa/totp")
 @login_required
+@two_factor_setup_step
 async def totp_begin(request: web.Request) -> web.StreamResponse:
     async with request.app[DB].begin() as s:
         secret = await twofactor.begin_totp(s, actor(request), request.app[SETTINGS])
@@ -132,6 +145,7 @@ async def totp_begin(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/me/2fa/totp/confirm")
 @login_required
+@two_factor_setup_step
 async def totp_confirm(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     try:
@@ -198,7 +212,9 @@ async def two_factor_off(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     try:
         async with request.app[DB].begin() as s:
-            await twofactor.disable(s, actor(request), str(form.get("password", "")))
+            await twofactor.disable(
+                s, actor(request), request.app[SETTINGS], str(form.get("password", ""))
+            )
     except LoketError as exc:
         return await _me_page(request, {"off_error": exc}, status=400)
     raise web.HTTPSeeOther("/me?saved=2fa")

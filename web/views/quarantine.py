@@ -1,6 +1,7 @@
-"""Staff: mail waiting in quarantine, with why it waits, filed into a dossier with one click.
-Filing reads the original mail again, which is the mail bridge's work: the page uses core's
-``MailFiler`` port, handed in by loket/ (a fuller workspace comes later)."""
+"""Staff: mail waiting in quarantine, with why it waits; each one readable (its text only,
+attachments listed), filed into a dossier (the suggested one first, or one found by search)
+or discarded. Reading and filing the original is the mail bridge's work: the pages use core's
+``MailFiler`` port, handed in by loket/."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ async def _listing(
         "waiting": waiting,
         "can_file": MAIL_FILER in request.app,
         "filed": filed,
+        "discarded": parse_id(request.query.get("discarded")),
         "error": error,
         "failed": failed,
     }
@@ -53,6 +55,44 @@ async def _listing(
 @login_required
 async def listing(request: web.Request) -> web.StreamResponse:
     return await _listing(request, _staff(request))
+
+
+async def _one(
+    request: web.Request,
+    who: Actor,
+    inbound_id: int,
+    *,
+    error: LoketError | None = None,
+    status: int = 200,
+) -> web.Response:
+    term = request.query.get("q", "").strip()[:100]
+    async with request.app[DB].read() as s:
+        waiting = await quarantine.one(s, who, inbound_id)
+        found = await quarantine.candidates(s, who, term, suggested=waiting.suggested)
+    filer = request.app.get(MAIL_FILER)
+    original, unreadable = None, None
+    if filer is not None and waiting.mail.raw_storage_key:
+        try:
+            original = await filer.original(who, inbound_id)
+        except LoketError as exc:
+            unreadable = exc
+    context = {
+        "w": waiting,
+        "m": waiting.mail,
+        "original": original,
+        "unreadable": unreadable,
+        "candidates": found,
+        "q": term,
+        "can_file": filer is not None,
+        "error": error,
+    }
+    return page(request, "staff_quarantine_mail.html", context, status=status)
+
+
+@routes.get("/staff/quarantine/{id}")
+@login_required
+async def show(request: web.Request) -> web.StreamResponse:
+    return await _one(request, _staff(request), path_id(request))
 
 
 @routes.post("/staff/quarantine/{id}/file")
@@ -70,5 +110,17 @@ async def file_mail(request: web.Request) -> web.StreamResponse:
         filed = await filer.file(who, inbound_id, number or None)
     except LoketError as exc:
         status = 404 if isinstance(exc, NotFound) else 400
+        if form.get("from") == "mail":
+            return await _one(request, who, inbound_id, error=exc, status=status)
         return await _listing(request, who, error=exc, failed=inbound_id, status=status)
     raise web.HTTPSeeOther(f"/staff/quarantine?filed={filed.inbound_id}")
+
+
+@routes.post("/staff/quarantine/{id}/discard")
+@login_required
+async def discard(request: web.Request) -> web.StreamResponse:
+    who = _staff(request)
+    inbound_id = path_id(request)
+    async with request.app[DB].begin() as s:
+        await quarantine.discard(s, who, inbound_id)
+    raise web.HTTPSeeOther(f"/staff/quarantine?discarded={inbound_id}")

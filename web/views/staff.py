@@ -4,8 +4,10 @@ invitation links without a real mailbox."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import email
 import email.policy
+import email.utils
 import re
 from email.message import EmailMessage
 from pathlib import Path
@@ -40,7 +42,15 @@ def _read(path: Path) -> EmailMessage:
         return email.message_from_binary_file(fh, policy=email.policy.default)  # type: ignore[return-value]
 
 
-def _listing(folder: Path) -> list[dict[str, str]]:
+def _sent_at(msg: EmailMessage) -> dt.datetime | None:
+    """The mail's Date header as a time, to show on the firm's clock like every other."""
+    try:
+        return email.utils.parsedate_to_datetime(str(msg.get("Date", "")))
+    except (TypeError, ValueError):
+        return None
+
+
+def _listing(folder: Path) -> list[dict[str, object]]:
     if not folder.exists():
         return []
     names = sorted((p for p in folder.iterdir() if _NAME.fullmatch(p.name)), reverse=True)
@@ -52,7 +62,7 @@ def _listing(folder: Path) -> list[dict[str, str]]:
                 "name": path.name,
                 "to": str(msg.get("To", "")),
                 "subject": str(msg.get("Subject", "")),
-                "date": str(msg.get("Date", "")),
+                "date": _sent_at(msg),
             }
         )
     return out
@@ -80,7 +90,13 @@ async def mail_show(request: web.Request) -> web.StreamResponse:
     return page(
         request,
         "staff_mail_show.html",
-        {"mail": msg, "text": text, "links": links, "headers": list(msg.items())},
+        {
+            "mail": msg,
+            "text": text,
+            "links": links,
+            "headers": list(msg.items()),
+            "sent_at": _sent_at(msg),
+        },
     )
 
 
