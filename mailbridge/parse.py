@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import email
 import email.policy
 import mimetypes
 import re
 from dataclasses import dataclass, field, replace
 from email import errors
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.utils import getaddresses
 from functools import cached_property
 
+from . import charsets
 from .htmltext import html_to_text
 
 DOSSIER_IN_SUBJECT = re.compile(r"\[\s*([A-Za-z0-9][A-Za-z0-9._/-]{0,62})\s*\]")
@@ -34,10 +36,6 @@ MAX_THREAD_IDS = 100
 # C0 controls but tab, newline and carriage return, and DEL: NUL cannot be stored in a
 # PostgreSQL text column at all, and none of them mean anything in a message.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# Labels that senders put on text in whatever single-byte Western encoding they had: as in
-# the WHATWG Encoding Standard, read as windows-1252 (its € and curly quotes sit where
-# latin-1 has invisible C1 controls), after UTF-8, which such text is often really in.
-_WESTERN = {"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252"}
 _SIGNATURES = {
     "application/pkcs7-signature",
     "application/x-pkcs7-signature",
@@ -171,15 +169,13 @@ def _quoted_printable(encoded: bytes) -> bytes:
     return binascii.a2b_qp(b"\n".join(lines))
 
 
-def _decode(data: bytes, charset: str | None) -> str:
-    label = (charset or "us-ascii").strip().lower()
-    tries = ["utf-8", "cp1252"] if label in _WESTERN else [label, "utf-8", "cp1252"]
-    for candidate in tries:
-        try:
-            return data.decode(candidate)
-        except (LookupError, UnicodeError):
-            continue
-    return data.decode("cp1252", errors="replace")
+# Lines a mail program writes as lines of their own, though they may end in a space:
+# "----- Original Message ----- " (Windows Live Mail, Outlook Express), "________________ ",
+# and a header line of a quoted mail ("From: X " above "Sent: …"). Joined to the next line
+# the separator and the header block under it would no longer be seen.
+_STANDS_ALONE = re.compile(
+    r"^[ \t]*(?:[-_=*~]{2,}.*[-_=*~]{2,}|[-_=*~]{5,}|\*?[\w-]{1,20}\*?:[ \t].*)[ \t]*$"
+)
 
 
 def _unflow(text: str, *, delsp: bool) -> str:
@@ -193,7 +189,7 @@ def _unflow(text: str, *, delsp: bool) -> str:
         content = line[depth:]
         if content.startswith(" "):
             content = content[1:]  # space-stuffing
-        flowed = content.endswith(" ") and content != "-- "
+        flowed = content.endswith(" ") and content != "-- " and not _STANDS_ALONE.match(content)
         if flowed and delsp:
             content = content[:-1]
         if joining and out and out[-1][0] == depth:
@@ -205,7 +201,7 @@ def _unflow(text: str, *, delsp: bool) -> str:
 
 
 def _text(part: EmailMessage) -> str:
-    text = clean(_decode(_payload(part), part.get_content_charset()))
+    text = clean(charsets.decode(_payload(part), part.get_content_charset()))
     if part.get_content_subtype() == "plain" and part.get_param("format", "").lower() == "flowed":
         text = _unflow(text, delsp=part.get_param("delsp", "").lower() == "yes")
     return text
@@ -213,9 +209,36 @@ def _text(part: EmailMessage) -> str:
 
 def _filename(part: EmailMessage) -> str | None:
     try:
-        return part.get_filename()
+        name = part.get_filename()
     except Exception:
-        return None
+        name = "\ufffd"
+    if name is None or "\ufffd" not in name:
+        return name
+    return _filename_again(part)
+
+
+def _filename_again(part: EmailMessage) -> str | None:
+    """The filename that the policy could only give with U+FFFD in it (an encoded word or
+    RFC 2231 value in a charset it does not know), read from the raw header."""
+    legacy = Message(policy=email.policy.compat32)
+    for name, value in part.raw_items():
+        if name.lower() in ("content-disposition", "content-type"):
+            legacy[name] = value
+    for param, where in (("filename", "content-disposition"), ("name", "content-type")):
+        try:
+            value = legacy.get_param(param, header=where)
+        except Exception:
+            continue
+        if isinstance(value, tuple):  # RFC 2231: (charset, language, text as latin-1)
+            charset, _, text = value
+            try:
+                data = text.encode("latin-1")
+            except UnicodeEncodeError:
+                return clean(text)
+            return clean(charsets.decode(data, charset))
+        if isinstance(value, str) and value:
+            return clean(charsets.encoded_words(value, part.get_content_charset()))
+    return None
 
 
 def _named(ctype: str, base: str = "file") -> str:
@@ -349,8 +372,69 @@ def _leaf(part: EmailMessage, found: _Found, parent: str, ctype: str) -> None:
     (found.decorations if inline else found.files).append(attachment)
 
 
+_FIELD = re.compile(rb"[!-9;-~]+[ \t]*:")
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+
+
+def _mended(raw: bytes) -> bytes:
+    """``raw`` with its header block mended: a stray line before the first header goes, and
+    a wrapped line that lost its indent is folded back into the header above, instead of
+    ending the headers there and pushing the rest (the subject, the sender) into the body."""
+    end = _HEAD_END.search(raw)
+    head = raw[: end.start()] if end else raw
+    lines = head.split(b"\n")
+    if all(_FIELD.match(line) or line[:1] in (b" ", b"\t") for line in lines[1:]) and (
+        _FIELD.match(lines[0]) or lines[0].startswith(b"From ")
+    ):
+        return raw
+    out: list[bytes] = []
+    for n, line in enumerate(lines):
+        if _FIELD.match(line) or (out and line[:1] in (b" ", b"\t")):
+            out.append(line)
+        elif out:
+            out.append(b" " + line)
+        elif n == 0 and line.startswith(b"From "):
+            out.append(line)  # an mbox separator, which the parser knows
+    if not any(_FIELD.match(line) for line in out):
+        return raw
+    return b"\n".join(out) + (raw[end.start() :] if end else b"\n\n")
+
+
+def _text_charset(msg: EmailMessage) -> str | None:
+    for part in msg.walk():
+        if part.get_content_maintype() == "text" and part.get_content_charset():
+            return part.get_content_charset()
+    return None
+
+
+def _raw_headers_read(msg: EmailMessage) -> None:
+    """Raw 8-bit bytes in headers (an unencoded "Zoë.pdf" or subject), which the policy would
+    give as U+FFFD, read as text: UTF-8, else the mail's body charset, else Windows-1252."""
+    fallback: str | None | bool = False
+    for part in msg.walk():
+        if not any(charsets.has_raw_bytes(v) for _, v in part.raw_items()):
+            continue
+        if fallback is False:
+            fallback = _text_charset(msg)
+        charset = part.get_content_charset() or fallback or None
+        part._headers = [  # type: ignore[attr-defined]
+            (name, charsets.raw_header(value, charset)) for name, value in part.raw_items()
+        ]
+
+
+def _subject(msg: EmailMessage) -> str:
+    subject = header(msg, "Subject")
+    if "\ufffd" in subject:  # an encoded word in a charset the policy does not know
+        raw = next((v for k, v in msg.raw_items() if k.lower() == "subject"), "")
+        subject = clean(charsets.encoded_words(raw, _text_charset(msg))).strip()
+    return " ".join(subject.split()) if "\n" in subject else subject
+
+
 def parse(raw: bytes) -> ParsedMail:
+    raw = _mended(raw)
     msg: EmailMessage = email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[assignment]
+    with contextlib.suppress(Exception):  # a part it cannot read keeps its headers as they are
+        _raw_headers_read(msg)
     senders = _addresses(msg, "From")
     found = _Found()
     try:
@@ -370,7 +454,7 @@ def parse(raw: bytes) -> ParsedMail:
         msg=msg,
         senders=senders,
         recipients=_addresses(msg, "To", "Cc", "Delivered-To", "X-Original-To"),
-        subject=header(msg, "Subject"),
+        subject=_subject(msg),
         message_id=_message_id(msg),
         in_reply_to=_thread_ids(msg),
         text=text,
