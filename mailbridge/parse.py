@@ -382,22 +382,27 @@ def _mended(raw: bytes) -> bytes:
     ending the headers there and pushing the rest (the subject, the sender) into the body."""
     end = _HEAD_END.search(raw)
     head = raw[: end.start()] if end else raw
-    lines = head.split(b"\n")
+    lines = [line.rstrip(b"\r") for line in head.split(b"\n")]
     if all(_FIELD.match(line) or line[:1] in (b" ", b"\t") for line in lines[1:]) and (
         _FIELD.match(lines[0]) or lines[0].startswith(b"From ")
     ):
         return raw
+    fields = [n for n, line in enumerate(lines) if _FIELD.match(line)]
+    if not fields:
+        return raw
+    newline = b"\r\n" if b"\r\n" in head or (end and end.group().startswith(b"\r")) else b"\n"
     out: list[bytes] = []
     for n, line in enumerate(lines):
         if _FIELD.match(line) or (out and line[:1] in (b" ", b"\t")):
             out.append(line)
+        elif out and n > fields[-1]:
+            # No header after it: the body, which the sender began without an empty line.
+            return newline.join([*out, b"", *lines[n:]]) + (raw[end.start() :] if end else b"")
         elif out:
             out.append(b" " + line)
         elif n == 0 and line.startswith(b"From "):
             out.append(line)  # an mbox separator, which the parser knows
-    if not any(_FIELD.match(line) for line in out):
-        return raw
-    return b"\n".join(out) + (raw[end.start() :] if end else b"\n\n")
+    return newline.join(out) + (raw[end.start() :] if end else newline * 2)
 
 
 def _text_charset(msg: EmailMessage) -> str | None:
