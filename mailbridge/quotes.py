@@ -319,7 +319,8 @@ def _wrapped_marker(lines: list[str], i: int, markers: _Markers) -> int:
         return 0
     open_address = first.rfind("<") > first.rfind(">")
     starts = _MARKER_START.match(first)
-    if not (starts or open_address or _MARKER_WORD.search(first)):
+    tail_next = i + 1 < len(lines) and bool(_MARKER_TAIL.match(lines[i + 1]))
+    if not (starts or open_address or tail_next or _MARKER_WORD.search(first)):
         return 0
     window = lines[i : i + 5]
     if len(window) > 1 and _MARKER_TAIL.match(window[1]) and markers[first] == EMBEDDED:

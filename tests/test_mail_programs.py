@@ -1,0 +1,237 @@
+"""What staff read in the dossier is what the client wrote, whichever mail program wrote the
+reply and whichever charset it used. One test per quirk, each with its samples (in the style
+of Zulip's email gateway tests): the replies in tests/mailcorpus/programs/ are written the
+way Outlook (desktop and web), Gmail (web and Android), Apple Mail, Thunderbird, Samsung,
+Roundcube, Mutt, Windows Live Mail, The Bat!, Yahoo, Zimbra and Open-Xchange write them
+(tests/mailcorpus/build_programs.py), in Dutch and English, each with the text that must
+stay and the text that must go (programs.json). The robustness samples are inline below."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from mailbridge.parse import parse
+from mailbridge.pipeline import filed_text
+
+HERE = Path(__file__).parent / "mailcorpus"
+CASES = json.loads((HERE / "programs.json").read_text())
+CORPORA = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"
+
+
+def norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def of(quirk: str) -> list:
+    return [pytest.param(c, id=c["file"][:-4]) for c in CASES if c["quirk"] == quirk]
+
+
+def filed(case: dict) -> str:
+    return filed_text(parse((HERE / "programs" / case["file"]).read_bytes()))
+
+
+def assert_filed(case: dict) -> str:
+    text = filed(case)
+    kept = norm(text)
+    assert [k for k in case["keep"] if norm(k) not in kept] == [], text
+    assert [g for g in case["go"] if norm(g) in kept] == [], text
+    return text
+
+
+# --- the text ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", of("signature"))
+def test_a_signature_block_under_the_closing_goes_the_closing_and_name_stay(case) -> None:
+    """Most people never type "-- ". Under "Met vriendelijke groet," / "Kind regards," /
+    "Mvg" / "Thanks," the name stays; the block after it goes when it is a signature: a job
+    title, the company, street and postcode, phone numbers, web and mail addresses, KvK, BTW,
+    IBAN, "[cid:…]" and "[Logo …]" placeholders, social links. The quoted notification goes
+    too."""
+    assert_filed(case)
+
+
+@pytest.mark.parametrize("case", of("signature-kept"))
+def test_when_in_doubt_the_text_under_a_closing_stays(case) -> None:
+    """A sentence under the signature ("P.S. I will be away…") keeps the whole block: a
+    signature left in costs less than the client's words cut. A sentence that starts like a
+    closing ("Met vriendelijke groet aan iedereen op kantoor, …") is no closing."""
+    assert_filed(case)
+
+
+@pytest.mark.parametrize("case", of("disclaimer"))
+def test_a_legal_disclaimer_at_the_end_goes_with_or_without_a_closing(case) -> None:
+    """ "Dit e-mailbericht is uitsluitend bestemd voor de geadresseerde…", "This e-mail and
+    any attachments are confidential…", "Denk aan het milieu…" go wherever they stand at the
+    end, and the rule line above them."""
+    assert_filed(case)
+
+
+@pytest.mark.parametrize("case", of("inline"))
+def test_answers_between_quoted_lines_keep_the_question_above_each(case) -> None:
+    """Answers typed under the questions of the quoted notification: each keeps the quoted
+    paragraph right above it, as a quote; the rest of the notification (greeting, intro,
+    link, closing, footer) and the attribution line go."""
+    text = assert_filed(case)
+    first_answer = case["keep"][1]
+    assert text.index(case["keep"][0]) < text.index(first_answer)
+
+
+@pytest.mark.parametrize("case", of("wrapped"))
+def test_a_wrapped_attribution_or_header_block_still_cuts_the_quote(case) -> None:
+    """Gmail wraps a long "Op … schreef Naam <adres>" so that "het volgende:" stands alone,
+    Apple breaks "het" / "volgende geschreven:", others break inside the address or before
+    "wrote:"/"geschreven:"; Outlook wraps the values of its "Van:/Aan:/Onderwerp:" block."""
+    assert_filed(case)
+
+
+@pytest.mark.parametrize("case", of("flowed"))
+def test_format_flowed_does_not_join_a_separator_to_the_header_below(case) -> None:
+    """Windows Live Mail writes "----- Original Message ----- " with a space at the end in
+    format=flowed text: a flowed line by the letter, which would swallow "From: …" below it
+    and hide the header block. A separator or header line stands alone; the client's own
+    wrapped paragraphs are still joined."""
+    assert_filed(case)
+
+
+@pytest.mark.parametrize("case", of("html-only"))
+def test_an_html_only_mail_has_at_most_one_empty_line_between_paragraphs(case) -> None:
+    """Outlook's HTML (<p class=MsoNormal> with &nbsp; paragraphs, source wrapped in CRLF)."""
+    text = assert_filed(case)
+    assert not re.search(r"\n[ \t]*\n[ \t]*\n", text), text
+
+
+def test_the_corpus_covers_each_quirk_in_several_programs_and_both_languages() -> None:
+    by_quirk: dict[str, set[tuple[str, str]]] = {}
+    for case in CASES:
+        by_quirk.setdefault(case["quirk"], set()).add((case["program"], case["language"]))
+    assert len(CASES) >= 30
+    for quirk, seen in by_quirk.items():
+        assert len({p for p, _ in seen}) >= 2, quirk
+        assert {lang for _, lang in seen} == {"nl", "en"} or quirk.endswith("-kept"), quirk
+
+
+# --- charsets and headers ------------------------------------------------------------------
+
+
+def mail(content_type: str, body: bytes, *, subject: bytes = b"Re: [2026-0001] Stukken") -> bytes:
+    return (
+        b"From: Alice de Vries <alice@example.nl>\r\nTo: portaal@kantoor.example\r\n"
+        b"Subject: " + subject + b"\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
+    )
+
+
+@pytest.mark.parametrize(
+    ("label", "body", "text"),
+    [
+        # GBK characters (镕) in text labelled GB2312: read as GB18030.
+        ("gb2312", "朱镕基的发票".encode("gbk"), "朱镕基的发票"),
+        # NEC's circled digits (row 13) in ISO-2022-JP: JIS to Shift_JIS, read as cp932.
+        ("iso-2022-jp", b'\x1b$B-!-"$N=qN`\x1b(B', "①②の書類"),
+        # Windows-1252's euro sign and curly quotes in text labelled ISO-8859-1 or us-ascii.
+        ("iso-8859-1", b"\x93Loonstrook\x94 \x80 1.250", "“Loonstrook” € 1.250"),
+        ("us-ascii", b"Caf\xe9 \x80 12", "Café € 12"),
+        # Big5 with HKSCS characters, Shift_JIS with NEC extensions.
+        ("shift_jis", "①の書類".encode("cp932"), "①の書類"),
+    ],
+)
+def test_a_charset_label_that_understates_its_content_is_read_as_its_superset(
+    label: str, body: bytes, text: str
+) -> None:
+    parsed = parse(mail(f"text/plain; charset={label}", body))
+    assert parsed.text == text
+
+
+@pytest.mark.parametrize(
+    ("subject", "charset", "expected"),
+    [
+        (b"Factuur Zo\xc3\xab \xe2\x82\xac", "iso-8859-1", "Factuur Zoë €"),  # raw UTF-8
+        (b"Factuur Zo\xeb \x80", "iso-8859-1", "Factuur Zoë €"),  # raw Windows-1252
+        ("Счет".encode("koi8-r"), "koi8-r", "Счет"),  # raw bytes in the body's charset
+        (b"=?x-unknown?Q?Zo=EB?=", "utf-8", "Zoë"),  # an encoded word in an unknown charset
+    ],
+)
+def test_raw_8_bit_bytes_in_the_subject_are_read_without_replacement_characters(
+    subject: bytes, charset: str, expected: str
+) -> None:
+    """UTF-8 first, then the mail's body charset, then Windows-1252: never U+FFFD."""
+    parsed = parse(mail(f"text/plain; charset={charset}", b"Zie bijlage.", subject=subject))
+    assert parsed.subject == expected
+
+
+def test_filenames_in_raw_bytes_or_an_unknown_charset_are_read_without_replacement() -> None:
+    files = [
+        b'Content-Disposition: attachment; filename="Zo\xeb.pdf"',  # raw Windows-1252
+        b'Content-Disposition: attachment; filename="Zo\xc3\xab 2.pdf"',  # raw UTF-8
+        b"Content-Disposition: attachment; filename*=x-unknown''Zo%EB 3.pdf",  # RFC 2231
+        b'Content-Disposition: attachment; filename="=?x-mac-foo?Q?Zo=EB_4.pdf?="',  # RFC 2047
+    ]
+    body = b"".join(
+        b"--B\r\nContent-Type: application/pdf\r\n" + f + b"\r\n\r\n%PDF-1.4\r\n" for f in files
+    )
+    text = b"--B\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nZie bijlage.\r\n"
+    parsed = parse(mail('multipart/mixed; boundary="B"', text + body + b"--B--\r\n"))
+    assert [a.filename for a in parsed.attachments] == [
+        "Zoë.pdf",
+        "Zoë 2.pdf",
+        "Zoë 3.pdf",
+        "Zoë 4.pdf",
+    ]
+
+
+def test_a_badly_folded_header_line_does_not_push_the_headers_into_the_body() -> None:
+    """A subject wrapped without the leading space that folding needs: the line joins the
+    subject, and the headers after it (the sender, the charset) are still headers."""
+    raw = (
+        b"Subject: Re: [2026-0001] de jaaropgave en\r\nde WOZ-beschikking\r\n"
+        b"From: Alice de Vries <alice@example.nl>\r\nTo: portaal@kantoor.example\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nZie bijlage.\r\n"
+    )
+    parsed = parse(raw)
+    assert parsed.subject == "Re: [2026-0001] de jaaropgave en de WOZ-beschikking"
+    assert (parsed.sender, parsed.text.strip()) == ("alice@example.nl", "Zie bijlage.")
+
+
+def test_a_stray_line_before_the_headers_is_left_out() -> None:
+    raw = b"garbage from a broken relay\r\n" + mail("text/plain; charset=utf-8", b"Zie bijlage.")
+    parsed = parse(raw)
+    assert (parsed.sender, parsed.subject) == ("alice@example.nl", "Re: [2026-0001] Stukken")
+    assert parsed.text.strip() == "Zie bijlage."
+
+
+def test_a_body_begun_without_the_empty_line_stays_the_body() -> None:
+    """Some scripts write the text straight under the headers: it is the body, not a
+    folded header."""
+    raw = mail("text/plain; charset=utf-8", b"").rstrip(b"\r\n") + b"\r\nZie bijlage.\r\n"
+    assert parse(raw).text.strip() == "Zie bijlage."
+
+
+# --- every mail we know of -----------------------------------------------------------------
+
+
+def _known_mails() -> list[Path]:
+    own = sorted(HERE.glob("*.eml")) + sorted((HERE / "programs").glob("*.eml"))
+    shared = sorted((CORPORA / "talon").rglob("*.eml")) + sorted(
+        p for p in (CORPORA / "flufl-bounce").glob("*.txt")
+    )
+    return own + shared
+
+
+def test_every_mail_of_the_corpora_parses_without_replacement_characters() -> None:
+    """Our own samples and the shared corpora (talon's mails, flufl.bounce's reports): each
+    parses, and no subject, filename or text holds U+FFFD unless the mail itself did."""
+    mails = _known_mails()
+    assert len(mails) > 100 or not CORPORA.is_dir()
+    for path in mails:
+        raw = path.read_bytes()
+        parsed = parse(raw)
+        if "\ufffd".encode() in raw:
+            continue
+        texts = [parsed.subject, parsed.text or "", parsed.html_text or "", filed_text(parsed)]
+        texts += [a.filename or "" for a in parsed.attachments]
+        assert not [t for t in texts if "\ufffd" in t], path.name
