@@ -174,7 +174,10 @@ def _quoted_printable(encoded: bytes) -> bytes:
 # and a header line of a quoted mail ("From: X " above "Sent: …"). Joined to the next line
 # the separator and the header block under it would no longer be seen.
 _STANDS_ALONE = re.compile(
-    r"^[ \t]*(?:[-_=*~]{2,}.*[-_=*~]{2,}|[-_=*~]{5,}|\*?[\w-]{1,20}\*?:[ \t].*)[ \t]*$"
+    r"^[ \t]*(?:[-_=*~]{2,}.*[-_=*~]{2,}|[-_=*~]{5,}"
+    r"|\*?(?:from|to|cc|sent|date|subject|van|aan|verzonden|datum|onderwerp|von|an|gesendet"
+    r"|betreff)\*?:[ \t].*)[ \t]*$",
+    re.IGNORECASE,
 )
 
 

@@ -24,7 +24,9 @@ _CLOSINGS = (
     r"|gr(?:t|oet)?\.?|m\.?v\.?g\.?|mvg|vr\.?\s*gr\.?|hgr\.?|groetjes"
     r"|(?:alvast\s+)?(?:hartelijk\s+)?(?:bedankt|dank(?:\s+je|\s+u)?(?:\s+wel)?)(?:\s+alvast)?"
     r"|(?:with\s+)?(?:kind|best|warm|warmest|kindest)\s+(?:regards|wishes)"
-    r"|regards|best|cheers|thanks|thank\s+you|many\s+thanks|thanks\s+(?:again|in\s+advance)"
+    r"|thanks\s+(?:and|&)\s+(?:best\s+|kind\s+)?regards|thanks\s+(?:again|in\s+advance)"
+    r"|regards|best|cheers|thanks|thank\s+you|many\s+thanks|fijne\s+dag|fijn\s+weekend"
+    r"|prettige\s+(?:dag|avond)|tot\s+(?:ziens|snel|morgen)"
     r"|(?:yours\s+)?(?:sincerely|faithfully|truly)|sincerely\s+yours|all\s+the\s+best"
     r"|(?:mit\s+)?(?:freundlichen|besten|herzlichen)\s+grüßen|viele\s+grüße|cordialement"
     r")"
@@ -64,7 +66,8 @@ _DISCLAIMER = re.compile(
     r"|denk\s+aan\s+het\s+milieu|print\s+(?:deze|dit|uw)\s+e-?mail"
     r"|intended\s+(?:solely\s+|only\s+|exclusively\s+)?for\s+the\s+(?:use\s+of\s+the\s+)?"
     r"(?:addressee|named|intended|individual|person|recipient)"
-    r"|if\s+you\s+(?:have\s+received|are\s+not\s+the\s+intended)"
+    r"|if\s+you\s+(?:have\s+received|are\s+not\s+the\s+(?:intended|named|addressee))"
+    r"|^\s*disclaimer\s*:|voordat\s+u\s+(?:deze|dit)\s+(?:e-?mail|bericht)\s+print"
     r"|(?:this|the)\s+e-?mail(?:\s+message)?\s+(?:and\s+any\s+(?:attachments?|files)"
     r"|(?:is|may\s+be)\s+confidential)"
     r"|confidential\s+and\s+(?:may\s+be\s+)?(?:legally\s+)?privileged"
@@ -72,6 +75,8 @@ _DISCLAIMER = re.compile(
     re.IGNORECASE,
 )
 _QUOTED = re.compile(r"^[ \t]*>")
+# Lines no signature holds: a postscript, a question.
+_OWN_WORDS = re.compile(r"^[ \t]*(?:p\.?\s?s\.?\b|n\.?b\.?\b)|.*\?", re.IGNORECASE)
 
 
 def disclaimer(paragraph: str) -> bool:
@@ -81,6 +86,8 @@ def disclaimer(paragraph: str) -> bool:
 
 def _signature_line(line: str) -> tuple[bool, bool]:
     """(could be a signature line, must be one)."""
+    if _OWN_WORDS.match(line):
+        return False, False
     if _STRONG.search(line):
         return True, True
     words = line.split()
@@ -105,13 +112,21 @@ def _paragraphs(lines: list[str], start: int) -> list[tuple[int, int]]:
 
 
 def _without_disclaimers(lines: list[str]) -> list[str]:
-    """The lines without the disclaimer paragraphs at their end (and the rule above one)."""
+    """The lines without the disclaimer paragraphs at their end (and the rule above one).
+    A disclaimer glued to the signature above it, with no empty line between, begins at
+    the first line that is no signature line."""
     end = len(lines)
     for first, stop in reversed(_paragraphs(lines, 0)):
         if stop < end and any(lines[k].strip() for k in range(stop, end)):
             break
         if not disclaimer("\n".join(lines[first:stop])):
             break
+        while (
+            first + 1 < stop
+            and _signature_line(lines[first])[0]
+            and disclaimer("\n".join(lines[first + 1 : stop]))
+        ):
+            first += 1
         end = first
         while end and (not lines[end - 1].strip() or set(lines[end - 1].strip()) <= set("-_=*~")):
             end -= 1

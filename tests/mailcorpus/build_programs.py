@@ -483,6 +483,14 @@ CASES = [
         ],
         [],
     ),
+    _case(
+        "signature-kept",
+        "samsung",
+        "nl",
+        "Hierbij de loonstrook.\n\nGroet,\nAlice\n\nPS bel me op 06-12345678 als er iets mist",
+        ["Hierbij de loonstrook.", "Groet,", "Alice", "PS bel me op 06-12345678 als er iets mist"],
+        [],
+    ),
     # Disclaimers at the end, with or without a closing.
     _case(
         "disclaimer",
@@ -523,6 +531,14 @@ CASES = [
         f"Nee, geen auto van de zaak.\n\n{MILIEU}",
         ["Nee, geen auto van de zaak."],
         ["Denk aan het milieu"],
+    ),
+    _case(
+        "disclaimer",
+        "outlook",
+        "en",
+        f"{TEXT_EN}\n\nThanks and regards,\nAlice de Vries\nBakery Bread Ltd. | +31 20 123 45 67\n{DISCLAIMER_EN}",
+        [TEXT_EN, "Thanks and regards,", "Alice de Vries"],
+        ["Bakery Bread Ltd.", "+31 20", "confidential", "intended recipient"],
     ),
     # Answers between the quoted lines: each with the question above it, the rest goes.
     _case(
