@@ -21,7 +21,7 @@ from email.message import EmailMessage, Message
 from email.utils import getaddresses
 from functools import cached_property
 
-from . import charsets
+from . import charsets, cms
 from .htmltext import html_to_text
 
 DOSSIER_IN_SUBJECT = re.compile(r"\[\s*([A-Za-z0-9][A-Za-z0-9._/-]{0,62})\s*\]")
@@ -69,6 +69,8 @@ class ParsedMail:
     html_text: str | None = None
     # Why the content cannot be read (encrypted, or signed in an opaque wrapper); None if it can.
     sealed: str | None = None
+    # What staff should know about how the text was read (an unwrapped signature, say).
+    notes: list[str] = field(default_factory=list)
     # The policy parses a header anew on every access; the pipeline's rules ask for the same
     # few many times.
     _seen: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -294,11 +296,13 @@ class _Found:
     # Images the HTML shows from multipart/related: logos, pasted pictures.
     decorations: list[Attachment] = field(default_factory=list)
     sealed: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     def take(self, other: _Found) -> None:
         self.files += other.files
         self.decorations += other.decorations
         self.sealed = self.sealed or other.sealed
+        self.notes += other.notes
 
 
 def _walk(part: EmailMessage, found: _Found, parent: str = "") -> None:
@@ -334,7 +338,13 @@ def _alternatives(children: list[EmailMessage], found: _Found) -> None:
             _walk(child, version, "multipart/alternative")
         elif child.get_content_subtype() in ("plain", "html") or child.is_attachment():
             _leaf(child, version, "multipart/alternative", child.get_content_type())
-        # other renderings (text/calendar beside its text, say) are left out
+        elif child.get_content_type() == "text/calendar":
+            # An invitation beside its text: staff get the text, and the .ics to open.
+            data = _payload(child)
+            version.files.append(
+                Attachment(_filename(child) or "invite.ics", "text/calendar", data)
+            )
+        # other renderings are left out
         versions.append(version)
         found.take(version)
     found.plain += next((v.plain for v in versions if "".join(v.plain).strip()), [])
@@ -349,6 +359,13 @@ def _leaf(part: EmailMessage, found: _Found, parent: str, ctype: str) -> None:
         return
     if ctype in _SMIME:
         kind = (part.get_param("smime-type") or "").lower()
+        if kind != "enveloped-data" and parent not in _SMIME:  # one wrapper deep, no more
+            content = cms.signed_content(_payload(part))
+            if content is not None:
+                inner: EmailMessage = email.message_from_bytes(content, policy=email.policy.default)  # type: ignore[assignment]
+                found.notes.append("signed in an S/MIME wrapper: unwrapped, signature not checked")
+                _walk(inner, found, ctype)
+                return
         found.sealed = (
             "signed in an S/MIME wrapper (smime.p7m)"
             if kind == "signed-data"
@@ -438,6 +455,30 @@ def _subject(msg: EmailMessage) -> str:
     return " ".join(subject.split()) if "\n" in subject else subject
 
 
+_PGP_SIGNED = re.compile(
+    r"^-----BEGIN PGP SIGNED MESSAGE-----[ \t]*\r?\n(?:[\w-]+:[^\n]*\n)*[ \t]*\r?\n"
+    r"(?P<text>.*?)\r?\n-----BEGIN PGP SIGNATURE-----.*?-----END PGP SIGNATURE-----\s*$",
+    re.MULTILINE | re.DOTALL,
+)
+_PGP_MESSAGE = re.compile(r"^-----BEGIN PGP MESSAGE-----\s*$", re.MULTILINE)
+
+
+def _pgp_unarmoured(text: str) -> tuple[str, str]:
+    """(the text, what staff should know) for text with inline PGP armour: a clear-signed
+    text without its armour and signature (dash-escaped lines restored, the signature not
+    checked); an inline-encrypted one cannot be read."""
+    text = text.replace("\r\n", "\n")
+    if _PGP_MESSAGE.search(text):
+        return text, "encrypted (inline PGP)"
+    found = _PGP_SIGNED.search(text)
+    if found is None:
+        return text, ""
+    signed = re.sub(r"(?m)^- ", "", found.group("text"))
+    return text[: found.start()] + signed + text[
+        found.end() :
+    ], "signed with inline PGP: signature not checked"
+
+
 def parse(raw: bytes) -> ParsedMail:
     raw = _mended(raw)
     msg: EmailMessage = email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[assignment]
@@ -452,6 +493,10 @@ def parse(raw: bytes) -> ParsedMail:
         if msg.get_content_maintype() == "text":
             found.plain.append(_text(msg))
     text = "\n\n".join(t.strip("\n") for t in found.plain) if found.plain else None
+    if text and "-----BEGIN PGP" in text:
+        text, pgp = _pgp_unarmoured(text)
+        found.sealed = found.sealed or (pgp if pgp.startswith("encrypted") else None)
+        found.notes += [pgp] if pgp and not pgp.startswith("encrypted") else []
     html = "\n".join(found.html) if found.html else None
     html_text = html_to_text(html) if html and not (text or "").strip() else None
     if not found.files and not (text or "").strip() and not (html_text or "").strip():
@@ -470,4 +515,5 @@ def parse(raw: bytes) -> ParsedMail:
         html_text=html_text,
         attachments=found.files + found.decorations,
         sealed=found.sealed,
+        notes=found.notes,
     )

@@ -139,6 +139,7 @@ async def parse_mail(p: Pipeline, m: Incoming) -> None:
     if m.parsing is None:
         m.parsing = p.start_reading(m.raw)
     m.mail = await m.parsing
+    m.notes += m.mail.notes
     if not m.mail.sender:
         raise Stop(QUARANTINED, "no sender address")
     senders = sorted({a.lower() for a in m.mail.senders})

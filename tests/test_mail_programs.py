@@ -235,3 +235,107 @@ def test_every_mail_of_the_corpora_parses_without_replacement_characters() -> No
         texts = [parsed.subject, parsed.text or "", parsed.html_text or "", filed_text(parsed)]
         texts += [a.filename or "" for a in parsed.attachments]
         assert not [t for t in texts if "\ufffd" in t], path.name
+
+
+# --- sealed, signed and other renderings: what staff see ----------------------------------
+
+
+BASE64 = b"Content-Transfer-Encoding: base64\r\n"
+
+
+def _opaque_signed(inner: bytes) -> bytes:
+    """``inner`` signed the way Outlook's "opaque" S/MIME signing wraps a mail: smime.p7m."""
+    import base64
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import pkcs7
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.EMAIL_ADDRESS, "alice@example.nl")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    der = (
+        pkcs7.PKCS7SignatureBuilder()
+        .set_data(inner)
+        .add_signer(cert, key, hashes.SHA256())
+        .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
+    )
+    raw = mail(
+        'application/pkcs7-mime; smime-type=signed-data; name="smime.p7m"',
+        base64.encodebytes(der),
+    )
+    return raw.replace(b"MIME-Version: 1.0\r\n", b"MIME-Version: 1.0\r\n" + BASE64)
+
+
+def test_an_opaque_signed_smime_mail_is_unwrapped_with_a_note() -> None:
+    """Staff see the client's text and files; the record notes that the S/MIME signature was
+    not checked (the receiving server's DKIM/DMARC verdict is what the bridge trusts)."""
+    inner = (
+        b'Content-Type: multipart/mixed; boundary="I"\r\n\r\n--I\r\n'
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nHierbij de jaaropgave.\r\n--I\r\n"
+        b'Content-Type: application/pdf\r\nContent-Disposition: attachment; filename="j.pdf"'
+        b"\r\n\r\n%PDF-1.4\r\n--I--\r\n"
+    )
+    parsed = parse(_opaque_signed(inner))
+    assert parsed.sealed is None
+    assert filed_text(parsed) == "Hierbij de jaaropgave."
+    assert [a.filename for a in parsed.attachments] == ["j.pdf"]
+    assert parsed.notes == ["signed in an S/MIME wrapper: unwrapped, signature not checked"]
+
+
+def test_an_smime_wrapper_that_cannot_be_read_stays_sealed() -> None:
+    """Encrypted, or garbage in the wrapper: quarantined with the reason (pipeline step
+    ``readable``), where staff see the original."""
+    for smime_type, reason in (("enveloped-data", "encrypted"), ("signed-data", "signed")):
+        raw = mail(f"application/pkcs7-mime; smime-type={smime_type}", b"MIIBnotder")
+        assert (parse(raw).sealed or "").startswith(reason)
+
+
+def test_inline_pgp_clear_signed_text_is_filed_without_its_armour() -> None:
+    body = (
+        b"-----BEGIN PGP SIGNED MESSAGE-----\r\nHash: SHA256\r\n\r\n"
+        b"Hierbij de jaaropgave.\r\n- -- niet de handtekening\r\n"
+        b"-----BEGIN PGP SIGNATURE-----\r\n\r\niQEzBAEBCAAdFiEE\r\n=abcd\r\n"
+        b"-----END PGP SIGNATURE-----\r\n"
+    )
+    parsed = parse(mail("text/plain; charset=utf-8", body))
+    assert filed_text(parsed) == "Hierbij de jaaropgave.\n-- niet de handtekening"
+    assert parsed.notes == ["signed with inline PGP: signature not checked"]
+
+
+def test_inline_pgp_encrypted_text_is_sealed() -> None:
+    body = b"-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA1\r\n-----END PGP MESSAGE-----\r\n"
+    assert parse(mail("text/plain; charset=utf-8", body)).sealed == "encrypted (inline PGP)"
+
+
+def test_a_calendar_invitation_offered_as_an_alternative_is_filed_beside_the_text() -> None:
+    """Outlook's meeting request: text, HTML and text/calendar as alternatives. Staff get
+    the text and the invitation as invite.ics."""
+    ics = (
+        b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:Bespreking\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    body = (
+        b"--A\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nZullen we dinsdag bespreken?\r\n"
+        b"--A\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Zullen we dinsdag bespreken?</p>"
+        b"\r\n--A\r\nContent-Type: text/calendar; charset=utf-8; method=REQUEST\r\n\r\n"
+        + ics
+        + b"\r\n--A--\r\n"
+    )
+    parsed = parse(mail('multipart/alternative; boundary="A"', body))
+    assert filed_text(parsed) == "Zullen we dinsdag bespreken?"
+    assert [(a.filename, a.content_type, a.data) for a in parsed.attachments] == [
+        ("invite.ics", "text/calendar", ics)
+    ]
