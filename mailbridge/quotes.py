@@ -94,6 +94,8 @@ _WROTE = [
     r"\b(?:geschreven|geschrieben)\s*:\s*$",
     r"^[ \t>]*.{1,120}?\b(?:schreef|schrieb)\s+(?:op|am)\s.{1,120}?\d{1,2}[:.]\d{2}.{0,30}:\s*$",
     r"^[ \t>]*(?:u|je|jij|you)\s+(?:schreef|wrote)\s+(?:op|on)\s.{1,120}:\s*$",
+    # Mutt's other attribution: "* Kantoor Test <portaal@kantoor.example> [2026-11-24 10:12]:"
+    r"^[ \t>]*\*\s+.{1,100}<[^>]+@[^>]+>\s+\[[^\]]{4,40}\]:\s*$",
     # "Thu, 26 Jun 2014 14:00:51 +0400 от Alexander L <abc@example.com>:"
     r"^[ \t>]*.{0,100}\d{1,2}:\d{2}.{0,120}<[^>]+@[^>]+>\s*:\s*$",
     # Separators of original mail

@@ -68,6 +68,7 @@ _DISCLAIMER = re.compile(
     r"(?:addressee|named|intended|individual|person|recipient)"
     r"|if\s+you\s+(?:have\s+received|are\s+not\s+the\s+(?:intended|named|addressee))"
     r"|^\s*disclaimer\s*:|voordat\s+u\s+(?:deze|dit)\s+(?:e-?mail|bericht)\s+print"
+    r"|^\s*(?:confidentiality\s+notice|vertrouwelijkheid|disclaimer)\s*:?\s*$"
     r"|(?:this|the)\s+e-?mail(?:\s+message)?\s+(?:and\s+any\s+(?:attachments?|files)"
     r"|(?:is|may\s+be)\s+confidential)"
     r"|confidential\s+and\s+(?:may\s+be\s+)?(?:legally\s+)?privileged"
@@ -117,13 +118,16 @@ def _without_disclaimers(lines: list[str]) -> list[str]:
     the first line that is no signature line."""
     end = len(lines)
     for first, stop in reversed(_paragraphs(lines, 0)):
-        if stop < end and any(lines[k].strip() for k in range(stop, end)):
-            break
+        if first >= end:
+            continue  # the rule above a disclaimer, already left out
         if not disclaimer("\n".join(lines[first:stop])):
+            if all(_signature_line(line)[1] for line in lines[first:stop]):
+                continue  # a logo or links under the disclaimer: they go if one is above
             break
         while (
             first + 1 < stop
             and _signature_line(lines[first])[0]
+            and not disclaimer(lines[first])
             and disclaimer("\n".join(lines[first + 1 : stop]))
         ):
             first += 1

@@ -16,6 +16,7 @@ import pytest
 
 from mailbridge.parse import parse
 from mailbridge.pipeline import filed_text
+from mailbridge.quotes import split_reply
 
 HERE = Path(__file__).parent / "mailcorpus"
 CASES = json.loads((HERE / "programs.json").read_text())
@@ -87,6 +88,20 @@ def test_a_wrapped_attribution_or_header_block_still_cuts_the_quote(case) -> Non
     Apple breaks "het" / "volgende geschreven:", others break inside the address or before
     "wrote:"/"geschreven:"; Outlook wraps the values of its "Van:/Aan:/Onderwerp:" block."""
     assert_filed(case)
+
+
+@pytest.mark.parametrize("case", of("attribution"))
+def test_the_attribution_lines_of_less_common_programs_cut_the_quote(case) -> None:
+    """Mutt's "* Naam <adres> [datum]:", Open-Xchange's quoted "Naam <adres> heeft op …
+    geschreven:", The Bat!'s "U schreef op …:"."""
+    assert_filed(case)
+
+
+def test_a_client_quoting_a_letter_with_schreef_keeps_it() -> None:
+    """ "Mijn werkgever schreef:" above a quote is the client's own sentence, not a mail
+    program's attribution: it stays, with the quoted paragraph and the question under it."""
+    text = "Mijn werkgever schreef:\n\n> Je contract loopt af.\n\nKlopt het dat ik nu WW krijg?"
+    assert split_reply(text)[0] == text
 
 
 @pytest.mark.parametrize("case", of("flowed"))

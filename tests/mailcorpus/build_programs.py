@@ -540,6 +540,42 @@ CASES = [
         [TEXT_EN, "Thanks and regards,", "Alice de Vries"],
         ["Bakery Bread Ltd.", "+31 20", "confidential", "intended recipient"],
     ),
+    _case(
+        "disclaimer",
+        "ox",
+        "nl",
+        f"{TEXT_NL}\n\nVERTROUWELIJKHEID:\n{DISCLAIMER_NL}\n\n[cid:image002.png@01DA1234.56789ABC]",
+        [TEXT_NL],
+        ["VERTROUWELIJKHEID", "uitsluitend bestemd", "cid:image002"],
+    ),
+    # Attribution lines of the less common programs.
+    _case(
+        "attribution",
+        "mutt",
+        "en",
+        f"{TEXT_EN}\n\nAlice",
+        [TEXT_EN, "Alice"],
+        ["[2026-11-24 10:12]", "Kantoor Test <portaal"],
+        attribution="* Kantoor Test <portaal@kantoor.example> [2026-11-24 10:12]:",
+    ),
+    _case(
+        "attribution",
+        "ox",
+        "nl",
+        f"{TEXT_NL}\n\nAlice",
+        [TEXT_NL, "Alice"],
+        ["heeft op 24 november", "geschreven:"],
+        attribution="> Kantoor Test <portaal@kantoor.example> heeft op 24 november 2026 om 10:12 geschreven:",
+    ),
+    _case(
+        "attribution",
+        "thebat",
+        "nl",
+        f"Hallo Kantoor,\n\n{TEXT_NL}\n\nAlice",
+        [TEXT_NL, "Hallo Kantoor,", "Alice"],
+        ["schreef op", "dinsdag 24 november"],
+        attribution="U schreef op dinsdag 24 november 2026, 10:12:",
+    ),
     # Answers between the quoted lines: each with the question above it, the rest goes.
     _case(
         "inline",
