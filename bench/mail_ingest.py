@@ -238,7 +238,7 @@ async def store_unit(data: Path, mails: int) -> float:
 
 def text_rules_seconds(mails: list[bytes], rounds: int = 5) -> float:
     """CPU seconds per mail of the work that keeps only the client's words and reads every
-    charset (issue 13): mending broken header blocks, reading raw 8-bit headers, keeping the
+    charset (issue 13): mending broken header blocks, reading raw 8-bit subjects, keeping the
     quoted paragraph above inline answers, cutting the signature block and disclaimer.
     Measured on the bench's mails and the mail programs corpus (tests/mailcorpus/programs),
     which has signatures and inline answers to cut; the best of ``rounds``."""
@@ -258,14 +258,15 @@ def text_rules_seconds(mails: list[bytes], rounds: int = 5) -> float:
         started = time.process_time()
         for raw in sample:
             msg = email.message_from_bytes(parse._mended(raw), policy=email.policy.default)
-            parse._raw_headers_read(msg)
+            parse._subject(msg)
         for lines, pattern in bodies:
             signatures.cut_signature(quotes._quoted_context(lines, pattern))
         best = min(best, time.process_time() - started)
-    # The parse above is the standard library's, done by the bridge anyway: not counted.
+    # The parse and the subject above are the standard library's, done by the bridge
+    # anyway: not counted.
     started = time.process_time()
     for raw in sample:
-        email.message_from_bytes(raw, policy=email.policy.default)
+        email.message_from_bytes(raw, policy=email.policy.default).get("Subject")
     baseline = time.process_time() - started
     return max(best - baseline, 0.0) / len(sample)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import email
 import email.policy
 import mimetypes
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from email import errors
 from email.message import EmailMessage, Message
@@ -212,23 +212,25 @@ def _text(part: EmailMessage) -> str:
     return text
 
 
-def _filename(part: EmailMessage) -> str | None:
+def _filename(part: EmailMessage, charset: Callable[[], str | None] = lambda: None) -> str | None:
     try:
         name = part.get_filename()
     except Exception:
         name = "\ufffd"
     if name is None or "\ufffd" not in name:
         return name
-    return _filename_again(part)
+    return _filename_again(part, charset)
 
 
-def _filename_again(part: EmailMessage) -> str | None:
-    """The filename that the policy could only give with U+FFFD in it (an encoded word or
-    RFC 2231 value in a charset it does not know), read from the raw header."""
+def _filename_again(part: EmailMessage, body_charset: Callable[[], str | None]) -> str | None:
+    """The filename that the policy could only give with U+FFFD in it, read from the raw
+    header: raw 8-bit bytes (UTF-8, else the mail's body charset, else
+    Windows-1252), or an encoded word or RFC 2231 value in a charset it does not know."""
+    charset = body_charset()
     legacy = Message(policy=email.policy.compat32)
     for name, value in part.raw_items():
         if name.lower() in ("content-disposition", "content-type"):
-            legacy[name] = value
+            legacy[name] = charsets.raw_header(value, charset)
     for param, where in (("filename", "content-disposition"), ("name", "content-type")):
         try:
             value = legacy.get_param(param, header=where)
@@ -242,7 +244,7 @@ def _filename_again(part: EmailMessage) -> str | None:
                 return clean(text)
             return clean(charsets.decode(data, charset))
         if isinstance(value, str) and value:
-            return clean(charsets.encoded_words(value, part.get_content_charset()))
+            return clean(charsets.encoded_words(value, charset))
     return None
 
 
@@ -297,6 +299,11 @@ class _Found:
     decorations: list[Attachment] = field(default_factory=list)
     sealed: str | None = None
     notes: list[str] = field(default_factory=list)
+    # The whole mail, whose text's charset reads raw 8-bit bytes in a filename.
+    root: EmailMessage | None = None
+
+    def body_charset(self) -> str | None:
+        return _text_charset(self.root) if self.root is not None else None
 
     def take(self, other: _Found) -> None:
         self.files += other.files
@@ -333,17 +340,15 @@ def _alternatives(children: list[EmailMessage], found: _Found) -> None:
     the files any of them carries (Apple nests its pictures in the HTML version)."""
     versions = []
     for child in children:
-        version = _Found()
+        version = _Found(root=found.root)
         if child.get_content_maintype() == "multipart":
             _walk(child, version, "multipart/alternative")
         elif child.get_content_subtype() in ("plain", "html") or child.is_attachment():
             _leaf(child, version, "multipart/alternative", child.get_content_type())
         elif child.get_content_type() == "text/calendar":
             # An invitation beside its text: staff get the text, and the .ics to open.
-            data = _payload(child)
-            version.files.append(
-                Attachment(_filename(child) or "invite.ics", "text/calendar", data)
-            )
+            name = _filename(child, found.body_charset) or "invite.ics"
+            version.files.append(Attachment(name, "text/calendar", _payload(child)))
         # other renderings are left out
         versions.append(version)
         found.take(version)
@@ -352,7 +357,7 @@ def _alternatives(children: list[EmailMessage], found: _Found) -> None:
 
 
 def _leaf(part: EmailMessage, found: _Found, parent: str, ctype: str) -> None:
-    filename = _filename(part)
+    filename = _filename(part, found.body_charset)
     attached = part.is_attachment() or bool(filename)
     if ctype in ("text/plain", "text/html") and not attached:
         (found.plain if ctype == "text/plain" else found.html).append(_text(part))
@@ -432,24 +437,12 @@ def _text_charset(msg: EmailMessage) -> str | None:
     return None
 
 
-def _raw_headers_read(msg: EmailMessage) -> None:
-    """Raw 8-bit bytes in headers (an unencoded "Zoë.pdf" or subject), which the policy would
-    give as U+FFFD, read as text: UTF-8, else the mail's body charset, else Windows-1252."""
-    fallback: str | None | bool = False
-    for part in msg.walk():
-        if not any(charsets.has_raw_bytes(v) for _, v in part.raw_items()):
-            continue
-        if fallback is False:
-            fallback = _text_charset(msg)
-        charset = part.get_content_charset() or fallback or None
-        part._headers = [  # type: ignore[attr-defined]
-            (name, charsets.raw_header(value, charset)) for name, value in part.raw_items()
-        ]
-
-
 def _subject(msg: EmailMessage) -> str:
+    """The subject, also when the policy could only give it with U+FFFD in it: raw 8-bit
+    bytes (read as UTF-8, else the body's charset, else Windows-1252) or an encoded word in
+    a charset it does not know."""
     subject = header(msg, "Subject")
-    if "\ufffd" in subject:  # an encoded word in a charset the policy does not know
+    if "\ufffd" in subject:
         raw = next((v for k, v in msg.raw_items() if k.lower() == "subject"), "")
         subject = clean(charsets.encoded_words(raw, _text_charset(msg))).strip()
     return " ".join(subject.split()) if "\n" in subject else subject
@@ -482,10 +475,8 @@ def _pgp_unarmoured(text: str) -> tuple[str, str]:
 def parse(raw: bytes) -> ParsedMail:
     raw = _mended(raw)
     msg: EmailMessage = email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[assignment]
-    with contextlib.suppress(Exception):  # a part it cannot read keeps its headers as they are
-        _raw_headers_read(msg)
     senders = _addresses(msg, "From")
-    found = _Found()
+    found = _Found(root=msg)
     try:
         _walk(msg, found)
     except Exception:  # whatever the walk stumbled on: the text, if it is text

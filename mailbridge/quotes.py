@@ -88,12 +88,11 @@ _WROTE = [
     r"^[ \t>]*\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\s*,?\s*\d{1,2}:\d{2}.{0,200}"
     r"<[^>]+@[^>]+>.{0,20}:?\s*$",
     # Open-Xchange and Thunderbird's newer Dutch: "Kantoor <a@b> heeft op 24 november 2026
-    # om 10:12 geschreven:", "Kantoor schreef op 24-11-2026 om 10:12:"; The Bat!'s "u schreef
-    # op …:"; always with a time.
+    # om 10:12 geschreven:", "Kantoor schreef op 24-11-2026 om 10:12:", and The Bat!'s "U
+    # schreef op …:"; always with a time.
     r"^[ \t>]*.{1,200}?\b(?:heeft|hat)\s+(?:op|am)\s.{1,120}?\d{1,2}[:.]\d{2}.{0,40}?"
     r"\b(?:geschreven|geschrieben)\s*:\s*$",
     r"^[ \t>]*.{1,120}?\b(?:schreef|schrieb)\s+(?:op|am)\s.{1,120}?\d{1,2}[:.]\d{2}.{0,30}:\s*$",
-    r"^[ \t>]*(?:u|je|jij|you)\s+(?:schreef|wrote)\s+(?:op|on)\s.{1,120}:\s*$",
     # Mutt's other attribution: "* Kantoor Test <portaal@kantoor.example> [2026-11-24 10:12]:"
     r"^[ \t>]*\*\s+.{1,100}<[^>]+@[^>]+>\s+\[[^\]]{4,40}\]:\s*$",
     # "Thu, 26 Jun 2014 14:00:51 +0400 от Alexander L <abc@example.com>:"

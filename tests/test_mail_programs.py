@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from mailbridge.htmltext import html_to_text
 from mailbridge.parse import parse
 from mailbridge.pipeline import filed_text
 from mailbridge.quotes import split_reply
@@ -118,6 +119,17 @@ def test_an_html_only_mail_has_at_most_one_empty_line_between_paragraphs(case) -
     """Outlook's HTML (<p class=MsoNormal> with &nbsp; paragraphs, source wrapped in CRLF)."""
     text = assert_filed(case)
     assert not re.search(r"\n[ \t]*\n[ \t]*\n", text), text
+
+
+def test_html_source_line_breaks_are_spaces_and_empty_paragraphs_one_empty_line() -> None:
+    """Outlook's HTML source is wrapped and in CRLF: a break inside a paragraph is a space,
+    and the &nbsp; paragraphs between paragraphs make one empty line, not a run."""
+    html = (
+        '<p class="MsoNormal">Hierbij de\r\njaaropgave.<o:p></o:p></p>\r\n'
+        '<p class="MsoNormal"><o:p>&nbsp;</o:p></p>\r\n\r\n<p class="MsoNormal">\u200b</p>\r\n'
+        '<p class="MsoNormal">Groet,<br>\r\nAlice</p>'
+    )
+    assert html_to_text(html) == "Hierbij de jaaropgave.\n\nGroet,\nAlice"
 
 
 def test_the_corpus_covers_each_quirk_in_several_programs_and_both_languages() -> None:
@@ -354,3 +366,50 @@ def test_a_calendar_invitation_offered_as_an_alternative_is_filed_beside_the_tex
     assert [(a.filename, a.content_type, a.data) for a in parsed.attachments] == [
         ("invite.ics", "text/calendar", ics)
     ]
+
+
+def test_a_raw_8_bit_filename_in_the_body_charset_is_read_in_it() -> None:
+    body = (
+        b"--B\r\nContent-Type: text/plain; charset=koi8-r\r\n\r\n"
+        + "Счет в приложении.".encode("koi8-r")
+        + b"\r\n--B\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; "
+        + b'filename="'
+        + "Счет.pdf".encode("koi8-r")
+        + b'"\r\n\r\n%PDF-1.4\r\n--B--\r\n'
+    )
+    parsed = parse(mail('multipart/mixed; boundary="B"', body))
+    assert [a.filename for a in parsed.attachments] == ["Счет.pdf"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_staff_read_in_the_mail_record_that_a_signature_was_not_checked(
+    db, store, firm, tmp_path
+) -> None:
+    """The unwrapped S/MIME mail is filed, and the message and its inbound record (the
+    mail status staff see) say the signature was not checked, as the bridge's other notes."""
+    from core import replytokens
+    from core.models import InboundMail, Message
+    from core.replytokens import ReplyTarget
+    from mailbridge.pipeline import Pipeline
+
+    from .conftest import mail_settings
+    from .mails import AUTHSERV, passed
+
+    settings = mail_settings(
+        tmp_path, reply_address="reply+{token}@kantoor.example", mail_authserv_id=AUTHSERV
+    )
+    token = replytokens.make(settings.secret_key, ReplyTarget("a", firm.alice.id, firm.alice_1.id))
+    inner = b"Content-Type: text/plain; charset=utf-8\r\n\r\nHierbij de jaaropgave.\r\n"
+    raw = _opaque_signed(inner).replace(
+        b"To: portaal@kantoor.example",
+        b"To: " + replytokens.address(settings.reply_address, token).encode(),
+    )
+    raw = f"Authentication-Results: {passed('alice@example.nl')}\r\n".encode() + raw
+    result = await Pipeline(db, store, settings).handle(raw)
+    assert (result.outcome, result.reason) == ("stored", None)
+    async with db.read() as s:
+        record = await s.get(InboundMail, result.inbound_id)
+        message = await s.get(Message, result.message_id)
+    note = "signed in an S/MIME wrapper: unwrapped, signature not checked"
+    assert note in record.reason
+    assert message.body == f"Hierbij de jaaropgave.\n\n[{note}]"

@@ -491,6 +491,14 @@ CASES = [
         ["Hierbij de loonstrook.", "Groet,", "Alice", "PS bel me op 06-12345678 als er iets mist"],
         [],
     ),
+    _case(
+        "signature-kept",
+        "thebat",
+        "en",
+        "Thanks for the quick answer\n\nAlice\n06-12345678",
+        ["Thanks for the quick answer", "Alice", "06-12345678"],
+        [],
+    ),
     # Disclaimers at the end, with or without a closing.
     _case(
         "disclaimer",
@@ -565,7 +573,7 @@ CASES = [
         f"{TEXT_NL}\n\nAlice",
         [TEXT_NL, "Alice"],
         ["heeft op 24 november", "geschreven:"],
-        attribution="> Kantoor Test <portaal@kantoor.example> heeft op 24 november 2026 om 10:12 geschreven:",
+        attribution="Kantoor Test <portaal@kantoor.example> heeft op 24 november 2026 om 10:12 geschreven:",
     ),
     _case(
         "attribution",
