@@ -92,7 +92,7 @@ def html_to_text(html: str) -> str:
         parser.close()
     except Exception:  # malformed HTML: keep what was read
         pass
-    text = _INVISIBLE.sub("", "".join(parser.out)).replace("\xa0", " ").replace("\r", "")
+    text = _INVISIBLE.sub("", "".join(parser.out)).replace("\xa0", " ")
     if _CELL in text:
         text = "\n".join(_cells(line) for line in text.split("\n"))
     text = re.sub(r"[ \t]+", " ", text)

@@ -98,6 +98,13 @@ def test_the_attribution_lines_of_less_common_programs_cut_the_quote(case) -> No
     assert_filed(case)
 
 
+def test_a_quoted_header_line_is_part_of_the_quote_not_the_answer() -> None:
+    """A lone "> From: …" in the quote (no header block) is quoted text, so it goes with
+    the rest of the quote above the answer's paragraph."""
+    text = '> From: "Kantoor" <portaal@kantoor.example>\n>\n> Klopt het adres?\n\nJa.'
+    assert split_reply(text)[0] == "> Klopt het adres?\n\nJa."
+
+
 def test_a_client_quoting_a_letter_with_schreef_keeps_it() -> None:
     """ "Mijn werkgever schreef:" above a quote is the client's own sentence, not a mail
     program's attribution: it stays, with the quoted paragraph and the question under it."""
@@ -180,6 +187,7 @@ def test_a_charset_label_that_understates_its_content_is_read_as_its_superset(
         (b"Factuur Zo\xc3\xab \xe2\x82\xac", "iso-8859-1", "Factuur Zoë €"),  # raw UTF-8
         (b"Factuur Zo\xeb \x80", "iso-8859-1", "Factuur Zoë €"),  # raw Windows-1252
         ("Счет".encode("koi8-r"), "koi8-r", "Счет"),  # raw bytes in the body's charset
+        ("Zoë".encode(), "koi8-r", "Zoë"),  # UTF-8 before the body's charset
         (b"=?x-unknown?Q?Zo=EB?=", "utf-8", "Zoë"),  # an encoded word in an unknown charset
     ],
 )
