@@ -33,7 +33,7 @@ _CLOSINGS = (
 )
 # "Met vriendelijke groet / Kind regards," and "Groet, Jan": the name checked in _closing_at.
 _CLOSING = re.compile(
-    rf"^[ \t]*{_CLOSINGS}(?:[ \t]*[/|,-][ \t]*{_CLOSINGS})?[ \t]*[,.!]*"
+    rf"^[ \t*_]*{_CLOSINGS}(?:[ \t]*[/|,-][ \t]*{_CLOSINGS})?[ \t]*[,.!]*[*_]*[,.!]*"
     r"(?P<name>[ \t]+[^\s,.!?:;@\d][^.!?:;@\d]{0,40})?[ \t]*$",
     re.IGNORECASE,
 )
@@ -76,6 +76,8 @@ _DISCLAIMER = re.compile(
     re.IGNORECASE,
 )
 _QUOTED = re.compile(r"^[ \t]*>")
+# Between the parts of a one-line signature.
+_SEPARATOR = re.compile(r"\s+[|·•–-]\s+|\s*\|\s*")
 # Lines no signature holds: a postscript, a question.
 _OWN_WORDS = re.compile(r"^[ \t]*(?:p\.?\s?s\.?\b|n\.?b\.?\b)|.*\?", re.IGNORECASE)
 
@@ -166,16 +168,21 @@ def cut_signature(lines: list[str]) -> list[str]:
     closing = _closing(lines)
     if closing is None:
         return lines
-    rest = closing + 1
+    rest, name = closing + 1, None
     if not _closing_at(lines[closing])[1]:
-        # The name: the first line under the closing, unless it is already the signature's.
+        # The name: the first line under the closing, unless it is already the signature's
+        # ("Alice de Vries | Bakkerij BV | 06-12345678": the name is its first part).
         names = [k for k in range(rest, min(rest + 3, len(lines))) if lines[k].strip()]
         if names and not _STRONG.search(lines[names[0]]):
             rest = names[0] + 1
+        elif names:
+            first = _SEPARATOR.split(lines[names[0]].strip())[0]
+            if first != lines[names[0]].strip() and not _STRONG.search(first):
+                rest, name = names[0], first
     block = [line for line in lines[rest:] if line.strip()]
     if not block:
         return lines
     kinds = [_signature_line(line) for line in block]
     if all(could for could, _ in kinds) and any(must for _, must in kinds):
-        return lines[:rest]
+        return lines[:rest] + ([name] if name else [])
     return lines

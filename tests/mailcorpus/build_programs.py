@@ -463,6 +463,14 @@ CASES = [
         [TEXT_EN, "Regards,", "Alice de Vries"],
         ["1015 CJ", "+31 20 123 45 67"],
     ),
+    _case(
+        "signature",
+        "android",
+        "nl",
+        f"{TEXT_NL}\n\n*Met vriendelijke groet,*\n\nAlice de Vries | Bakkerij Brood B.V. | 06-12345678 | www.bakkerijbrood.example",
+        [TEXT_NL, "Met vriendelijke groet,", "Alice de Vries"],
+        ["Bakkerij Brood B.V.", "06-12345678", "www.bakkerijbrood"],
+    ),
     # When in doubt, keep: a P.S. under the signature keeps the whole block.
     _case(
         "signature-kept",
