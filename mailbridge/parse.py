@@ -398,6 +398,8 @@ def _leaf(part: EmailMessage, found: _Found, parent: str, ctype: str) -> None:
 
 
 _FIELD = re.compile(rb"[!-9;-~]+[ \t]*:")
+# A broken header block has a line or two out of place; more is no header block to mend.
+_MOST_MENDED = 5
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 
 
@@ -413,8 +415,9 @@ def _mended(raw: bytes) -> bytes:
     ):
         return raw
     fields = [n for n, line in enumerate(lines) if _FIELD.match(line)]
-    if not fields:
-        return raw
+    flawed = sum(1 for line in lines if line[:1] not in (b" ", b"\t") and not _FIELD.match(line))
+    if not fields or flawed > _MOST_MENDED:
+        return raw  # not a header block with a flaw or two: left to the parser as it is
     newline = b"\r\n" if b"\r\n" in head or (end and end.group().startswith(b"\r")) else b"\n"
     out: list[bytes] = []
     for n, line in enumerate(lines):
@@ -448,11 +451,9 @@ def _subject(msg: EmailMessage) -> str:
     return " ".join(subject.split()) if "\n" in subject else subject
 
 
-_PGP_SIGNED = re.compile(
-    r"^-----BEGIN PGP SIGNED MESSAGE-----[ \t]*\r?\n(?:[\w-]+:[^\n]*\n)*[ \t]*\r?\n"
-    r"(?P<text>.*?)\r?\n-----BEGIN PGP SIGNATURE-----.*?-----END PGP SIGNATURE-----\s*$",
-    re.MULTILINE | re.DOTALL,
-)
+_PGP_BEGIN = "-----BEGIN PGP SIGNED MESSAGE-----"
+_PGP_SIGNATURE = "-----BEGIN PGP SIGNATURE-----"
+_PGP_END = "-----END PGP SIGNATURE-----"
 _PGP_MESSAGE = re.compile(r"^-----BEGIN PGP MESSAGE-----\s*$", re.MULTILINE)
 
 
@@ -463,13 +464,17 @@ def _pgp_unarmoured(text: str) -> tuple[str, str]:
     text = text.replace("\r\n", "\n")
     if _PGP_MESSAGE.search(text):
         return text, "encrypted (inline PGP)"
-    found = _PGP_SIGNED.search(text)
-    if found is None:
+    begin = text.find(_PGP_BEGIN)
+    if begin < 0 or (begin and text[begin - 1] != "\n"):
         return text, ""
-    signed = re.sub(r"(?m)^- ", "", found.group("text"))
-    return text[: found.start()] + signed + text[
-        found.end() :
-    ], "signed with inline PGP: signature not checked"
+    body = text.find("\n\n", begin)  # after the armour headers ("Hash: SHA256")
+    signature = text.find("\n" + _PGP_SIGNATURE, body) if body >= 0 else -1
+    end = text.find(_PGP_END, signature) if signature >= 0 else -1
+    if end < 0:
+        return text, ""
+    signed = re.sub(r"(?m)^- ", "", text[body + 2 : signature])
+    note = "signed with inline PGP: signature not checked"
+    return text[:begin] + signed + text[end + len(_PGP_END) :], note
 
 
 def parse(raw: bytes) -> ParsedMail:

@@ -54,6 +54,12 @@ _STRONG = re.compile(
 )
 # A line of a signature that says little on its own: a title, a company, a street.
 _SHORT_WORDS = 9
+# Signature blocks and disclaimers are short; what is longer is the client's, and is not
+# searched line by line (a mail of many thousand lines must not stall the bridge).
+_LONGEST_LINE = 200
+_LONGEST_BLOCK = 40
+_LONGEST_DISCLAIMER = 6000
+_MOST_PARAGRAPHS = 8
 _SENTENCE_END = re.compile(r"[.?!]\s*$")
 _ABBREVIATION_END = re.compile(r"\b(?:[A-Za-z]\.){1,3}\s*$|\b(?:ltd|inc|co|corp|jr|sr)\.\s*$", re.I)
 _DISCLAIMER = re.compile(
@@ -89,7 +95,7 @@ def disclaimer(paragraph: str) -> bool:
 
 def _signature_line(line: str) -> tuple[bool, bool]:
     """(could be a signature line, must be one)."""
-    if _OWN_WORDS.match(line):
+    if len(line) > _LONGEST_LINE or _OWN_WORDS.match(line):
         return False, False
     if _STRONG.search(line):
         return True, True
@@ -119,15 +125,17 @@ def _without_disclaimers(lines: list[str]) -> list[str]:
     A disclaimer glued to the signature above it, with no empty line between, begins at
     the first line that is no signature line."""
     end = len(lines)
-    for first, stop in reversed(_paragraphs(lines, 0)):
+    for first, stop in reversed(_paragraphs(lines, 0)[-_MOST_PARAGRAPHS:]):
         if first >= end:
             continue  # the rule above a disclaimer, already left out
-        if not disclaimer("\n".join(lines[first:stop])):
+        paragraph = "\n".join(lines[first:stop])
+        if len(paragraph) > _LONGEST_DISCLAIMER or not disclaimer(paragraph):
             if all(_signature_line(line)[1] for line in lines[first:stop]):
                 continue  # a logo or links under the disclaimer: they go if one is above
             break
+        glued = min(stop, first + _SHORT_WORDS)
         while (
-            first + 1 < stop
+            first + 1 < glued
             and _signature_line(lines[first])[0]
             and not disclaimer(lines[first])
             and disclaimer("\n".join(lines[first + 1 : stop]))
@@ -152,8 +160,9 @@ def _closing_at(line: str) -> tuple[bool, bool]:
 
 
 def _closing(lines: list[str]) -> int | None:
-    """The last closing line among the client's own (unquoted) lines after the last quote."""
-    for i in range(len(lines) - 1, -1, -1):
+    """The last closing line among the client's own (unquoted) lines after the last quote,
+    near enough to the end to have only a signature block under it."""
+    for i in range(len(lines) - 1, max(-1, len(lines) - 2 * _LONGEST_BLOCK - 5), -1):
         if _QUOTED.match(lines[i]):
             return None
         if _closing_at(lines[i])[0]:
@@ -180,7 +189,7 @@ def cut_signature(lines: list[str]) -> list[str]:
             if first != lines[names[0]].strip() and not _STRONG.search(first):
                 rest, name = names[0], first
     block = [line for line in lines[rest:] if line.strip()]
-    if not block:
+    if not block or len(block) > _LONGEST_BLOCK:
         return lines
     kinds = [_signature_line(line) for line in block]
     if all(could for could, _ in kinds) and any(must for _, must in kinds):
