@@ -91,6 +91,36 @@ def test_a_wrapped_attribution_or_header_block_still_cuts_the_quote(case) -> Non
     assert_filed(case)
 
 
+WRAPS = [
+    "On Tue, Nov 24, 2026 at 10:12 AM Kantoor Test <info@kantoor.nl>\nwrote:",
+    "On Tue, Nov 24, 2026 at 10:12 AM Kantoor Test\n<info@kantoor.nl> wrote:",
+    "On Tue, Nov 24, 2026 at 10:12 AM\nKantoor Test <info@kantoor.nl> wrote:",
+    "Op di 24 nov 2026 om 10:12 schreef Kantoor Test\n<info@kantoor.nl>:",
+    "Op di 24 nov 2026 om 10:12 schreef Kantoor Test <info@kantoor.nl>\nhet volgende:",
+    "Op di 24 nov 2026 om 10:12 schreef Kantoor Test <\ninfo@kantoor.nl> het volgende:",
+    "Op di 24 nov 2026 om 10:12 schreef\nKantoor Test <info@kantoor.nl>:",
+    "Op 24 nov. 2026 om 10:12 heeft Kantoor Test <info@kantoor.nl>\nhet volgende geschreven:",
+    "Op 24 nov. 2026 om 10:12 heeft Kantoor Test <info@kantoor.nl> het volgende\ngeschreven:",
+    "Op 24 nov. 2026 om 10:12 heeft Kantoor Test\n<info@kantoor.nl> het volgende geschreven:",
+    "On 24 Nov 2026, at 10:12, Kantoor Test <info@kantoor.nl>\nwrote:",
+    "Op 24-11-2026 om 10:12 schreef\nKantoor Test:",
+    "On 24/11/2026 10:12, Kantoor Test\nwrote:",
+    "Kantoor Test <info@kantoor.nl> heeft op 24 november 2026 om 10:12\ngeschreven:",
+    "On Tuesday, November 24, 2026, 10:12:00 AM GMT+1, Kantoor Test\n<info@kantoor.nl> wrote:",
+    "Op dinsdag 24 november 2026 10:12:00 CET schreef Kantoor Test\n<info@kantoor.nl>:",
+    "Op di 24 nov. 2026 10:12 schreef Kantoor Test <info@kantoor.nl\n> het volgende:",
+    "2026-11-24 10:12 GMT+01:00 Kantoor Test <\ninfo@kantoor.nl>:",
+]
+
+
+@pytest.mark.parametrize("attribution", WRAPS)
+def test_every_attribution_form_is_recognised_wrapped_at_any_point(attribution: str) -> None:
+    """Gmail, Apple Mail, Thunderbird, Yahoo, Open-Xchange and Outlook's attributions,
+    English and Dutch, broken over two lines where each program breaks them."""
+    text = f"Hierbij de stukken.\n\n{attribution}\n\n> Beste klant,\n> Wilt u…?\n> Groet"
+    assert split_reply(text)[0] == "Hierbij de stukken."
+
+
 @pytest.mark.parametrize("case", of("attribution"))
 def test_the_attribution_lines_of_less_common_programs_cut_the_quote(case) -> None:
     """Mutt's "* Naam <adres> [datum]:", Open-Xchange's quoted "Naam <adres> heeft op …
