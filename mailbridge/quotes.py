@@ -480,6 +480,34 @@ def _said(line: str) -> bool:
     return bool(said) and not _RULE_LINE.match(said)
 
 
+# "Zie mijn antwoorden hieronder (in rood)": Outlook's way of answering inline, in the quoted
+# mail itself, which its text version shows unquoted under the header block.
+_ANSWERS_BELOW = re.compile(
+    r"\b(?:antwoord(?:en)?|reactie|opmerkingen|answers?|comments|replies)\b.{0,40}"
+    r"\b(?:hieronder|onder|in\s+de\s+(?:tekst|mail)|tussen\s+de\s+regels|below|inline"
+    r"|in\s+(?:rood|blauw|red|blue))\b"
+    r"|\b(?:zie|see)\s+(?:hieronder|below)\b",
+    re.IGNORECASE,
+)
+
+
+def _answers_below(kept: list[str], lines: list[str], pattern: str) -> list[str]:
+    """When the client says the answers are in the mail below, and that mail stands there
+    unquoted (Outlook), that mail without its header block or attribution, up to its own
+    signature delimiter: cutting it would lose the answers. Else nothing."""
+    cut = next((i for i, c in enumerate(pattern) if c in (EMBEDDED, HEADER)), None)
+    if cut is None or not _ANSWERS_BELOW.search(" ".join(kept[-20:])):
+        return []
+    below = pattern.find(DELIMITER, cut)
+    end = below if below >= 0 else len(pattern)
+    if QUOTE in pattern[cut:end]:
+        return []  # quoted with ">": the answers between the quotes are kept already
+    rest = [lines[i] for i in range(cut, end) if pattern[i] not in (EMBEDDED, HEADER)]
+    while rest and not rest[0].strip():
+        rest.pop(0)
+    return ["", *rest] if any(_said(line) for line in rest) else []
+
+
 def _forwarded_from(lines: list[str], pattern: str) -> int | None:
     """The line where a forwarded mail starts, when the client's own text (and signature)
     above it is all that comes before: no quote, no marker, no header block."""
@@ -525,6 +553,8 @@ def split_reply(
         kept = _quoted_context(kept, kept_pattern)
     if strip_signature:
         kept = cut_signature(kept)
+    if quote_context:
+        kept += _answers_below(kept, lines, pattern)
     if not any(_said(line) for line in kept):
         kept = []  # empty quote marks are not a reply
     reply = "\n\n".join(

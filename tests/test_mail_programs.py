@@ -83,6 +83,15 @@ def test_answers_between_quoted_lines_keep_the_question_above_each(case) -> None
     assert text.index(case["keep"][0]) < text.index(first_answer)
 
 
+@pytest.mark.parametrize("case", of("inline-outlook"))
+def test_answers_typed_into_outlooks_unquoted_mail_below_are_kept(case) -> None:
+    """Outlook quotes without ">": the answers stand in the quoted mail under the header
+    block. When the client says so ("zie mijn antwoorden hieronder", "see my answers
+    below"), that mail stays (without its header block and footer): cut, the answers would
+    be lost."""
+    assert_filed(case)
+
+
 @pytest.mark.parametrize("case", of("wrapped"))
 def test_a_wrapped_attribution_or_header_block_still_cuts_the_quote(case) -> None:
     """Gmail wraps a long "Op … schreef Naam <adres>" so that "het volgende:" stands alone,

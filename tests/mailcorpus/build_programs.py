@@ -248,7 +248,18 @@ def _flowed(text: str) -> str:
 
 def build(n: int, case: Case) -> bytes:
     language, program = case.language, case.program
-    if case.how == "inline":
+    if case.how == "outlook-inline":
+        # Outlook: answers typed into the quoted mail itself, under its header block.
+        intro, *answers = case.reply.split("\n\n")
+        lines = NOTIFICATION[language].split("\n")
+        out = []
+        for line in lines:
+            out.append(line)
+            if line.endswith("?"):
+                out.append(answers.pop(0))
+        body = intro + "\n\n" + HEADER_BLOCK[(program, language)] + "\n\n" + "\n".join(out)
+        attr_text, quote = HEADER_BLOCK[(program, language)].replace("\n", " "), ""
+    elif case.how == "inline":
         attribution = case.attribution or ATTRIBUTION[(program, language)]
         body = _inline(language, case.reply.split("\n\n"), attribution)
         attr_text, quote = attribution, ""
@@ -663,6 +674,37 @@ CASES = [
         ],
         ["Beste Alice de Vries", "U kunt deze mail", "schreef Kantoor Test"],
         how="inline",
+    ),
+    # Outlook's inline answers: in the quoted mail itself, unquoted under the header block.
+    Case(
+        "inline-outlook-outlook-nl",
+        "inline-outlook",
+        "outlook",
+        "nl",
+        "Zie mijn antwoorden hieronder in rood.\n\nALICE: zit in de bijlage.\n\nALICE: nee, geen auto.",
+        [
+            "Zie mijn antwoorden hieronder in rood.",
+            "Wilt u de jaaropgave 2025 sturen?",
+            "ALICE: zit in de bijlage.",
+            "ALICE: nee, geen auto.",
+        ],
+        ["Verzonden:", "Onderwerp:", "automatisch verstuurd"],
+        how="outlook-inline",
+    ),
+    Case(
+        "inline-outlook-owa-en",
+        "inline-outlook",
+        "owa",
+        "en",
+        "Please see my answers below.\n\n[AdV] Attached.\n\n[AdV] No.",
+        [
+            "Please see my answers below.",
+            "Did you have a company car in 2025?",
+            "[AdV] Attached.",
+            "[AdV] No.",
+        ],
+        ["Sent:", "Subject:", "sent automatically"],
+        how="outlook-inline",
     ),
     # Attributions wrapped over two lines, each form, both languages.
     _case(
