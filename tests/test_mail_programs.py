@@ -92,6 +92,18 @@ def test_answers_typed_into_outlooks_unquoted_mail_below_are_kept(case) -> None:
     assert_filed(case)
 
 
+def test_answers_below_between_quotes_are_kept_once() -> None:
+    """ "Zie hieronder" above a quote with ">": the answers between the quotes are kept with
+    their question, once; the rest of the quote goes."""
+    text = (
+        "Zie hieronder.\n\nOp di 24 nov 2026 om 10:12 schreef Kantoor <info@kantoor.nl>:\n"
+        "> Beste Alice,\n>\n> Wilt u de jaaropgave sturen?\nZit in de bijlage.\n> Groet"
+    )
+    assert split_reply(text)[0] == (
+        "Zie hieronder.\n\n> Wilt u de jaaropgave sturen?\nZit in de bijlage."
+    )
+
+
 @pytest.mark.parametrize("case", of("wrapped"))
 def test_a_wrapped_attribution_or_header_block_still_cuts_the_quote(case) -> None:
     """Gmail wraps a long "Op … schreef Naam <adres>" so that "het volgende:" stands alone,
