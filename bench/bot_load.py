@@ -332,11 +332,10 @@ def serve_bot(config: dict) -> None:
         secret_key="bench",
         telegram_token=config["token"],
         telegram_api_url=config["api_url"],
+        # Telegram's one message a second to a chat is its rule, not our cost: a client
+        # answering at once would only measure the limiter's sleep.
+        telegram_per_second=0,
     )
-    # HOOK for the coordinator: the per-chat send limit (bot/ratelimit.py, Telegram's one
-    # message a second to a chat) must be OFF here; it is Telegram's rule, not our cost, and
-    # a client answering at once would only measure the limiter's sleep. Once the limiter is
-    # merged, set its per_second setting to "off" in the Settings above.
     db = Database.connect(url, **engine_kwargs(url))
     store = LocalFileStore(settings.store_dir, limit=settings.upload_limit)
     app = create_bot(settings, db, store)

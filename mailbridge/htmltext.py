@@ -16,6 +16,9 @@ _LINES = {"tr", "li"}
 # Where a table cell starts; cells of a row with text in them are joined with " | " so
 # that "Loon" and "30.000" in two cells do not run together as "Loon30.000".
 _CELL = "\x1f"
+_SOURCE_SPACE = re.compile(r"[ \t\r\n\f]+")
+# Characters that show nothing: a line of only these is an empty line.
+_INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _QUOTE_MARKERS = ("gmail_quote", "divrplyfwdmsg", "appendonsend", "moz-cite-prefix", "yahoo_quoted")
 
 
@@ -66,6 +69,10 @@ class _Text(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if not self.stopped and self.skip_depth == 0:
+            if not self.open["pre"]:
+                # Line breaks in the HTML source are spaces; only <br> and blocks end a line
+                # (Outlook's source, wrapped and in CRLF, otherwise gave runs of empty lines).
+                data = _SOURCE_SPACE.sub(" ", data)
             self.out.append(data.replace(_CELL, ""))
 
     def close(self) -> None:
@@ -85,7 +92,7 @@ def html_to_text(html: str) -> str:
         parser.close()
     except Exception:  # malformed HTML: keep what was read
         pass
-    text = "".join(parser.out).replace("\xa0", " ")
+    text = _INVISIBLE.sub("", "".join(parser.out)).replace("\xa0", " ")
     if _CELL in text:
         text = "\n".join(_cells(line) for line in text.split("\n"))
     text = re.sub(r"[ \t]+", " ", text)

@@ -14,12 +14,14 @@ import email
 import email.policy
 import mimetypes
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from email import errors
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.utils import getaddresses
 from functools import cached_property
 
+from . import charsets, cms
 from .htmltext import html_to_text
 
 DOSSIER_IN_SUBJECT = re.compile(r"\[\s*([A-Za-z0-9][A-Za-z0-9._/-]{0,62})\s*\]")
@@ -34,10 +36,6 @@ MAX_THREAD_IDS = 100
 # C0 controls but tab, newline and carriage return, and DEL: NUL cannot be stored in a
 # PostgreSQL text column at all, and none of them mean anything in a message.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# Labels that senders put on text in whatever single-byte Western encoding they had: as in
-# the WHATWG Encoding Standard, read as windows-1252 (its € and curly quotes sit where
-# latin-1 has invisible C1 controls), after UTF-8, which such text is often really in.
-_WESTERN = {"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252"}
 _SIGNATURES = {
     "application/pkcs7-signature",
     "application/x-pkcs7-signature",
@@ -71,6 +69,8 @@ class ParsedMail:
     html_text: str | None = None
     # Why the content cannot be read (encrypted, or signed in an opaque wrapper); None if it can.
     sealed: str | None = None
+    # What staff should know about how the text was read (an unwrapped signature, say).
+    notes: list[str] = field(default_factory=list)
     # The policy parses a header anew on every access; the pipeline's rules ask for the same
     # few many times.
     _seen: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -171,15 +171,16 @@ def _quoted_printable(encoded: bytes) -> bytes:
     return binascii.a2b_qp(b"\n".join(lines))
 
 
-def _decode(data: bytes, charset: str | None) -> str:
-    label = (charset or "us-ascii").strip().lower()
-    tries = ["utf-8", "cp1252"] if label in _WESTERN else [label, "utf-8", "cp1252"]
-    for candidate in tries:
-        try:
-            return data.decode(candidate)
-        except (LookupError, UnicodeError):
-            continue
-    return data.decode("cp1252", errors="replace")
+# Lines a mail program writes as lines of their own, though they may end in a space:
+# "----- Original Message ----- " (Windows Live Mail, Outlook Express), "________________ ",
+# and a header line of a quoted mail ("From: X " above "Sent: …"). Joined to the next line
+# the separator and the header block under it would no longer be seen.
+_STANDS_ALONE = re.compile(
+    r"^[ \t]*(?:[-_=*~]{2,}.*[-_=*~]{2,}|[-_=*~]{5,}"
+    r"|\*?(?:from|to|cc|sent|date|subject|van|aan|verzonden|datum|onderwerp|von|an|gesendet"
+    r"|betreff)\*?:[ \t].*)[ \t]*$",
+    re.IGNORECASE,
+)
 
 
 def _unflow(text: str, *, delsp: bool) -> str:
@@ -193,7 +194,7 @@ def _unflow(text: str, *, delsp: bool) -> str:
         content = line[depth:]
         if content.startswith(" "):
             content = content[1:]  # space-stuffing
-        flowed = content.endswith(" ") and content != "-- "
+        flowed = content.endswith(" ") and content != "-- " and not _STANDS_ALONE.match(content)
         if flowed and delsp:
             content = content[:-1]
         if joining and out and out[-1][0] == depth:
@@ -205,17 +206,46 @@ def _unflow(text: str, *, delsp: bool) -> str:
 
 
 def _text(part: EmailMessage) -> str:
-    text = clean(_decode(_payload(part), part.get_content_charset()))
+    text = clean(charsets.decode(_payload(part), part.get_content_charset()))
     if part.get_content_subtype() == "plain" and part.get_param("format", "").lower() == "flowed":
         text = _unflow(text, delsp=part.get_param("delsp", "").lower() == "yes")
     return text
 
 
-def _filename(part: EmailMessage) -> str | None:
+def _filename(part: EmailMessage, charset: Callable[[], str | None] = lambda: None) -> str | None:
     try:
-        return part.get_filename()
+        name = part.get_filename()
     except Exception:
-        return None
+        name = "\ufffd"
+    if name is None or "\ufffd" not in name:
+        return name
+    return _filename_again(part, charset)
+
+
+def _filename_again(part: EmailMessage, body_charset: Callable[[], str | None]) -> str | None:
+    """The filename that the policy could only give with U+FFFD in it, read from the raw
+    header: raw 8-bit bytes (UTF-8, else the mail's body charset, else
+    Windows-1252), or an encoded word or RFC 2231 value in a charset it does not know."""
+    charset = body_charset()
+    legacy = Message(policy=email.policy.compat32)
+    for name, value in part.raw_items():
+        if name.lower() in ("content-disposition", "content-type"):
+            legacy[name] = charsets.raw_header(value, charset)
+    for param, where in (("filename", "content-disposition"), ("name", "content-type")):
+        try:
+            value = legacy.get_param(param, header=where)
+        except Exception:
+            continue
+        if isinstance(value, tuple):  # RFC 2231: (charset, language, text as latin-1)
+            charset, _, text = value
+            try:
+                data = text.encode("latin-1")
+            except UnicodeEncodeError:
+                return clean(text)
+            return clean(charsets.decode(data, charset))
+        if isinstance(value, str) and value:
+            return clean(charsets.encoded_words(value, charset))
+    return None
 
 
 def _named(ctype: str, base: str = "file") -> str:
@@ -268,11 +298,18 @@ class _Found:
     # Images the HTML shows from multipart/related: logos, pasted pictures.
     decorations: list[Attachment] = field(default_factory=list)
     sealed: str | None = None
+    notes: list[str] = field(default_factory=list)
+    # The whole mail, whose text's charset reads raw 8-bit bytes in a filename.
+    root: EmailMessage | None = None
+
+    def body_charset(self) -> str | None:
+        return _text_charset(self.root) if self.root is not None else None
 
     def take(self, other: _Found) -> None:
         self.files += other.files
         self.decorations += other.decorations
         self.sealed = self.sealed or other.sealed
+        self.notes += other.notes
 
 
 def _walk(part: EmailMessage, found: _Found, parent: str = "") -> None:
@@ -303,12 +340,16 @@ def _alternatives(children: list[EmailMessage], found: _Found) -> None:
     the files any of them carries (Apple nests its pictures in the HTML version)."""
     versions = []
     for child in children:
-        version = _Found()
+        version = _Found(root=found.root)
         if child.get_content_maintype() == "multipart":
             _walk(child, version, "multipart/alternative")
         elif child.get_content_subtype() in ("plain", "html") or child.is_attachment():
             _leaf(child, version, "multipart/alternative", child.get_content_type())
-        # other renderings (text/calendar beside its text, say) are left out
+        elif child.get_content_type() == "text/calendar":
+            # An invitation beside its text: staff get the text, and the .ics to open.
+            name = _filename(child, found.body_charset) or "invite.ics"
+            version.files.append(Attachment(name, "text/calendar", _payload(child)))
+        # other renderings are left out
         versions.append(version)
         found.take(version)
     found.plain += next((v.plain for v in versions if "".join(v.plain).strip()), [])
@@ -316,13 +357,20 @@ def _alternatives(children: list[EmailMessage], found: _Found) -> None:
 
 
 def _leaf(part: EmailMessage, found: _Found, parent: str, ctype: str) -> None:
-    filename = _filename(part)
+    filename = _filename(part, found.body_charset)
     attached = part.is_attachment() or bool(filename)
     if ctype in ("text/plain", "text/html") and not attached:
         (found.plain if ctype == "text/plain" else found.html).append(_text(part))
         return
     if ctype in _SMIME:
         kind = (part.get_param("smime-type") or "").lower()
+        if kind != "enveloped-data" and parent not in _SMIME:  # one wrapper deep, no more
+            content = cms.signed_content(_payload(part))
+            if content is not None:
+                inner: EmailMessage = email.message_from_bytes(content, policy=email.policy.default)  # type: ignore[assignment]
+                found.notes.append("signed in an S/MIME wrapper: unwrapped, signature not checked")
+                _walk(inner, found, ctype)
+                return
         found.sealed = (
             "signed in an S/MIME wrapper (smime.p7m)"
             if kind == "signed-data"
@@ -349,10 +397,91 @@ def _leaf(part: EmailMessage, found: _Found, parent: str, ctype: str) -> None:
     (found.decorations if inline else found.files).append(attachment)
 
 
+_FIELD = re.compile(rb"[!-9;-~]+[ \t]*:")
+# A broken header block has a line or two out of place; more is no header block to mend.
+_MOST_MENDED = 5
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+
+
+def _mended(raw: bytes) -> bytes:
+    """``raw`` with its header block mended: a stray line before the first header goes, and
+    a wrapped line that lost its indent is folded back into the header above, instead of
+    ending the headers there and pushing the rest (the subject, the sender) into the body."""
+    end = _HEAD_END.search(raw)
+    head = raw[: end.start()] if end else raw
+    lines = [line.rstrip(b"\r") for line in head.split(b"\n")]
+    if all(_FIELD.match(line) or line[:1] in (b" ", b"\t") for line in lines[1:]) and (
+        _FIELD.match(lines[0]) or lines[0].startswith(b"From ")
+    ):
+        return raw
+    fields = [n for n, line in enumerate(lines) if _FIELD.match(line)]
+    flawed = sum(1 for line in lines if line[:1] not in (b" ", b"\t") and not _FIELD.match(line))
+    if not fields or flawed > _MOST_MENDED:
+        return raw  # not a header block with a flaw or two: left to the parser as it is
+    newline = b"\r\n" if b"\r\n" in head or (end and end.group().startswith(b"\r")) else b"\n"
+    out: list[bytes] = []
+    for n, line in enumerate(lines):
+        if _FIELD.match(line) or (out and line[:1] in (b" ", b"\t")):
+            out.append(line)
+        elif out and n > fields[-1]:
+            # No header after it: the body, which the sender began without an empty line.
+            return newline.join([*out, b"", *lines[n:]]) + (raw[end.start() :] if end else b"")
+        elif out:
+            out.append(b" " + line)
+        elif n == 0 and line.startswith(b"From "):
+            out.append(line)  # an mbox separator, which the parser knows
+    return newline.join(out) + (raw[end.start() :] if end else newline * 2)
+
+
+def _text_charset(msg: EmailMessage) -> str | None:
+    for part in msg.walk():
+        if part.get_content_maintype() == "text" and part.get_content_charset():
+            return part.get_content_charset()
+    return None
+
+
+def _subject(msg: EmailMessage) -> str:
+    """The subject, also when the policy could only give it with U+FFFD in it: raw 8-bit
+    bytes (read as UTF-8, else the body's charset, else Windows-1252) or an encoded word in
+    a charset it does not know."""
+    subject = header(msg, "Subject")
+    if "\ufffd" in subject:
+        raw = next((v for k, v in msg.raw_items() if k.lower() == "subject"), "")
+        subject = clean(charsets.encoded_words(raw, _text_charset(msg))).strip()
+    return " ".join(subject.split()) if "\n" in subject else subject
+
+
+_PGP_BEGIN = "-----BEGIN PGP SIGNED MESSAGE-----"
+_PGP_SIGNATURE = "-----BEGIN PGP SIGNATURE-----"
+_PGP_END = "-----END PGP SIGNATURE-----"
+_PGP_MESSAGE = re.compile(r"^-----BEGIN PGP MESSAGE-----\s*$", re.MULTILINE)
+
+
+def _pgp_unarmoured(text: str) -> tuple[str, str]:
+    """(the text, what staff should know) for text with inline PGP armour: a clear-signed
+    text without its armour and signature (dash-escaped lines restored, the signature not
+    checked); an inline-encrypted one cannot be read."""
+    text = text.replace("\r\n", "\n")
+    if _PGP_MESSAGE.search(text):
+        return text, "encrypted (inline PGP)"
+    begin = text.find(_PGP_BEGIN)
+    if begin < 0 or (begin and text[begin - 1] != "\n"):
+        return text, ""
+    body = text.find("\n\n", begin)  # after the armour headers ("Hash: SHA256")
+    signature = text.find("\n" + _PGP_SIGNATURE, body) if body >= 0 else -1
+    end = text.find(_PGP_END, signature) if signature >= 0 else -1
+    if end < 0:
+        return text, ""
+    signed = re.sub(r"(?m)^- ", "", text[body + 2 : signature])
+    note = "signed with inline PGP: signature not checked"
+    return text[:begin] + signed + text[end + len(_PGP_END) :], note
+
+
 def parse(raw: bytes) -> ParsedMail:
+    raw = _mended(raw)
     msg: EmailMessage = email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[assignment]
     senders = _addresses(msg, "From")
-    found = _Found()
+    found = _Found(root=msg)
     try:
         _walk(msg, found)
     except Exception:  # whatever the walk stumbled on: the text, if it is text
@@ -360,6 +489,10 @@ def parse(raw: bytes) -> ParsedMail:
         if msg.get_content_maintype() == "text":
             found.plain.append(_text(msg))
     text = "\n\n".join(t.strip("\n") for t in found.plain) if found.plain else None
+    if text and "-----BEGIN PGP" in text:
+        text, pgp = _pgp_unarmoured(text)
+        found.sealed = found.sealed or (pgp if pgp.startswith("encrypted") else None)
+        found.notes += [pgp] if pgp and not pgp.startswith("encrypted") else []
     html = "\n".join(found.html) if found.html else None
     html_text = html_to_text(html) if html and not (text or "").strip() else None
     if not found.files and not (text or "").strip() and not (html_text or "").strip():
@@ -370,7 +503,7 @@ def parse(raw: bytes) -> ParsedMail:
         msg=msg,
         senders=senders,
         recipients=_addresses(msg, "To", "Cc", "Delivered-To", "X-Original-To"),
-        subject=header(msg, "Subject"),
+        subject=_subject(msg),
         message_id=_message_id(msg),
         in_reply_to=_thread_ids(msg),
         text=text,
@@ -378,4 +511,5 @@ def parse(raw: bytes) -> ParsedMail:
         html_text=html_text,
         attachments=found.files + found.decorations,
         sealed=found.sealed,
+        notes=found.notes,
     )

@@ -139,6 +139,7 @@ async def parse_mail(p: Pipeline, m: Incoming) -> None:
     if m.parsing is None:
         m.parsing = p.start_reading(m.raw)
     m.mail = await m.parsing
+    m.notes += m.mail.notes
     if not m.mail.sender:
         raise Stop(QUARANTINED, "no sender address")
     senders = sorted({a.lower() for a in m.mail.senders})
@@ -283,13 +284,20 @@ async def readable(p: Pipeline, m: Incoming) -> None:
         raise Stop(QUARANTINED, f"the mail is {mail.sealed} and cannot be read")
 
 
-async def body(p: Pipeline, m: Incoming) -> None:
-    mail = m.mail
-    assert mail is not None
+def filed_text(mail: ParsedMail) -> str:
+    """What of the mail's text goes into the dossier: the client's own words, without the
+    quoted mail, the signature block and the disclaimer."""
     # A mail that brings files and, besides them, only the quoted notification and a
     # signature ("Verstuurd vanaf mijn iPhone") has no text of its own.
     with_files = any(not a.inline for a in mail.attachments)
     reply, _quoted = split_reply(mail.body_text, keep_all_if_empty=not with_files)
+    return reply
+
+
+async def body(p: Pipeline, m: Incoming) -> None:
+    mail = m.mail
+    assert mail is not None
+    reply = filed_text(mail)
     if not reply.strip():
         reply = "(no text)"
     if len(reply) > MAX_BODY_LENGTH:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 
+from .signatures import cut_signature
+
 EMPTY, DELIMITER, SIGNATURE, EMBEDDED, HEADER, QUOTE, TEXT = "e", "d", "s", "b", "h", "q", "t"
 # Classes that only live while classifying, resolved from the lines around them:
 # a line of dashes, stars, underscores… (a delimiter when the mail's own text is over, else
@@ -85,6 +87,14 @@ _WROTE = [
     r"^[ \t>]*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\s+\d{1,2}:\d{2}.{0,100}$",
     r"^[ \t>]*\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\s*,?\s*\d{1,2}:\d{2}.{0,200}"
     r"<[^>]+@[^>]+>.{0,20}:?\s*$",
+    # Open-Xchange and Thunderbird's newer Dutch: "Kantoor <a@b> heeft op 24 november 2026
+    # om 10:12 geschreven:", "Kantoor schreef op 24-11-2026 om 10:12:", and The Bat!'s "U
+    # schreef op …:"; always with a time.
+    r"^[ \t>]*.{1,200}?\b(?:heeft|hat)\s+(?:op|am)\s.{1,120}?\d{1,2}[:.]\d{2}.{0,40}?"
+    r"\b(?:geschreven|geschrieben)\s*:\s*$",
+    r"^[ \t>]*.{1,120}?\b(?:schreef|schrieb)\s+(?:op|am)\s.{1,120}?\d{1,2}[:.]\d{2}.{0,30}:\s*$",
+    # Mutt's other attribution: "* Kantoor Test <portaal@kantoor.example> [2026-11-24 10:12]:"
+    r"^[ \t>]*\*\s+.{1,100}<[^>]+@[^>]+>\s+\[[^\]]{4,40}\]:\s*$",
     # "Thu, 26 Jun 2014 14:00:51 +0400 от Alexander L <abc@example.com>:"
     r"^[ \t>]*.{0,100}\d{1,2}:\d{2}.{0,120}<[^>]+@[^>]+>\s*:\s*$",
     # Separators of original mail
@@ -201,9 +211,12 @@ def _header_blocks(lines: list[str], classes: list[str]) -> None:
         valid = senders >= 1 and others >= 2
         for k in range(i, end + 1):
             if valid:
-                classes[k] = HEADER
+                # A value wrapped onto a line of its own ("Subject: … that" / "spans two
+                # lines") is the header's too.
+                if classes[k] == HEADER or classes[k] == TEXT and classes[k - 1] == HEADER:
+                    classes[k] = HEADER
             elif classes[k] == HEADER:
-                classes[k] = TEXT
+                classes[k] = QUOTE if _QUOTE.match(lines[k]) else TEXT
         i = end + 1
 
 
@@ -262,6 +275,12 @@ _MARKER_END = re.compile(
     r"|skrev|написал|пише)\s*$",
     re.IGNORECASE,
 )
+# The end of a marker that stands alone on the next line, the rest a marker by itself.
+_MARKER_TAIL = re.compile(
+    r"^[ \t>]*(?:het\s+volgende(?:\s+geschreven)?|volgende\s+geschreven|geschreven|wrote"
+    r"|schreef|folgendes(?:\s+geschrieben)?|geschrieben|a\s+écrit)\s*:\s*$",
+    re.IGNORECASE,
+)
 _QUOTE_PREFIX = re.compile(r"^[ \t]*((?:>[ \t]*)*)")
 
 
@@ -301,9 +320,13 @@ def _wrapped_marker(lines: list[str], i: int, markers: _Markers) -> int:
         return 0
     open_address = first.rfind("<") > first.rfind(">")
     starts = _MARKER_START.match(first)
-    if not (starts or open_address or _MARKER_WORD.search(first)):
+    tail_next = i + 1 < len(lines) and bool(_MARKER_TAIL.match(lines[i + 1]))
+    if not (starts or open_address or tail_next or _MARKER_WORD.search(first)):
         return 0
     window = lines[i : i + 5]
+    if len(window) > 1 and _MARKER_TAIL.match(window[1]) and markers[first] == EMBEDDED:
+        # Gmail's Dutch "Op … schreef Naam <adres>" / "het volgende:": whole without its tail.
+        return 2
     if open_address and len(window) > 1 and ">" in window[1] and markers[first] == EMBEDDED:
         # "2016-10-24 15:36 GMT+02:00 Foo bar <" / "info@foo.bar>:"
         return 2 if markers[_glue(window[:2])] == EMBEDDED else 0
@@ -408,7 +431,7 @@ def _trim(lines: list[str], pattern: str) -> tuple[list[str], str]:
     keep = [i for i, c in enumerate(pattern) if c != EMBEDDED]
     lines, pattern = [lines[i] for i in keep], "".join(pattern[i] for i in keep)
     # Outlook's header blocks (three lines or more, see _header_blocks) after the text.
-    found = re.search(r"t[eq]*h{3,}", pattern)
+    found = re.search(r"t[eq]*h(?:e?h){2,}", pattern)
     if found:
         end = found.start() + 1
         lines, pattern = lines[:end], pattern[:end]
@@ -417,6 +440,72 @@ def _trim(lines: list[str], pattern: str) -> tuple[list[str], str]:
         end = len(pattern.rstrip(EMPTY + QUOTE))
         lines, pattern = lines[:end], pattern[:end]
     return lines, pattern
+
+
+def _quoted_context(lines: list[str], pattern: str) -> list[str]:
+    """Answers between quoted lines, each under the quoted paragraph right above it (kept as
+    a quote, for context); the rest of the quoted mail (the notification's greeting, its
+    other paragraphs, links and closing) goes. One pass over the lines."""
+    if QUOTE not in pattern or TEXT not in pattern:
+        return lines
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        if pattern[i] != QUOTE:
+            out.append(lines[i])
+            i += 1
+            continue
+        j = i
+        while j < n and pattern[j] in (QUOTE, EMPTY):
+            j += 1
+        if j == n:  # quotes at the very end: _trim has kept them for a reason
+            out += lines[i:j]
+            break
+        said = [k for k in range(i, j) if pattern[k] == QUOTE and _said(lines[k])]
+        if said:
+            start = end = said[-1]
+            while start > i and pattern[start - 1] == QUOTE and _said(lines[start - 1]):
+                start -= 1
+            if out and out[-1].strip():
+                out.append("")
+            out += lines[start : end + 1]
+            out += [""] if end + 1 < j else []
+        i = j
+    return out
+
+
+def _said(line: str) -> bool:
+    """A quoted line with words in it: not an empty ">" nor a rule ("> -----")."""
+    said = line.lstrip(" \t>").strip()
+    return bool(said) and not _RULE_LINE.match(said)
+
+
+# "Zie mijn antwoorden hieronder (in rood)": Outlook's way of answering inline, in the quoted
+# mail itself, which its text version shows unquoted under the header block.
+_ANSWERS_BELOW = re.compile(
+    r"\b(?:antwoord(?:en)?|reactie|opmerkingen|answers?|comments|replies)\b.{0,40}"
+    r"\b(?:hieronder|onder|in\s+de\s+(?:tekst|mail)|tussen\s+de\s+regels|below|inline"
+    r"|in\s+(?:rood|blauw|red|blue))\b"
+    r"|\b(?:zie|see)\s+(?:hieronder|below)\b",
+    re.IGNORECASE,
+)
+
+
+def _answers_below(kept: list[str], lines: list[str], pattern: str) -> list[str]:
+    """When the client says the answers are in the mail below, and that mail stands there
+    unquoted (Outlook), that mail without its header block or attribution, up to its own
+    signature delimiter: cutting it would lose the answers. Else nothing."""
+    cut = next((i for i, c in enumerate(pattern) if c in (EMBEDDED, HEADER)), None)
+    if cut is None or not _ANSWERS_BELOW.search(" ".join(kept[-20:])):
+        return []
+    below = pattern.find(DELIMITER, cut)
+    end = below if below >= 0 else len(pattern)
+    if QUOTE in pattern[cut:end]:
+        return []  # quoted with ">": the answers between the quotes are kept already
+    rest = [lines[i] for i in range(cut, end) if pattern[i] not in (EMBEDDED, HEADER)]
+    while rest and not rest[0].strip():
+        rest.pop(0)
+    return ["", *rest] if any(_said(line) for line in rest) else []
 
 
 def _forwarded_from(lines: list[str], pattern: str) -> int | None:
@@ -429,13 +518,22 @@ def _forwarded_from(lines: list[str], pattern: str) -> int | None:
 
 
 def split_reply(
-    text: str, *, strip_signature: bool = True, keep_all_if_empty: bool = True
+    text: str,
+    *,
+    strip_signature: bool = True,
+    keep_all_if_empty: bool = True,
+    keep_forwards: bool = True,
+    quote_context: bool = True,
 ) -> tuple[str, str]:
-    """(the reply, what was cut off) for a plain-text mail body. ``strip_signature=False``
-    keeps signatures (to compare with tools that only cut quotes). When nothing but quotes
+    """(the reply, what was cut off) for a plain-text mail body. When nothing but quotes
     and a signature is left, the whole text is the reply, unless ``keep_all_if_empty`` is
     False (the mail's files are the answer then, and the reply is empty). A forwarded mail
-    under the client's text is part of the reply: the client sends it to us."""
+    under the client's text is part of the reply: the client sends it to us. Answers between
+    quoted lines keep the quoted paragraph right above each, and no more of the quote.
+
+    ``strip_signature``, ``keep_forwards`` and ``quote_context`` set to False turn those
+    choices off, to compare like with like with tools that only cut quotes, cut forwards
+    and keep all quoted text between answers (tests/test_corpora.py)."""
     if not text or not text.strip():
         return "", ""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -443,18 +541,28 @@ def split_reply(
     lines = _join_wrapped_markers(text.split("\n"), markers)
     text = "\n".join(lines)
     pattern = "".join(_classify_all(lines, markers))
-    forwarded = _forwarded_from(lines, pattern)
+    forwarded = _forwarded_from(lines, pattern) if keep_forwards else None
     if forwarded is not None:
         lines, pattern, forward = lines[:forwarded], pattern[:forwarded], lines[forwarded:]
     else:
         forward = []
     if not strip_signature:
         pattern = pattern.replace(SIGNATURE, TEXT).replace(DELIMITER, TEXT)
-    kept, _ = _trim(lines, pattern)
+    kept, kept_pattern = _trim(lines, pattern)
+    if quote_context:
+        kept = _quoted_context(kept, kept_pattern)
+    if strip_signature:
+        kept = cut_signature(kept)
+    if quote_context:
+        kept += _answers_below(kept, lines, pattern)
+    if not any(_said(line) for line in kept):
+        kept = []  # empty quote marks are not a reply
     reply = "\n\n".join(
         part for part in ("\n".join(kept).strip(), "\n".join(forward).strip()) if part
     )
     if not reply:
+        if not any(c != EMBEDDED and _said(line) for line, c in zip(lines, pattern, strict=True)):
+            return "", text.strip()  # only "wrote:" lines and empty quote marks: nothing said
         # Nothing but quoted text: keep everything rather than nothing (an answer may
         # have been typed between the quoted lines), unless the mail's files are the answer.
         return (text.strip(), "") if keep_all_if_empty else ("", text.strip())

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import pytest
 
-from mailbridge import htmltext, quotes
+from mailbridge import charsets, htmltext, parse, quotes, signatures
 from mailbridge.htmltext import html_to_text
 from mailbridge.quotes import split_reply
 
@@ -25,7 +25,8 @@ N = 400
 # Linear work doubles (a little less, for the fixed part); quadratic work quadruples.
 GROWTH = 2.25
 HTML_MODULES = (html.parser, _markupbase, htmltext)
-QUOTE_MODULES = (quotes,)
+QUOTE_MODULES = (quotes, signatures)
+PARSE_MODULES = (parse, charsets)
 
 MARKER = "On Mon, 1 Jan 2026 Kantoor <k@kantoor.example> wrote:"
 
@@ -47,6 +48,28 @@ QUOTE_INPUTS: dict[str, Callable[[int], list[str]]] = {
     "quote lines before the text": lambda n: ["> q"] * n + ["Akkoord."],
     "header-like lines": lambda n: ["Akkoord."] + ["Van: iemand", "Aan: x"] * n,
     "wrapped markers": lambda n: ["Akkoord.", ""] + ["On Mon, 1 Jan 2026 Kantoor", "wrote:"] * n,
+    "signature lines under a closing": lambda n: (
+        ["Akkoord.", "", "Groet,", "Alice"] + ["T 020 123 45 67"] * n
+    ),
+    "disclaimer paragraphs": lambda n: ["Akkoord.", ""] + ["Denk aan het milieu.", ""] * n,
+    "disclaimer glued to many lines": lambda n: (
+        ["Akkoord.", "", "Groet,"]
+        + ["Alice"] * n
+        + ["Dit e-mailbericht is uitsluitend bestemd voor de geadresseerde."]
+    ),
+    "answers between quotes": lambda n: ["> Vraag?", "Antwoord."] * n,
+}
+
+PARSE_INPUTS: dict[str, Callable[[int], bytes]] = {
+    "PGP signature lines": lambda n: (
+        b"From: a@b.example\r\n\r\n-----BEGIN PGP SIGNED MESSAGE"
+        + b"-----\r\nHash: SHA256\r\n\r\nAkkoord.\r\n"
+        + b"-----BEGIN PGP SIGNATURE-----\r\n" * n
+    ),
+    "header lines to mend": lambda n: b"From: a@b.example\r\n" + b"x-no-colon\r\n" * n + b"\r\nA",
+    "raw 8-bit subject": lambda n: (
+        b"From: a@b.example\r\nSubject: " + b"Zo\xeb " * n + b"\r\n\r\nA"
+    ),
 }
 
 
@@ -66,6 +89,11 @@ def test_the_quote_cutters_work_grows_linearly(monkeypatch, shape: str) -> None:
     assert_linear(
         monkeypatch, QUOTE_MODULES, QUOTE_INPUTS[shape], lambda lines: split_reply("\n".join(lines))
     )
+
+
+@pytest.mark.parametrize("shape", PARSE_INPUTS)
+def test_reading_a_mail_works_linearly(monkeypatch, shape: str) -> None:
+    assert_linear(monkeypatch, PARSE_MODULES, PARSE_INPUTS[shape], parse.parse)
 
 
 def rescan(text: str) -> None:

@@ -273,3 +273,38 @@ async def test_discarded_mail_is_kept_for_the_audit_and_not_listed_again(
     assert (await staff_web.post(f"/staff/quarantine/{inbound_id}/discard")).status == 400
     assert (await staff_web.post(f"/staff/quarantine/{inbound_id}/file")).status == 400
     assert await incoming(db) == []
+
+
+async def test_staff_can_show_the_original_of_a_filed_mail_and_a_client_cannot(
+    staff_web: Browser, aiohttp_client, db: Database, store: LocalFileStore, settings, firm: Firm
+) -> None:
+    """The filed text is the client's words as the bridge cut them; the mail as it came in
+    stays one click away for staff, so a cut that went wrong loses nothing."""
+    from web.app import create_app
+
+    quoted = "Op di 24 nov 2026 om 10:12 schreef Kantoor <portaal@kantoor.example>:\n> Vraag?"
+    raw = reply_mail(
+        sender="alice@example.nl",
+        to="portaal@kantoor.example",
+        subject="Re: [2026-0001] Uw aangifte",
+        text="Hierbij.\n\nMet vriendelijke groet,\nAlice\nT 06-12345678",
+        quoted=quoted,
+    )
+    result = await Pipeline(db, store, settings).handle(raw)
+    assert result.outcome == "stored"
+    [message] = await incoming(db)
+    assert message.body == "Hierbij.\n\nMet vriendelijke groet,\nAlice"
+
+    await logged_in(staff_web, db, firm.staff)
+    await staff_web.get(f"/messages/{message.id}")
+    assert f'href="/messages/{message.id}/original"' in staff_web.last_html
+    shown = await staff_web.get(f"/messages/{message.id}/original")
+    assert shown.status == 200
+    assert shown.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert await shown.read() == raw  # signature and quote included, as it came
+
+    client = Browser(await aiohttp_client(create_app(settings, db, store)))
+    await logged_in(client, db, firm.alice)
+    await client.get(f"/messages/{message.id}")
+    assert "Hierbij." in client.last_html and "/original" not in client.last_html
+    assert (await client.get(f"/messages/{message.id}/original")).status == 404

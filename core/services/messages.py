@@ -217,13 +217,38 @@ class MessageThread:
     message: Message
     parent: Message | None
     sender: str | None = None  # as on MessageRow: the address a mail came from
+    # Staff may open the mail as it came in (its original is kept): the filed text is the
+    # client's words as the bridge cut them, and a cut that went wrong loses nothing.
+    original: bool = False
+
+
+@dataclass
+class OriginalMail:
+    filename: str
+    storage_key: str
+
+
+async def original_mail(session: AsyncSession, actor: Actor, message_id: int) -> OriginalMail:
+    """The raw mail a message was filed from, for staff of its dossier."""
+    found = (
+        await session.execute(
+            select(Dossier, InboundMail.raw_storage_key)
+            .join(Message, Message.dossier_id == Dossier.id)
+            .join(InboundMail, InboundMail.message_id == Message.id)
+            .where(Message.id == message_id, access.visible_dossiers(actor))
+        )
+    ).first()
+    if found is None or not found[1] or not access.can_manage_dossier(actor, found[0]):
+        raise NotFound("This message was not found.")
+    audit.record(session, actor, "mail.original", dossier_id=found[0].id, message_id=message_id)
+    return OriginalMail(f"message-{message_id}.eml", found[1])
 
 
 async def read_message(session: AsyncSession, actor: Actor, message_id: int) -> MessageThread:
     """Open a message (marking it read for this user), with the message it answers."""
     found = (
         await session.execute(
-            select(Message, InboundMail.sender)
+            select(Message, InboundMail.sender, InboundMail.raw_storage_key, Dossier)
             .join(Dossier, Dossier.id == Message.dossier_id)
             .outerjoin(InboundMail, InboundMail.message_id == Message.id)
             .where(Message.id == message_id, access.visible_dossiers(actor))
@@ -232,7 +257,8 @@ async def read_message(session: AsyncSession, actor: Actor, message_id: int) -> 
     ).first()
     if found is None:
         raise NotFound("This message was not found.")
-    message, sender = found
+    message, sender, raw_key, dossier = found
+    original = bool(raw_key) and access.can_manage_dossier(actor, dossier)
     if actor.account_id is not None:
         first = await session.scalar(
             dialect_insert(session, MessageRead)
@@ -245,4 +271,4 @@ async def read_message(session: AsyncSession, actor: Actor, message_id: int) -> 
                 session, actor, "message.read", dossier_id=message.dossier_id, subject=message
             )
     parent = await _load(session, message.parent_id) if message.parent_id else None
-    return MessageThread(message=message, parent=parent, sender=sender)
+    return MessageThread(message=message, parent=parent, sender=sender, original=original)

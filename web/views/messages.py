@@ -29,6 +29,30 @@ async def read(request: web.Request) -> web.StreamResponse:
     return page(request, "message.html", {"thread": thread, "view": view})
 
 
+@routes.get("/messages/{id:\\d+}/original")
+@login_required
+async def original(request: web.Request) -> web.StreamResponse:
+    """The mail as it came in, for staff: shown as text, never rendered (its HTML could
+    run), so a cut of the filed text that went wrong can be checked against it."""
+    store = request.app[STORE]
+    async with request.app[DB].begin() as s:
+        found = await messages.original_mail(s, actor(request), path_id(request))
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/plain; charset=utf-8",
+            "Content-Disposition": f'inline; filename="{found.filename}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        }
+    )
+    await response.prepare(request)
+    async for chunk in store.open(found.storage_key):
+        await response.write(chunk)
+    await response.write_eof()
+    return response
+
+
 def _form_context(view, parent=None, **extra) -> dict:
     subject = ""
     if parent is not None:
