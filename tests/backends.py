@@ -7,8 +7,9 @@ from collections import Counter
 
 import pytest
 
-# The database each collected test runs on, by node id (tests that use no database: absent).
-BACKEND_OF: dict[str, str] = {}
+# The name under which a test's database travels on its reports (``user_properties``): from
+# pytest-xdist's workers, which collect and run the tests, to the controller, which prints.
+KEY = "loket_database"
 # Of the reports a test leaves, the last one in this order decides how it is counted: a test
 # that passed and then failed in teardown counts as failed.
 ORDER = {
@@ -25,27 +26,34 @@ def note(items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
         if callspec is not None and "database_url" in callspec.params:
-            BACKEND_OF[item.nodeid] = callspec.params["database_url"]
+            item.user_properties.append((KEY, callspec.params["database_url"]))
+
+
+def backend_of(report) -> str | None:
+    """The database the test of ``report`` ran on (tests that use no database: None)."""
+    return dict(getattr(report, "user_properties", None) or ()).get(KEY)
 
 
 def outcomes(stats: dict[str, list]) -> dict[str, Counter[str]]:
     """Per database, how many of its tests passed, failed or were skipped."""
-    final: dict[str, str] = {}
+    final: dict[str, tuple[str, str]] = {}
     for category, outcome in ORDER.items():
         for report in stats.get(category, []):
-            if getattr(report, "nodeid", None) in BACKEND_OF:
-                final[report.nodeid] = outcome
+            backend = backend_of(report)
+            if backend is not None:
+                final[report.nodeid] = (backend, outcome)
     counts: dict[str, Counter[str]] = {"sqlite": Counter(), "postgresql": Counter()}
-    for nodeid, outcome in final.items():
-        counts.setdefault(BACKEND_OF[nodeid], Counter())[outcome] += 1
+    for backend, outcome in final.values():
+        counts.setdefault(backend, Counter())[outcome] += 1
     return counts
 
 
 def report(terminal, postgresql_note: str) -> None:
-    if not BACKEND_OF:
+    counts_of = outcomes(terminal.stats)
+    if not any(counts_of.values()):
         return
     terminal.section("tests per database")
-    for name, counts in outcomes(terminal.stats).items():
+    for name, counts in counts_of.items():
         line = ", ".join(f"{counts[o]} {o}" for o in ("passed", "failed", "skipped"))
         if name == "postgresql" and postgresql_note:
             line += f" ({postgresql_note})"

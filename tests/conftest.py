@@ -38,28 +38,74 @@ def pg_url() -> str:
     return os.environ[PG_VARIABLE]
 
 
+def pg_schema() -> str:
+    """The schema this test process works in: one per pytest-xdist worker, so that workers
+    running side by side never truncate each other's tables."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return f"{PG_SCHEMA}_{worker}" if worker else PG_SCHEMA
+
+
 def pg_engine_kwargs() -> dict:
-    # Every connection of the test suite works in its own schema of the shared test database.
-    return {"connect_args": {"server_settings": {"search_path": PG_SCHEMA}}}
+    # Every connection of the test suite works in its own schema of the shared test database,
+    # and is named after it, so that a test looking at pg_stat_activity sees only its own.
+    settings = {"search_path": pg_schema(), "application_name": f"loket-{pg_schema()}"}
+    return {"connect_args": {"server_settings": settings}}
 
 
 async def _prepare_pg() -> None:
     engine = create_engine(pg_url())
     async with engine.begin() as conn:
-        await conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
-        await conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
+        await conn.execute(text(f"DROP SCHEMA IF EXISTS {pg_schema()} CASCADE"))
+        await conn.execute(text(f"CREATE SCHEMA {pg_schema()}"))
     await engine.dispose()
     engine = create_engine(pg_url(), **pg_engine_kwargs())
     await schema.upgrade(engine)
     await engine.dispose()
 
 
-async def _truncate_pg() -> None:
-    engine = create_engine(pg_url(), **pg_engine_kwargs())
-    names = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    await engine.dispose()
+# Resets every sequence of the schema, as TRUNCATE … RESTART IDENTITY did.
+_RESTART_SEQUENCES = """
+DO $$
+DECLARE seq record;
+BEGIN
+  FOR seq IN SELECT schemaname, sequencename FROM pg_sequences
+             WHERE schemaname = current_schema() LOOP
+    PERFORM setval(format('%I.%I', seq.schemaname, seq.sequencename), 1, false);
+  END LOOP;
+END $$;
+"""
+
+
+async def _empty_pg() -> None:
+    """Every table of the test schema emptied and its ids restarted: the schema as migrated.
+    DELETE in one round trip on a plain connection, not TRUNCATE through an engine: on tables
+    this small TRUNCATE rewrites a file per table, which cost about a second per test."""
+    import asyncpg
+
+    url = make_url(pg_url()).set(drivername="postgresql")
+    script = "".join(f"DELETE FROM {t.name};" for t in reversed(Base.metadata.sorted_tables))
+    conn = await asyncpg.connect(
+        url.render_as_string(hide_password=False), server_settings={"search_path": pg_schema()}
+    )
+    try:
+        await conn.execute(script + _RESTART_SEQUENCES)
+    finally:
+        await conn.close()
+
+
+# argon2id at the lowest cost it takes: hashing at the real cost (64 MiB, three passes) is what
+# made the web tests slow, and none but those marked ``real_argon2`` is about its cost.
+CHEAP_ARGON2 = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    if request.node.get_closest_marker("real_argon2") is None:
+        from argon2 import PasswordHasher
+
+        from core import passwords
+
+        monkeypatch.setattr(passwords, "_hasher", PasswordHasher(**CHEAP_ARGON2))
 
 
 @pytest.fixture(scope="session")
@@ -105,7 +151,7 @@ def database_url(
         if not os.environ.get(PG_VARIABLE):
             pytest.skip(PG_UNSET)
         request.getfixturevalue("pg_ready")
-        asyncio.run(_truncate_pg())
+        asyncio.run(_empty_pg())
         yield pg_url()
 
 
@@ -335,6 +381,27 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     backends.note(session.items)  # what runs, after -k and the like deselected the rest
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In a pytest-xdist worker: hand what the end of the run prints to the controller."""
+    from . import test_corpora
+
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["loket_screens"] = [str(folder) for folder in SCREENS]
+        workeroutput["loket_corpora"] = dict(test_corpora.REPORT)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:  # noqa: ARG001
+    """In the pytest-xdist controller: what a worker handed over, for the end of the run."""
+    from . import test_corpora
+
+    found = getattr(node, "workeroutput", {})
+    SCREENS.extend(Path(folder) for folder in found.get("loket_screens", []))
+    for name, (ok, total) in found.get("loket_corpora", {}).items():
+        test_corpora.REPORT[name] = (ok, total)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001
     """At the end of the run: how many tests ran on each database, where the screenshots
     are, and the corpus measurements (tests/test_corpora.py)."""
@@ -343,7 +410,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # no
     backends.report(terminalreporter, PG_UNSET if not os.environ.get(PG_VARIABLE) else "")
     if SCREENS:
         terminalreporter.section("screenshots of the browser tests")
-        terminalreporter.write_line(str(SCREENS[0]))
+        for folder in SCREENS:
+            terminalreporter.write_line(str(folder))
     if test_corpora.REPORT:
         terminalreporter.section("mail corpora: share of cases matching the corpus")
         for name, (ok, total) in test_corpora.REPORT.items():

@@ -79,6 +79,9 @@ NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
     "are exactly the same as a current content and reply markup of the message"
 )
+# How long a waiting helper waits for what must come: only a hang should reach it. A long walk
+# on a loaded 2-core machine running the suite on two workers took 18 s; 5 s made it flaky.
+WAIT = 30.0
 QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 NGINX_502 = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -396,7 +399,7 @@ class FakeChat:
 
     # What the bot sent here.
 
-    async def next_message(self, timeout: float = 5.0) -> Call:
+    async def next_message(self, timeout: float = WAIT) -> Call:
         """The next message the bot put in this chat (sendMessage, sendPhoto, sendDocument)
         that this method has not returned yet; waits for it."""
         calls = await self.fake.wait_for(
@@ -657,7 +660,7 @@ class FakeBotAPI:
         """Updates the bot has not yet confirmed (by asking getUpdates for a later offset)."""
         return list(self._pending)
 
-    async def wait_confirmed(self, timeout: float = 5.0) -> None:
+    async def wait_confirmed(self, timeout: float = WAIT) -> None:
         """Wait until the bot has fetched and confirmed every queued update. PTB confirms
         right after putting them in its update queue: handling may still be under way."""
         await self._until(lambda: not self._pending, timeout, "updates still pending")
@@ -698,7 +701,7 @@ class FakeBotAPI:
         method: str | tuple[str, ...] | None,
         *,
         count: int = 1,
-        timeout: float = 5.0,
+        timeout: float = WAIT,
         done: bool | None = True,
         since: int = 0,
         **params: Any,

@@ -32,7 +32,7 @@ import pytest
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot
 
-from .fakebotapi import FakeBotAPI
+from .fakebotapi import WAIT, FakeBotAPI
 
 AppSource = Application | Callable[[], Application | Awaitable[Application]]
 
@@ -70,7 +70,7 @@ class RunningBot:
     def bot(self) -> ExtBot:
         return self.app.bot
 
-    async def idle(self, timeout: float = 5.0) -> None:
+    async def idle(self, timeout: float = WAIT) -> None:
         """Wait until every update queued at the fake has been fetched and handled. Tasks a
         handler starts on its own (application.create_task, block=False) are not waited for."""
         loop = asyncio.get_running_loop()

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import io
 import os
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from core.services import checklists
 from core.storage import LocalFileStore
 from web.app import create_app
 
+from .cli_in_process import run_cli
 from .conftest import PASSWORD, SYSTEM, Firm, mail_settings, set_password
 from .mailcatcher import free_port
 from .test_browser import ARGS, CHROMIUM
@@ -44,25 +44,15 @@ async def test_start_in_chat_finish_in_the_browser(
         )
     await set_password(db, firm.alice.id)
 
-    # Started in the terminal: two answers, then stop.
+    # Started in the terminal: two answers, then stop (`loket chat`, in this process).
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOKET_")} | {
         "LOKET_DATA_DIR": str(tmp_path),
         "LOKET_DATABASE_URL": database_url,
     }
-    chat = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "loket.cli",
-        "chat",
-        "--account",
-        "alice",
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    chat = await asyncio.to_thread(
+        run_cli, ["chat", "--account", "alice"], env, stdin="nee\nnee\nstop\n"
     )
-    _out, err = await asyncio.wait_for(chat.communicate(b"nee\nnee\nstop\n"), 60)
-    assert chat.returncode == 0, err.decode()
+    assert chat.returncode == 0, chat.stderr
 
     port = free_port()
     settings = mail_settings(

@@ -1,4 +1,7 @@
-"""The ``loket`` command line, run as a real process the way an operator or a script runs it."""
+"""The ``loket`` command line, the way an operator or a script runs it. Commands run in the
+test's own process (tests/cli_in_process.py: the same ``main``, environment, streams and exit
+status); where the process itself is what is tested (``python -m loket.cli``'s exit status,
+a server stopped by a signal) they run as real processes."""
 
 from __future__ import annotations
 
@@ -11,21 +14,32 @@ from pathlib import Path
 
 import pytest
 
+from .cli_in_process import run_cli
+
 
 class Loket:
-    def __init__(self, data_dir: Path) -> None:
+    """``loket …`` on the data dir ``data_dir``; ``process``: as a real process."""
+
+    def __init__(self, data_dir: Path, *, process: bool = False) -> None:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("LOKET_")} | {
             "LOKET_DATA_DIR": str(data_dir)
         }
+        self.process = process
 
-    def __call__(self, *args: str, ok: bool | None = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
+    def run(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        if not self.process:
+            return run_cli(args, self.env, stdin)
+        return subprocess.run(
             [sys.executable, "-m", "loket.cli", *args],
+            input=stdin,
             env=self.env,
             capture_output=True,
             text=True,
             timeout=60,
         )
+
+    def __call__(self, *args: str, ok: bool | None = True) -> subprocess.CompletedProcess[str]:
+        proc = self.run(*args)
         if ok:
             assert proc.returncode == 0, proc.stderr
         elif ok is False:
@@ -46,7 +60,8 @@ def loket(tmp_path: Path) -> Loket:
 
 
 def test_commands_before_init_say_what_to_do(tmp_path: Path) -> None:
-    proc = Loket(tmp_path / "fresh")("dossier", "show", "1", ok=False)
+    # As a real process: `python -m loket.cli` exits non-zero with one sentence on stderr.
+    proc = Loket(tmp_path / "fresh", process=True)("dossier", "show", "1", ok=False)
     assert "loket init" in proc.stderr
 
 
@@ -410,14 +425,7 @@ def test_template_assign_and_chat_in_the_terminal(loket: Loket, tmp_path: Path) 
         )
         + "\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "loket.cli", "chat", "--account", "alice"],
-        input=session,
-        env=loket.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = loket.run("chat", "--account", "alice", stdin=session)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "[1/" in out and "Had u in het belastingjaar een fiscaal partner?" in out

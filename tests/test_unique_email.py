@@ -26,6 +26,7 @@ from .conftest import (
     SYSTEM,
     Firm,
     pg_engine_kwargs,
+    pg_schema,
     pg_url,
     set_password,
 )
@@ -144,7 +145,9 @@ async def test_two_concurrent_creates_of_one_address_end_as_one_conflict(
             return
         query = text(
             "SELECT count(*) FROM pg_stat_activity "
-            "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            "WHERE wait_event_type = 'Lock' AND datname = current_database() "
+            # Not another pytest-xdist worker's wait (each has its own name: tests/conftest.py).
+            "AND application_name = current_setting('application_name')"
         )
         for _ in range(400):
             async with db.engine.connect() as conn:
@@ -264,7 +267,7 @@ async def test_the_upgrade_refuses_shared_addresses_and_says_which(cli_env: Path
 
 @pytest.mark.skipif("postgresql" not in BACKENDS, reason="needs LOKET_TEST_DATABASE_URL")
 async def test_the_upgrade_refuses_shared_addresses_on_postgresql() -> None:
-    name = "loket_test_upgrade"
+    name = f"{pg_schema()}_upgrade"  # beside the schema of this test process
     admin = create_engine(pg_url())
     async with admin.begin() as conn:
         await conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
