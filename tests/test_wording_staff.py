@@ -1,0 +1,101 @@
+"""Words staff (and clients) read on the staff workspace: a count with a noun agrees with the
+count in Dutch and English."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from core.db import Database
+from core.models import Account, Checklist, ChecklistStatus, Language
+from core.services import checklists, dossiers
+from core.storage import LocalFileStore
+
+from .botkit import bot_settings, link, running
+from .conftest import PASSWORD, SYSTEM, Firm, set_password
+from .fakebotapi import FakeBotAPI
+from .telegram import fake_telegram_fixture  # noqa: F401 (the fake_telegram fixture)
+from .webclient import Browser
+
+
+def text(html: str) -> str:
+    """What a person reads: the page without its tags, one space between words."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+async def as_person(browser: Browser, db: Database, account: Account, language: str) -> None:
+    async with db.begin() as s:
+        (await s.get(Account, account.id)).language = Language(language)
+    await set_password(db, account.id)
+    await browser.login(account.username, PASSWORD)
+
+
+async def submitted_checklists(db: Database, how_many: int) -> None:
+    from .test_web_accounts import koopwoning_for_alice
+
+    for _ in range(how_many):
+        given = await koopwoning_for_alice(db)
+        async with db.begin() as s:
+            row = await s.get(Checklist, given.id)
+            row.status, row.locked = ChecklistStatus.SUBMITTED, True
+
+
+async def test_counts_agree_with_their_noun_in_dutch_and_english(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    await submitted_checklists(db, 1)
+    await as_person(browser, db, firm.staff, "nl")
+    await browser.get("/staff/inbox")
+    assert "1 ingediende checklist om te beoordelen" in text(browser.last_html)
+    await browser.get("/dossiers/2026-0002")  # no steps yet
+    async with db.begin() as s:
+        await dossiers.add_step(s, SYSTEM, "2026-0002", "Intake")
+    await browser.get("/dossiers/2026-0002")
+    assert "0/1 stap afgerond" in text(browser.last_html)
+    await browser.get("/dossiers")
+    assert "0 van 1 stap klaar" in text(browser.last_html)
+    assert "0 van 2 stappen klaar" in text(browser.last_html)  # 2026-0001's two steps
+
+    await submitted_checklists(db, 1)
+    await browser.get("/staff/inbox")
+    assert "2 ingediende checklists om te beoordelen" in text(browser.last_html)
+    await browser.post("/logout")
+
+    await as_person(browser, db, firm.staff, "en")
+    await browser.get("/staff/inbox")
+    assert "2 submitted checklists to review" in text(browser.last_html)
+    async with db.begin() as s:
+        row = await s.get(Checklist, 1)
+        row.status = ChecklistStatus.APPROVED
+    await browser.get("/staff/inbox")
+    assert "1 submitted checklist to review" in text(browser.last_html)
+    await browser.get("/dossiers/2026-0002")
+    assert "0/1 step done" in text(browser.last_html)
+    await browser.get("/dossiers")
+    assert "0 of 1 step done" in text(browser.last_html)
+    await browser.post("/logout")
+
+    # The client's home tile counts open checklists the same way.
+    await as_person(browser, db, firm.alice, "nl")
+    async with db.begin() as s:
+        await checklists.assign(s, SYSTEM, number="2026-0002", template_name="notaris-koopwoning")
+    await browser.get("/")
+    assert "1 openstaande vragenlijst of checklist" in text(browser.last_html)
+
+
+async def test_the_bots_dossier_list_counts_steps_in_the_chats_language(
+    db: Database, store: LocalFileStore, tmp_path: Path, fake_telegram: FakeBotAPI, firm: Firm
+) -> None:
+    async with db.begin() as s:
+        await dossiers.add_step(s, SYSTEM, "2026-0002", "Intake")
+    alice = fake_telegram.private_chat("Alice", language_code="nl")
+    await link(db, firm.alice, alice)
+    async with running(db, store, bot_settings(tmp_path, fake_telegram), fake_telegram):
+        alice.command("dossiers")
+        listed = (await alice.next_message()).text
+        assert "0 van 2 stappen klaar" in listed and "0 van 1 stap klaar" in listed
+        async with db.begin() as s:
+            (await s.get(Account, firm.alice.id)).language = Language.EN
+        alice.command("dossiers")
+        listed = (await alice.next_message()).text
+        assert "0 of 2 steps done" in listed and "0 of 1 step done" in listed
