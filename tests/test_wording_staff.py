@@ -99,3 +99,32 @@ async def test_the_bots_dossier_list_counts_steps_in_the_chats_language(
         alice.command("dossiers")
         listed = (await alice.next_message()).text
         assert "0 of 2 steps done" in listed and "0 of 1 step done" in listed
+
+
+def buttons(html: str, testid: str) -> list[str]:
+    form = re.search(rf'data-testid="{testid}">(.*?)</form>', html, re.S).group(1)
+    return [text(b) for b in re.findall(r"<button[^>]*>(.*?)</button>", form, re.S)]
+
+
+async def test_publish_and_assign_are_two_different_words(
+    browser: Browser, db: Database, firm: Firm
+) -> None:
+    from .test_web_accounts import koopwoning_for_alice
+
+    await koopwoning_for_alice(db)  # a template to assign
+    await as_person(browser, db, firm.staff, "nl")
+    await browser.get("/dossiers/2026-0001")
+    html = browser.last_html
+    assert buttons(html, "publish") == ["Publiceren"] and "Publiceren als" in text(html)
+    assert buttons(html, "assign") == ["Toewijzen"]
+    response = await browser.post(
+        "/dossiers/2026-0001/checklists", {"template": "notaris-koopwoning"}
+    )
+    assert response.status == 200
+    assert "De checklist is toegewezen; de klant krijgt bericht." in text(browser.last_html)
+    await browser.post("/logout")
+
+    await as_person(browser, db, firm.staff, "en")
+    await browser.get("/dossiers/2026-0001")
+    assert buttons(browser.last_html, "publish") == ["Publish"]
+    assert buttons(browser.last_html, "assign") == ["Assign"]
