@@ -128,3 +128,62 @@ async def test_publish_and_assign_are_two_different_words(
     await browser.get("/dossiers/2026-0001")
     assert buttons(browser.last_html, "publish") == ["Publish"]
     assert buttons(browser.last_html, "assign") == ["Assign"]
+
+
+async def test_the_assignment_mail_and_chat_say_checklist_or_questionnaire_and_name_it(
+    db: Database, firm: Firm, tmp_path: Path
+) -> None:
+    from sqlalchemy import select
+
+    from bot.compose import render as chat
+    from core.models import OutboxItem
+    from mailbridge.compose import render as mail
+
+    from .conftest import mail_settings
+    from .test_checklist_access import TEMPLATES
+
+    settings = mail_settings(tmp_path)
+    async with db.begin() as s:
+        for name in ("inkomstenbelasting", "notaris-koopwoning"):
+            await checklists.import_template(s, SYSTEM, (TEMPLATES / f"{name}.yaml").read_text())
+            await checklists.assign(s, SYSTEM, number="2026-0001", template_name=name)
+        items = list(
+            await s.scalars(
+                select(OutboxItem)
+                .where(OutboxItem.kind == "new_questionnaire", OutboxItem.channel == "email")
+                .order_by(OutboxItem.id)
+            )
+        )
+    checklist, questionnaire = items
+    assert checklist.language == "nl"
+    composed = mail(checklist, settings)
+    assert composed.subject == (
+        "[2026-0001] Er staat een checklist voor u klaar: Checklist aangifte inkomstenbelasting"
+    )
+    said = 'Er staat een checklist voor u klaar in dossier 2026-0001: "Checklist aangifte'
+    assert said in composed.text and "vragenlijst" not in composed.text.lower()
+    assert said in chat(checklist, settings).text.replace("&quot;", '"')
+    composed = mail(questionnaire, settings)
+    assert composed.subject == (
+        "[2026-0001] Er staat een vragenlijst voor u klaar: Vragenlijst aankoop woning"
+    )
+    assert 'Er staat een vragenlijst voor u klaar in dossier 2026-0001: "Vragenlijst' in (
+        composed.text
+    )
+
+    checklist.language = questionnaire.language = "en"
+    composed = mail(checklist, settings)
+    assert composed.subject == (
+        "[2026-0001] A checklist is waiting for you: Income tax return checklist"
+    )
+    said = 'The checklist "Income tax return checklist" is waiting for you in dossier 2026-0001.'
+    assert said in composed.text
+    assert said in chat(checklist, settings).text.replace("&quot;", '"')
+    assert mail(questionnaire, settings).subject == (
+        "[2026-0001] A questionnaire is waiting for you: Questionnaire for buying a home"
+    )
+    # Mail queued before the payload said which kind it was: words that fit either.
+    del checklist.payload["template_kind"]
+    assert mail(checklist, settings).subject == (
+        "[2026-0001] A checklist or questionnaire is waiting for you"
+    )
