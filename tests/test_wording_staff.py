@@ -12,7 +12,7 @@ from core.services import checklists, dossiers
 from core.storage import LocalFileStore
 
 from .botkit import bot_settings, link, running
-from .conftest import PASSWORD, SYSTEM, Firm, set_password
+from .conftest import PASSWORD, SYSTEM, Firm, mail_settings, set_password
 from .fakebotapi import FakeBotAPI
 from .telegram import fake_telegram_fixture  # noqa: F401 (the fake_telegram fixture)
 from .webclient import Browser
@@ -187,3 +187,56 @@ async def test_the_assignment_mail_and_chat_say_checklist_or_questionnaire_and_n
     assert mail(checklist, settings).subject == (
         "[2026-0001] A checklist or questionnaire is waiting for you"
     )
+
+
+async def test_staff_read_why_a_mail_waits_in_their_language(
+    db: Database, store: LocalFileStore, tmp_path: Path, aiohttp_client, firm: Firm
+) -> None:
+    from sqlalchemy import select
+
+    from core.models import InboundMail
+    from mailbridge.filing import QuarantineFiler
+    from mailbridge.pipeline import Pipeline
+    from web.app import create_app
+
+    from .mails import AUTHSERV, reply_mail
+    from .test_quarantine_filing import held
+
+    settings = mail_settings(tmp_path, public_url="http://127.0.0.1", mail_authserv_id=AUTHSERV)
+    app = create_app(settings, db, store, mail_filer=QuarantineFiler(db, store, settings))
+    web = Browser(await aiohttp_client(app))
+    nobody = await held(db, store, settings, "Akte", sender="notaris@elders.example")
+    # Alice names a dossier that is not hers, and her mail carries a DKIM pass.
+    raw = reply_mail(
+        sender="alice@example.nl", to="portaal@kantoor.example", subject="[2026-0100] cijfers"
+    )
+    wrong = (await Pipeline(db, store, settings).handle(raw)).inbound_id
+    old = await held(db, store, settings, "Oud", sender="iemand@elders.example")
+    async with db.begin() as s:
+        rows = {r.id: r for r in await s.scalars(select(InboundMail))}
+        assert rows[nobody].reason == "no dossier found for this mail"  # kept for the audit
+        assert rows[nobody].reason_code == "no_dossier"
+        assert rows[wrong].reason == "sender alice@example.nl may not write in dossier 2026-0100"
+        rows[old].reason_code = None  # recorded before the code was stored
+
+    def reasons() -> list[str]:
+        return [text(r) for r in re.findall(r'data-testid="reason">(.*?)</span>', web.last_html)]
+
+    await as_person(web, db, firm.staff, "nl")
+    await web.get("/staff/quarantine")
+    assert reasons() == [
+        "no dossier found for this mail",  # the old row: its English, as it was recorded
+        "De afzender mag niet schrijven in het dossier dat de e-mail noemt.",
+        "Geen dossier gevonden voor deze e-mail.",
+    ]
+    await web.get(f"/staff/quarantine/{wrong}")
+    assert reasons() == ["De afzender mag niet schrijven in het dossier dat de e-mail noemt."]
+    assert "Zoals vastgelegd" in web.last_html  # the English, with its details, one click away
+    await web.post("/logout")
+
+    await as_person(web, db, firm.staff, "en")
+    await web.get("/staff/quarantine")
+    assert reasons()[1:] == [
+        "The sender may not write in the dossier the mail names.",
+        "No dossier found for this mail.",
+    ]
