@@ -240,3 +240,53 @@ async def test_staff_read_why_a_mail_waits_in_their_language(
         "The sender may not write in the dossier the mail names.",
         "No dossier found for this mail.",
     ]
+
+
+async def test_the_audit_trail_names_each_action_and_keeps_the_stored_one(
+    browser: Browser, db: Database, store: LocalFileStore, tmp_path: Path, firm: Firm
+) -> None:
+    from core import audit
+    from mailbridge.pipeline import Pipeline
+
+    from .mails import AUTHSERV, reply_mail
+
+    settings = mail_settings(tmp_path, public_url="http://127.0.0.1", mail_authserv_id=AUTHSERV)
+    raw = reply_mail(sender="alice@example.nl", to="portaal@kantoor.example")
+    assert (await Pipeline(db, store, settings).handle(raw)).outcome == "stored"
+    async with db.begin() as s:
+        audit.record(s, SYSTEM, "future.thing", dossier_id=firm.alice_1.id)
+
+    def actions() -> list[tuple[str, str]]:
+        return [
+            (raw, text(label))
+            for raw, label in re.findall(
+                r'data-testid="action" title="([^"]*)">(.*?)</td>', browser.last_html, re.S
+            )
+        ]
+
+    await as_person(browser, db, firm.staff, "nl")
+    await browser.get("/dossiers/2026-0001/audit")
+    shown = actions()
+    assert ("message.email_in", "Bericht per e-mail ontvangen") in shown
+    assert ("future.thing", "future.thing") in shown  # unknown: as it is stored
+    assert ("dossier.create", "Dossier aangemaakt") in shown
+    exported = await (await browser.get("/dossiers/2026-0001/audit.csv")).text()
+    assert ",message.email_in," in exported and "Bericht per e-mail" not in exported
+    await browser.post("/logout")
+    await as_person(browser, db, firm.staff, "en")
+    await browser.get("/dossiers/2026-0001/audit")
+    assert ("message.email_in", "Message received by mail") in actions()
+
+
+def test_every_action_the_code_records_has_a_label() -> None:
+    from core.services.audittrail import ACTION_LABELS
+
+    root = Path(__file__).resolve().parent.parent
+    recorded = set()
+    for folder in ("core", "web", "mailbridge", "bot", "loket"):
+        for source in (root / folder).rglob("*.py"):
+            code = source.read_text()
+            for call in re.finditer(r"audit\.record\(\s*[^,]+,\s*[^,]+,\s*\"([a-z_.]+)\"", code):
+                recorded.add(call.group(1))
+    assert len(recorded) > 40
+    assert recorded - ACTION_LABELS.keys() == set()
