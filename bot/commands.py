@@ -254,7 +254,11 @@ async def dossiers_(turn: Turn) -> None:
         lines = [f"<b>{render.e(d.number)}</b> {render.e(d.description)}"]
         status = _(dossiers.STATUS_LABELS[d.status])
         if row.steps_total:
-            status += " · " + _("%(done)d of %(total)d steps done") % {
+            status += " · " + turn.ngettext(
+                "%(done)d of %(total)d step done",
+                "%(done)d of %(total)d steps done",
+                row.steps_total,
+            ) % {
                 "done": row.steps_done,
                 "total": row.steps_total,
             }

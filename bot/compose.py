@@ -17,7 +17,7 @@ from core.i18n import N_, gettext_for
 from core.models import OutboxItem
 from core.notifications import Kind
 from core.settings import Settings
-from mailbridge.compose import DEFAULT_INTRO, INTROS
+from mailbridge.compose import ASSIGNED_INTROS, DEFAULT_INTRO, INTROS, assigned_kind, title_of
 
 from .render import MESSAGE_MAX, e
 
@@ -60,7 +60,12 @@ def _values(item: OutboxItem, settings: Settings) -> dict[str, Any]:
     payload = item.payload or {}
     plain = {k: v for k, v in payload.items() if not isinstance(v, dict | list)}
     return _Blank(
-        {**plain, "firm": settings.firm_name, "dossier": payload.get("dossier_number", "")}
+        {
+            **plain,
+            "firm": settings.firm_name,
+            "dossier": payload.get("dossier_number", ""),
+            "title": title_of(payload, item.language),
+        }
     )
 
 
@@ -71,7 +76,9 @@ def render(item: OutboxItem, settings: Settings) -> ChatNotice:
     if item.kind in CHAT_INTROS:
         return ChatNotice(e(_(CHAT_INTROS[item.kind]) % values))
     base = settings.public_url.rstrip("/")
-    head = [f"<b>{e(_(INTROS.get(item.kind, DEFAULT_INTRO)) % values)}</b>"]
+    assigned = assigned_kind(item, values["title"])
+    intro = ASSIGNED_INTROS[assigned] if assigned else INTROS.get(item.kind, DEFAULT_INTRO)
+    head = [f"<b>{e(_(intro) % values)}</b>"]
     tail: list[str] = []
     attachments = [a for a in payload.get("attachments") or [] if isinstance(a, dict)]
     if attachments:

@@ -26,7 +26,7 @@ SUBJECTS = {
     "wrong_codes": N_("Wrong verification codes for your account at %(firm)s"),
     "new_document": N_("[%(dossier)s] A new document is ready for you"),
     "new_message": N_("[%(dossier)s] New message: %(subject)s"),
-    "new_questionnaire": N_("[%(dossier)s] A questionnaire is waiting for you"),
+    "new_questionnaire": N_("[%(dossier)s] A checklist or questionnaire is waiting for you"),
     "dossier_in_treatment": N_("[%(dossier)s] We have started on your dossier"),
     "report_ready": N_("[%(dossier)s] Your report is ready"),
     "documents_rejected": N_("[%(dossier)s] Some documents could not be accepted"),
@@ -67,7 +67,9 @@ INTROS = {
     ),
     "new_document": N_("A new document has been published in dossier %(dossier)s: %(filename)s."),
     "new_message": N_("There is a new message for you in dossier %(dossier)s: %(subject)s."),
-    "new_questionnaire": N_("A questionnaire is waiting for you in dossier %(dossier)s."),
+    "new_questionnaire": N_(
+        "A checklist or questionnaire is waiting for you in dossier %(dossier)s."
+    ),
     "dossier_in_treatment": N_("We have started working on your dossier %(dossier)s."),
     "report_ready": N_("The report for your dossier %(dossier)s is ready."),
     "documents_rejected": N_("Some of the documents in dossier %(dossier)s could not be accepted."),
@@ -166,6 +168,17 @@ NAMED_INTROS = {
     ),
 }
 
+# A newly assigned checklist or questionnaire says which of the two it is (its template's kind)
+# and names it; mail queued before the payload carried the kind keeps the words above.
+ASSIGNED_SUBJECTS = {
+    "checklist": N_("[%(dossier)s] A checklist is waiting for you: %(title)s"),
+    "questionnaire": N_("[%(dossier)s] A questionnaire is waiting for you: %(title)s"),
+}
+ASSIGNED_INTROS = {
+    "checklist": N_('The checklist "%(title)s" is waiting for you in dossier %(dossier)s.'),
+    "questionnaire": N_('The questionnaire "%(title)s" is waiting for you in dossier %(dossier)s.'),
+}
+
 DEFAULT_SUBJECT = N_("A message from %(firm)s")
 DEFAULT_INTRO = N_("There is news in your client portal.")
 DEFAULT_BUTTON = N_("Open the client portal")
@@ -213,7 +226,7 @@ class _Safe(dict[str, Any]):
         return ""
 
 
-def _title(payload: dict[str, Any], language: str) -> str:
+def title_of(payload: dict[str, Any], language: str) -> str:
     """A checklist's title from the payload: text, or {"nl": …, "en": …} in ``language``."""
     title = payload.get("title")
     if isinstance(title, dict):
@@ -228,10 +241,19 @@ def _values(item: OutboxItem, settings: Settings) -> dict[str, Any]:
             **{k: v for k, v in payload.items() if not isinstance(v, dict | list)},
             "firm": settings.firm_name,
             "dossier": payload.get("dossier_number", ""),
-            "title": _title(payload, item.language),
+            "title": title_of(payload, item.language),
             "client": payload.get("client_name") or "",
         }
     )
+
+
+def assigned_kind(item: OutboxItem, title: str) -> str | None:
+    """ "checklist" or "questionnaire" for a newly assigned, titled one whose payload says
+    which (see ASSIGNED_INTROS); None for any other mail."""
+    kind = (item.payload or {}).get("template_kind")
+    if item.kind == notifications.Kind.NEW_QUESTIONNAIRE.value and title:
+        return kind if kind in ASSIGNED_INTROS else None
+    return None
 
 
 def _link(item: OutboxItem, settings: Settings) -> str:
@@ -254,6 +276,10 @@ def render(item: OutboxItem, settings: Settings) -> Composed:
     intro = _((BOTLESS_INTROS if botless else intros).get(item.kind, DEFAULT_INTRO)) % values
     if item.kind == "documents_rejected" and payload.get("filename"):
         intro = _(ONE_DOCUMENT_INTRO) % values
+    assigned = assigned_kind(item, values["title"])
+    if assigned:
+        subject = _(ASSIGNED_SUBJECTS[assigned]) % values
+        intro = _(ASSIGNED_INTROS[assigned]) % values
     button = _(DEFAULT_BUTTON if botless else BUTTONS.get(item.kind, DEFAULT_BUTTON))
     base = settings.public_url.rstrip("/")
     link = _link(item, settings)

@@ -58,10 +58,15 @@ LOOP_HEADER = "X-Loket-Kind"
 
 
 class Stop(Exception):
-    def __init__(self, outcome: str, reason: str, *, no_dossier: bool = False) -> None:
+    """``code``: for quarantine, which of inbound.REASON_LABELS staff read."""
+
+    def __init__(
+        self, outcome: str, reason: str, *, no_dossier: bool = False, code: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.outcome = outcome
         self.reason = reason
+        self.code = code
         self.no_dossier = no_dossier  # quarantined because no dossier could be found
 
 
@@ -141,11 +146,15 @@ async def parse_mail(p: Pipeline, m: Incoming) -> None:
     m.mail = await m.parsing
     m.notes += m.mail.notes
     if not m.mail.sender:
-        raise Stop(QUARANTINED, "no sender address")
+        raise Stop(QUARANTINED, "no sender address", code="no_sender")
     senders = sorted({a.lower() for a in m.mail.senders})
     if len(senders) > 1:
         # Whose mail is it? Mail clients show one of them, and not always the first.
-        raise Stop(QUARANTINED, "more than one sender address: " + ", ".join(senders)[:300])
+        raise Stop(
+            QUARANTINED,
+            "more than one sender address: " + ", ".join(senders)[:300],
+            code="several_senders",
+        )
 
 
 def _automatic(mail: ParsedMail, settings: Settings) -> str | None:
@@ -198,6 +207,7 @@ async def rate_limit(p: Pipeline, m: Incoming) -> None:
             QUARANTINED,
             f"more than {settings.mail_rate_per_sender} mails from this sender"
             f" in {settings.mail_rate_minutes} minutes",
+            code="rate_limited",
         )
 
 
@@ -235,7 +245,11 @@ async def authenticity(p: Pipeline, m: Incoming) -> None:
     for text in authresults.ours(mail.msg, authserv):
         results = authresults.read(text)
         if any(r.method in ("dmarc", "dkim") and r.result == "fail" for r in results):
-            raise Stop(QUARANTINED, f"authentication failed at {authserv}: {text[:200]}")
+            raise Stop(
+                QUARANTINED,
+                f"authentication failed at {authserv}: {text[:200]}",
+                code="not_authentic",
+            )
 
 
 async def identify(p: Pipeline, m: Incoming) -> None:
@@ -252,16 +266,18 @@ async def identify(p: Pipeline, m: Incoming) -> None:
         if match is None:
             match = await inbound.by_subject(s, mail.dossier_numbers, mail.sender)
     except inbound.Refused as exc:
-        raise Stop(QUARANTINED, exc.reason) from None
+        raise Stop(QUARANTINED, exc.reason, code=exc.code) from None
     if match is None:
-        raise Stop(QUARANTINED, "no dossier found for this mail", no_dossier=True)
+        raise Stop(
+            QUARANTINED, "no dossier found for this mail", no_dossier=True, code="no_dossier"
+        )
     m.match = match
     m.dossier_id = match.dossier.id  # kept in quarantine too: the dossier staff may file it in
     authserv = p.settings.mail_authserv_id
     verified = inbound.sender_verified(authresults.results(mail.msg, authserv), mail.sender)
     refused = inbound.unverified(match, verified, authserv)
     if refused:
-        raise Stop(QUARANTINED, refused)
+        raise Stop(QUARANTINED, refused, code="unverified")
 
 
 async def delivered_before(p: Pipeline, m: Incoming) -> None:
@@ -281,7 +297,7 @@ async def readable(p: Pipeline, m: Incoming) -> None:
     mail = m.mail
     assert mail is not None
     if mail.sealed:
-        raise Stop(QUARANTINED, f"the mail is {mail.sealed} and cannot be read")
+        raise Stop(QUARANTINED, f"the mail is {mail.sealed} and cannot be read", code="sealed")
 
 
 def filed_text(mail: ParsedMail) -> str:
@@ -320,7 +336,9 @@ async def attachments(p: Pipeline, m: Incoming) -> None:
     assert mail is not None
     wanted = [a for a in mail.attachments if not a.inline]
     if len(wanted) > p.settings.mail_max_attachments:
-        raise Stop(QUARANTINED, f"too many attachments ({len(wanted)})")
+        raise Stop(
+            QUARANTINED, f"too many attachments ({len(wanted)})", code="too_many_attachments"
+        )
     for attachment in wanted:
         if not attachment.data:
             m.notes.append(f"attachment {attachment.filename!r} was empty")
@@ -442,7 +460,7 @@ class Pipeline:
             tail = traceback.format_exc(limit=3)[-1500:]
             m.session, m.unit = None, AsyncExitStack()
             async with m.unit:
-                return await self._record(m, QUARANTINED, f"{reason}\n{tail}")
+                return await self._record(m, QUARANTINED, f"{reason}\n{tail}", code="error")
 
     async def session(self, m: Incoming) -> AsyncSession:
         """The mail's unit of work, begun by the first step that asks for it."""
@@ -459,11 +477,15 @@ class Pipeline:
             if stop.outcome == DUPLICATE:
                 await _raw_kept(m, strict=False)  # the same bytes are stored already
                 return Result(DUPLICATE, stop.reason)
-            return await self._record(m, stop.outcome, stop.reason, no_dossier=stop.no_dossier)
+            return await self._record(
+                m, stop.outcome, stop.reason, no_dossier=stop.no_dossier, code=stop.code
+            )
         m.path.append("store")
         return await self._store(m)
 
-    def _row(self, m: Incoming, outcome: str, reason: str | None) -> InboundMail:
+    def _row(
+        self, m: Incoming, outcome: str, reason: str | None, code: str | None = None
+    ) -> InboundMail:
         mail = m.mail
         notes = "; ".join(m.notes)
         return InboundMail(
@@ -477,17 +499,24 @@ class Pipeline:
             subject=(mail.subject[:1000] if mail else None),
             outcome=outcome,
             reason="; ".join(x for x in (reason, notes) if x) or None,
+            reason_code=code,
             path=list(m.path),
             raw_storage_key=m.raw_key,
             dossier_id=m.dossier_id,
         )
 
     async def _record(
-        self, m: Incoming, outcome: str, reason: str | None, *, no_dossier: bool = False
+        self,
+        m: Incoming,
+        outcome: str,
+        reason: str | None,
+        *,
+        no_dossier: bool = False,
+        code: str | None = None,
     ) -> Result:
         await _raw_kept(m, strict=False)
         s = await self.session(m)
-        row = self._row(m, outcome, reason)
+        row = self._row(m, outcome, reason, code)
         s.add(row)
         await s.flush()
         if outcome == QUARANTINED and m.mail is not None and m.mail.sender:

@@ -86,7 +86,7 @@ async def test_a_client_by_mail_a_document_sent_back_approved_the_office_sees_it
         await assign.get_by_label("Checklist of vragenlijst").select_option(
             label="Stukken aangifte 2025"
         )
-        await assign.get_by_role("button", name="Klaarzetten").click()
+        await assign.get_by_role("button", name="Toewijzen").click()
         await expect(staff_page.get_by_test_id("checklists")).to_contain_text(
             "Stukken aangifte 2025"
         )

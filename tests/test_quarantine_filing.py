@@ -68,7 +68,7 @@ async def test_staff_see_why_and_file_into_the_suggested_dossier_with_one_post(
     assert response.status == 200
     page = staff_web.last_html
     assert "alice@example.nl" in page and "Re: [2026-0001] Uw aangifte" in page
-    assert "sender not verified: matched by subject only" in page
+    assert "De afzender kon niet worden gecontroleerd" in page
     assert "Plaatsen in 2026-0001" in page and 'name="dossier"' not in page
 
     response = await staff_web.post(f"/staff/quarantine/{inbound_id}/file", allow_redirects=False)
@@ -90,7 +90,7 @@ async def test_mail_that_names_no_dossier_is_filed_where_staff_say(
     inbound_id = await held(db, store, settings, "Akte", sender="notaris@elders.example")
     await logged_in(staff_web, db, firm.staff)
     await staff_web.get("/staff/quarantine")
-    assert "no dossier found for this mail" in staff_web.last_html
+    assert "Geen dossier gevonden voor deze e-mail." in staff_web.last_html
     assert 'name="dossier"' in staff_web.last_html
     target = f"/staff/quarantine/{inbound_id}/file"
 

@@ -10,7 +10,7 @@ from aiohttp import web
 from core.errors import AuthenticationFailed, LoketError, TooManyAttempts
 from core.i18n import N_, gettext_for, ngettext_for
 from core.models import ChecklistStatus, DossierStatus, OutboxStatus
-from core.services import checklists, mailstatus
+from core.services import checklists, inbound, mailstatus
 from core.services.dossiers import STATUS_LABELS
 
 from . import csrf
@@ -37,6 +37,12 @@ def labels(gettext: Any) -> dict[str, Any]:
         ),
         "outbox_status_label": lambda value: label(mailstatus.STATUS_LABELS, OutboxStatus(value)),
         "mail_kind_label": lambda value: label(mailstatus.KIND_LABELS, str(value)),
+        # Rows from before the code was stored show their English reason's first line.
+        "quarantine_reason_label": lambda mail: (
+            gettext(inbound.REASON_LABELS[mail.reason_code])
+            if mail.reason_code in inbound.REASON_LABELS
+            else (mail.reason or "").split("\n", 1)[0]
+        ),
     }
 
 

@@ -28,6 +28,10 @@ class InboundMail(Base):
     # "stored", "quarantined", "ignored", "bounced"
     outcome: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # Why it waits in quarantine as a code (core.services.inbound.REASON_LABELS): what staff
+    # read, in their language; ``reason`` keeps the English with its details. None on rows
+    # from before the code was stored.
+    reason_code: Mapped[str | None] = mapped_column(String(32), default=None)
     # The names of the steps the mail went through, in order, ending with the deciding one.
     path: Mapped[list[Any]] = mapped_column(default=list)
     raw_storage_key: Mapped[str | None] = mapped_column(String(128), default=None)

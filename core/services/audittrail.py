@@ -24,9 +24,11 @@ from ..models import Account, AuditEvent, Document, Dossier, Message
 LIMIT = 1000  # a page shows the newest; the CSV export takes up to EXPORT_LIMIT
 EXPORT_LIMIT = 50_000
 
-# What an action is, as staff read it; an action without a label shows as it is stored.
+# What an action is, as staff read it (the page keeps the stored action as a tooltip, the CSV
+# as it is); an action without a label shows as it is stored.
 ACTION_LABELS = {
     "dossier.create": N_("Dossier created"),
+    "dossier.update": N_("Dossier changed"),
     "dossier.status": N_("Status changed"),
     "step.add": N_("Step added"),
     "step.tick": N_("Step ticked"),
@@ -37,15 +39,47 @@ ACTION_LABELS = {
     "message.send": N_("Message sent"),
     "message.attach": N_("Attachment added"),
     "message.read": N_("Message read"),
+    "message.email_in": N_("Message received by mail"),
     "checklist.assign": N_("Checklist assigned"),
     "checklist.submit": N_("Checklist submitted"),
     "checklist.approve": N_("Checklist approved"),
     "checklist.reject": N_("Checklist sent back"),
+    "checklist.upload_link": N_("Upload link used"),
+    "template.import": N_("Template imported"),
     "mail.file": N_("Mail filed"),
+    "mail.discard": N_("Mail discarded"),
+    "client.create": N_("Client created"),
+    "client.update": N_("Client changed"),
+    "company.add_account": N_("Account added to the company"),
+    "company.remove_account": N_("Account removed from the company"),
+    "intermediary.create": N_("Intermediary office created"),
+    "intermediary.update": N_("Intermediary office changed"),
+    "intermediary.add_account": N_("Account added to the office"),
     "account.create": N_("Account created"),
     "account.invite": N_("Invitation sent"),
+    "account.verify_email": N_("Email address confirmed"),
+    "account.set_password": N_("Password set"),
+    "account.change_password": N_("Password changed"),
+    "account.forgot_password": N_("Password reset asked for"),
+    "account.disable": N_("Account disabled"),
+    "account.enable": N_("Account enabled"),
+    "profile.language": N_("Language changed"),
+    "profile.notifications": N_("Notification settings changed"),
+    "twofactor.enable": N_("Two-step verification turned on"),
+    "twofactor.disable": N_("Two-step verification turned off"),
     "login.password": N_("Logged in (password)"),
     "login.second_step": N_("Logged in (second step)"),
+    "login.failed": N_("Login failed"),
+    "login.code_failed": N_("Wrong verification code"),
+    "login.code_pause": N_("Logging in paused after wrong codes"),
+    "login.code_lockout": N_("Logging in locked after wrong codes"),
+    "telegram.link": N_("Telegram linked"),
+    "telegram.link_code": N_("Telegram link code asked for"),
+    "telegram.link_mail": N_("Telegram link code mailed"),
+    "telegram.unlink": N_("Telegram unlinked"),
+    "telegram.blocked": N_("Telegram bot blocked by the person"),
+    "telegram.unblocked": N_("Telegram bot unblocked by the person"),
+    "secrets.rotate": N_("Stored secrets re-sealed"),
 }
 
 

@@ -148,6 +148,7 @@ async def assign(
         data={
             "checklist_id": checklist.id,
             "title": template.title,
+            "template_kind": template.kind,  # the mail says "checklist" or "questionnaire"
             # What is needed, each with its own reply address in the mail (see compose).
             "requests": document_requests(template.definition, {}),
         },

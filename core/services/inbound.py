@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import access, audit, replytokens
 from ..actor import Actor
+from ..i18n import N_
 from ..models import (
     Account,
     Channel,
@@ -95,11 +96,34 @@ def unverified(match: Match, verified: bool, authserv: str | None) -> str | None
 
 
 class Refused(Exception):
-    """The mail must not become a message; ``reason`` says why (kept with it in quarantine)."""
+    """The mail must not become a message; ``reason`` says why (kept with it in quarantine,
+    in English) and ``code`` which of REASON_LABELS staff read."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, code: str = "not_allowed") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code = code
+
+
+# Why a mail waits in quarantine, by the code stored with it, as staff read it; the English
+# reason beside it (with addresses and numbers) stays for the audit and `loket mail`.
+REASON_LABELS = {
+    "no_sender": N_("The mail has no sender address."),
+    "several_senders": N_("The mail has more than one sender address."),
+    "rate_limited": N_("Too many mails from this sender in a short time."),
+    "not_authentic": N_("The mail failed the sender's authentication check (DKIM/DMARC)."),
+    "bad_token": N_("The reply address in the mail is unknown or altered."),
+    "gone": N_("The dossier, account or office the mail answers no longer exists."),
+    "wrong_sender": N_("The sender is not the address our mail was sent to."),
+    "not_allowed": N_("The sender may not write in the dossier the mail names."),
+    "no_dossier": N_("No dossier found for this mail."),
+    "unverified": N_(
+        "The sender could not be verified, and the mail does not answer one of our mails."
+    ),
+    "sealed": N_("The mail is encrypted or sealed and cannot be read."),
+    "too_many_attachments": N_("The mail has too many attachments."),
+    "error": N_("The mail could not be processed (an error on our side)."),
+}
 
 
 async def already_handled(
@@ -177,16 +201,18 @@ async def _may_post(session: AsyncSession, account: Account, dossier: Dossier) -
 async def by_token(session: AsyncSession, secret: str, token: str, sender: str) -> Match:
     target = replytokens.verify(secret, token)
     if target is None:
-        raise Refused("the reply address does not verify (unknown or altered token)")
+        raise Refused("the reply address does not verify (unknown or altered token)", "bad_token")
     dossier = await session.get(Dossier, target.dossier_id)
     if dossier is None:
-        raise Refused("the reply address names a dossier that no longer exists")
+        raise Refused("the reply address names a dossier that no longer exists", "gone")
     if target.kind == "a":
         account = await session.get(Account, target.party_id)
         if account is None or not account.active:
-            raise Refused("the reply address names an account that no longer exists")
+            raise Refused("the reply address names an account that no longer exists", "gone")
         if account.email.lower() != sender.lower():
-            raise Refused(f"sender {sender} is not the address the reply link was sent to")
+            raise Refused(
+                f"sender {sender} is not the address the reply link was sent to", "wrong_sender"
+            )
         if not await _may_post(session, account, dossier):
             raise Refused("the sender may not see this dossier")
         return Match(dossier, account, "token", target.checklist_id, target.question)
@@ -194,7 +220,7 @@ async def by_token(session: AsyncSession, secret: str, token: str, sender: str) 
     if office is None or dossier.intermediary_id != office.id:
         raise Refused("the reply address names an office that does not hold this dossier")
     if office.email.lower() != sender.lower():
-        raise Refused(f"sender {sender} is not the office's address")
+        raise Refused(f"sender {sender} is not the office's address", "wrong_sender")
     login = await session.scalar(
         select(Account)
         .where(
@@ -221,7 +247,9 @@ async def by_thread(session: AsyncSession, message_ids: Sequence[str], sender: s
     if item is None:
         return None
     if item.recipient.lower() != sender.lower():
-        raise Refused(f"sender {sender} answers a mail that was sent to someone else")
+        raise Refused(
+            f"sender {sender} answers a mail that was sent to someone else", "wrong_sender"
+        )
     dossier = await session.get(Dossier, item.dossier_id)
     account = await session.get(Account, item.account_id) if item.account_id else None
     if dossier is None or account is None or not await _may_post(session, account, dossier):
@@ -318,7 +346,7 @@ async def reload(session: AsyncSession, match: Match) -> Match:
     dossier = await session.get(Dossier, match.dossier.id)
     account = await session.get(Account, match.account.id) if match.account else None
     if dossier is None:
-        raise Refused("the dossier no longer exists")
+        raise Refused("the dossier no longer exists", "gone")
     return Match(dossier, account, match.how, match.checklist_id, match.question)
 
 
