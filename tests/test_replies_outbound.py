@@ -124,7 +124,7 @@ async def test_a_submitted_checklist_mail_names_it_and_links_to_the_review(
     await outbox.run_once(db, {"email": SmtpSender(settings)}, settings)
     [mail] = [m for m in smtp.messages if m["X-Loket-Kind"] == "checklist_submitted"]
     assert mail["To"] == "sanne@firm.example"
-    assert mail["Subject"] == "[2026-0001] Een klant heeft een checklist ingediend"
+    assert mail["Subject"] == "[2026-0001] Alice de Vries heeft een checklist ingediend"
     text = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert 'de checklist "Checklist aangifte inkomstenbelasting" ingediend' in text
     assert f"Checklist beoordelen:\nhttp://portal.test/checklists/{checklist.id}\n" in text
