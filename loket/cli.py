@@ -24,7 +24,20 @@ from core.validation import MAX_ID, parse_id
 
 from . import chat as chat_command
 from . import serve
-from .commands import checklists, demo, dossiers, mail, mailin, people, run, secrets, setup, store
+from .backup import BackupError
+from .commands import (
+    backups,
+    checklists,
+    demo,
+    dossiers,
+    mail,
+    mailin,
+    people,
+    run,
+    secrets,
+    setup,
+    store,
+)
 from .config import ConfigError, load_settings
 from .runtime import Runtime, open_runtime
 
@@ -228,6 +241,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="only files older than this (default 24): uploads still on their way stay",
     )
+    p = leaf(
+        groups,
+        "backup",
+        backups.backup_command,
+        "write a consistent archive of the database and the stored documents, while Loket "
+        "runs (with the secret key when it lives in the data dir)",
+    )
+    p.add_argument("path", help="the archive to write (a new file)")
+    p = leaf(
+        groups,
+        "restore",
+        backups.restore_command,
+        "bring an archive of `loket backup` into an empty data dir and an empty database",
+    )
+    p.add_argument("path", help="the archive")
+    p.set_defaults(before_runtime=True)
     return parser
 
 
@@ -274,6 +303,9 @@ async def _run(args: argparse.Namespace) -> None:
     settings = load_settings(config_file=args.config)
     url = _database_url(settings)
     try:
+        if getattr(args, "before_runtime", False):
+            await args.run(settings, args)
+            return
         async with open_runtime(settings) as rt:
             if args.run not in (setup.init, demo.demo):
                 await _check_schema(rt)
@@ -292,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         asyncio.run(_run(args))
-    except (LoketError, ConfigError, DatabaseUnavailable) as exc:
+    except (LoketError, ConfigError, DatabaseUnavailable, BackupError) as exc:
         print(f"loket: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as exc:
