@@ -33,6 +33,7 @@ from .commands import (
     mail,
     mailin,
     people,
+    privacy,
     run,
     secrets,
     setup,
@@ -241,6 +242,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="only files older than this (default 24): uploads still on their way stay",
     )
+    keep = groups.add_parser("retention", help="how long records are kept").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    p = leaf(
+        keep,
+        "run",
+        privacy.retention_run,
+        "remove the documents and messages of dossiers that have been quiet in their status "
+        "longer than LOKET_RETENTION keeps it (e.g. completed=7y,archived=7y); records what it "
+        "removed in the audit trail",
+    )
+    p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+
     p = leaf(
         groups,
         "backup",

@@ -1,0 +1,70 @@
+"""loket retention run, loket account erase, loket export."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+from core import storekeeping
+from core.actor import Actor
+from core.models import utcnow
+from core.services import retention
+
+from ..output import emit
+from ..runtime import Runtime
+
+SYSTEM = Actor.system()
+# As `loket store sweep`'s default: an object stamped more recently may be an upload's.
+GRACE = dt.timedelta(hours=24)
+
+
+async def retention_run(rt: Runtime, args: argparse.Namespace) -> None:
+    policy = retention.parse_policy(rt.settings.retention)
+    now = utcnow()
+    if args.dry_run:
+        async with rt.db.read() as s:
+            removals = await retention.due(s, SYSTEM, policy, now)
+        released = None
+    else:
+        async with rt.db.begin() as s:
+            removals = await retention.run(s, SYSTEM, policy, now)
+        keys = set().union(*(r.keys for r in removals))
+        released = await storekeeping.remove_released(rt.db, rt.store, keys, grace=GRACE)
+    dossiers = [
+        {
+            "id": r.dossier_id,
+            "number": r.number,
+            "status": r.status,
+            "kept_for": r.kept_for,
+            "documents": r.documents,
+            "messages": r.messages,
+            "mails": r.mails,
+        }
+        for r in removals
+    ]
+    data = {
+        "id": "retention",
+        "dry_run": args.dry_run,
+        "policy": {status.value: str(period) for status, period in policy.items()},
+        "dossiers": dossiers,
+        "files_removed": released.removed if released else 0,
+        "files_shared": released.shared if released else 0,
+        "files_left_to_sweep": released.recent if released else 0,
+    }
+    if not policy:
+        human = "No retention is set (LOKET_RETENTION, e.g. completed=7y): nothing removed."
+    else:
+        verb = "Would remove" if args.dry_run else "Removed"
+        lines = [
+            f"{verb} in {r.number} ({r.status} longer than {r.kept_for}): "
+            f"{len(r.documents)} document(s), {len(r.messages)} message(s), "
+            f"{len(r.mails)} mail record(s)."
+            for r in removals
+        ] or [f"Nothing is past its retention ({data['policy']})."]
+        if released is not None and removals:
+            lines.append(
+                f"Stored files: {released.removed} removed, {released.shared} still used by other "
+                f"records, {released.recent} left to `loket store sweep`."
+            )
+        human = "\n".join(lines)
+    emit(args.json, data, human)
