@@ -128,6 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", metavar="ACTION", required=True
     )
     leaf(acct, "list", people.account_list, "every account: role, active, two-step, Telegram")
+    p = leaf(
+        acct,
+        "erase",
+        privacy.account_erase,
+        "erase a person's account (AVG/GDPR): name, email, phone, password, two-step, "
+        "Telegram link, sessions and notifications go, and the account can no longer log in "
+        "or be mailed. Kept, and named in the output: the dossiers' documents, messages, "
+        "checklist answers and their audit trail, which the firm must keep by law (7 years "
+        "for fiscal records in the Netherlands, art. 52 AWR); retention removes them later",
+    )
+    p.add_argument("username")
 
     inter = groups.add_parser("intermediary", help="intermediary offices").add_subparsers(
         dest="action", metavar="ACTION", required=True

@@ -8,7 +8,7 @@ import datetime as dt
 from core import storekeeping
 from core.actor import Actor
 from core.models import utcnow
-from core.services import retention
+from core.services import erasure, retention
 
 from ..output import emit
 from ..runtime import Runtime
@@ -68,3 +68,26 @@ async def retention_run(rt: Runtime, args: argparse.Namespace) -> None:
             )
         human = "\n".join(lines)
     emit(args.json, data, human)
+
+
+async def account_erase(rt: Runtime, args: argparse.Namespace) -> None:
+    async with rt.db.begin() as s:
+        erased = await erasure.erase_account(s, SYSTEM, args.username)
+    released = await storekeeping.remove_released(rt.db, rt.store, erased.keys, grace=GRACE)
+    removed = erased.removed | {"stored_mail_files": released.removed}
+    data = {
+        "id": erased.account_id,
+        "username": f"erased-{erased.account_id}",
+        "previous_username": erased.username,
+        "removed": removed,
+        "kept": erased.kept,
+    }
+    kept = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in erased.kept.items() if n)
+    emit(
+        args.json,
+        data,
+        f"Erased {erased.username} (now erased-{erased.account_id}, inactive): name, email "
+        "address, phone, password, two-step secrets, Telegram link, sessions, links and "
+        f"notifications are gone ({sum(removed.values())} record(s) removed). Kept, as the "
+        f"firm's records that the law requires: {kept or 'nothing'}; they go with retention.",
+    )
