@@ -75,7 +75,7 @@ class BackupSummary:
 # -- writing ------------------------------------------------------------------------------------
 
 
-class _Archive:
+class ZipWriter:
     """The zip being written. Blocking: each method runs in a worker thread."""
 
     def __init__(self, path: Path) -> None:
@@ -154,7 +154,7 @@ def _sqlite_snapshot(source: str, target: Path) -> tuple[str, list[str]]:
 
 
 async def _export_postgresql(
-    db: Database, archive: _Archive, tables: dict[str, Any]
+    db: Database, archive: ZipWriter, tables: dict[str, Any]
 ) -> tuple[str, list[str], int]:
     """Every table, read in one snapshot, as ``database/<table>.jsonl``."""
     total = 0
@@ -196,7 +196,7 @@ async def _export_postgresql(
     return revision, keys, total
 
 
-async def _copy_object(store: FileStore, archive: _Archive, key: str) -> int:
+async def _copy_object(store: FileStore, archive: ZipWriter, key: str) -> int:
     """One object into the archive, checked against its name (its sha256) as it goes."""
     digest = hashlib.sha256()
     size = 0
@@ -213,7 +213,7 @@ async def _copy_object(store: FileStore, archive: _Archive, key: str) -> int:
     return size
 
 
-async def _copy_objects(store: FileStore, archive: _Archive, keys: list[str]) -> tuple[int, int]:
+async def _copy_objects(store: FileStore, archive: ZipWriter, keys: list[str]) -> tuple[int, int]:
     total = 0
     for key in sorted(set(keys)):
         try:
@@ -238,7 +238,7 @@ async def backup(
         raise BackupError(f"the folder {target.parent} does not exist")
     backend = db.engine.dialect.name
     partial = target.with_name(target.name + ".part")
-    archive = await asyncio.to_thread(_Archive, partial)
+    archive = await asyncio.to_thread(ZipWriter, partial)
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "created_at": dt.datetime.now(dt.UTC).isoformat(),

@@ -268,6 +268,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = leaf(
         groups,
+        "export",
+        privacy.export_account,
+        "everything held about a person, as a zip with index.html in their language, "
+        "data.json and their documents",
+    )
+    p.add_argument("--account", required=True, metavar="USERNAME")
+    p.add_argument("path", help="the zip to write (a new file)")
+
+    p = leaf(
+        groups,
         "backup",
         backups.backup_command,
         "write a consistent archive of the database and the stored documents, while Loket "

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from pathlib import Path
 
 from core import storekeeping
 from core.actor import Actor
 from core.models import utcnow
-from core.services import erasure, retention
+from core.services import erasure, export, retention
 
+from ..export import write_export
 from ..output import emit
 from ..runtime import Runtime
 
@@ -90,4 +92,24 @@ async def account_erase(rt: Runtime, args: argparse.Namespace) -> None:
         "address, phone, password, two-step secrets, Telegram link, sessions, links and "
         f"notifications are gone ({sum(removed.values())} record(s) removed). Kept, as the "
         f"firm's records that the law requires: {kept or 'nothing'}; they go with retention.",
+    )
+
+
+async def export_account(rt: Runtime, args: argparse.Namespace) -> None:
+    async with rt.db.read() as s:
+        data = await export.gather(s, SYSTEM, args.account)
+    files = await write_export(data, rt.store, Path(args.path), firm=rt.settings.firm_name)
+    emit(
+        args.json,
+        {
+            "id": data.account.id,
+            "username": data.account.username,
+            "path": args.path,
+            "documents": files,
+            "dossiers": len(data.dossiers),
+            "messages": len(data.messages),
+        },
+        f"Wrote {args.path}: everything held about {data.account.username} "
+        f"({len(data.dossiers)} dossier(s), {len(data.messages)} message(s), {files} document(s)), "
+        "with index.html in their language.",
     )
