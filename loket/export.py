@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
-import enum
 import html
 import json
 import os
@@ -20,16 +18,9 @@ from core.services.export import PersonalData
 from core.storage import FileStore
 
 from .backup import BackupError, ZipWriter
+from .output import _plain
 
 _UNSAFE = re.compile(r"[^\w.\- ]+")
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    return value
 
 
 def _row(obj: Any, *names: str) -> dict[str, Any]:
