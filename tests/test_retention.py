@@ -109,16 +109,13 @@ async def test_retention_removes_what_is_past_it_and_keeps_the_rest(
         s.add(mail)
         await s.flush()
         ids = (old_message.id, new_message.id, attachment.id, old_shared.id, mail.id)
-        await s.execute(
-            update(Dossier)
-            .where(Dossier.id.in_([firm.alice_1.id, firm.alice_2.id]))
-            .values(updated_at=OLD)
-        )
-        await s.execute(
-            update(Dossier)
-            .where(Dossier.id == firm.alice_1.id)
-            .values(status=DossierStatus.COMPLETED)
-        )
+        # Both completed; the second was still active last month, so all of it stays.
+        for dossier, last in ((firm.alice_1, OLD), (firm.alice_2, RECENT)):
+            await s.execute(
+                update(Dossier)
+                .where(Dossier.id == dossier.id)
+                .values(status=DossierStatus.COMPLETED, updated_at=last)
+            )
     age_all(store)
     old_message_id, new_message_id, attachment_id, old_shared_id, mail_id = ids
     policy = retention.parse_policy("completed=7y, archived=10y")
