@@ -105,6 +105,10 @@ class Settings:
     http_body_timeout_seconds: int = 30
     http_body_min_bytes_per_second: int = 500
     http_max_connections: int = 200
+    # How long documents and messages are kept per dossier status, counted from the dossier's
+    # last activity: "completed=7y,archived=7y" (units y, m, d); a status not named is kept
+    # for ever. Applied by `loket retention run` (core.services.retention).
+    retention: str = ""
     # Demo only: outgoing mail is caught here and staff can read it in the web view.
     mail_catcher_dir: Path | None = None
 

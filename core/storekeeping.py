@@ -116,3 +116,37 @@ async def sweep(db: Database, store: FileStore, *, grace: dt.timedelta) -> Sweep
         temporary_bytes=temporary_bytes,
         kept=len(used),
     )
+
+
+@dataclass
+class Released:
+    removed: int
+    shared: int  # another record still refers to it
+    recent: int  # stamped within the grace period (an upload may be about to use it): the sweep's
+
+
+async def remove_released(
+    db: Database, store: FileStore, keys: Iterable[str], *, grace: dt.timedelta
+) -> Released:
+    """After a unit of work that deleted the records referring to ``keys`` has committed:
+    remove those objects that no other record refers to, unless a put stamped them within
+    ``grace`` (the same rule as the sweep's, so an upload on its way keeps its object)."""
+    keys = set(keys)
+    if not keys:
+        return Released(0, 0, 0)
+    async with db.read() as s:
+        used = await referenced(s, keys)
+    stamps = {
+        o.key: o.stamp
+        for o in await store.objects(older_than=time.time() - grace.total_seconds())
+        if o.key in keys
+    }
+    removed = recent = 0
+    for key in keys - used:
+        if key not in stamps:
+            recent += 1
+        elif await store.remove_unchanged(key, stamps[key]):
+            removed += 1
+        else:
+            recent += 1
+    return Released(removed, len(used), recent)

@@ -24,7 +24,21 @@ from core.validation import MAX_ID, parse_id
 
 from . import chat as chat_command
 from . import serve
-from .commands import checklists, demo, dossiers, mail, mailin, people, run, secrets, setup, store
+from .backup import BackupError
+from .commands import (
+    backups,
+    checklists,
+    demo,
+    dossiers,
+    mail,
+    mailin,
+    people,
+    privacy,
+    run,
+    secrets,
+    setup,
+    store,
+)
 from .config import ConfigError, load_settings
 from .runtime import Runtime, open_runtime
 
@@ -114,6 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", metavar="ACTION", required=True
     )
     leaf(acct, "list", people.account_list, "every account: role, active, two-step, Telegram")
+    p = leaf(
+        acct,
+        "erase",
+        privacy.account_erase,
+        "erase a person's account (AVG/GDPR): name, email, phone, password, two-step, "
+        "Telegram link, sessions and notifications go, and the account can no longer log in "
+        "or be mailed. Kept, and named in the output: the dossiers' documents, messages, "
+        "checklist answers and their audit trail, which the firm must keep by law (7 years "
+        "for fiscal records in the Netherlands, art. 52 AWR); retention removes them later",
+    )
+    p.add_argument("username")
 
     inter = groups.add_parser("intermediary", help="intermediary offices").add_subparsers(
         dest="action", metavar="ACTION", required=True
@@ -228,6 +253,45 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="only files older than this (default 24): uploads still on their way stay",
     )
+    keep = groups.add_parser("retention", help="how long records are kept").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    p = leaf(
+        keep,
+        "run",
+        privacy.retention_run,
+        "remove the documents and messages of dossiers that have been quiet in their status "
+        "longer than LOKET_RETENTION keeps it (e.g. completed=7y,archived=7y); records what it "
+        "removed in the audit trail",
+    )
+    p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+
+    p = leaf(
+        groups,
+        "export",
+        privacy.export_account,
+        "everything held about a person, as a zip with index.html in their language, "
+        "data.json and their documents",
+    )
+    p.add_argument("--account", required=True, metavar="USERNAME")
+    p.add_argument("path", help="the zip to write (a new file)")
+
+    p = leaf(
+        groups,
+        "backup",
+        backups.backup_command,
+        "write a consistent archive of the database and the stored documents, while Loket "
+        "runs (with the secret key when it lives in the data dir)",
+    )
+    p.add_argument("path", help="the archive to write (a new file)")
+    p = leaf(
+        groups,
+        "restore",
+        backups.restore_command,
+        "bring an archive of `loket backup` into an empty data dir and an empty database",
+    )
+    p.add_argument("path", help="the archive")
+    p.set_defaults(before_runtime=True)
     return parser
 
 
@@ -274,6 +338,9 @@ async def _run(args: argparse.Namespace) -> None:
     settings = load_settings(config_file=args.config)
     url = _database_url(settings)
     try:
+        if getattr(args, "before_runtime", False):
+            await args.run(settings, args)
+            return
         async with open_runtime(settings) as rt:
             if args.run not in (setup.init, demo.demo):
                 await _check_schema(rt)
@@ -292,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         asyncio.run(_run(args))
-    except (LoketError, ConfigError, DatabaseUnavailable) as exc:
+    except (LoketError, ConfigError, DatabaseUnavailable, BackupError) as exc:
         print(f"loket: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as exc:

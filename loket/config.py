@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from core.services import retention
 from core.settings import Settings
 
 from .sms_http import check_settings as check_sms_settings
@@ -112,6 +113,10 @@ def load_settings(
             f"{PREFIX}TELEGRAM_PER_SECOND must be 0 (no pacing) or more, not "
             f"{settings.telegram_per_second}."
         )
+    try:
+        retention.parse_policy(settings.retention)
+    except ValueError as exc:
+        raise ConfigError(f"{PREFIX}RETENTION: {exc}.") from None
     for name in _AT_LEAST_ONE:
         if getattr(settings, name) < 1:
             raise ConfigError(f"{PREFIX}{name.upper()} must be at least 1.")
