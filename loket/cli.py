@@ -326,14 +326,6 @@ def _database_url(settings: Settings) -> str:
     return url.render_as_string(hide_password=True)
 
 
-async def _check_schema(rt: Runtime) -> None:
-    current, head = await schema.revision(rt.db.engine)
-    if current is None:
-        raise ConfigError("The database is not set up yet: run `loket init` first.")
-    if current != head:
-        raise ConfigError("The database needs an upgrade: run `loket init` first.")
-
-
 async def _run(args: argparse.Namespace) -> None:
     settings = load_settings(config_file=args.config)
     url = _database_url(settings)
