@@ -8,16 +8,20 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from core import outbox
+from core import locks, outbox
 
 from . import telegram_bot
 from .config import ConfigError
+from .datadirlock import serving_alone
 from .runtime import Runtime
 from .senders import open_senders, sms_gateway
+
+if TYPE_CHECKING:
+    from mailbridge.imap import ImapSource
 
 log = logging.getLogger("loket")
 COMPONENTS = ("web", "worker", "mail", "bot")
@@ -91,8 +95,7 @@ async def mail_sources(rt: Runtime, stop: asyncio.Event) -> None:
         log.info("receiving mail by SMTP on %s:%d", s.smtp_in_host, s.smtp_in_port)
     try:
         if s.imap_host:
-            log.info("fetching mail from IMAP %s", s.imap_host)
-            await ImapSource(s, pipeline).run(stop)
+            await read_mailbox(rt, ImapSource(s, pipeline), stop)
         else:
             await stop.wait()
     finally:
@@ -100,6 +103,50 @@ async def mail_sources(rt: Runtime, stop: asyncio.Event) -> None:
             server.close()
             await server.wait_closed()
         reader.close()
+
+
+LOCK_POLL_SECONDS = 5.0
+
+
+async def read_mailbox(
+    rt: Runtime, source: ImapSource, stop: asyncio.Event, *, poll_seconds: float = LOCK_POLL_SECONDS
+) -> None:
+    """Read the mailbox while holding its lock (core.locks): a second mail process on the
+    same mailbox waits, and takes over when the first stops or loses its database."""
+    while not stop.is_set():
+        async with locks.held(
+            rt.db,
+            f"mailbox:{source.mailbox}",
+            stop=stop,
+            poll_seconds=poll_seconds,
+            waiting=lambda: log.info(
+                "mailbox %s is being read by another Loket process; waiting for it",
+                source.mailbox,
+            ),
+        ) as lock:
+            if lock is None:
+                return
+            log.info("fetching mail from IMAP %s", source.mailbox)
+            until = asyncio.Event()
+            relay = asyncio.create_task(_first_of(stop, lock.lost, until))
+            try:
+                await source.run(until)
+            finally:
+                relay.cancel()
+            if lock.lost.is_set() and not stop.is_set():
+                log.warning(
+                    "lost the database lock on mailbox %s; waiting for it again", source.mailbox
+                )
+
+
+async def _first_of(a: asyncio.Event, b: asyncio.Event, then: asyncio.Event) -> None:
+    waits = [asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
+    then.set()
 
 
 async def start_web(
@@ -150,6 +197,16 @@ async def start_web(
 
 
 async def serve(
+    rt: Runtime,
+    components: set[str],
+    *,
+    ready: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    with serving_alone(rt.settings):
+        await _serve(rt, components, ready=ready)
+
+
+async def _serve(
     rt: Runtime,
     components: set[str],
     *,
