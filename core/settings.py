@@ -105,6 +105,15 @@ class Settings:
     http_body_timeout_seconds: int = 30
     http_body_min_bytes_per_second: int = 500
     http_max_connections: int = 200
+    # Logs: "text" (one readable line per event) or "json" (one JSON object per line, with
+    # the request, mail, update or outbox item it is about; see loket.logs).
+    log_format: str = "text"
+    # GET /metrics answers only requests with "Authorization: Bearer <metrics_token>";
+    # without a token it is off (404).
+    metrics_token: str | None = field(default=None, repr=False)
+    # A process without the web view (--only worker, mail, bot) answers /metrics and /healthz
+    # on this port (on http_host) when it is set; a web process answers them on its own.
+    metrics_port: int | None = None
     # Demo only: outgoing mail is caught here and staff can read it in the web view.
     mail_catcher_dir: Path | None = None
 

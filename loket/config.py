@@ -22,6 +22,7 @@ from .sms_http import check_settings as check_sms_settings
 PREFIX = "LOKET_"
 BOT_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{1,28}[Bb][Oo][Tt]")
 SECRET_FILE = "secret_key"
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(Exception):
@@ -95,6 +96,8 @@ def load_settings(
     for name in ("smtp_tls", "imap_tls"):
         if getattr(settings, name) not in ("none", "starttls", "tls"):
             raise ConfigError(f"{PREFIX}{name.upper()} must be none, starttls or tls.")
+    if settings.log_format not in LOG_FORMATS:
+        raise ConfigError(f"{PREFIX}LOG_FORMAT must be text or json, not {settings.log_format!r}.")
     if settings.sms_url:
         problem = check_sms_settings(settings)
         if problem:

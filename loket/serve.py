@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from core import locks, outbox
+from core import heartbeats, locks, metrics, outbox
 
 from . import telegram_bot
 from .config import ConfigError
 from .datadirlock import serving_alone
+from .heartbeat import Pulse
 from .runtime import Runtime
 from .senders import open_senders, sms_gateway
 
@@ -41,9 +42,9 @@ async def _outbox_passes(
         log.warning("outbox worker: no SMTP server set; mail stays in the outbox")
     if "sms" not in senders:
         log.info("outbox worker: no SMS gateway set; two-step verification by SMS is not offered")
-    if not senders:
-        return
+    pulse = Pulse(rt.db, heartbeats.WORKER)
     while not stop.is_set():
+        await pulse()
         try:
             result = await outbox.run_once(rt.db, senders, rt.settings)
             if result.sent or result.failed or result.retrying:
@@ -54,6 +55,7 @@ async def _outbox_passes(
                     result.failed,
                 )
         except Exception:  # the database away for a moment must not end the worker
+            metrics.FAILURES.inc("worker")
             log.exception("outbox pass failed; trying again shortly")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=rt.settings.outbox_poll_seconds)
@@ -74,6 +76,7 @@ async def reminder_worker(rt: Runtime, stop: asyncio.Event) -> None:
             if queued:
                 log.info("reminders: %d digest(s) queued", queued)
         except Exception:
+            metrics.FAILURES.inc("reminders")
             log.exception("reminder pass failed; trying again later")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=REMINDER_EVERY_SECONDS)
@@ -130,7 +133,7 @@ async def read_mailbox(
             until = asyncio.Event()
             relay = asyncio.create_task(_first_of(stop, lock.lost, until))
             try:
-                await source.run(until)
+                await source.run(until, pulse=Pulse(rt.db, heartbeats.MAIL))
             finally:
                 relay.cancel()
             if lock.lost.is_set() and not stop.is_set():
@@ -184,15 +187,36 @@ async def start_web(
     )
     await runner.setup()
     site = CappedSite(runner, s.http_host, s.http_port, max_connections=s.http_max_connections)
+    await _listen(runner, site, s.http_host, s.http_port, "LOKET_HTTP_PORT")
+    log.info("web view on http://%s:%d", rt.settings.http_host, site.port)
+    return runner
+
+
+async def _listen(
+    runner: web.AppRunner, site: web.BaseSite, host: str, port: int | None, setting: str
+) -> None:
     try:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
         raise ConfigError(
-            f"Cannot listen on {rt.settings.http_host}:{rt.settings.http_port} ({exc.strerror}); "
-            "set LOKET_HTTP_PORT to a free port."
+            f"Cannot listen on {host}:{port} ({exc.strerror}); set {setting} to a free port."
         ) from None
-    log.info("web view on http://%s:%d", rt.settings.http_host, site.port)
+
+
+async def start_monitoring(rt: Runtime) -> web.AppRunner:
+    """/metrics and /healthz of a process without the web view, on LOKET_METRICS_PORT."""
+    from web.accesslog import RedactingAccessLogger
+    from web.app import create_monitoring_app
+
+    s = rt.settings
+    runner = web.AppRunner(
+        create_monitoring_app(s, rt.db, rt.store), access_log_class=RedactingAccessLogger
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, s.http_host, s.metrics_port)
+    await _listen(runner, site, s.http_host, s.metrics_port, "LOKET_METRICS_PORT")
+    log.info("metrics on http://%s:%d/metrics", s.http_host, s.metrics_port)
     return runner
 
 
@@ -220,6 +244,8 @@ async def _serve(
     bot = telegram_bot.plan(rt, components)
     machine_posts = bot.machine_posts() if bot is not None else None
     runner = await start_web(rt, machine_posts) if "web" in components else None
+    if runner is None and rt.settings.metrics_port:
+        runner = await start_monitoring(rt)
     tasks = []
     if bot is not None:
         tasks.append(asyncio.create_task(telegram_bot.run(bot, stop)))

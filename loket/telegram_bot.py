@@ -22,7 +22,10 @@ from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
+from core import heartbeats
+
 from .config import ConfigError
+from .heartbeat import EVERY_SECONDS, Pulse
 from .runtime import Runtime
 
 log = logging.getLogger("loket.bot")
@@ -135,6 +138,17 @@ async def run(bot: BotPlan, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=pause)
         pause = min(pause * 2, LONGEST_PAUSE)
     try:
-        await stop.wait()
+        await _beat_while_running(bot, stop)
     finally:
         await _stop(bot.app)
+
+
+async def _beat_while_running(bot: BotPlan, stop: asyncio.Event) -> None:
+    """The bot's heartbeat, while it runs and (polling) its updater asks Telegram."""
+    pulse = Pulse(bot.app.bot_data["loket"].db, heartbeats.BOT, every=0)
+    while not stop.is_set():
+        updater = bot.app.updater
+        if bot.app.running and (bot.webhook_url is not None or (updater and updater.running)):
+            await pulse()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=EVERY_SECONDS)
