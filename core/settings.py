@@ -105,6 +105,9 @@ class Settings:
     http_body_timeout_seconds: int = 30
     http_body_min_bytes_per_second: int = 500
     http_max_connections: int = 200
+    # Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the
+    # client for login throttling (web.peer); none: the peer is the client.
+    trusted_proxies: str | None = None
     # Logs: "text" (one readable line per event) or "json" (one JSON object per line, with
     # the request, mail, update or outbox item it is about; see loket.logs).
     log_format: str = "text"
