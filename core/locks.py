@@ -90,9 +90,12 @@ async def held(
             watch.cancel()
             with contextlib.suppress(BaseException):
                 await watch
-            if not lock.lost.is_set():
-                with contextlib.suppress(Exception):
-                    await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            with contextlib.suppress(Exception):
+                await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            # Closed, not returned to the pool: a pooled connection whose unlock failed
+            # would keep the lock, and every other process waiting, for as long as it lives.
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
 
 
 async def _try(conn: AsyncConnection, key: int) -> bool:

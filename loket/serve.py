@@ -109,37 +109,60 @@ async def mail_sources(rt: Runtime, stop: asyncio.Event) -> None:
 
 
 LOCK_POLL_SECONDS = 5.0
+MAX_PAUSE_SECONDS = 300.0
 
 
 async def read_mailbox(
-    rt: Runtime, source: ImapSource, stop: asyncio.Event, *, poll_seconds: float = LOCK_POLL_SECONDS
+    rt: Runtime,
+    source: ImapSource,
+    stop: asyncio.Event,
+    *,
+    poll_seconds: float = LOCK_POLL_SECONDS,
+    check_seconds: float = locks.CHECK_SECONDS,
 ) -> None:
     """Read the mailbox while holding its lock (core.locks): a second mail process on the
     same mailbox waits, and takes over when the first stops or loses its database."""
+    pause = 1.0
     while not stop.is_set():
-        async with locks.held(
-            rt.db,
-            f"mailbox:{source.mailbox}",
-            stop=stop,
-            poll_seconds=poll_seconds,
-            waiting=lambda: log.info(
-                "mailbox %s is being read by another Loket process; waiting for it",
-                source.mailbox,
-            ),
-        ) as lock:
-            if lock is None:
-                return
-            log.info("fetching mail from IMAP %s", source.mailbox)
-            until = asyncio.Event()
-            relay = asyncio.create_task(_first_of(stop, lock.lost, until))
-            try:
-                await source.run(until, pulse=Pulse(rt.db, heartbeats.MAIL))
-            finally:
-                relay.cancel()
-            if lock.lost.is_set() and not stop.is_set():
-                log.warning(
-                    "lost the database lock on mailbox %s; waiting for it again", source.mailbox
-                )
+        try:
+            await _read_holding_lock(rt, source, stop, poll_seconds, check_seconds)
+            pause = 1.0
+        except Exception:  # the database away at the start: try again, do not end the process
+            metrics.FAILURES.inc("mail")
+            log.exception("mail reader stopped; starting again in %.0f s", pause)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
+            pause = min(pause * 2, MAX_PAUSE_SECONDS)
+
+
+async def _read_holding_lock(
+    rt: Runtime, source: ImapSource, stop: asyncio.Event, poll_seconds: float, check_seconds: float
+) -> None:
+    """One term of reading: wait for the lock, read until stopped or the lock is lost."""
+    async with locks.held(
+        rt.db,
+        f"mailbox:{source.mailbox}",
+        stop=stop,
+        poll_seconds=poll_seconds,
+        check_seconds=check_seconds,
+        waiting=lambda: log.info(
+            "mailbox %s is being read by another Loket process; waiting for it",
+            source.mailbox,
+        ),
+    ) as lock:
+        if lock is None:
+            return
+        log.info("fetching mail from IMAP %s", source.mailbox)
+        until = asyncio.Event()
+        relay = asyncio.create_task(_first_of(stop, lock.lost, until))
+        try:
+            await source.run(until, pulse=Pulse(rt.db, heartbeats.MAIL))
+        finally:
+            relay.cancel()
+        if lock.lost.is_set() and not stop.is_set():
+            log.warning(
+                "lost the database lock on mailbox %s; waiting for it again", source.mailbox
+            )
 
 
 async def _first_of(a: asyncio.Event, b: asyncio.Event, then: asyncio.Event) -> None:

@@ -234,3 +234,55 @@ def test_a_second_serve_on_a_sqlite_data_dir_is_refused(
     # Its lock ends with it (closing the file, as the kernel does when a process ends).
     with serving_alone(settings):
         pass
+
+
+@PG_ONLY
+async def test_when_the_readers_database_connection_breaks_the_waiting_one_takes_over(
+    db: Database,
+    second_db: Database,
+    firm: Firm,
+    store: LocalFileStore,
+    dovecot,  # noqa: F811
+    tmp_path: Path,
+    mail_reader,
+    caplog,
+) -> None:
+    from sqlalchemy import text
+
+    from .mails import reply_mail
+
+    caplog.set_level(logging.INFO, logger="loket")
+    settings = imap_settings(tmp_path, dovecot)
+    pipes = [CountingPipeline(d, store, settings, reader=mail_reader) for d in (db, second_db)]
+    stops = [asyncio.Event(), asyncio.Event()]
+
+    def reading(n: int) -> asyncio.Task:
+        rt = Runtime(settings, pipes[n].db, store)
+        source = ImapSource(settings, pipes[n])
+        return asyncio.create_task(
+            read_mailbox(rt, source, stops[n], poll_seconds=0.05, check_seconds=0.1)
+        )
+
+    async def filed(n: int) -> bool:
+        async with db.read() as s:
+            return await s.scalar(select(func.count(InboundMail.id))) == n
+
+    first = reading(0)
+    await until(lambda: _said(caplog, "fetching mail from IMAP"), "the first to read")
+    second = reading(1)
+    await until(lambda: _said(caplog, "being read by another"), "the second to wait")
+    # The first one's lock connection dies (a network cut, a restarted pgbouncer).
+    async with second_db.begin() as s:
+        await s.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                " WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+            )
+        )
+    await until(lambda: _said(caplog, "lost the database lock"), "the first to notice")
+    dovecot.append(reply_mail(sender="alice@example.nl", to="x@k.example", subject="[2026-0001]"))
+    await until(lambda: filed(1), "the mail to be filed")
+    for stop in stops:
+        stop.set()
+    await asyncio.gather(first, second)
+    assert sorted(p.handled for p in pipes) == [0, 1]
