@@ -22,7 +22,7 @@ from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
-from core import heartbeats
+from core import heartbeats, locks
 
 from .config import ConfigError
 from .heartbeat import EVERY_SECONDS, Pulse
@@ -120,6 +120,25 @@ async def _stop(app: App) -> None:
 
 
 async def run(bot: BotPlan, stop: asyncio.Event) -> None:
+    """Run the bot until ``stop``. Polling, one process at a time: Telegram answers a second
+    poller with errors, so a second bot process on the same database waits for the first's
+    lock (core.locks) and takes over when it stops. By webhook, every web process runs it."""
+    if bot.webhook_url is not None:
+        await _run(bot, stop)
+        return
+    loket = bot.app.bot_data["loket"]
+    bot_id = (loket.settings.telegram_token or "").partition(":")[0]
+    async with locks.held(
+        loket.db,
+        f"telegram-polling:{bot_id}",
+        stop=stop,
+        waiting=lambda: log.info("another Loket process polls Telegram for this bot; waiting"),
+    ) as lock:
+        if lock is not None:
+            await _run(bot, stop)
+
+
+async def _run(bot: BotPlan, stop: asyncio.Event) -> None:
     """Start the bot (again after a pause while Telegram cannot be reached) and keep it
     running until ``stop``."""
     pause = FIRST_PAUSE

@@ -29,6 +29,7 @@ from mailbridge.imap import ImapSource
 from mailbridge.pipeline import Pipeline
 
 from .conftest import PASSWORD, SYSTEM, Firm, mail_settings, open_browser, set_password
+from .telegram import fake_telegram_fixture  # noqa: F401 (the fake_telegram fixture)
 from .test_mail_imap import dovecot, imap_settings  # noqa: F401 (the fixture)
 from .test_outbox import queue
 from .test_reminders import AMS, SETTINGS, TEMPLATES
@@ -286,3 +287,29 @@ async def test_when_the_readers_database_connection_breaks_the_waiting_one_takes
         stop.set()
     await asyncio.gather(first, second)
     assert sorted(p.handled for p in pipes) == [0, 1]
+
+
+@PG_ONLY
+async def test_a_second_polling_bot_waits_for_the_first(
+    db: Database, second_db: Database, store: LocalFileStore, tmp_path: Path, fake_telegram, caplog
+) -> None:
+    import dataclasses
+
+    from .botkit import bot_settings
+    from .conftest import pg_url
+    from .test_bot_serve import WELCOME, serving
+
+    caplog.set_level(logging.INFO, logger="loket")
+    # On PostgreSQL (not SQLite, whose data dir one serve owns), as two machines would run.
+    settings = dataclasses.replace(bot_settings(tmp_path, fake_telegram), database_url=pg_url())
+    anna = fake_telegram.private_chat("Anna")
+    async with serving(Runtime(settings, db, store), {"bot"}):
+        anna.command("start")
+        assert (await anna.next_message()).text.startswith(WELCOME)
+        async with serving(Runtime(settings, second_db, store), {"bot"}):
+            await until(lambda: _said(caplog, "polls Telegram for this bot; waiting"), "a wait")
+            polls = fake_telegram.count("getUpdates", done=None)
+            anna.command("start")
+            assert (await anna.next_message()).text.startswith(WELCOME)
+        assert not any("Conflict" in r.getMessage() for r in caplog.records)
+    assert polls >= 1
