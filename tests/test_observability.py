@@ -135,6 +135,8 @@ async def test_metrics_behind_their_token_in_prometheus_text_format(
     client = await served(aiohttp_client, db, store, tmp_path, metrics_token=TOKEN)
     await queue(db, 3)
     await client.get("/login")
+    # A method outside the usual ones (WebDAV's) is counted as "other", not by its name.
+    assert (await client.request("PROPFIND", "/login")).status == 403  # no Origin: CSRF
     await Pipeline(db, store, mail_settings(tmp_path), reader=mail_reader).handle(
         reply_mail(sender="nobody@example.org", to="x@k.example", subject="hallo")
     )
@@ -150,6 +152,8 @@ async def test_metrics_behind_their_token_in_prometheus_text_format(
     login = 'route="/login",method="GET",status="200"'
     assert f'loket_http_request_duration_seconds_bucket{{{login},le="+Inf"}}' in text
     assert f"loket_http_request_duration_seconds_count{{{login}}}" in text
+    assert 'method="other",status="403"' in text
+    assert "PROPFIND" not in text
     assert 'loket_outbox_depth{channel="email"} 3' in text
     assert 'loket_outbox_oldest_age_seconds{channel="email"}' in text
     assert 'loket_mails_total{outcome="quarantined"}' in text

@@ -21,6 +21,9 @@ HEADER = "X-Request-ID"
 # What a proxy's id may look like (nginx's $request_id is 32 hex digits): anything else a
 # client sends is not written into the logs.
 _SANE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Methods as the metrics name them; the others the HTTP parser lets through (WebDAV's and
+# the like, which no route here takes) count as "other".
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def request_id(request: web.Request) -> str:
@@ -47,5 +50,8 @@ async def observed(request: web.Request, handler: Handler) -> web.StreamResponse
         raise
     finally:
         metrics.HTTP_REQUESTS.observe(
-            time.perf_counter() - started, accesslog.route(request), request.method, str(status)
+            time.perf_counter() - started,
+            accesslog.route(request),
+            request.method if request.method in METHODS else "other",
+            str(status),
         )
