@@ -25,7 +25,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
-from core import storekeeping
+from core import logcontext, metrics, storekeeping
 from core.actor import Actor
 from core.errors import LoketError
 from core.i18n import N_, gettext_for, language_of, ngettext_for
@@ -151,6 +151,18 @@ async def run(
     linked: bool = True,
     prepare: Prepare | None = None,
 ) -> None:
+    with logcontext.bound(**{logcontext.UPDATE: update.update_id}):
+        await _run(update, context, effect, linked=linked, prepare=prepare)
+
+
+async def _run(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    effect: Effect,
+    *,
+    linked: bool,
+    prepare: Prepare | None,
+) -> None:
     chat = chat_info(update)
     if chat is None:
         return
@@ -162,9 +174,11 @@ async def run(
     except Exception:
         # A fault of ours, not of what was sent: nothing of it was stored (the unit of work
         # rolled back). Say so, and let PTB's error handlers log it.
+        metrics.BOT_UPDATES.inc("failed")
         sorry = gettext_for(language_of(chat.language_code))(SORRY)
         await _send(context.bot, chat.id, Reply(sorry))
         raise
+    metrics.BOT_UPDATES.inc("handled" if turn is not None else "duplicate")
     if turn is not None:
         await deliver(context.bot, d, turn)
 

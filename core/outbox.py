@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from email.utils import make_msgid
 from typing import Protocol
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
-from . import tokens
+from . import logcontext, metrics, tokens
 from .db import Database
 from .models import OutboxItem, OutboxStatus, utcnow
 from .settings import Settings
@@ -113,6 +113,27 @@ async def claim(
     return items
 
 
+@dataclass(frozen=True)
+class Waiting:
+    channel: str
+    count: int
+    oldest_age: float  # seconds
+
+
+async def waiting(session: AsyncSession) -> list[Waiting]:
+    """Per channel, how many items still wait to go out and how old the oldest is."""
+    rows = await session.execute(
+        select(OutboxItem.channel, func.count(OutboxItem.id), func.min(OutboxItem.created_at))
+        .where(OutboxItem.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
+        .group_by(OutboxItem.channel)
+    )
+    now = utcnow()
+    return [
+        Waiting(channel, count, max(0.0, (now - oldest).total_seconds()))
+        for channel, count, oldest in rows
+    ]
+
+
 async def withdraw_pending(
     session: AsyncSession, account_id: int, reason: str, *, kind: str | None = None
 ) -> None:
@@ -184,15 +205,9 @@ async def run_once(
         return result
     domain = message_id_domain(settings)
     for item in await claim(db, list(senders), limit=limit, domain=domain):
-        error: Exception | None = None
-        try:
-            await senders[item.channel].send(item)
-        except (TemporaryFailure, PermanentFailure) as exc:
-            error = exc
-        except Exception as exc:  # a sender's bug must not stop the items behind it
-            log.exception("outbox item %s could not be sent", item.id)
-            error = TemporaryFailure(f"{type(exc).__name__}: {exc}")
-        outcome = await _record(db, item.id, settings, error)
+        with logcontext.bound(**{logcontext.OUTBOX_ITEM: item.id}):
+            outcome, error = await _deliver(db, senders[item.channel], item, settings)
+        metrics.OUTBOX_RESULTS.inc(item.channel, outcome)
         if outcome == "sent":
             result.sent += 1
         elif outcome == "retrying":
@@ -202,3 +217,17 @@ async def run_once(
             result.failed += 1
             result.errors.append(str(error))
     return result
+
+
+async def _deliver(
+    db: Database, sender: Sender, item: OutboxItem, settings: Settings
+) -> tuple[str, Exception | None]:
+    error: Exception | None = None
+    try:
+        await sender.send(item)
+    except (TemporaryFailure, PermanentFailure) as exc:
+        error = exc
+    except Exception as exc:  # a sender's bug must not stop the items behind it
+        log.exception("outbox item %s could not be sent", item.id)
+        error = TemporaryFailure(f"{type(exc).__name__}: {exc}")
+    return await _record(db, item.id, settings, error), error

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import access, walker
+from . import access, locks, walker
 from .actor import Actor
 from .models import (
     Account,
@@ -149,7 +149,12 @@ async def _open_items(session: AsyncSession) -> dict[int, list[Open]]:
 async def send_due(session: AsyncSession, settings: Settings, now: dt.datetime) -> int:
     """Queue the digests that are due now; returns how many were queued. Each goes where
     notifications.recipients says: an intermediary's logins share the office's address, and
-    so one digest of all their lines."""
+    so one digest of all their lines.
+
+    With several workers on PostgreSQL, one pass runs at a time; a worker that finds another
+    one's pass under way skips its own (0), as that one queues the same digests."""
+    if not await locks.try_transaction_lock(session, "reminders"):
+        return 0
     digests = plan(await _open_items(session), now, settings)
     queued: dict[str, OutboxItem] = {}
     for digest in digests:

@@ -109,6 +109,18 @@ class Settings:
     # last activity: "completed=7y,archived=7y" (units y, m, d); a status not named is kept
     # for ever. Applied by `loket retention run` (core.services.retention).
     retention: str = ""
+    # Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the
+    # client for login throttling (web.peer); none: the peer is the client.
+    trusted_proxies: str | None = None
+    # Logs: "text" (one readable line per event) or "json" (one JSON object per line, with
+    # the request, mail, update or outbox item it is about; see loket.logs).
+    log_format: str = "text"
+    # GET /metrics answers only requests with "Authorization: Bearer <metrics_token>";
+    # without a token it is off (404).
+    metrics_token: str | None = field(default=None, repr=False)
+    # A process without the web view (--only worker, mail, bot) answers /metrics and /healthz
+    # on this port (on http_host) when it is set; a web process answers them on its own.
+    metrics_port: int | None = None
     # Demo only: outgoing mail is caught here and staff can read it in the web view.
     mail_catcher_dir: Path | None = None
 

@@ -108,6 +108,9 @@ class FileStore(Protocol):
 
     async def sweep_temporary(self, *, older_than: float) -> tuple[int, int]: ...
 
+    async def check(self) -> None:
+        """Raise OSError if new files cannot be stored now (for /healthz)."""
+
 
 def describe_limit(limit: int) -> str:
     if limit >= 1024 * 1024 and limit % (1024 * 1024) == 0:
@@ -246,6 +249,16 @@ class LocalFileStore:
     def __init__(self, root: Path, *, limit: int) -> None:
         self.root = Path(root)
         self.limit = limit
+
+    async def check(self) -> None:
+        # A store whose folder is gone or read-only takes no upload: the first write (tmp/)
+        # is where it would fail.
+        def writable() -> None:
+            (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+            if not os.access(self.root / "tmp", os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, "not writable", str(self.root))
+
+        await asyncio.to_thread(writable)
 
     def path_for(self, key: str) -> Path:
         # Keys come from our own database, never from a request; checked anyway, so that no

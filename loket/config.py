@@ -7,6 +7,7 @@ The environment wins over the file. The file may use the environment's names
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import secrets
@@ -23,6 +24,7 @@ from .sms_http import check_settings as check_sms_settings
 PREFIX = "LOKET_"
 BOT_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{1,28}[Bb][Oo][Tt]")
 SECRET_FILE = "secret_key"
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(Exception):
@@ -96,6 +98,17 @@ def load_settings(
     for name in ("smtp_tls", "imap_tls"):
         if getattr(settings, name) not in ("none", "starttls", "tls"):
             raise ConfigError(f"{PREFIX}{name.upper()} must be none, starttls or tls.")
+    if settings.log_format not in LOG_FORMATS:
+        raise ConfigError(f"{PREFIX}LOG_FORMAT must be text or json, not {settings.log_format!r}.")
+    if settings.trusted_proxies:
+        for part in settings.trusted_proxies.split(","):
+            try:
+                ipaddress.ip_network(part.strip(), strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f"{PREFIX}TRUSTED_PROXIES must list addresses or networks (127.0.0.1, "
+                    f"10.0.0.0/8), separated by commas; {part.strip()!r} is neither."
+                ) from None
     if settings.sms_url:
         problem = check_sms_settings(settings)
         if problem:

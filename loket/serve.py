@@ -8,16 +8,21 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from core import outbox
+from core import heartbeats, locks, metrics, outbox
 
 from . import telegram_bot
 from .config import ConfigError
+from .datadirlock import serving_alone
+from .heartbeat import Pulse
 from .runtime import Runtime
 from .senders import open_senders, sms_gateway
+
+if TYPE_CHECKING:
+    from mailbridge.imap import ImapSource
 
 log = logging.getLogger("loket")
 COMPONENTS = ("web", "worker", "mail", "bot")
@@ -37,9 +42,9 @@ async def _outbox_passes(
         log.warning("outbox worker: no SMTP server set; mail stays in the outbox")
     if "sms" not in senders:
         log.info("outbox worker: no SMS gateway set; two-step verification by SMS is not offered")
-    if not senders:
-        return
+    pulse = Pulse(rt.db, heartbeats.WORKER)
     while not stop.is_set():
+        await pulse()
         try:
             result = await outbox.run_once(rt.db, senders, rt.settings)
             if result.sent or result.failed or result.retrying:
@@ -50,6 +55,7 @@ async def _outbox_passes(
                     result.failed,
                 )
         except Exception:  # the database away for a moment must not end the worker
+            metrics.FAILURES.inc("worker")
             log.exception("outbox pass failed; trying again shortly")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=rt.settings.outbox_poll_seconds)
@@ -70,6 +76,7 @@ async def reminder_worker(rt: Runtime, stop: asyncio.Event) -> None:
             if queued:
                 log.info("reminders: %d digest(s) queued", queued)
         except Exception:
+            metrics.FAILURES.inc("reminders")
             log.exception("reminder pass failed; trying again later")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=REMINDER_EVERY_SECONDS)
@@ -91,8 +98,7 @@ async def mail_sources(rt: Runtime, stop: asyncio.Event) -> None:
         log.info("receiving mail by SMTP on %s:%d", s.smtp_in_host, s.smtp_in_port)
     try:
         if s.imap_host:
-            log.info("fetching mail from IMAP %s", s.imap_host)
-            await ImapSource(s, pipeline).run(stop)
+            await read_mailbox(rt, ImapSource(s, pipeline), stop)
         else:
             await stop.wait()
     finally:
@@ -100,6 +106,73 @@ async def mail_sources(rt: Runtime, stop: asyncio.Event) -> None:
             server.close()
             await server.wait_closed()
         reader.close()
+
+
+LOCK_POLL_SECONDS = 5.0
+MAX_PAUSE_SECONDS = 300.0
+
+
+async def read_mailbox(
+    rt: Runtime,
+    source: ImapSource,
+    stop: asyncio.Event,
+    *,
+    poll_seconds: float = LOCK_POLL_SECONDS,
+    check_seconds: float = locks.CHECK_SECONDS,
+) -> None:
+    """Read the mailbox while holding its lock (core.locks): a second mail process on the
+    same mailbox waits, and takes over when the first stops or loses its database."""
+    pause = 1.0
+    while not stop.is_set():
+        try:
+            await _read_holding_lock(rt, source, stop, poll_seconds, check_seconds)
+            pause = 1.0
+        except Exception:  # the database away at the start: try again, do not end the process
+            metrics.FAILURES.inc("mail")
+            log.exception("mail reader stopped; starting again in %.0f s", pause)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
+            pause = min(pause * 2, MAX_PAUSE_SECONDS)
+
+
+async def _read_holding_lock(
+    rt: Runtime, source: ImapSource, stop: asyncio.Event, poll_seconds: float, check_seconds: float
+) -> None:
+    """One term of reading: wait for the lock, read until stopped or the lock is lost."""
+    async with locks.held(
+        rt.db,
+        f"mailbox:{source.mailbox}",
+        stop=stop,
+        poll_seconds=poll_seconds,
+        check_seconds=check_seconds,
+        waiting=lambda: log.info(
+            "mailbox %s is being read by another Loket process; waiting for it",
+            source.mailbox,
+        ),
+    ) as lock:
+        if lock is None:
+            return
+        log.info("fetching mail from IMAP %s", source.mailbox)
+        until = asyncio.Event()
+        relay = asyncio.create_task(_first_of(stop, lock.lost, until))
+        try:
+            await source.run(until, pulse=Pulse(rt.db, heartbeats.MAIL))
+        finally:
+            relay.cancel()
+        if lock.lost.is_set() and not stop.is_set():
+            log.warning(
+                "lost the database lock on mailbox %s; waiting for it again", source.mailbox
+            )
+
+
+async def _first_of(a: asyncio.Event, b: asyncio.Event, then: asyncio.Event) -> None:
+    waits = [asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
+    then.set()
 
 
 async def start_web(
@@ -137,19 +210,50 @@ async def start_web(
     )
     await runner.setup()
     site = CappedSite(runner, s.http_host, s.http_port, max_connections=s.http_max_connections)
+    await _listen(runner, site, s.http_host, s.http_port, "LOKET_HTTP_PORT")
+    log.info("web view on http://%s:%d", rt.settings.http_host, site.port)
+    return runner
+
+
+async def _listen(
+    runner: web.AppRunner, site: web.BaseSite, host: str, port: int | None, setting: str
+) -> None:
     try:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
         raise ConfigError(
-            f"Cannot listen on {rt.settings.http_host}:{rt.settings.http_port} ({exc.strerror}); "
-            "set LOKET_HTTP_PORT to a free port."
+            f"Cannot listen on {host}:{port} ({exc.strerror}); set {setting} to a free port."
         ) from None
-    log.info("web view on http://%s:%d", rt.settings.http_host, site.port)
+
+
+async def start_monitoring(rt: Runtime) -> web.AppRunner:
+    """/metrics and /healthz of a process without the web view, on LOKET_METRICS_PORT."""
+    from web.accesslog import RedactingAccessLogger
+    from web.app import create_monitoring_app
+
+    s = rt.settings
+    runner = web.AppRunner(
+        create_monitoring_app(s, rt.db, rt.store), access_log_class=RedactingAccessLogger
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, s.http_host, s.metrics_port)
+    await _listen(runner, site, s.http_host, s.metrics_port, "LOKET_METRICS_PORT")
+    log.info("metrics on http://%s:%d/metrics", s.http_host, s.metrics_port)
     return runner
 
 
 async def serve(
+    rt: Runtime,
+    components: set[str],
+    *,
+    ready: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    with serving_alone(rt.settings):
+        await _serve(rt, components, ready=ready)
+
+
+async def _serve(
     rt: Runtime,
     components: set[str],
     *,
@@ -163,6 +267,8 @@ async def serve(
     bot = telegram_bot.plan(rt, components)
     machine_posts = bot.machine_posts() if bot is not None else None
     runner = await start_web(rt, machine_posts) if "web" in components else None
+    if runner is None and rt.settings.metrics_port:
+        runner = await start_monitoring(rt)
     tasks = []
     if bot is not None:
         tasks.append(asyncio.create_task(telegram_bot.run(bot, stop)))

@@ -22,7 +22,10 @@ from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
+from core import heartbeats, locks
+
 from .config import ConfigError
+from .heartbeat import EVERY_SECONDS, Pulse
 from .runtime import Runtime
 
 log = logging.getLogger("loket.bot")
@@ -117,6 +120,25 @@ async def _stop(app: App) -> None:
 
 
 async def run(bot: BotPlan, stop: asyncio.Event) -> None:
+    """Run the bot until ``stop``. Polling, one process at a time: Telegram answers a second
+    poller with errors, so a second bot process on the same database waits for the first's
+    lock (core.locks) and takes over when it stops. By webhook, every web process runs it."""
+    if bot.webhook_url is not None:
+        await _run(bot, stop)
+        return
+    loket = bot.app.bot_data["loket"]
+    bot_id = (loket.settings.telegram_token or "").partition(":")[0]
+    async with locks.held(
+        loket.db,
+        f"telegram-polling:{bot_id}",
+        stop=stop,
+        waiting=lambda: log.info("another Loket process polls Telegram for this bot; waiting"),
+    ) as lock:
+        if lock is not None:
+            await _run(bot, stop)
+
+
+async def _run(bot: BotPlan, stop: asyncio.Event) -> None:
     """Start the bot (again after a pause while Telegram cannot be reached) and keep it
     running until ``stop``."""
     pause = FIRST_PAUSE
@@ -135,6 +157,17 @@ async def run(bot: BotPlan, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=pause)
         pause = min(pause * 2, LONGEST_PAUSE)
     try:
-        await stop.wait()
+        await _beat_while_running(bot, stop)
     finally:
         await _stop(bot.app)
+
+
+async def _beat_while_running(bot: BotPlan, stop: asyncio.Event) -> None:
+    """The bot's heartbeat, while it runs and (polling) its updater asks Telegram."""
+    pulse = Pulse(bot.app.bot_data["loket"].db, heartbeats.BOT, every=0)
+    while not stop.is_set():
+        updater = bot.app.updater
+        if bot.app.running and (bot.webhook_url is not None or (updater and updater.running)):
+            await pulse()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=EVERY_SECONDS)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aioimaplib
@@ -183,12 +184,17 @@ class ImapSource:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(idle, 10)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Until ``stop``: fetch, wait for news, again; reconnect with back-off on trouble."""
+    async def run(
+        self, stop: asyncio.Event, *, pulse: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        """Until ``stop``: fetch, wait for news, again; reconnect with back-off on trouble.
+        ``pulse``: called after each pass that reached the mailbox (a heartbeat)."""
         backoff = 1.0
         while not stop.is_set():
             try:
                 await self.fetch_once()
+                if pulse is not None:
+                    await pulse()
                 backoff = 1.0
                 await self._wait_for_news(stop)
             except (

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from flufl.bounce import all_failures
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import replytokens
+from core import logcontext, metrics, replytokens
 from core.actor import Actor
 from core.db import Database
 from core.errors import LoketError, TooLarge
@@ -445,7 +445,11 @@ class Pipeline:
         m = Incoming(raw=raw, mailbox=mailbox, uidvalidity=uidvalidity, uid=uid, parsing=parsing)
         try:
             m.sha256, m.body_sha256 = await _hashes(raw)
-            return await self._handle(m)
+            # A mail's lines carry the start of its sha256, which its InboundMail row keeps.
+            with logcontext.bound(**{logcontext.MAIL: m.sha256[:16]}):
+                result = await self._handle(m)
+            metrics.MAILS.inc(result.outcome)
+            return result
         finally:
             forget_reading(m.parsing)
 
@@ -456,6 +460,7 @@ class Pipeline:
         except Exception as exc:  # whatever it is, the mail goes to quarantine with the error
             # The unit of work was rolled back; the quarantine record gets a fresh one.
             log.exception("inbound mail failed in step %s", m.path[-1] if m.path else "?")
+            metrics.MAIL_FAILURES.inc()
             reason = f"error in {m.path[-1] if m.path else '?'}: {type(exc).__name__}: {exc}"
             tail = traceback.format_exc(limit=3)[-1500:]
             m.session, m.unit = None, AsyncExitStack()

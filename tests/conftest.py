@@ -163,6 +163,15 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
+@pytest.fixture
+async def second_db(database_url: str) -> AsyncIterator[Database]:
+    """Another engine on the same database: a second process."""
+    sqlite = make_url(database_url).get_backend_name() == "sqlite"
+    database = Database.connect(database_url, **({} if sqlite else pg_engine_kwargs()))
+    yield database
+    await database.dispose()
+
+
 @pytest.fixture(scope="session")
 def mail_reader() -> Iterator[MailReader]:
     """Mail parsed in a worker process, as `loket serve` and `loket mail fetch` do it."""

@@ -3,10 +3,12 @@ wrong), the TOTP secret and its codes, an SMS code, recovery codes and the cooki
 step, through the web view with logging as `loket serve` sets it at its most talkative.
 
 Every record any logger handles is captured (whatever its level and whether or not it reaches
-the root logger), and formatted in full: message, arguments, traceback and extra fields."""
+the root logger), and formatted in full: message, arguments, traceback and extra fields, and
+as the one JSON line LOKET_LOG_FORMAT=json makes of it."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 
@@ -19,6 +21,7 @@ from core.db import Database
 from core.models import Account, OutboxItem, TwoFactorMethod
 from core.services import auth
 from core.sms import OutboxSmsGateway
+from loket.logs import JsonFormatter
 from mailbridge.smtp import SmtpSender
 
 from .conftest import PASSWORD, SYSTEM, Firm, SmtpServer, open_browser, set_password
@@ -136,9 +139,16 @@ async def test_no_secret_of_any_step_in_any_log_line(
     await browser.get("/me")
 
     assert len(secrets) > 20
+    as_json = JsonFormatter()
     for record in records:
         text = in_full(record)
+        # What LOKET_LOG_FORMAT=json writes: one JSON object, with the request's id.
+        line = as_json.format(record)
+        assert "\n" not in line and json.loads(line)["message"] == record.getMessage()
         for secret in secrets:
             assert secret not in text, (secret, record.name, record.getMessage())
+            assert secret not in line, (secret, record.name, line)
+    web_lines = [json.loads(as_json.format(r)) for r in records if r.name == "aiohttp.access"]
+    assert web_lines and all(len(x["request_id"]) == 32 for x in web_lines)
     # The capture saw what it must: the access log's line for each request, links included.
     assert any(r.name == "aiohttp.access" and "/invite/{token}" in r.getMessage() for r in records)

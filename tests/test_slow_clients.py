@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from pathlib import Path
 
 import pytest
@@ -68,7 +69,8 @@ async def test_a_kept_alive_connection_is_closed_when_idle(serve) -> None:
     reader, writer = await connect(port)
     writer.write(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
     answer = await closed_after((reader, writer))
-    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b'"database": "ok"}')
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["status"] == "ok"  # all of it came
 
 
 def form_head(port: int, length: int, content_type: str, cookie: str = "") -> bytes:

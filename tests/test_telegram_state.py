@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from core.actor import Actor
 from core.db import Database
@@ -21,18 +19,9 @@ from core.services import documents, messages, telegram
 from core.services.documents import Upload
 from core.services.telegram import ChatInfo
 
-from .conftest import SYSTEM, Firm, pg_engine_kwargs
+from .conftest import SYSTEM, Firm
 
 CHAT = ChatInfo(5_555_000_111, "private", "nl")
-
-
-@pytest.fixture
-async def second_db(database_url: str) -> AsyncIterator[Database]:
-    """Another engine on the same database: a second bot process."""
-    sqlite = make_url(database_url).get_backend_name() == "sqlite"
-    database = Database.connect(database_url, **({} if sqlite else pg_engine_kwargs()))
-    yield database
-    await database.dispose()
 
 
 async def linked(db: Database, account: Account, chat: ChatInfo = CHAT) -> None:

@@ -6,11 +6,22 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from core.logcontext import REQUEST
+
+from .keys import REQUEST_ID
+
 
 class RedactingAccessLogger(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        # Written after the request's own context has ended: its id comes along by hand.
+        rid = request.get(REQUEST_ID) if isinstance(request, web.Request) else None
         self.logger.info(
-            "%s %s %s %.1fms", request.method, route(request), response.status, time * 1000
+            "%s %s %s %.1fms",
+            request.method,
+            route(request),
+            response.status,
+            time * 1000,
+            extra={REQUEST: rid} if rid else None,
         )
 
 

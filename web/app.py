@@ -22,7 +22,7 @@ from core.settings import Settings
 from core.sms import SmsGateway
 from core.storage import FileStore
 
-from . import filters, middleware, uploads
+from . import filters, middleware, observe, uploads
 from .keys import DB, MAIL_FILER, SETTINGS, SMS, STORE, TELEGRAM
 from .views import (
     auth,
@@ -32,6 +32,7 @@ from .views import (
     inbox,
     me,
     messages,
+    metrics,
     people,
     quarantine,
     staff,
@@ -55,6 +56,7 @@ def create_app(
 ) -> web.Application:
     app = web.Application(
         middlewares=[
+            observe.observed,
             middleware.security_headers,
             middleware.errors,
             middleware.session,
@@ -84,14 +86,26 @@ def create_app(
     )
     env.filters["segment"] = filters.path_segment
     env.filters["local"] = filters.local_time(settings.timezone)
-    for module in (health, auth, me, dossiers, messages, checklists, staff, quarantine, inbox):
+    for module in (health, metrics, auth, me, dossiers, messages, checklists, staff, quarantine):
         app.add_routes(module.routes)
     app.add_routes(staff_dossier_routes)
-    for module in (people, staff_dossiers):
+    for module in (inbox, people, staff_dossiers):
         app.add_routes(module.routes)
     app.add_routes(upload_link_routes)
     # Paths other machines post to (the bot's webhook, given by loket/), outside sessions.
     for path, handler in (machine_posts or {}).items():
         app.router.add_post(path, middleware.for_machines(handler))
     app.router.add_static("/static", HERE / "static", append_version=True)
+    return app
+
+
+def create_monitoring_app(settings: Settings, db: Database, store: FileStore) -> web.Application:
+    """Only /metrics and /healthz: for a process that serves no web view (a worker, the mail
+    reader, the bot), so that its own counters can be scraped too."""
+    app = web.Application(middlewares=[observe.observed])
+    app[SETTINGS] = settings
+    app[DB] = db
+    app[STORE] = store
+    app.add_routes(health.routes)
+    app.add_routes(metrics.routes)
     return app

@@ -20,6 +20,7 @@ TELEGRAM = web.AppKey("telegram", bool)
 MAIL_FILER = web.AppKey("mail_filer", MailFiler)
 
 # Per request.
+REQUEST_ID = web.RequestKey("request_id", str)  # web.observe
 LIVE = web.RequestKey("live", object)  # core.services.sessions.LiveSession | None
 LANG = web.RequestKey("lang", str)
 # A session cookie came, but its session has ended (idle or absolute timeout, logged out).

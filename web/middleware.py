@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from core import storekeeping
+from core import metrics, storekeeping
 from core.errors import (
     AuthenticationFailed,
     LinkExpired,
@@ -136,6 +136,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if _went_away(request, exc):
             log.info("the client went away during %s", where)
             return web.Response(status=CLIENT_GONE, reason="Client Closed Request")
+        metrics.FAILURES.inc("web")
         log.exception("unexpected error on %s", where)
         return page(request, "error.html", {"error": None, "status": 500}, status=500)
 

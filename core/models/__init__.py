@@ -16,6 +16,7 @@ from .checklists import Answer, Checklist, ChecklistAssignee, ChecklistStatus, C
 from .clients import Client, ClientKind, IntermediaryOffice
 from .documents import Channel, Document, DocumentCategory, DownloadReceipt, ReviewState
 from .dossiers import FINISHED_STATUSES, Dossier, DossierStatus, DossierStep
+from .heartbeats import Heartbeat
 from .inbound import InboundMail
 from .inbox import InboxRead, InboxReadUntil
 from .messages import MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH, Direction, Message, MessageRead
@@ -44,6 +45,7 @@ __all__ = [
     "DossierStatus",
     "DossierStep",
     "DownloadReceipt",
+    "Heartbeat",
     "InboundMail",
     "InboxRead",
     "InboxReadUntil",

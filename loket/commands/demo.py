@@ -217,7 +217,7 @@ async def demo(rt: Runtime, args: argparse.Namespace) -> None:
         if args.setup_only:
             await ready()
             return
-        configure_logging(logging.WARNING)
+        configure_logging(logging.WARNING, rt.settings.log_format)
         await serve(rt, {"web", "worker", "bot"}, ready=ready)
     finally:
         catcher.close()

@@ -23,5 +23,5 @@ async def serve_command(rt: Runtime, args: argparse.Namespace) -> None:
                 names=", ".join(sorted(unknown)) or "(none)",
                 known=", ".join(COMPONENTS),
             )
-    configure_logging(logging.INFO)
+    configure_logging(logging.INFO, rt.settings.log_format)
     await serve(rt, wanted)

@@ -12,6 +12,7 @@ from core.errors import AuthenticationFailed, LinkExpired, LoketError, TooManyAt
 from core.models import Account, Channel
 from core.services import auth, checklists, sessions, twofactor
 
+from .. import peer
 from ..guards import safe_next
 from ..keys import DB, END_SESSION, LANG, LIVE, SET_LANG, SET_SESSION, SETTINGS, SMS
 from ..middleware import LANG_COOKIE
@@ -21,8 +22,7 @@ routes = web.RouteTableDef()
 
 
 def client_address(request: web.Request) -> str:
-    # Behind a reverse proxy, configure it to set the peer; we do not trust X-Forwarded-For.
-    return request.remote or "unknown"
+    return peer.client_address(request, request.app[SETTINGS].trusted_proxies)
 
 
 @routes.get("/login")
