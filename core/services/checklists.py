@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import access, audit, walker
@@ -540,14 +540,16 @@ async def submit(
         sections=summary(loaded, language),
     )
     name = f"{loaded.template.name}-{loaded.dossier.number}.pdf".replace("/", "-")
-    await store_document(
+    filed = await store_document(
         session,
         store,
         actor,
         loaded.dossier,
         Upload(name, None, "application/pdf", stored=await store.put_bytes(pdf)),
         DocumentCategory.DELIVERED,
+        checklist_id=checklist_id,
     )
+    await _replace_earlier_pdfs(session, checklist_id, filed)
     loaded.checklist.status = ChecklistStatus.SUBMITTED
     loaded.checklist.locked = True
     loaded.checklist.submitted_at = utcnow()
@@ -564,6 +566,22 @@ async def submit(
         exclude_account_id=actor.account_id,
     )
     return loaded
+
+
+async def _replace_earlier_pdfs(
+    session: AsyncSession, checklist_id: int, current: Document
+) -> None:
+    """The new PDF is the current one: earlier ones stay in the history, marked replaced."""
+    await session.execute(
+        update(Document)
+        .where(
+            Document.checklist_id == checklist_id,
+            Document.id != current.id,
+            Document.replaced_by_id.is_(None),
+        )
+        .values(replaced_by_id=current.id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def approve(session: AsyncSession, actor: Actor, checklist_id: int) -> Loaded:

@@ -225,7 +225,11 @@ def _branches(me: int, read_until: dt.datetime | None, f: Filters, depth: int) -
             Document.category.label("category"),
             _NO_ID.label("checklist_id"),
             case((unread, 1), else_=0).label("unread"),
-        ).where(Document.message_id.is_(None))
+        ).where(
+            Document.message_id.is_(None),
+            # A checklist's PDF is part of the submission's own entry.
+            Document.checklist_id.is_(None),
+        )
         if f.kind is Kind.DOCUMENT:
             stmt = stmt.where(delivered)
         elif f.kind is Kind.PUBLISHED:
