@@ -35,9 +35,10 @@ from ..models import (
     Dossier,
     DossierStatus,
     ReviewState,
+    Role,
     utcnow,
 )
-from ..notifications import Kind, account_mail, notify, notify_accounts
+from ..notifications import Kind, account_mail, mail_language, notify, notify_accounts
 from ..pdf import PdfSection, render_checklist
 from ..storage import FileStore
 from ..templates import on_approve, parse_template
@@ -182,6 +183,31 @@ async def _assignees(session: AsyncSession, loaded: Loaded) -> list[Account]:
             Actor.of(a, Channel.EMAIL), loaded.dossier, loaded.assignee_ids
         )
     ]
+
+
+async def _to_tell_of_review(session: AsyncSession, loaded: Loaded) -> list[Account]:
+    """Who hears that a submission was approved or sent back: its assignees, and the
+    intermediary office when one of its accounts filled it in for the client (told at its
+    general address, as all mail to an office)."""
+    told = await _assignees(session, loaded)
+    office_id = loaded.dossier.intermediary_id
+    answered_by = {a.answered_by_id for a in loaded.answers.values()} - {None}
+    if office_id is None or not answered_by:
+        return told
+    filler = await session.scalar(
+        select(Account)
+        .where(
+            Account.id.in_(answered_by),
+            Account.role == Role.INTERMEDIARY,
+            Account.intermediary_id == office_id,
+            Account.active.is_(True),
+        )
+        .order_by(Account.id)
+        .limit(1)
+    )
+    if filler is not None and filler.id not in {a.id for a in told}:
+        told.append(filler)
+    return told
 
 
 def document_requests(definition: dict[str, Any], given: dict[str, Given]) -> list[dict[str, Any]]:
@@ -617,7 +643,7 @@ async def approve(session: AsyncSession, actor: Actor, checklist_id: int) -> Loa
         session,
         Kind.CHECKLIST_APPROVED,
         loaded.dossier,
-        await _assignees(session, loaded),
+        await _to_tell_of_review(session, loaded),
         subject_key=f"checklist:{checklist_id}:approved:{loaded.checklist.reviewed_at.isoformat()}",
         data={
             "checklist_id": checklist_id,
@@ -670,14 +696,14 @@ async def reject(
         reason=reason[:200],
         questions=sorted(per_question),
     )
-    assignees = await _assignees(session, loaded)
+    told = await _to_tell_of_review(session, loaded)
     # Each recipient reads the questions in their own language: one mail per language.
-    for language in sorted({a.language.value for a in assignees}) or ["nl"]:
+    for language in sorted({mail_language(a) for a in told}) or ["nl"]:
         await notify_accounts(
             session,
             Kind.CHECKLIST_REJECTED,
             loaded.dossier,
-            [a for a in assignees if a.language.value == language],
+            [a for a in told if mail_language(a) == language],
             subject_key=f"checklist:{checklist_id}:rejected:{loaded.checklist.reviewed_at.isoformat()}",
             data={
                 "checklist_id": checklist_id,
