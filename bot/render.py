@@ -18,6 +18,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from core import walker
 from core.i18n import N_
 from core.pdf import PdfSection
+from core.services.checklists import Counts
 from core.walker import Prompt
 
 DATA_MAX = 64
@@ -184,6 +185,25 @@ def _tick(label: str, on: bool) -> str:
 def answered(prompt: Prompt, shown: str, _: Callable[[str], str]) -> str:
     """A question message once answered by a button: the question and the answer, no buttons."""
     return f"{heading(prompt, _)}\n<b>{e(prompt.label)}</b>\n✓ {e(shown)}"
+
+
+def counts(c: Counts, _: Callable[[str], str], ngettext: Callable[[str, str, int], str]) -> str:
+    """How far a checklist is, in the web page's words (checklist_counts.html): no fraction
+    whose total grows as follow-up questions appear."""
+    if c.to_go:
+        text = _("%(answered)d answered, %(to_go)d still to answer") % {
+            "answered": c.answered,
+            "to_go": c.to_go,
+        }
+    else:
+        text = _("All required questions answered")
+    if c.optional_open:
+        text += " · " + ngettext(
+            "%(num)d optional question left open",
+            "%(num)d optional questions left open",
+            c.optional_open,
+        ) % {"num": c.optional_open}
+    return text
 
 
 def uploaded(

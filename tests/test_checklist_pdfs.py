@@ -78,3 +78,22 @@ async def test_staff_see_the_earlier_pdf_marked_replaced(
     # Newest first: the current PDF plain, the earlier one marked.
     assert "vervangen door een latere inzending" not in pdf_rows[0]
     assert "vervangen door een latere inzending" in pdf_rows[1]
+
+
+async def test_the_review_page_offers_the_current_pdf(
+    browser: Browser, db: Database, firm: Firm, tax: Checklist, store: LocalFileStore
+) -> None:
+    await submit_twice(db, firm, tax.id, store)
+    async with db.read() as s:
+        current = await s.scalar(
+            select(Document.id).where(
+                Document.checklist_id == tax.id, Document.replaced_by_id.is_(None)
+            )
+        )
+    await set_password(db, firm.staff.id)
+    await browser.login("sanne", PASSWORD)
+    await browser.get(f"/checklists/{tax.id}")
+    link = re.search(
+        r'href="/documents/(\d+)/download" download>Download de PDF', browser.last_html
+    )
+    assert link and int(link.group(1)) == current

@@ -300,8 +300,7 @@ class Action:
     checklist: Checklist
     template: ChecklistTemplate
     dossier: Dossier
-    answered: int
-    total: int
+    counts: Counts
 
     @property
     def title(self) -> dict[str, str]:
@@ -329,7 +328,7 @@ async def listed_actions(session: AsyncSession, actor: Actor) -> list[Action]:
     out = []
     for checklist, template, dossier in rows:
         loaded = Loaded(checklist, template, dossier, answers[checklist.id])
-        out.append(Action(checklist, template, dossier, *progress(loaded)))
+        out.append(Action(checklist, template, dossier, counts(loaded)))
     return out
 
 
@@ -594,6 +593,16 @@ async def submit(
     return loaded
 
 
+async def current_pdf(session: AsyncSession, loaded: Loaded) -> Document | None:
+    """The PDF of the checklist's latest submission (earlier ones were replaced by it)."""
+    return await session.scalar(
+        select(Document)
+        .where(Document.checklist_id == loaded.checklist.id, Document.replaced_by_id.is_(None))
+        .order_by(Document.id.desc())
+        .limit(1)
+    )
+
+
 async def _replace_earlier_pdfs(
     session: AsyncSession, checklist_id: int, current: Document
 ) -> None:
@@ -806,13 +815,6 @@ def counts(loaded: Loaded) -> Counts:
         else:
             optional_open += 1
     return Counts(answered, to_go, optional_open)
-
-
-def progress(loaded: Loaded) -> tuple[int, int]:
-    """(answered, total) of the questions that apply."""
-    given = loaded.given
-    shown = walker.visible(loaded.definition, given)
-    return sum(1 for q in shown if (given.get(q["key"]) or Given()).answered), len(shown)
 
 
 async def file_requested_document(

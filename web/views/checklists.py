@@ -5,12 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from aiohttp import web
-from sqlalchemy import select
 
 from core import walker
 from core.errors import LoketError, NotFound, PermissionDenied
-from core.models import Document, DocumentCategory
-from core.services import checklists
+from core.services import checklists, dossiers
 
 from ..guards import actor, login_required
 from ..keys import DB, LANG, SETTINGS, STORE
@@ -44,18 +42,9 @@ async def _render(
     lang = request[LANG]
     async with request.app[DB].read() as s:
         loaded = await checklists.load(s, actor(request), checklist_id)
-        pdf = None
-        if loaded.checklist.locked:
-            pdf = await s.scalar(
-                select(Document)
-                .where(
-                    Document.dossier_id == loaded.dossier.id,
-                    Document.category == DocumentCategory.DELIVERED,
-                    Document.filename == f"{loaded.template.name}-{loaded.dossier.number}.pdf",
-                )
-                .order_by(Document.id.desc())
-            )
+        pdf = await checklists.current_pdf(s, loaded) if loaded.checklist.locked else None
         delivered = await checklists.delivered_with(s, loaded) if actor(request).is_staff else []
+        names = await dossiers.party_names(s, loaded.dossier) if actor(request).is_staff else {}
     if actor(request).is_staff:
         rows = [
             (
@@ -74,6 +63,8 @@ async def _render(
                 "pdf": pdf,
                 "error": review_error,
                 "delivered": delivered,
+                "counts": checklists.counts(loaded),
+                **names,
             },
             status=status,
         )
