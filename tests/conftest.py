@@ -297,10 +297,18 @@ def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def open_browser(
-    aiohttp_client, db: Database, store: LocalFileStore, tmp_path: Path, smtp, **app
+    aiohttp_client,
+    db: Database,
+    store: LocalFileStore,
+    tmp_path: Path,
+    smtp,
+    *,
+    settings_extra: dict | None = None,
+    **app,
 ):
     """A browser-like client on the web view, with mail going to the test SMTP server;
-    ``app``: more arguments for ``create_app`` (an SMS gateway)."""
+    ``settings_extra``: other settings (a time zone); ``app``: more arguments for
+    ``create_app`` (an SMS gateway)."""
     from aiohttp.test_utils import TestServer
 
     from web.accesslog import RedactingAccessLogger
@@ -308,7 +316,9 @@ async def open_browser(
 
     from .webclient import Browser
 
-    settings = mail_settings(tmp_path, smtp.port, public_url="http://127.0.0.1")
+    settings = mail_settings(
+        tmp_path, smtp.port, public_url="http://127.0.0.1", **(settings_extra or {})
+    )
     server = TestServer(create_app(settings, db, store, **app))
     # As `loket serve` runs it: the access log shows route patterns, never a token.
     await server.start_server(access_log_class=RedactingAccessLogger)

@@ -4,11 +4,14 @@ invitation links without a real mailbox."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import email
 import email.policy
+import email.utils
 import re
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -40,7 +43,15 @@ def _read(path: Path) -> EmailMessage:
         return email.message_from_binary_file(fh, policy=email.policy.default)  # type: ignore[return-value]
 
 
-def _listing(folder: Path) -> list[dict[str, str]]:
+def _sent_at(msg: EmailMessage) -> dt.datetime | None:
+    """The mail's Date header as a time (the page shows it on the firm's clock)."""
+    try:
+        return email.utils.parsedate_to_datetime(str(msg.get("Date", "")))
+    except (TypeError, ValueError):
+        return None
+
+
+def _listing(folder: Path) -> list[dict[str, Any]]:
     if not folder.exists():
         return []
     names = sorted((p for p in folder.iterdir() if _NAME.fullmatch(p.name)), reverse=True)
@@ -52,7 +63,7 @@ def _listing(folder: Path) -> list[dict[str, str]]:
                 "name": path.name,
                 "to": str(msg.get("To", "")),
                 "subject": str(msg.get("Subject", "")),
-                "date": str(msg.get("Date", "")),
+                "date": _sent_at(msg),
             }
         )
     return out
