@@ -198,10 +198,11 @@ async def route(
     if waiting == telegram.WAITING_ANSWER and state.get("question"):
         try:
             loaded = await checklists.load(session, actor, state["checklist_id"])
-            kind = walker.question(loaded.definition, state["question"])["type"]
+            q = walker.question(loaded.definition, state["question"])
         except LoketError:
             return OUTSIDE
-        return UPLOAD if kind == "upload" else OUTSIDE
+        # An upload question's answer, or the document beside an answer (walker.takes_files).
+        return UPLOAD if walker.takes_files(q) else OUTSIDE
     if waiting == telegram.WAITING_MESSAGE_BODY:
         return MESSAGE
     return OUTSIDE
@@ -283,8 +284,8 @@ async def _answer(turn: Turn, item: Incoming, upload: Upload) -> None:
     state = turn.state or {}
     cid, key = state["checklist_id"], state["question"]
     loaded = await checklists.attach(turn.session, turn.deps.store, turn.actor, cid, key, [upload])
-    value = loaded.answers[key].value or {}
-    ids, names = list(value.get("documents", [])), list(value.get("filenames", []))
+    filed = (await checklists.filed_by_question(turn.session, loaded)).get(key, [])
+    ids, names = [d.id for d in filed], [d.filename for d in filed]
     mine = list(state.get("document_ids", [])) if turn.waiting == telegram.WAITING_UPLOAD else []
     mine.append(ids[-1])
     same_album = (

@@ -56,6 +56,9 @@ HINTS = {
     ),
 }
 
+# A question with a document beside its answer (walker.Prompt.document).
+BESIDE = N_("Send %(document)s here too, as a photo or a document.")
+
 
 def data(*parts: object) -> str:
     text = ":".join(str(p) for p in parts)
@@ -132,6 +135,9 @@ def question(
     if shown is not None:
         lines.append(e(_("Your answer: %(answer)s") % {"answer": _shorter(shown)}))
     lines.append(f"<i>{e(_(HINTS.get(prompt.type, HINTS['text'])))}</i>")
+    if prompt.document:
+        beside = _(BESIDE) % {"document": prompt.document}
+        lines.append(f"<i>{e(beside)}</i>")
     q = question_index(definition, prompt.key)
     rows: list[list[InlineKeyboardButton]] = []
     current = prompt.current.value if prompt.current else None

@@ -406,7 +406,12 @@ async def answer(
             expected_date=None,
         )
     )
-    _advance(loaded, key)
+    has_document = walker.takes_document(walker.question(loaded.definition, key)) and bool(
+        (await filed_by_question(session, loaded)).get(key)
+    )
+    loaded.checklist.position = walker.after_answer(
+        loaded.definition, loaded.given, key, has_document=has_document
+    )
     return loaded
 
 
@@ -446,13 +451,18 @@ async def attach(
     key: str,
     uploads: list[Upload],
 ) -> Loaded:
-    """Documents for an upload question: filed under Delivered by me, and the answer."""
+    """Documents for an upload question: filed under Delivered by me, and the answer. For a
+    question with a document beside its answer (an amount with "the annual statement"), filed
+    with that answer, which stays as it is; the walk stays at the question until it has one."""
     loaded = await writable(session, actor, checklist_id)
     q = walker.question(loaded.definition, key)
-    if q["type"] != "upload":
+    if not walker.takes_files(q):
         raise ValidationError("This question is answered with text, not with a document.")
     if not uploads:
         raise ValidationError("Choose at least one file.")
+    if q["type"] != "upload":
+        await _file_beside(session, store, actor, loaded, key, uploads)
+        return loaded
     existing = loaded.answers.get(key)
     value = dict(existing.value) if existing and isinstance(existing.value, dict) else {}
     ids, names = list(value.get("documents", [])), list(value.get("filenames", []))
@@ -474,6 +484,50 @@ async def attach(
     answer_row.value = {"documents": ids, "filenames": names}
     _advance(loaded, key)
     return loaded
+
+
+async def _file_beside(
+    session: AsyncSession,
+    store: FileStore,
+    actor: Actor,
+    loaded: Loaded,
+    key: str,
+    uploads: list[Upload],
+) -> None:
+    existing = loaded.answers.get(key)
+    if existing is None:
+        # The document before the answer: a row to file it with, still to be answered.
+        existing = _save(loaded, actor, key, value=None, not_available=False)
+        session.add(existing)
+        await session.flush()
+    for upload in uploads:
+        await store_document(
+            session,
+            store,
+            actor,
+            loaded.dossier,
+            upload,
+            DocumentCategory.DELIVERED,
+            answer_id=existing.id,
+        )
+    if loaded.given[key].answered:  # the answer was there already: the walk goes on
+        loaded.checklist.position = walker.after_answer(
+            loaded.definition, loaded.given, key, has_document=True
+        )
+
+
+async def filed_by_question(session: AsyncSession, loaded: Loaded) -> dict[str, list[Document]]:
+    """The documents filed with each answer (an upload question's, or beside an answer), by
+    question."""
+    rows = {a.id: key for key, a in loaded.answers.items() if a.id is not None}
+    if not rows:
+        return {}
+    out: dict[str, list[Document]] = {}
+    for doc in await session.scalars(
+        select(Document).where(Document.answer_id.in_(list(rows))).order_by(Document.id)
+    ):
+        out.setdefault(rows[doc.answer_id], []).append(doc)
+    return out
 
 
 async def move(session: AsyncSession, actor: Actor, checklist_id: int, offset: int) -> Loaded:
@@ -776,6 +830,8 @@ async def save_section(
                     cleared = raw == [] and key in loaded.answers  # every box unticked
                     if raw not in (None, "", []) or cleared:
                         await answer(session, actor, checklist_id, key, raw, language)
+                    if form.files.get(key) and walker.takes_document(q):
+                        await attach(session, store, actor, checklist_id, key, form.files[key])
         except ValidationError as exc:
             errors[key] = exc
     return errors

@@ -86,6 +86,8 @@ async def _render(
         for q in sections[index]["questions"]
         if q["key"] in shown
     ]
+    async with request.app[DB].read() as s:
+        beside = await checklists.filed_by_question(s, loaded)
     return page(
         request,
         "checklist.html",
@@ -98,6 +100,7 @@ async def _render(
             "errors": errors or {},
             "more": more,
             "counts": checklists.counts(loaded),
+            "beside": beside,
             "shown_value": lambda key: walker.show(loaded.definition, key, given.get(key), lang),
         },
         status=status,
@@ -132,9 +135,10 @@ async def save(request: web.Request) -> web.StreamResponse:
         # Before the body is read: a checklist that is not this person's, or is locked, is
         # refused without taking in the files sent with it.
         definition = (await checklists.writable(s, actor(request), checklist_id)).definition
-    # The form's file inputs are its upload questions'; a file under another name is refused.
+    # The form's file inputs are its upload questions' and the documents beside an answer;
+    # a file under another name is refused.
     uploads = {
-        f"file:{q['key']}" for _, q in walker.all_questions(definition) if q["type"] == "upload"
+        f"file:{q['key']}" for _, q in walker.all_questions(definition) if walker.takes_files(q)
     }
     form = await read_form(request, request.app[STORE], file_fields=uploads)
     index = position(form.fields.get("section") or "0")
