@@ -469,21 +469,35 @@ async def attach(
     answer_row = _save(loaded, actor, key, value=value, not_available=False)
     session.add(answer_row)
     await session.flush()
-    for upload in uploads:
-        document = await store_document(
+    for document in await _file_with(session, store, actor, loaded, answer_row, uploads):
+        ids.append(document.id)
+        names.append(document.filename)
+    answer_row.value = {"documents": ids, "filenames": names}
+    _advance(loaded, key)
+    return loaded
+
+
+async def _file_with(
+    session: AsyncSession,
+    store: FileStore,
+    actor: Actor,
+    loaded: Loaded,
+    row: Answer,
+    uploads: list[Upload],
+) -> list[Document]:
+    """The files, under Delivered by me, each filed with the answer ``row``."""
+    return [
+        await store_document(
             session,
             store,
             actor,
             loaded.dossier,
             upload,
             DocumentCategory.DELIVERED,
-            answer_id=answer_row.id,
+            answer_id=row.id,
         )
-        ids.append(document.id)
-        names.append(document.filename)
-    answer_row.value = {"documents": ids, "filenames": names}
-    _advance(loaded, key)
-    return loaded
+        for upload in uploads
+    ]
 
 
 async def _file_beside(
@@ -500,16 +514,7 @@ async def _file_beside(
         existing = _save(loaded, actor, key, value=None, not_available=False)
         session.add(existing)
         await session.flush()
-    for upload in uploads:
-        await store_document(
-            session,
-            store,
-            actor,
-            loaded.dossier,
-            upload,
-            DocumentCategory.DELIVERED,
-            answer_id=existing.id,
-        )
+    await _file_with(session, store, actor, loaded, existing, uploads)
     if loaded.given[key].answered:  # the answer was there already: the walk goes on
         loaded.checklist.position = walker.after_answer(
             loaded.definition, loaded.given, key, has_document=True
