@@ -76,3 +76,21 @@ def test_the_command_line_lists_on_the_firms_clock() -> None:
     mail = InboundMail(id=7, sha256="x", outcome="quarantined", received_at=UTC_TIME, path=[])
     line = _line(quarantine.Waiting(mail, None), FAR)
     assert "2026-03-02 10:30" in line
+
+
+def test_a_photo_sent_in_the_chat_is_named_by_the_firms_date() -> None:
+    from telegram import Chat, Message, PhotoSize
+
+    import bot.app  # noqa: F401 (the bot's modules load in their order from there)
+    from bot.files import incoming
+
+    sent = Message(
+        message_id=5,
+        date=UTC_TIME,
+        chat=Chat(1, Chat.PRIVATE),
+        photo=[PhotoSize("f", "u", 10, 10)],
+    )
+    item = incoming(sent, FAR)
+    assert item is not None and item.name(lambda s: {"photo": "foto"}.get(s, s)) == (
+        "foto-2026-03-02-5.jpg"
+    )
