@@ -224,12 +224,15 @@ async def checklist(turn: Turn) -> None:
     if at in ids or len(waiting) == 1:
         await walk.start(turn, at if at in ids else ids[0])
         return
-    rows = []
+    rows, lines = [], [render.e(turn._("Which one do you want to fill in?"))]
     for action in waiting:
         title = action.title.get(turn.language) or action.title.get("nl") or ""
-        label = f"{title} · {action.dossier.number} · {action.answered}/{action.total}"
+        label = f"{title} · {action.dossier.number}"
         rows.append([render.button(label, PICK, action.checklist.id)])
-    turn.say(render.e(turn._("Which one do you want to fill in?")), render.keyboard(rows))
+        # How far each is goes in the text: a button's label is cut short.
+        how_far = render.counts(action.counts, turn._, turn.ngettext)
+        lines.append(render.e(f"• {label}: {how_far}"))
+    turn.say("\n".join(lines), render.keyboard(rows))
 
 
 async def checklist_picked(turn: Turn, args: list[str]) -> None:
@@ -265,13 +268,8 @@ async def dossiers_(turn: Turn) -> None:
         lines.append(render.e(status))
         for action in open_ones[d.id]:
             title = action.title.get(turn.language) or action.title.get("nl") or ""
-            lines.append(
-                "• "
-                + render.e(
-                    _("%(title)s: %(answered)d of %(total)d answered")
-                    % {"title": title, "answered": action.answered, "total": action.total}
-                )
-            )
+            how_far = render.counts(action.counts, _, turn.ngettext)
+            lines.append("• " + render.e(f"{title}: {how_far}"))
         blocks.append("\n".join(lines))
     more = listing.total - len(listing.rows)
     footer = _("You will find everything, documents included, in the portal: %(url)s") % {

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import notifications
+from core.clock import HAPPENED_AT, firm_time
 from core.i18n import N_, gettext_for
 from core.models import OutboxItem
 from core.notifications import Kind
@@ -26,6 +27,7 @@ OPEN = N_("Open in the client portal:")
 REPLY_HERE = N_("Reply to this message to answer; your reply is added to the dossier.")
 ANSWER_HERE = N_("Send /checklist to answer it here, question by question.")
 CUT = N_("(The message goes on in the client portal.)")
+WHEN = N_("When: %(when)s")
 
 # The chat's own words about its link (the mail's are written to the account holder).
 CHAT_INTROS = {
@@ -73,8 +75,10 @@ def render(item: OutboxItem, settings: Settings) -> ChatNotice:
     _ = gettext_for(item.language)
     values = _values(item, settings)
     payload = item.payload or {}
+    when = firm_time(payload.get(HAPPENED_AT), settings.timezone)
     if item.kind in CHAT_INTROS:
-        return ChatNotice(e(_(CHAT_INTROS[item.kind]) % values))
+        text = _(CHAT_INTROS[item.kind]) % values
+        return ChatNotice(e(text + ("\n" + _(WHEN) % {"when": when} if when else "")))
     base = settings.public_url.rstrip("/")
     assigned = assigned_kind(item, values["title"])
     intro = ASSIGNED_INTROS[assigned] if assigned else INTROS.get(item.kind, DEFAULT_INTRO)

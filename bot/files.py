@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -94,14 +95,16 @@ class Incoming:
         }
 
 
-def incoming(message: Message | None) -> Incoming | None:
+def incoming(message: Message | None, timezone: str) -> Incoming | None:
+    """The file ``message`` carries; its date on the firm's clock (``timezone``), as the name
+    of a photo shows it."""
     if message is None:
         return None
     common = {
         "caption": message.caption,
         "album": message.media_group_id,
         "message_id": message.message_id,
-        "date": message.date,
+        "date": message.date.astimezone(ZoneInfo(timezone)),
     }
     if message.photo:
         largest = message.photo[-1]
@@ -198,10 +201,11 @@ async def route(
     if waiting == telegram.WAITING_ANSWER and state.get("question"):
         try:
             loaded = await checklists.load(session, actor, state["checklist_id"])
-            kind = walker.question(loaded.definition, state["question"])["type"]
+            q = walker.question(loaded.definition, state["question"])
         except LoketError:
             return OUTSIDE
-        return UPLOAD if kind == "upload" else OUTSIDE
+        # An upload question's answer, or the document beside an answer (walker.takes_files).
+        return UPLOAD if walker.takes_files(q) else OUTSIDE
     if waiting == telegram.WAITING_MESSAGE_BODY:
         return MESSAGE
     return OUTSIDE
@@ -211,10 +215,10 @@ async def prepare(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Fetched
     """Before the unit of work: fetch the file, if where it goes takes it now (a file sent
     outside a question waits at Telegram until its dossier is chosen)."""
     message, chat = update.effective_message, update.effective_chat
-    item = incoming(message)
+    d = bot_app.deps(context)
+    item = incoming(message, d.settings.timezone)
     if item is None or message is None or chat is None or chat.type != telegram.PRIVATE:
         return None
-    d = bot_app.deps(context)
     async with d.db.read() as s:
         actor = await telegram.chat_actor(s, chat.id)
         view = await telegram.get_chat(s, chat.id)
@@ -225,7 +229,7 @@ async def prepare(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Fetched
 
 async def received(turn: Turn) -> None:
     """A photo or a document, where the chat's state says it goes."""
-    item = incoming(turn.message)
+    item = incoming(turn.message, turn.deps.settings.timezone)
     assert item is not None and turn.message is not None
     _ = turn._
     where = await route(turn.session, turn.actor, turn.state, turn.message)
@@ -283,8 +287,8 @@ async def _answer(turn: Turn, item: Incoming, upload: Upload) -> None:
     state = turn.state or {}
     cid, key = state["checklist_id"], state["question"]
     loaded = await checklists.attach(turn.session, turn.deps.store, turn.actor, cid, key, [upload])
-    value = loaded.answers[key].value or {}
-    ids, names = list(value.get("documents", [])), list(value.get("filenames", []))
+    filed = (await checklists.filed_by_question(turn.session, loaded)).get(key, [])
+    ids, names = [d.id for d in filed], [d.filename for d in filed]
     mine = list(state.get("document_ids", [])) if turn.waiting == telegram.WAITING_UPLOAD else []
     mine.append(ids[-1])
     same_album = (

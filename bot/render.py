@@ -18,6 +18,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from core import walker
 from core.i18n import N_
 from core.pdf import PdfSection
+from core.services.checklists import Counts
 from core.walker import Prompt
 
 DATA_MAX = 64
@@ -54,6 +55,9 @@ HINTS = {
         "after the last one."
     ),
 }
+
+# A question with a document beside its answer (walker.Prompt.document).
+BESIDE = N_("Send %(document)s here too, as a photo or a document.")
 
 
 def data(*parts: object) -> str:
@@ -131,6 +135,9 @@ def question(
     if shown is not None:
         lines.append(e(_("Your answer: %(answer)s") % {"answer": _shorter(shown)}))
     lines.append(f"<i>{e(_(HINTS.get(prompt.type, HINTS['text'])))}</i>")
+    if prompt.document:
+        beside = _(BESIDE) % {"document": prompt.document}
+        lines.append(f"<i>{e(beside)}</i>")
     q = question_index(definition, prompt.key)
     rows: list[list[InlineKeyboardButton]] = []
     current = prompt.current.value if prompt.current else None
@@ -184,6 +191,25 @@ def _tick(label: str, on: bool) -> str:
 def answered(prompt: Prompt, shown: str, _: Callable[[str], str]) -> str:
     """A question message once answered by a button: the question and the answer, no buttons."""
     return f"{heading(prompt, _)}\n<b>{e(prompt.label)}</b>\n✓ {e(shown)}"
+
+
+def counts(c: Counts, _: Callable[[str], str], ngettext: Callable[[str, str, int], str]) -> str:
+    """How far a checklist is, in the web page's words (checklist_counts.html): no fraction
+    whose total grows as follow-up questions appear."""
+    if c.to_go:
+        text = _("%(answered)d answered, %(to_go)d still to answer") % {
+            "answered": c.answered,
+            "to_go": c.to_go,
+        }
+    else:
+        text = _("All required questions answered")
+    if c.optional_open:
+        text += " · " + ngettext(
+            "%(num)d optional question left open",
+            "%(num)d optional questions left open",
+            c.optional_open,
+        ) % {"num": c.optional_open}
+    return text
 
 
 def uploaded(

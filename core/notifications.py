@@ -134,9 +134,20 @@ def link(item: OutboxItem, public_url: str) -> str:
     return f"{base}/dossiers/{quote(str(number), safe='')}" if number else f"{base}/"
 
 
+OFFICE_LANGUAGE = "nl"
+
+
 def _office(office: IntermediaryOffice) -> Recipient:
     # An office is written to in Dutch at its general address: it has no settings of its own.
-    return Recipient("email", office.email, "nl", office_id=office.id, name=office.name)
+    return Recipient("email", office.email, OFFICE_LANGUAGE, office_id=office.id, name=office.name)
+
+
+def mail_language(account: Account) -> str:
+    """The language news for ``account`` is written in (an intermediary's login is written to
+    at its office's address, in the office's language)."""
+    if account.role is Role.INTERMEDIARY:
+        return OFFICE_LANGUAGE
+    return account.language.value
 
 
 async def recipients(

@@ -20,6 +20,9 @@
                                         # number counts, so its default is 0 (min: null
                                         # allows any); an amount has none unless set
             show_if: {question: partner, equals: true}   # or in: […], or not_equals: …
+            document: {nl: …, en: …}    # text, number and amount questions: the document
+                                        # that goes with the answer (its upload is offered
+                                        # right there, beside the answer; optional)
     on_approve:                         # optional: what approving a submission does
       status: in_treatment              # the dossier's new status (default), or null: none
       steps: [Stukken compleet]         # progress steps (by title) ticked as done
@@ -41,6 +44,7 @@ from typing import Any
 
 import yaml
 
+from . import walker
 from .errors import ValidationError
 from .models import DossierStatus
 
@@ -160,6 +164,16 @@ def _question(q: Any, seen: dict[str, dict[str, Any]], section_line: int) -> dic
                 type=qtype,
             )
         out["min"] = _minimum(q["min"], key, line)
+    if q.get("document") is not None:
+        if qtype not in walker.DOCUMENT_BESIDE:
+            raise _fail(
+                line,
+                "Only text, number and amount questions take a document beside the answer "
+                "('%(key)s' is %(type)s).",
+                key=key,
+                type=qtype,
+            )
+        out["document"] = _text(q.get("document"), f"{key}.document", line)
     condition = q.get("show_if")
     if condition is not None:
         out["show_if"] = _condition(condition, key, seen, line)

@@ -26,6 +26,9 @@ YES = {"ja", "j", "yes", "y", "1", "true", "waar", "jazeker", "klopt"}
 NO = {"nee", "n", "no", "0", "false", "onwaar", "neen"}
 # The lowest answer a number question takes unless its template sets ``min``: numbers count.
 NUMBER_MIN = 0
+# The types of question whose answer may have a document beside it (the template's
+# ``document``: "the annual statement" next to "income from employment").
+DOCUMENT_BESIDE = ("text", "longtext", "number", "amount")
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,13 @@ class Prompt:
     total: int = 1
     current: Given | None = None
     section_index: int = 0  # the part (section) the question is in, counted from 0
+    # What to upload beside the answer, offered right at the question (None: nothing).
+    document: str | None = None
+
+    @property
+    def takes_files(self) -> bool:
+        """Whether files sent at this question are filed with its answer."""
+        return self.type == "upload" or self.document is not None
 
 
 def _lang(text: dict[str, str] | None, language: str) -> str | None:
@@ -130,8 +140,20 @@ def prompt(
                 total=len(keys),
                 current=answers.get(key),
                 section_index=index,
+                document=_lang(q.get("document"), language) if takes_document(q) else None,
             )
     raise ValidationError("There is no question '%(key)s'.", key=key)
+
+
+def takes_document(q: dict[str, Any]) -> bool:
+    """Whether a question that is answered in words or figures also takes a document beside
+    its answer (an upload question's answer is the document itself)."""
+    return q["type"] in DOCUMENT_BESIDE and bool(q.get("document"))
+
+
+def takes_files(q: dict[str, Any]) -> bool:
+    """Whether files sent at question ``q`` are filed with its answer."""
+    return q["type"] == "upload" or takes_document(q)
 
 
 def section_of(definition: dict[str, Any], key: str | None) -> int:
@@ -186,6 +208,22 @@ def next_key(
         if _to_ask(q, answers.get(q["key"])):
             return q["key"]
     return None
+
+
+def after_answer(
+    definition: dict[str, Any],
+    answers: dict[str, Given],
+    key: str,
+    *,
+    has_document: bool,
+) -> str | None:
+    """Where the walk goes once ``key`` has its answer: on to the next question, except that
+    a question with a document beside its answer (``document``) waits for that document
+    first, so that a chat can offer its upload right there; sending it, or skipping, goes on.
+    The answer is enough: the document is never required."""
+    if takes_document(question(definition, key)) and not has_document:
+        return key
+    return next_key(definition, answers, after=key)
 
 
 def resume(

@@ -85,6 +85,9 @@ async def chat(rt: Runtime, args: argparse.Namespace) -> None:
         say(here.label + (" *" if here.required else ""))
         for n, (_value, label) in enumerate(here.options, start=1):
             say(f"  {n}. {label}")
+        if here.document:
+            offer = _("Add %(document)s here too: type file PATH.")
+            say("  " + offer % {"document": here.document})
         if here.current is not None and here.current.answered:
             from core import walker
 

@@ -135,6 +135,8 @@ def document_json(d: Document) -> dict[str, Any]:
         "uploaded_by_id": d.uploaded_by_id,
         "message_id": d.message_id,
         "review_state": _plain(d.review_state),
+        "checklist_id": d.checklist_id,
+        "replaced_by_id": d.replaced_by_id,
         "created_at": _plain(d.created_at),
     }
 

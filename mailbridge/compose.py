@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 
 from core import notifications, replytokens
+from core.clock import HAPPENED_AT, firm_time
 from core.i18n import N_, gettext_for
 from core.models import OutboxItem, utcnow
 from core.replytokens import ReplyTarget
@@ -312,6 +314,7 @@ def render(item: OutboxItem, settings: Settings) -> Composed:
         "link": link,
         "button": button,
         "kind": item.kind,
+        "when": firm_time(payload.get(HAPPENED_AT), settings.timezone),
     }
     return Composed(
         subject=subject,
@@ -359,7 +362,8 @@ def compose(item: OutboxItem, settings: Settings) -> EmailMessage:
     msg["Subject"] = composed.subject
     msg["From"] = formataddr((settings.firm_name, settings.mail_from))
     msg["To"] = item.recipient
-    msg["Date"] = format_datetime(utcnow())
+    # On the firm's clock (with its offset): a reader that shows the header as it is shows that.
+    msg["Date"] = format_datetime(utcnow().astimezone(ZoneInfo(settings.timezone)))
     domain = settings.mail_from.rpartition("@")[2] or "localhost"
     msg["Message-ID"] = item.email_message_id or make_msgid(domain=domain)
     msg["Auto-Submitted"] = "auto-generated"

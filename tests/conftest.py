@@ -206,9 +206,42 @@ class Firm:
     bv_1: Dossier
     carol_visible: Dossier
     carol_hidden: Dossier
+    # The second office's own client and dossiers: only after with_second_office (most tests
+    # count what the firm holds and want the second office empty).
+    dirk: Account | None = None
+    dirk_visible: Dossier | None = None
+    dirk_hidden: Dossier | None = None
 
     def actor(self, account: Account, channel: Channel = Channel.WEB) -> Actor:
         return Actor.of(account, channel)
+
+    async def with_second_office(self, db: Database) -> None:
+        """Give the second office (``other_office``) a client, Dirk, with a dossier he sees
+        and one the office keeps hidden from him, as the first office has with Carol."""
+        async with db.begin() as s:
+            _, self.dirk = await clients.create_client(
+                s, SYSTEM, name="Dirk Bos", email="dirk@example.nl", username="dirk"
+            )
+            office_id = self.other_office.intermediary_id
+            self.dirk_visible = await dossiers.create_dossier(
+                s,
+                SYSTEM,
+                number="2026-0500",
+                description="Pensioen",
+                client_id=self.dirk.client_id,
+                intermediary_id=office_id,
+                handler_id=self.staff.id,
+            )
+            self.dirk_hidden = await dossiers.create_dossier(
+                s,
+                SYSTEM,
+                number="2026-0501",
+                description="Schade",
+                client_id=self.dirk.client_id,
+                intermediary_id=office_id,
+                visible_to_client=False,
+                handler_id=self.staff.id,
+            )
 
 
 async def build_firm(db: Database) -> Firm:
@@ -352,10 +385,18 @@ def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def open_browser(
-    aiohttp_client, db: Database, store: LocalFileStore, tmp_path: Path, smtp, **app
+    aiohttp_client,
+    db: Database,
+    store: LocalFileStore,
+    tmp_path: Path,
+    smtp,
+    *,
+    settings_extra: dict | None = None,
+    **app,
 ):
     """A browser-like client on the web view, with mail going to the test SMTP server;
-    ``app``: more arguments for ``create_app`` (an SMS gateway)."""
+    ``settings_extra``: other settings (a time zone); ``app``: more arguments for
+    ``create_app`` (an SMS gateway)."""
     from aiohttp.test_utils import TestServer
 
     from web.accesslog import RedactingAccessLogger
@@ -363,7 +404,9 @@ async def open_browser(
 
     from .webclient import Browser
 
-    settings = mail_settings(tmp_path, smtp.port, public_url="http://127.0.0.1")
+    settings = mail_settings(
+        tmp_path, smtp.port, public_url="http://127.0.0.1", **(settings_extra or {})
+    )
     server = TestServer(create_app(settings, db, store, **app))
     # As `loket serve` runs it: the access log shows route patterns, never a token.
     await server.start_server(access_log_class=RedactingAccessLogger)

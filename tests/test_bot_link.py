@@ -14,6 +14,7 @@ from core.db import Database
 from core.models import Account, Channel, Document, OutboxItem
 from core.services import telegram
 from core.storage import LocalFileStore
+from mailbridge.compose import render
 
 from .botkit import bot_settings, chat_state, income_tax, running
 from .conftest import Firm
@@ -192,6 +193,7 @@ async def test_unlink_in_the_chat(
     assert await linked_to(db, anna.id) is None
     [told] = await mails(db, "telegram_unlinked")
     assert told.channel == "email" and told.account_id == firm.alice.id
+    assert "Tijdstip: " in render(told, settings).text  # when, on the firm's clock
 
 
 async def test_the_command_menu_in_dutch_and_english(

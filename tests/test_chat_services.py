@@ -38,8 +38,8 @@ async def test_the_waiting_checklists_come_with_title_dossier_and_progress(
     assert [a.checklist.id for a in listed] == [c.id for c in plain] == [first, second]
     assert listed[0].title["nl"] == "Checklist aangifte inkomstenbelasting"
     assert [a.dossier.number for a in listed] == ["2026-0001", "2026-0002"]
-    assert (listed[0].answered, listed[0].total) == (2, 12)
-    assert (listed[1].answered, listed[1].total) == (0, 12)
+    assert listed[0].counts == checklists.Counts(answered=2, to_go=7, optional_open=3)
+    assert listed[1].counts == checklists.Counts(answered=0, to_go=9, optional_open=3)
     async with db.read() as s:
         assert await checklists.listed_actions(s, firm.actor(firm.carol)) == []
 

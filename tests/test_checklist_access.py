@@ -403,6 +403,48 @@ async def test_a_rejection_is_told_to_the_assignees_who_can_still_open_it(
     assert await outbox(db, "checklist_rejected") == [("info@bakkerij.example", "email")] * 2
 
 
+async def test_the_office_that_filled_it_in_hears_of_the_review(
+    db: Database, firm: Firm, given: Given, store: LocalFileStore
+) -> None:
+    """Carol's checklist, filled in by her office: sent back and approved, the office hears of
+    it at its general address as well as Carol; filled in by Carol herself, only Carol."""
+    from mailbridge.compose import render
+
+    office = firm.actor(firm.office)
+    await fill_all(db, office, given.carol, store)
+    async with db.begin() as s:
+        await checklists.submit(s, store, office, given.carol, firm="Kantoor")
+    async with db.begin() as s:
+        await checklists.reject(s, SYSTEM, given.carol, reason="De giften ontbreken.")
+    both = [("carol@example.nl", "email"), ("post@tussen.example", "email")]
+    assert await outbox(db, "checklist_rejected") == both
+    async with db.read() as s:
+        to_office = await s.scalar(
+            select(OutboxItem).where(
+                OutboxItem.recipient == "post@tussen.example",
+                OutboxItem.kind == "checklist_rejected",
+            )
+        )
+    assert "De giften ontbreken." in render(to_office, mail_settings(Path("/unused"))).text
+    async with db.begin() as s:
+        await checklists.submit(s, store, office, given.carol, firm="Kantoor")
+    async with db.begin() as s:
+        await checklists.approve(s, SYSTEM, given.carol)
+    assert await outbox(db, "checklist_approved") == both
+
+    carol = firm.actor(firm.carol)
+    async with db.begin() as s:
+        own = await checklists.assign(
+            s, SYSTEM, number="2026-0200", template_name="inkomstenbelasting"
+        )
+    await fill_all(db, carol, own.id, store)
+    async with db.begin() as s:
+        await checklists.submit(s, store, carol, own.id, firm="Kantoor")
+    async with db.begin() as s:
+        await checklists.approve(s, SYSTEM, own.id)
+    assert await outbox(db, "checklist_approved") == sorted([*both, ("carol@example.nl", "email")])
+
+
 async def second_office_login(db: Database, firm: Firm) -> Account:
     from core.services.accounts import create_account
 

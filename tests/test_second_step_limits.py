@@ -96,6 +96,7 @@ async def test_wrong_codes_across_fresh_logins_pause_the_account_and_mail_once(
     composed = render(sent[0], settings)  # Alice reads Dutch
     assert "verkeerde verificatiecodes" in composed.text
     assert "wijzig dan meteen uw wachtwoord" in composed.text
+    assert "Tijdstip: " in composed.text  # when it happened, on the firm's clock
 
     clock.advance(15)  # the pause is over with its window
     assert (await third.code(totp.now())).cookie

@@ -299,6 +299,7 @@ async def test_staff_create_and_change_a_dossier(
             "description": "Schenking aan kinderen",
             "handler": str(colleague.id),
             "intermediary": str(firm.office.intermediary_id),
+            "visible_to_client": "1",  # ticked in the form unless staff untick it
         },
     )
     assert created.status == 200 and created.url.path == "/dossiers/2026-0300"
@@ -316,12 +317,22 @@ async def test_staff_create_and_change_a_dossier(
     await b.get(f"/staff/dossiers/{d.id}/edit")
     refused = await b.post(
         f"/staff/dossiers/{d.id}/edit",
-        {"kind": "Schenking", "description": "x", "handler": str(firm.alice.id)},
+        {
+            "kind": "Schenking",
+            "description": "x",
+            "handler": str(firm.alice.id),
+            "visible_to_client": "1",
+        },
     )
     assert refused.status == 400
     await b.post(
         f"/staff/dossiers/{d.id}/edit",
-        {"kind": "Schenking", "description": "Schenking 2026", "handler": str(firm.staff.id)},
+        {
+            "kind": "Schenking",
+            "description": "Schenking 2026",
+            "handler": str(firm.staff.id),
+            "visible_to_client": "1",
+        },
     )
     async with db.read() as s:
         d = await s.get(Dossier, d.id)

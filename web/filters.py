@@ -8,6 +8,8 @@ from collections.abc import Callable
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from core.clock import SHOWN, firm_time
+
 
 def path_segment(value: object) -> str:
     """``value`` quoted as one path segment: a dossier number "2026/0042" must not become two
@@ -17,13 +19,9 @@ def path_segment(value: object) -> str:
 
 def local_time(timezone: str) -> Callable[..., str]:
     """A filter showing a stored (UTC) time as the firm's clock shows it."""
-    zone = ZoneInfo(timezone)
+    ZoneInfo(timezone)  # an unknown zone fails at start, not on the first page
 
-    def show(when: dt.datetime | None, format: str = "%d-%m-%Y %H:%M") -> str:
-        if when is None:
-            return ""
-        if when.tzinfo is None:  # read back without a zone: it was stored as UTC
-            when = when.replace(tzinfo=dt.UTC)
-        return when.astimezone(zone).strftime(format)
+    def show(when: dt.datetime | None, format: str = SHOWN) -> str:
+        return firm_time(when, timezone, format)
 
     return show

@@ -63,6 +63,14 @@ class Document(Base):
         str_enum(ReviewState, "review_state"), default=ReviewState.NONE
     )
     review_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # A submitted checklist's PDF: the submission is its inbox entry, not the file as well.
+    checklist_id: Mapped[int | None] = mapped_column(
+        ForeignKey("checklists.id", ondelete="SET NULL"), default=None
+    )
+    # Set on an earlier PDF when the checklist is submitted again: kept, but no longer current.
+    replaced_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("documents.id", ondelete="SET NULL"), default=None
+    )
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -82,5 +90,6 @@ class DownloadReceipt(Base):
 
 sparse_index("ix_documents_message_id", Document.message_id)
 sparse_index("ix_documents_answer_id", Document.answer_id)
+sparse_index("ix_documents_checklist_id", Document.checklist_id)
 # The staff inbox: documents that came on their own (not as a message's attachment), newest first.
 partial_index("ix_documents_loose_created", Document.created_at, Document.message_id.is_(None))

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import access, audit, throttle, tokens
 from ..actor import Actor
+from ..clock import HAPPENED_AT
 from ..db import Database
 from ..errors import (
     AuthenticationFailed,
@@ -216,7 +217,7 @@ async def _store_password(
         session,
         Kind.PASSWORD_SET,
         account,
-        data={},
+        data={HAPPENED_AT: account.password_changed_at.isoformat()},
         key=account.password_changed_at.isoformat(),
     )
 

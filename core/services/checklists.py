@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import access, audit, walker
@@ -35,9 +35,10 @@ from ..models import (
     Dossier,
     DossierStatus,
     ReviewState,
+    Role,
     utcnow,
 )
-from ..notifications import Kind, account_mail, notify, notify_accounts
+from ..notifications import Kind, account_mail, mail_language, notify, notify_accounts
 from ..pdf import PdfSection, render_checklist
 from ..storage import FileStore
 from ..templates import on_approve, parse_template
@@ -185,6 +186,31 @@ async def _assignees(session: AsyncSession, loaded: Loaded) -> list[Account]:
     ]
 
 
+async def _to_tell_of_review(session: AsyncSession, loaded: Loaded) -> list[Account]:
+    """Who hears that a submission was approved or sent back: its assignees, and the
+    intermediary office when one of its accounts filled it in for the client (told at its
+    general address, as all mail to an office)."""
+    told = await _assignees(session, loaded)
+    office_id = loaded.dossier.intermediary_id
+    answered_by = {a.answered_by_id for a in loaded.answers.values()} - {None}
+    if office_id is None or not answered_by:
+        return told
+    filler = await session.scalar(
+        select(Account)
+        .where(
+            Account.id.in_(answered_by),
+            Account.role == Role.INTERMEDIARY,
+            Account.intermediary_id == office_id,
+            Account.active.is_(True),
+        )
+        .order_by(Account.id)
+        .limit(1)
+    )
+    if filler is not None and filler.id not in {a.id for a in told}:
+        told.append(filler)
+    return told
+
+
 def document_requests(definition: dict[str, Any], given: dict[str, Given]) -> list[dict[str, Any]]:
     """The upload questions still open, by their place in the template (for reply addresses)."""
     shown = {q["key"] for q in walker.visible(definition, given)}
@@ -286,8 +312,7 @@ class Action:
     checklist: Checklist
     template: ChecklistTemplate
     dossier: Dossier
-    answered: int
-    total: int
+    counts: Counts
 
     @property
     def title(self) -> dict[str, str]:
@@ -315,7 +340,7 @@ async def listed_actions(session: AsyncSession, actor: Actor) -> list[Action]:
     out = []
     for checklist, template, dossier in rows:
         loaded = Loaded(checklist, template, dossier, answers[checklist.id])
-        out.append(Action(checklist, template, dossier, *progress(loaded)))
+        out.append(Action(checklist, template, dossier, counts(loaded)))
     return out
 
 
@@ -393,7 +418,12 @@ async def answer(
             expected_date=None,
         )
     )
-    _advance(loaded, key)
+    has_document = walker.takes_document(walker.question(loaded.definition, key)) and bool(
+        (await filed_by_question(session, loaded)).get(key)
+    )
+    loaded.checklist.position = walker.after_answer(
+        loaded.definition, loaded.given, key, has_document=has_document
+    )
     return loaded
 
 
@@ -433,34 +463,88 @@ async def attach(
     key: str,
     uploads: list[Upload],
 ) -> Loaded:
-    """Documents for an upload question: filed under Delivered by me, and the answer."""
+    """Documents for an upload question: filed under Delivered by me, and the answer. For a
+    question with a document beside its answer (an amount with "the annual statement"), filed
+    with that answer, which stays as it is; the walk stays at the question until it has one."""
     loaded = await writable(session, actor, checklist_id)
     q = walker.question(loaded.definition, key)
-    if q["type"] != "upload":
+    if not walker.takes_files(q):
         raise ValidationError("This question is answered with text, not with a document.")
     if not uploads:
         raise ValidationError("Choose at least one file.")
+    if q["type"] != "upload":
+        await _file_beside(session, store, actor, loaded, key, uploads)
+        return loaded
     existing = loaded.answers.get(key)
     value = dict(existing.value) if existing and isinstance(existing.value, dict) else {}
     ids, names = list(value.get("documents", [])), list(value.get("filenames", []))
     answer_row = _save(loaded, actor, key, value=value, not_available=False)
     session.add(answer_row)
     await session.flush()
-    for upload in uploads:
-        document = await store_document(
+    for document in await _file_with(session, store, actor, loaded, answer_row, uploads):
+        ids.append(document.id)
+        names.append(document.filename)
+    answer_row.value = {"documents": ids, "filenames": names}
+    _advance(loaded, key)
+    return loaded
+
+
+async def _file_with(
+    session: AsyncSession,
+    store: FileStore,
+    actor: Actor,
+    loaded: Loaded,
+    row: Answer,
+    uploads: list[Upload],
+) -> list[Document]:
+    """The files, under Delivered by me, each filed with the answer ``row``."""
+    return [
+        await store_document(
             session,
             store,
             actor,
             loaded.dossier,
             upload,
             DocumentCategory.DELIVERED,
-            answer_id=answer_row.id,
+            answer_id=row.id,
         )
-        ids.append(document.id)
-        names.append(document.filename)
-    answer_row.value = {"documents": ids, "filenames": names}
-    _advance(loaded, key)
-    return loaded
+        for upload in uploads
+    ]
+
+
+async def _file_beside(
+    session: AsyncSession,
+    store: FileStore,
+    actor: Actor,
+    loaded: Loaded,
+    key: str,
+    uploads: list[Upload],
+) -> None:
+    existing = loaded.answers.get(key)
+    if existing is None:
+        # The document before the answer: a row to file it with, still to be answered.
+        existing = _save(loaded, actor, key, value=None, not_available=False)
+        session.add(existing)
+        await session.flush()
+    await _file_with(session, store, actor, loaded, existing, uploads)
+    if loaded.given[key].answered:  # the answer was there already: the walk goes on
+        loaded.checklist.position = walker.after_answer(
+            loaded.definition, loaded.given, key, has_document=True
+        )
+
+
+async def filed_by_question(session: AsyncSession, loaded: Loaded) -> dict[str, list[Document]]:
+    """The documents filed with each answer (an upload question's, or beside an answer), by
+    question."""
+    rows = {a.id: key for key, a in loaded.answers.items() if a.id is not None}
+    if not rows:
+        return {}
+    out: dict[str, list[Document]] = {}
+    for doc in await session.scalars(
+        select(Document).where(Document.answer_id.in_(list(rows))).order_by(Document.id)
+    ):
+        out.setdefault(rows[doc.answer_id], []).append(doc)
+    return out
 
 
 async def move(session: AsyncSession, actor: Actor, checklist_id: int, offset: int) -> Loaded:
@@ -552,14 +636,16 @@ async def submit(
         sections=summary(loaded, language),
     )
     name = f"{loaded.template.name}-{loaded.dossier.number}.pdf".replace("/", "-")
-    await store_document(
+    filed = await store_document(
         session,
         store,
         actor,
         loaded.dossier,
         Upload(name, None, "application/pdf", stored=await store.put_bytes(pdf)),
         DocumentCategory.DELIVERED,
+        checklist_id=checklist_id,
     )
+    await _replace_earlier_pdfs(session, checklist_id, filed)
     loaded.checklist.status = ChecklistStatus.SUBMITTED
     loaded.checklist.locked = True
     loaded.checklist.submitted_at = utcnow()
@@ -576,6 +662,32 @@ async def submit(
         exclude_account_id=actor.account_id,
     )
     return loaded
+
+
+async def current_pdf(session: AsyncSession, loaded: Loaded) -> Document | None:
+    """The PDF of the checklist's latest submission (earlier ones were replaced by it)."""
+    return await session.scalar(
+        select(Document)
+        .where(Document.checklist_id == loaded.checklist.id, Document.replaced_by_id.is_(None))
+        .order_by(Document.id.desc())
+        .limit(1)
+    )
+
+
+async def _replace_earlier_pdfs(
+    session: AsyncSession, checklist_id: int, current: Document
+) -> None:
+    """The new PDF is the current one: earlier ones stay in the history, marked replaced."""
+    await session.execute(
+        update(Document)
+        .where(
+            Document.checklist_id == checklist_id,
+            Document.id != current.id,
+            Document.replaced_by_id.is_(None),
+        )
+        .values(replaced_by_id=current.id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def approve(session: AsyncSession, actor: Actor, checklist_id: int) -> Loaded:
@@ -611,7 +723,7 @@ async def approve(session: AsyncSession, actor: Actor, checklist_id: int) -> Loa
         session,
         Kind.CHECKLIST_APPROVED,
         loaded.dossier,
-        await _assignees(session, loaded),
+        await _to_tell_of_review(session, loaded),
         subject_key=f"checklist:{checklist_id}:approved:{loaded.checklist.reviewed_at.isoformat()}",
         data={
             "checklist_id": checklist_id,
@@ -664,14 +776,14 @@ async def reject(
         reason=reason[:200],
         questions=sorted(per_question),
     )
-    assignees = await _assignees(session, loaded)
+    told = await _to_tell_of_review(session, loaded)
     # Each recipient reads the questions in their own language: one mail per language.
-    for language in sorted({a.language.value for a in assignees}) or ["nl"]:
+    for language in sorted({mail_language(a) for a in told}) or ["nl"]:
         await notify_accounts(
             session,
             Kind.CHECKLIST_REJECTED,
             loaded.dossier,
-            [a for a in assignees if a.language.value == language],
+            [a for a in told if mail_language(a) == language],
             subject_key=f"checklist:{checklist_id}:rejected:{loaded.checklist.reviewed_at.isoformat()}",
             data={
                 "checklist_id": checklist_id,
@@ -735,6 +847,8 @@ async def save_section(
                     cleared = raw == [] and key in loaded.answers  # every box unticked
                     if raw not in (None, "", []) or cleared:
                         await answer(session, actor, checklist_id, key, raw, language)
+                    if form.files.get(key) and walker.takes_document(q):
+                        await attach(session, store, actor, checklist_id, key, form.files[key])
         except ValidationError as exc:
             errors[key] = exc
     return errors
@@ -774,13 +888,6 @@ def counts(loaded: Loaded) -> Counts:
         else:
             optional_open += 1
     return Counts(answered, to_go, optional_open)
-
-
-def progress(loaded: Loaded) -> tuple[int, int]:
-    """(answered, total) of the questions that apply."""
-    given = loaded.given
-    shown = walker.visible(loaded.definition, given)
-    return sum(1 for q in shown if (given.get(q["key"]) or Given()).answered), len(shown)
 
 
 async def file_requested_document(

@@ -62,6 +62,7 @@ async def store_document(
     *,
     message_id: int | None = None,
     answer_id: int | None = None,
+    checklist_id: int | None = None,
 ) -> Document:
     """Stream ``upload`` into the store and add its Document row. No access check: callers
     have done theirs."""
@@ -91,6 +92,7 @@ async def store_document(
         uploaded_by_id=actor.account_id,
         message_id=message_id,
         answer_id=answer_id,
+        checklist_id=checklist_id,
         review_state=(
             ReviewState.PENDING if category is DocumentCategory.DELIVERED else ReviewState.NONE
         ),

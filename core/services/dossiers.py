@@ -129,6 +129,7 @@ async def _check_intermediary(
         and await session.get(IntermediaryOffice, intermediary_id) is None
     ):
         raise NotFound("There is no intermediary with id %(id)s.", id=intermediary_id)
+    # Without an office nobody but the firm would see the dossier: it is the client's.
     if not visible_to_client and intermediary_id is None:
         raise ValidationError(
             "Only a dossier with an intermediary can be hidden from the client.",
@@ -155,14 +156,18 @@ async def update_dossier(
     description: str,
     handler_id: int | None,
     intermediary_id: int | None,
+    visible_to_client: bool | None = None,
 ) -> Dossier:
-    """Change what a dossier is about and who handles it. Its number stays: mail and links
-    carry it."""
+    """Change what a dossier is about and who handles it, and (``visible_to_client``, None
+    to leave it) whether the client sees a dossier of an intermediary office. Its number
+    stays: mail and links carry it."""
     dossier = await access.visible_dossier(session, actor, dossier_id=dossier_id, for_update=True)
     access.require(access.can_manage_dossier(actor, dossier), "Only staff may change a dossier.")
     kind = optional_text(kind, field="kind", max_length=KIND_MAX)
     description = _description(description)
-    await _check_intermediary(session, intermediary_id, dossier.visible_to_client)
+    if visible_to_client is None:
+        visible_to_client = dossier.visible_to_client
+    await _check_intermediary(session, intermediary_id, visible_to_client)
     if handler_id is not None and handler_id != dossier.handler_id:
         await _check_handler(session, handler_id)
     old = {
@@ -170,17 +175,20 @@ async def update_dossier(
         "description": dossier.description,
         "handler_id": dossier.handler_id,
         "intermediary_id": dossier.intermediary_id,
+        "visible_to_client": dossier.visible_to_client,
     }
     new = {
         "kind": kind,
         "description": description,
         "handler_id": handler_id,
         "intermediary_id": intermediary_id,
+        "visible_to_client": visible_to_client,
     }
     if new == old:
         return dossier
     dossier.kind, dossier.description = kind, description
     dossier.handler_id, dossier.intermediary_id = handler_id, intermediary_id
+    dossier.visible_to_client = visible_to_client
     dossier.updated_at = utcnow()
     changed = {k: v for k, v in old.items() if new[k] != v}
     audit.record(session, actor, "dossier.update", dossier_id=dossier.id, old=changed)

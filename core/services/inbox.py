@@ -277,7 +277,11 @@ def _branches(shape: _Shape) -> list[Select]:
             Document.category.label("category"),
             _NO_ID.label("checklist_id"),
             case((unread, 1), else_=0).label("unread"),
-        ).where(Document.message_id.is_(None))
+        ).where(
+            Document.message_id.is_(None),
+            # A checklist's PDF is part of the submission's own entry.
+            Document.checklist_id.is_(None),
+        )
         if shape.kind is Kind.DOCUMENT:
             stmt = stmt.where(delivered)
         elif shape.kind is Kind.PUBLISHED:

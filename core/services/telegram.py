@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import access, audit, throttle, tokens
 from ..actor import Actor
+from ..clock import HAPPENED_AT, happened_now
 from ..db import dialect_insert
 from ..errors import LinkExpired, NotFound, PermissionDenied, ValidationError
 from ..i18n import N_
@@ -424,14 +425,14 @@ async def _tell_chat(session: AsyncSession, chat_id: int, kind: Kind, account: A
             recipient=str(chat_id),
             account_id=account.id,
             language=account.language.value,
-            payload={"username": account.username},
+            payload={"username": account.username, HAPPENED_AT: now.isoformat()},
             idempotency_key=f"{kind.value}:{chat_id}:{account.id}:{now.isoformat()}",
         )
     )
 
 
 def _tell_account(session: AsyncSession, kind: Kind, account: Account) -> None:
-    account_mail(session, kind, account, data={}, key=utcnow().isoformat())
+    account_mail(session, kind, account, data=happened_now(), key=utcnow().isoformat())
 
 
 async def _unlink_account(

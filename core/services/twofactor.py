@@ -22,6 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import audit, throttle, tokens
 from ..actor import Actor
+from ..clock import happened_now
 from ..errors import AuthenticationFailed, LoketError, TooManyAttempts, ValidationError
 from ..i18n import N_
 from ..models import (
@@ -392,7 +393,7 @@ async def _pause_codes(
     """The wrong code that reached a per-account limit: from now on the second step waits,
     and the account holder hears of it, once for this pause."""
     audit.record(session, actor, "login.code_pause", seconds=counted.pause_for)
-    account_mail(session, Kind.WRONG_CODES, account, data={}, key=counted.pause)
+    account_mail(session, Kind.WRONG_CODES, account, data=happened_now(), key=counted.pause)
     return throttle.too_many(ACCOUNT_PAUSED, counted.pause_for)
 
 

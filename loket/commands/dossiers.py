@@ -124,7 +124,8 @@ def _dossier_lines(
     for doc in data["documents"]:
         lines += [
             f"  document {doc['id']} [{doc['category']}] {doc['filename']}"
-            f" ({doc['size']} bytes, via {doc['source_channel']})",
+            f" ({doc['size']} bytes, via {doc['source_channel']})"
+            + (f", replaced by document {doc['replaced_by_id']}" if doc["replaced_by_id"] else ""),
             f"      sha256 {doc['sha256']}",
         ]
     for m in data["messages"]:

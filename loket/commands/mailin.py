@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from core.actor import Actor
+from core.clock import firm_time
 from core.services import quarantine
 
 from ..output import emit
@@ -27,12 +28,13 @@ def _row(w: quarantine.Waiting) -> dict:
     }
 
 
-def _line(w: quarantine.Waiting) -> str:
+def _line(w: quarantine.Waiting, timezone: str) -> str:
     r = w.mail
     reason = (r.reason or "").splitlines()[0] if r.reason else ""
     where = f"file into {w.suggested}" if w.suggested else "no dossier found: give --dossier"
+    at = firm_time(r.received_at, timezone, "%Y-%m-%d %H:%M")
     return (
-        f"  {r.id:>6}  {r.received_at:%Y-%m-%d %H:%M}  {r.sender or '?':<30}  {r.subject or ''}"
+        f"  {r.id:>6}  {at}  {r.sender or '?':<30}  {r.subject or ''}"
         f"\n          why: {reason}\n          {where}"
     )
 
@@ -40,7 +42,7 @@ def _line(w: quarantine.Waiting) -> str:
 async def quarantine_list(rt: Runtime, args: argparse.Namespace) -> None:
     async with rt.db.read() as s:
         rows = await quarantine.waiting(s, SYSTEM, limit=args.limit)
-    lines = [f"{len(rows)} mail(s) in quarantine"] + [_line(w) for w in rows]
+    lines = [f"{len(rows)} mail(s) in quarantine"] + [_line(w, rt.settings.timezone) for w in rows]
     emit(args.json, [_row(w) for w in rows], "\n".join(lines))
 
 

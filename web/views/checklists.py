@@ -5,12 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from aiohttp import web
-from sqlalchemy import select
 
 from core import walker
 from core.errors import LoketError, NotFound, PermissionDenied
-from core.models import Client, Document, DocumentCategory
-from core.services import checklists
+from core.services import checklists, dossiers
 
 from ..guards import actor, login_required
 from ..keys import DB, LANG, SETTINGS, STORE
@@ -44,19 +42,9 @@ async def _render(
     lang = request[LANG]
     async with request.app[DB].read() as s:
         loaded = await checklists.load(s, actor(request), checklist_id)
-        pdf = None
-        if loaded.checklist.locked:
-            pdf = await s.scalar(
-                select(Document)
-                .where(
-                    Document.dossier_id == loaded.dossier.id,
-                    Document.category == DocumentCategory.DELIVERED,
-                    Document.filename == f"{loaded.template.name}-{loaded.dossier.number}.pdf",
-                )
-                .order_by(Document.id.desc())
-            )
+        pdf = await checklists.current_pdf(s, loaded) if loaded.checklist.locked else None
         delivered = await checklists.delivered_with(s, loaded) if actor(request).is_staff else []
-        client = await s.get(Client, loaded.dossier.client_id) if actor(request).is_staff else None
+        names = await dossiers.party_names(s, loaded.dossier) if actor(request).is_staff else {}
     if actor(request).is_staff:
         rows = [
             (
@@ -75,7 +63,8 @@ async def _render(
                 "pdf": pdf,
                 "error": review_error,
                 "delivered": delivered,
-                "client": client,
+                "counts": checklists.counts(loaded),
+                **names,
             },
             status=status,
         )
@@ -97,6 +86,8 @@ async def _render(
         for q in sections[index]["questions"]
         if q["key"] in shown
     ]
+    async with request.app[DB].read() as s:
+        beside = await checklists.filed_by_question(s, loaded)
     return page(
         request,
         "checklist.html",
@@ -109,6 +100,7 @@ async def _render(
             "errors": errors or {},
             "more": more,
             "counts": checklists.counts(loaded),
+            "beside": beside,
             "shown_value": lambda key: walker.show(loaded.definition, key, given.get(key), lang),
         },
         status=status,
@@ -143,9 +135,10 @@ async def save(request: web.Request) -> web.StreamResponse:
         # Before the body is read: a checklist that is not this person's, or is locked, is
         # refused without taking in the files sent with it.
         definition = (await checklists.writable(s, actor(request), checklist_id)).definition
-    # The form's file inputs are its upload questions'; a file under another name is refused.
+    # The form's file inputs are its upload questions' and the documents beside an answer;
+    # a file under another name is refused.
     uploads = {
-        f"file:{q['key']}" for _, q in walker.all_questions(definition) if q["type"] == "upload"
+        f"file:{q['key']}" for _, q in walker.all_questions(definition) if walker.takes_files(q)
     }
     form = await read_form(request, request.app[STORE], file_fields=uploads)
     index = position(form.fields.get("section") or "0")

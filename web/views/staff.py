@@ -11,6 +11,7 @@ import email.utils
 import re
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -50,7 +51,7 @@ def _sent_at(msg: EmailMessage) -> dt.datetime | None:
         return None
 
 
-def _listing(folder: Path) -> list[dict[str, object]]:
+def _listing(folder: Path) -> list[dict[str, Any]]:
     if not folder.exists():
         return []
     names = sorted((p for p in folder.iterdir() if _NAME.fullmatch(p.name)), reverse=True)

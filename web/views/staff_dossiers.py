@@ -30,6 +30,8 @@ def _dossier_fields(form: Any) -> dict[str, Any]:
         "description": str(form.get("description", "")),
         "handler_id": parse_id(str(form.get("handler", ""))),
         "intermediary_id": parse_id(str(form.get("intermediary", ""))),
+        # A checkbox: sent only when ticked.
+        "visible_to_client": bool(form.get("visible_to_client")),
     }
 
 
@@ -61,6 +63,7 @@ async def dossier_new(request: web.Request) -> web.StreamResponse:
     values = {
         "client": request.query.get("client", ""),
         "handler": str(actor(request).account_id or ""),
+        "visible_to_client": "1",
     }
     return await _form_page(request, "staff_dossier_new.html", {"values": values})
 
@@ -99,6 +102,7 @@ async def dossier_edit(request: web.Request) -> web.StreamResponse:
         "description": d.description,
         "handler": str(d.handler_id or ""),
         "intermediary": str(d.intermediary_id or ""),
+        "visible_to_client": "1" if d.visible_to_client else "",
     }
     return await _form_page(
         request, "staff_dossier_edit.html", {"view": view, "values": values, "client": None}
