@@ -109,6 +109,13 @@ class Settings:
     # last activity: "completed=7y,archived=7y" (units y, m, d); a status not named is kept
     # for ever. Applied by `loket retention run` (core.services.retention).
     retention: str = ""
+    # Where documents are kept: empty for the data dir's store/ folder, or an S3-compatible
+    # bucket as s3://bucket/prefix (core.storage_s3) reached at store_endpoint (empty: AWS).
+    store_url: str = ""
+    store_endpoint: str | None = None
+    store_region: str | None = None
+    store_access_key: str | None = None
+    store_secret_key: str | None = field(default=None, repr=False)
     # Demo only: outgoing mail is caught here and staff can read it in the web view.
     mail_catcher_dir: Path | None = None
 

@@ -108,6 +108,28 @@ class FileStore(Protocol):
 
     async def sweep_temporary(self, *, older_than: float) -> tuple[int, int]: ...
 
+    async def close(self) -> None: ...
+
+
+def check_key(key: str) -> str:
+    """``key`` when it is a content hash. Keys come from our own database, never from a
+    request; checked anyway, so that no key can ever point outside the store's objects."""
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise NotFound("No such file.")
+    return key
+
+
+async def rechunk(stream: AsyncIterable[bytes], chunk_size: int) -> AsyncIterator[bytes]:
+    """``stream`` in chunks of exactly ``chunk_size`` bytes (the last one may be shorter)."""
+    buffer = bytearray()
+    async for piece in stream:
+        buffer += piece
+        while len(buffer) >= chunk_size:
+            yield bytes(buffer[:chunk_size])
+            del buffer[:chunk_size]
+    if buffer:
+        yield bytes(buffer)
+
 
 def describe_limit(limit: int) -> str:
     if limit >= 1024 * 1024 and limit % (1024 * 1024) == 0:
@@ -180,7 +202,7 @@ class _TempFile:
         instead, and this file goes)."""
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            stamp = _new_stamp()
+            stamp = new_stamp()
             os.utime(self.path, ns=(stamp, stamp))
             while True:
                 try:
@@ -248,10 +270,7 @@ class LocalFileStore:
         self.limit = limit
 
     def path_for(self, key: str) -> Path:
-        # Keys come from our own database, never from a request; checked anyway, so that no
-        # key can ever point outside objects/.
-        if not isinstance(key, str) or not _KEY.fullmatch(key):
-            raise NotFound("No such file.")
+        check_key(key)
         return self.root / "objects" / key[:2] / key[2:4] / key
 
     async def put(self, chunks: AsyncIterable[bytes], *, limit: int | None = None) -> StoredFile:
@@ -391,6 +410,9 @@ class LocalFileStore:
         how many files, and how many bytes."""
         return await asyncio.to_thread(self._sweep_temporary, int(older_than * 1e9))
 
+    async def close(self) -> None:
+        pass  # nothing held open between calls
+
     def _sweep_temporary(self, before: int) -> tuple[int, int]:
         count = size = 0
         tmp = self.root / "tmp"
@@ -421,7 +443,7 @@ _stamps = threading.Lock()
 _last_stamp = 0
 
 
-def _new_stamp() -> int:
+def new_stamp() -> int:
     """A modification time, in nanoseconds, that no other put of this process uses."""
     global _last_stamp
     with _stamps:
@@ -432,7 +454,7 @@ def _new_stamp() -> int:
 def _stamp(path: Path) -> bool:
     """Give an existing object a fresh stamp: a removal under way sees it and leaves it.
     False when there is no object (any more)."""
-    stamp = _new_stamp()
+    stamp = new_stamp()
     try:
         os.utime(path, ns=(stamp, stamp))
     except FileNotFoundError:

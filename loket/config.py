@@ -17,6 +17,7 @@ from typing import Any
 
 from core.services import retention
 from core.settings import Settings
+from core.storage_s3 import parse_store_url
 
 from .sms_http import check_settings as check_sms_settings
 
@@ -113,6 +114,13 @@ def load_settings(
             f"{PREFIX}TELEGRAM_PER_SECOND must be 0 (no pacing) or more, not "
             f"{settings.telegram_per_second}."
         )
+    if settings.store_url:
+        try:
+            parse_store_url(settings.store_url)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{PREFIX}STORE_URL must be empty (the data dir) or s3://bucket/prefix: {exc}."
+            ) from None
     try:
         retention.parse_policy(settings.retention)
     except ValueError as exc:
