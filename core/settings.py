@@ -116,6 +116,10 @@ class Settings:
     store_region: str | None = None
     store_access_key: str | None = None
     store_secret_key: str | None = field(default=None, repr=False)
+    # Documents encrypted at rest (core.store_cipher): 32 random bytes, base64; without it
+    # files are stored as they came. The previous key only opens, during a rotation.
+    store_key: str | None = field(default=None, repr=False)
+    store_key_previous: str | None = field(default=None, repr=False)
     # Demo only: outgoing mail is caught here and staff can read it in the web view.
     mail_catcher_dir: Path | None = None
 

@@ -40,10 +40,12 @@ from .storage import (
     _too_large,
     aiter_bytes,
     check_key,
+    first_bytes,
     new_stamp,
     read_chunks,
     rechunk,
 )
+from .store_cipher import HEADER, DamagedFile, StoreCipher, opened
 
 # S3's smallest part (but the last) is 5 MiB; a part is what one write holds in memory.
 PART = 8 * 1024 * 1024
@@ -77,7 +79,9 @@ class S3FileStore:
         region: str | None = None,
         access_key: str | None = None,
         secret_key: str | None = None,
+        cipher: StoreCipher | None = None,
     ) -> None:
+        self.cipher = cipher
         self.bucket = bucket
         self.prefix = prefix
         self.limit = limit
@@ -116,42 +120,58 @@ class S3FileStore:
 
     async def put(self, chunks: AsyncIterable[bytes], *, limit: int | None = None) -> StoredFile:
         limit = self.limit if limit is None else limit
+        key, size, created = await self._write(chunks, limit)
+        return _noted(StoredFile(key=key, size=size, sha256=key, created=created))
+
+    async def _write(
+        self, chunks: AsyncIterable[bytes], limit: int, *, replacing: str | None = None
+    ) -> tuple[str, int, int | None]:
+        """Hash the plaintext, encrypt it when there is a key, and place it under its hash;
+        ``replacing``: that object is written anew (a rotation), and must keep its hash."""
         s3 = await self._client()
+        sealing = self.cipher.sealing() if self.cipher else None
         digest = hashlib.sha256()
         size = 0
         buffer = bytearray()
         upload: _Multipart | None = None
+
+        async def send_parts(at_least: int) -> None:
+            nonlocal upload
+            while len(buffer) >= at_least and buffer:
+                if upload is None:
+                    upload = await _Multipart.start(s3, self.bucket, self._tmp_name())
+                await upload.part(bytes(buffer[:PART]))
+                del buffer[:PART]
+
         try:
             async for chunk in chunks:
                 size += len(chunk)
                 if size > limit:
                     raise _too_large(limit)
                 digest.update(chunk)
-                buffer += chunk
-                if len(buffer) >= PART:
-                    if upload is None:
-                        upload = await _Multipart.start(s3, self.bucket, self._tmp_name())
-                    await upload.part(bytes(buffer[:PART]))
-                    del buffer[:PART]
+                buffer += sealing.update(chunk) if sealing else chunk
+                await send_parts(PART)
+            if sealing:
+                buffer += sealing.finish()
+                await send_parts(PART)
             if upload is not None:
-                if buffer:
-                    await upload.part(bytes(buffer))
-                    buffer.clear()
+                await send_parts(1)  # the last, shorter part
                 await upload.complete()
+            if replacing is not None and digest.hexdigest() != replacing:
+                raise DamagedFile("The stored file does not match its name; it was not rewritten.")
         except BaseException:
             if upload is not None:
                 await upload.abort()
             await _close_source(chunks)
             raise
         key = digest.hexdigest()
+        fresh = replacing is not None
         if upload is None:
-            created = await self._place_bytes(key, bytes(buffer))
-        else:
-            try:
-                created = await self._place_copy(key, upload.name)
-            finally:
-                await _quietly_delete(s3, self.bucket, upload.name)
-        return _noted(StoredFile(key=key, size=size, sha256=key, created=created))
+            return key, size, await self._place_bytes(key, bytes(buffer), fresh=fresh)
+        try:
+            return key, size, await self._place_copy(key, upload.name, fresh=fresh)
+        finally:
+            await _quietly_delete(s3, self.bucket, upload.name)
 
     async def put_bytes(self, data: bytes, *, limit: int | None = None) -> StoredFile:
         limit = self.limit if limit is None else limit
@@ -160,7 +180,8 @@ class S3FileStore:
         if len(data) >= PART:
             return await self.put(aiter_bytes(data, PART), limit=limit)
         key = hashlib.sha256(data).hexdigest()
-        created = await self._place_bytes(key, data)
+        sealed = self.cipher.seal_bytes(data) if self.cipher else data
+        created = await self._place_bytes(key, sealed)
         return _noted(StoredFile(key=key, size=len(data), sha256=key, created=created))
 
     async def put_file(self, path: Path, *, limit: int | None = None) -> StoredFile:
@@ -184,18 +205,20 @@ class S3FileStore:
             raise
         return True
 
-    async def _place_bytes(self, key: str, data: bytes) -> int | None:
+    async def _place_bytes(self, key: str, data: bytes, *, fresh: bool = False) -> int | None:
+        """Store ``data`` as the object ``key``, unless it is there already (then: a fresh
+        stamp on it, and None); ``fresh``: write it anew in any case (a rotation)."""
         name = self.object_name(key)
-        if await self._restamp(name):
+        if not fresh and await self._restamp(name):
             return None
         stamp = new_stamp()
         s3 = await self._client()
         await s3.put_object(Bucket=self.bucket, Key=name, Body=data, Metadata={"stamp": str(stamp)})
         return stamp
 
-    async def _place_copy(self, key: str, source: str) -> int | None:
+    async def _place_copy(self, key: str, source: str, *, fresh: bool = False) -> int | None:
         name = self.object_name(key)
-        if await self._restamp(name):
+        if not fresh and await self._restamp(name):
             return None
         stamp = new_stamp()
         s3 = await self._client()
@@ -214,9 +237,20 @@ class S3FileStore:
     async def open(self, key: str, *, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
         """The object's bytes in chunks of ``chunk_size``, as they come from the store.
         ``NotFound`` (on the first iteration) when there is no such object."""
-        name = self.object_name(key)
-        async for chunk in rechunk(self._get(name, chunk_size), chunk_size):
+        plain = opened(self._get(self.object_name(key), chunk_size), self.cipher)
+        async for chunk in rechunk(plain, chunk_size):
             yield chunk
+
+    async def reseal(self, key: str) -> bool:
+        """Write the object anew under the current key (see ``loket store rotate-key``);
+        False when it is sealed with that key already."""
+        name = self.object_name(key)
+        head = await first_bytes(self._get(name, HEADER))
+        if self.cipher is None or self.cipher.is_current(head):
+            return False
+        plain = opened(self._get(name, CHUNK), self.cipher)
+        await self._write(plain, 2**63, replacing=key)
+        return True
 
     async def _get(self, name: str, chunk_size: int) -> AsyncIterator[bytes]:
         s3 = await self._client()

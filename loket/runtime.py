@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from core.db import Database
 from core.settings import Settings
 from core.storage import FileStore, LocalFileStore
+from core.store_cipher import StoreCipher
 
 from .config import ensure_secret_key
 
@@ -22,8 +23,9 @@ class Runtime:
 
 def build_store(settings: Settings) -> FileStore:
     """The store ``LOKET_STORE_URL`` names: the data dir's by default, or an S3 bucket."""
+    cipher = StoreCipher.from_settings(settings.store_key, settings.store_key_previous)
     if not settings.store_url:
-        return LocalFileStore(settings.store_dir, limit=settings.upload_limit)
+        return LocalFileStore(settings.store_dir, limit=settings.upload_limit, cipher=cipher)
     from core.storage_s3 import S3FileStore, parse_store_url
 
     bucket, prefix = parse_store_url(settings.store_url)
@@ -35,6 +37,7 @@ def build_store(settings: Settings) -> FileStore:
         region=settings.store_region,
         access_key=settings.store_access_key,
         secret_key=settings.store_secret_key,
+        cipher=cipher,
     )
 
 
