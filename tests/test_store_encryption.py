@@ -93,7 +93,7 @@ async def test_a_changed_object_does_not_open(where: Where, where_in: str) -> No
     elif where_in == "last segment":
         data[-5] ^= 1
     elif where_in == "cut off":
-        del data[-(SEGMENT + 16) - 20 :]  # the last segment and a bit: what is left is whole
+        del data[-(len(SCAN) % SEGMENT + 16) :]  # the whole last segment: the rest is intact
     else:
         data[30] ^= 1  # the salt
     where.change(stored.key, bytes(data))
