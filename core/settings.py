@@ -121,6 +121,17 @@ class Settings:
     # A process without the web view (--only worker, mail, bot) answers /metrics and /healthz
     # on this port (on http_host) when it is set; a web process answers them on its own.
     metrics_port: int | None = None
+    # Where documents are kept: empty for the data dir's store/ folder, or an S3-compatible
+    # bucket as s3://bucket/prefix (core.storage_s3) reached at store_endpoint (empty: AWS).
+    store_url: str = ""
+    store_endpoint: str | None = None
+    store_region: str | None = None
+    store_access_key: str | None = None
+    store_secret_key: str | None = field(default=None, repr=False)
+    # Documents encrypted at rest (core.store_cipher): 32 random bytes, base64; without it
+    # files are stored as they came. The previous key only opens, during a rotation.
+    store_key: str | None = field(default=None, repr=False)
+    store_key_previous: str | None = field(default=None, repr=False)
     # Demo only: outgoing mail is caught here and staff can read it in the web view.
     mail_catcher_dir: Path | None = None
 

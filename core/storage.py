@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol, TypeVar
 
 from .errors import NotFound, TooLarge
+from .store_cipher import HEADER, DamagedFile, StoreCipher, opened
 
 CHUNK = 64 * 1024
 _KEY = re.compile(r"[0-9a-f]{64}")
@@ -111,6 +112,38 @@ class FileStore(Protocol):
     async def check(self) -> None:
         """Raise OSError if new files cannot be stored now (for /healthz)."""
 
+    async def reseal(self, key: str) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+def check_key(key: str) -> str:
+    """``key`` when it is a content hash. Keys come from our own database, never from a
+    request; checked anyway, so that no key can ever point outside the store's objects."""
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise NotFound("No such file.")
+    return key
+
+
+async def rechunk(stream: AsyncIterable[bytes], chunk_size: int) -> AsyncIterator[bytes]:
+    """``stream`` in chunks of exactly ``chunk_size`` bytes (the last one may be shorter)."""
+    buffer = bytearray()
+    async for piece in stream:
+        buffer += piece
+        while len(buffer) >= chunk_size:
+            yield bytes(buffer[:chunk_size])
+            del buffer[:chunk_size]
+    if buffer:
+        yield bytes(buffer)
+
+
+async def first_bytes(stream: AsyncIterator[bytes]) -> bytes:
+    """The first chunk of ``stream`` (empty for an empty one); the rest is never read."""
+    async with contextlib.aclosing(stream):
+        async for chunk in stream:
+            return chunk
+    return b""
+
 
 def describe_limit(limit: int) -> str:
     if limit >= 1024 * 1024 and limit % (1024 * 1024) == 0:
@@ -183,7 +216,7 @@ class _TempFile:
         instead, and this file goes)."""
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            stamp = _new_stamp()
+            stamp = new_stamp()
             os.utime(self.path, ns=(stamp, stamp))
             while True:
                 try:
@@ -197,6 +230,17 @@ class _TempFile:
                 return stamp
         finally:
             self.discard()  # the temporary name goes in every case
+
+    def replace(self, target: Path) -> int:
+        """Put the finished file in the place of the object at ``target``, with a fresh stamp
+        (a removal that looked before now leaves it)."""
+        try:
+            stamp = new_stamp()
+            os.utime(self.path, ns=(stamp, stamp))
+            os.replace(self.path, target)
+            return stamp
+        finally:
+            self.discard()
 
     def discard(self) -> None:
         if self.fh is not None:
@@ -246,9 +290,10 @@ class LocalFileStore:
     ``tmp`` is inside ``root`` so that the final rename stays on one file system and is atomic:
     a reader sees a whole object or none."""
 
-    def __init__(self, root: Path, *, limit: int) -> None:
+    def __init__(self, root: Path, *, limit: int, cipher: StoreCipher | None = None) -> None:
         self.root = Path(root)
         self.limit = limit
+        self.cipher = cipher
 
     async def check(self) -> None:
         # A store whose folder is gone or read-only takes no upload: the first write (tmp/)
@@ -261,10 +306,7 @@ class LocalFileStore:
         await asyncio.to_thread(writable)
 
     def path_for(self, key: str) -> Path:
-        # Keys come from our own database, never from a request; checked anyway, so that no
-        # key can ever point outside objects/.
-        if not isinstance(key, str) or not _KEY.fullmatch(key):
-            raise NotFound("No such file.")
+        check_key(key)
         return self.root / "objects" / key[:2] / key[2:4] / key
 
     async def put(self, chunks: AsyncIterable[bytes], *, limit: int | None = None) -> StoredFile:
@@ -275,7 +317,16 @@ class LocalFileStore:
         into place waits for the rename, so the (complete) object stays. It is never removed
         afterwards, because a concurrent upload of the same content may already share it."""
         limit = self.limit if limit is None else limit
+        key, size, created = await self._write(chunks, limit)
+        return _noted(StoredFile(key=key, size=size, sha256=key, created=created))
+
+    async def _write(
+        self, chunks: AsyncIterable[bytes], limit: int, *, replacing: str | None = None
+    ) -> tuple[str, int, int | None]:
+        """Hash the plaintext, encrypt it when there is a key, and place it under its hash;
+        ``replacing``: that object is written anew (a rotation), and must keep its hash."""
         temp = _TempFile(self.root / "tmp")
+        sealing = self.cipher.sealing() if self.cipher else None
         digest = hashlib.sha256()
         size = 0
         try:
@@ -285,15 +336,20 @@ class LocalFileStore:
                 if size > limit:
                     raise _too_large(limit)
                 digest.update(chunk)
-                await _settled(temp.write, chunk)
+                await _settled(temp.write, sealing.update(chunk) if sealing else chunk)
+            if sealing:
+                await _settled(temp.write, sealing.finish())
             await _settled(temp.seal)
+            if replacing is not None and digest.hexdigest() != replacing:
+                raise DamagedFile("The stored file does not match its name; it was not rewritten.")
         except BaseException:
             await _settled(temp.discard)
             await _close_source(chunks)
             raise
         key = digest.hexdigest()
-        created = await _settled(temp.place, self.path_for(key))
-        return _noted(StoredFile(key=key, size=size, sha256=key, created=created))
+        if replacing is not None:
+            return key, size, await _settled(temp.replace, self.path_for(key))
+        return key, size, await _settled(temp.place, self.path_for(key))
 
     async def put_bytes(self, data: bytes, *, limit: int | None = None) -> StoredFile:
         """Bytes already in memory (a mail, its attachments): hashed and written in one trip
@@ -311,7 +367,7 @@ class LocalFileStore:
             temp = _TempFile(self.root / "tmp")
             try:
                 temp.create()
-                temp.write(data)
+                temp.write(self.cipher.seal_bytes(data) if self.cipher else data)
                 temp.seal()
             except BaseException:
                 temp.discard()
@@ -325,6 +381,12 @@ class LocalFileStore:
     async def open(self, key: str, *, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
         """The object's bytes in chunks. ``NotFound`` (on the first iteration, as this is a
         generator) for a key that is not stored or not a key at all."""
+        plain = opened(self._raw(key, chunk_size), self.cipher)
+        async for chunk in rechunk(plain, chunk_size):
+            yield chunk
+
+    async def _raw(self, key: str, chunk_size: int) -> AsyncIterator[bytes]:
+        """The object's bytes as stored (encrypted or not)."""
         path = self.path_for(key)
         stream = _stream(path, chunk_size)
         try:
@@ -339,6 +401,15 @@ class LocalFileStore:
                 yield chunk
         finally:
             await stream.aclose()
+
+    async def reseal(self, key: str) -> bool:
+        """Write the object anew under the current key (see ``loket store rotate-key``);
+        False when it is sealed with that key already."""
+        if self.cipher is None or self.cipher.is_current(await first_bytes(self._raw(key, HEADER))):
+            return False
+        plain = opened(self._raw(key, CHUNK), self.cipher)
+        await self._write(plain, 2**63, replacing=key)
+        return True
 
     async def exists(self, key: str) -> bool:
         return await asyncio.to_thread(self.path_for(key).is_file)
@@ -404,6 +475,9 @@ class LocalFileStore:
         how many files, and how many bytes."""
         return await asyncio.to_thread(self._sweep_temporary, int(older_than * 1e9))
 
+    async def close(self) -> None:
+        pass  # nothing held open between calls
+
     def _sweep_temporary(self, before: int) -> tuple[int, int]:
         count = size = 0
         tmp = self.root / "tmp"
@@ -434,7 +508,7 @@ _stamps = threading.Lock()
 _last_stamp = 0
 
 
-def _new_stamp() -> int:
+def new_stamp() -> int:
     """A modification time, in nanoseconds, that no other put of this process uses."""
     global _last_stamp
     with _stamps:
@@ -445,7 +519,7 @@ def _new_stamp() -> int:
 def _stamp(path: Path) -> bool:
     """Give an existing object a fresh stamp: a removal under way sees it and leaves it.
     False when there is no object (any more)."""
-    stamp = _new_stamp()
+    stamp = new_stamp()
     try:
         os.utime(path, ns=(stamp, stamp))
     except FileNotFoundError:

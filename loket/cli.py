@@ -253,6 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="only files older than this (default 24): uploads still on their way stay",
     )
+    leaf(
+        files,
+        "rotate-key",
+        store.rotate_key,
+        "encrypt every stored file with LOKET_STORE_KEY (after changing it, with the old key "
+        "in LOKET_STORE_KEY_PREVIOUS); resumes where an interrupted run stopped",
+    )
     keep = groups.add_parser("retention", help="how long records are kept").add_subparsers(
         dest="action", metavar="ACTION", required=True
     )

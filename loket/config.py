@@ -18,6 +18,8 @@ from typing import Any
 
 from core.services import retention
 from core.settings import Settings
+from core.storage_s3 import parse_store_url
+from core.store_cipher import StoreCipher
 
 from .sms_http import check_settings as check_sms_settings
 
@@ -126,6 +128,21 @@ def load_settings(
             f"{PREFIX}TELEGRAM_PER_SECOND must be 0 (no pacing) or more, not "
             f"{settings.telegram_per_second}."
         )
+    if settings.store_url:
+        try:
+            parse_store_url(settings.store_url)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{PREFIX}STORE_URL must be empty (the data dir) or s3://bucket/prefix: {exc}."
+            ) from None
+    for name in ("store_key", "store_key_previous"):
+        try:
+            StoreCipher.from_settings(getattr(settings, name), None)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{PREFIX}{name.upper()} must be 32 random bytes in base64 "
+                f"(make one with: openssl rand -base64 32): {exc}."
+            ) from None
     try:
         retention.parse_policy(settings.retention)
     except ValueError as exc:

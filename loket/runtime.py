@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from core.db import Database
 from core.settings import Settings
-from core.storage import LocalFileStore
+from core.storage import FileStore, LocalFileStore
+from core.store_cipher import StoreCipher
 
 from .config import ensure_secret_key
 
@@ -17,7 +18,27 @@ from .config import ensure_secret_key
 class Runtime:
     settings: Settings
     db: Database
-    store: LocalFileStore
+    store: FileStore
+
+
+def build_store(settings: Settings) -> FileStore:
+    """The store ``LOKET_STORE_URL`` names: the data dir's by default, or an S3 bucket."""
+    cipher = StoreCipher.from_settings(settings.store_key, settings.store_key_previous)
+    if not settings.store_url:
+        return LocalFileStore(settings.store_dir, limit=settings.upload_limit, cipher=cipher)
+    from core.storage_s3 import S3FileStore, parse_store_url
+
+    bucket, prefix = parse_store_url(settings.store_url)
+    return S3FileStore(
+        bucket,
+        prefix,
+        limit=settings.upload_limit,
+        endpoint_url=settings.store_endpoint,
+        region=settings.store_region,
+        access_key=settings.store_access_key,
+        secret_key=settings.store_secret_key,
+        cipher=cipher,
+    )
 
 
 @asynccontextmanager
@@ -25,11 +46,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     settings = ensure_secret_key(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database.connect(settings.resolved_database_url())
+    store = build_store(settings)
     try:
-        yield Runtime(
-            settings=settings,
-            db=db,
-            store=LocalFileStore(settings.store_dir, limit=settings.upload_limit),
-        )
+        yield Runtime(settings=settings, db=db, store=store)
     finally:
+        await store.close()
         await db.dispose()

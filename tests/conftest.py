@@ -26,6 +26,7 @@ from mailbridge.reader import MailReader
 
 from . import backends
 from .mailcatcher import SmtpServer
+from .s3server import s3_server  # noqa: F401  (a fixture, for every test module)
 
 PG_SCHEMA = "loket_test"
 PG_VARIABLE = "LOKET_TEST_DATABASE_URL"

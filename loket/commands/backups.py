@@ -7,12 +7,11 @@ from pathlib import Path
 
 from core.db import Database
 from core.settings import Settings
-from core.storage import LocalFileStore
 
 from ..backup import backup, restore
 from ..config import SECRET_FILE
 from ..output import emit
-from ..runtime import Runtime
+from ..runtime import Runtime, build_store
 
 
 def _key_file(settings: Settings) -> Path | None:
@@ -53,12 +52,13 @@ async def restore_command(settings: Settings, args: argparse.Namespace) -> None:
     dir, which must be empty."""
     key_file = None if settings.secret_key else settings.data_dir / SECRET_FILE
     db = Database.connect(settings.resolved_database_url())
-    store = LocalFileStore(settings.store_dir, limit=settings.upload_limit)
+    store = build_store(settings)
     try:
         summary = await restore(
             db, store, Path(args.path), data_dir=settings.data_dir, secret_key_file=key_file
         )
     finally:
+        await store.close()
         await db.dispose()
     if summary.secret_key:
         key = " The secret key came with it."
