@@ -102,6 +102,16 @@ class Turn:
         return query.message.message_id if query and query.message else None
 
     @property
+    def pressed_live(self) -> bool:
+        """Whether the button pressed is on the message that asks the current question: the
+        one recorded, or one sent after it. The bot records a message once it is sent, in a
+        unit of work after the send; a person who answers the new question before that is
+        committed presses a message newer than the one recorded (a chat's message ids only
+        grow), and the button's data must still name what the chat waits for."""
+        pressed, live = self.pressed, self.view.question_message_id
+        return pressed is not None and live is not None and pressed >= live
+
+    @property
     def waiting(self) -> str | None:
         return self.state.get("waiting") if self.state else None
 

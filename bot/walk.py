@@ -140,7 +140,7 @@ async def _pressed(turn: Turn, args: list[str]) -> tuple[Loaded, Prompt | None] 
     questions = walker.all_questions(loaded.definition)
     key = questions[index][1]["key"] if index is not None and index < len(questions) else None
     wanted = here.key if here is not None else None
-    if turn.pressed != turn.live_message or key != wanted or (key is None and named != render.END):
+    if not turn.pressed_live or key != wanted or (key is None and named != render.END):
         await moved_on(turn, loaded)
         return None
     return loaded, here
@@ -344,7 +344,7 @@ def _waiting_for(turn: Turn, waiting: str, args: list[str]) -> bool:
     state = turn.state or {}
     return (
         turn.waiting == waiting
-        and turn.pressed == turn.live_message
+        and turn.pressed_live
         and len(args) > 1
         and number(args[0]) == state.get("checklist_id")
     )
