@@ -361,8 +361,9 @@ def serve_bot(config: dict) -> None:
 def per_chat_processor(concurrent: int) -> Any:
     """PTB's update processor for ``concurrent`` updates at once, one chat's updates one after
     the other. PTB's own (``concurrent_updates``) would start a chat's next update while the
-    one before is still being answered: a button pressed on the question that has just
-    arrived would be taken before the bot has recorded that message as the live one."""
+    one before is still being answered, and could take two updates of one chat out of
+    order. (A button on the question that has just arrived, pressed before the bot has
+    recorded that message, is taken as live: ``Turn.pressed_live``.)"""
     from telegram.ext import BaseUpdateProcessor
 
     class PerChat(BaseUpdateProcessor):
