@@ -318,7 +318,7 @@ async def uploaded(turn: Turn, args: list[str]) -> None:
     state = turn.state or {}
     if (
         turn.waiting != telegram.WAITING_UPLOAD
-        or turn.pressed != turn.live_message
+        or not turn.pressed_live
         or walk.number(args[0] if args else None) != state.get("checklist_id")
     ):
         turn.toast = turn._(walk.MOVED_ON)
@@ -392,7 +392,7 @@ async def chose_dossier(turn: Turn, args: list[str]) -> None:
     fetched: dict[str, Fetched] = turn.fetched or {}
     state = turn.state or {}
     files = state.get("files", []) if turn.waiting == telegram.WAITING_DOCUMENT_DOSSIER else []
-    if dossier_id is None or not files or turn.pressed != turn.live_message:
+    if dossier_id is None or not files or not turn.pressed_live:
         turn.toast = _(walk.MOVED_ON)
         return
     filed, lines = [], []

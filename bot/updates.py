@@ -2,8 +2,9 @@
 
 For each update, in one database transaction (see core.services.telegram):
 ``claim_update`` (an update handled before, say before a crash and a restart, does nothing
-at all), ``chat_seen``, ``chat_actor``, then the handler's effect in a savepoint, so that a
-domain error undoes the effect and still leaves the claim and the error's answer standing.
+at all), ``chat_context`` (the chat and who acts through it, in one read), then the
+handler's effect in a savepoint, so that a domain error undoes the effect and still leaves
+the claim and the error's answer standing.
 The effect does not talk to Telegram: it says what to answer (``Turn.say``), and the answers
 go out once the transaction is committed, so a send that waits (the per-chat limit, a retry)
 never holds the database, and a rolled-back effect never answered anything.
@@ -76,6 +77,7 @@ class Turn:
     toast: str | None = None  # the short answer to a pressed button
     language: str = "nl"
     state: dict[str, Any] | None = None  # the chat's state as this turn leaves it
+    held: object = None  # what the unit of work must keep alive (the chat's row)
 
     def __post_init__(self) -> None:
         self.language = self.view.language.value
@@ -98,6 +100,16 @@ class Turn:
         """The message whose button was pressed (a callback query), else None."""
         query = self.update.callback_query
         return query.message.message_id if query and query.message else None
+
+    @property
+    def pressed_live(self) -> bool:
+        """Whether the button pressed is on the message that asks the current question: the
+        one recorded, or one sent after it. The bot records a message once it is sent, in a
+        unit of work after the send; a person who answers the new question before that is
+        committed presses a message newer than the one recorded (a chat's message ids only
+        grow), and the button's data must still name what the chat waits for."""
+        pressed, live = self.pressed, self.view.question_message_id
+        return pressed is not None and live is not None and pressed >= live
 
     @property
     def waiting(self) -> str | None:
@@ -189,13 +201,12 @@ async def _unit(
     async with d.db.begin() as s:
         if not await telegram.claim_update(s, update.update_id):
             return None
-        view = await telegram.chat_seen(s, chat)
-        actor = await telegram.chat_actor(s, chat.id)
-        turn = Turn(s, d, update, chat, view, actor, fetched)
+        seen = await telegram.chat_context(s, chat)
+        turn = Turn(s, d, update, chat, seen.view, seen.actor, fetched, held=seen.row)
         if chat.type != telegram.PRIVATE:
             _refuse_group(turn)
             return turn
-        if linked and actor is None:
+        if linked and turn.actor is None:
             turn.say(turn._(LINK_FIRST))
             return turn
         said = len(turn.replies)

@@ -140,7 +140,7 @@ async def _pressed(turn: Turn, args: list[str]) -> tuple[Loaded, Prompt | None] 
     questions = walker.all_questions(loaded.definition)
     key = questions[index][1]["key"] if index is not None and index < len(questions) else None
     wanted = here.key if here is not None else None
-    if turn.pressed != turn.live_message or key != wanted or (key is None and named != render.END):
+    if not turn.pressed_live or key != wanted or (key is None and named != render.END):
         await moved_on(turn, loaded)
         return None
     return loaded, here
@@ -168,15 +168,21 @@ async def chose(turn: Turn, args: list[str]) -> None:
     else:
         await moved_on(turn, loaded)
         return
-    await _answered(turn, here, raw)
+    await _answered(turn, loaded, here, raw)
 
 
-async def _answered(turn: Turn, here: Prompt, raw: object) -> None:
+async def _answered(turn: Turn, loaded: Loaded, here: Prompt, raw: object) -> None:
     """Save a button's answer: the question's message keeps the answer instead of its
     buttons, and the next question follows."""
     state = turn.state or {}
     loaded = await checklists.answer(
-        turn.session, turn.actor, state["checklist_id"], here.key, raw, turn.language
+        turn.session,
+        turn.actor,
+        state["checklist_id"],
+        here.key,
+        raw,
+        turn.language,
+        loaded=loaded,
     )
     shown = _shown(loaded, here.key, turn.language)
     turn.say(render.answered(here, shown, turn._), edit=turn.pressed)
@@ -212,7 +218,7 @@ async def chosen(turn: Turn, args: list[str]) -> None:
     if here.type != "multichoice" or mask is None:
         await moved_on(turn, loaded)
         return
-    await _answered(turn, here, render.chosen(here, mask))
+    await _answered(turn, loaded, here, render.chosen(here, mask))
 
 
 def _mask(text: str | None) -> int | None:
@@ -267,7 +273,7 @@ async def typed(turn: Turn, text: str) -> None:
         )
         return
     loaded = await checklists.answer(
-        turn.session, turn.actor, loaded.checklist.id, here.key, text, turn.language
+        turn.session, turn.actor, loaded.checklist.id, here.key, text, turn.language, loaded=loaded
     )
     await show(turn, loaded, note=saved(loaded, here.key, turn))
 
@@ -277,7 +283,7 @@ async def skipped(turn: Turn, args: list[str]) -> None:
     if found is None:
         return
     loaded, here = found
-    loaded = await checklists.skip(turn.session, turn.actor, loaded.checklist.id)
+    loaded = await checklists.skip(turn.session, turn.actor, loaded.checklist.id, loaded=loaded)
     turn.say(render.answered(here, turn._("Skipped"), turn._), edit=turn.pressed)
     await show(turn, loaded)
 
@@ -295,7 +301,9 @@ async def _step(turn: Turn, args: list[str], offset: int) -> None:
     found = await _pressed(turn, args)
     if found is None:
         return
-    loaded = await checklists.move(turn.session, turn.actor, found[0].checklist.id, offset)
+    loaded = await checklists.move(
+        turn.session, turn.actor, found[0].checklist.id, offset, loaded=found[0]
+    )
     await show(turn, loaded)
 
 
@@ -336,7 +344,7 @@ def _waiting_for(turn: Turn, waiting: str, args: list[str]) -> bool:
     state = turn.state or {}
     return (
         turn.waiting == waiting
-        and turn.pressed == turn.live_message
+        and turn.pressed_live
         and len(args) > 1
         and number(args[0]) == state.get("checklist_id")
     )
@@ -397,6 +405,7 @@ async def _not_available(turn: Turn, expected: dt.date | None) -> None:
         here.key,
         reason=state.get("reason"),
         expected=expected,
+        loaded=loaded,
     )
     _ = turn._
     note = "✓ " + _("Saved: not available yet")

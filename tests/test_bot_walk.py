@@ -18,7 +18,7 @@ from core.db import Database
 from core.errors import ValidationError
 from core.i18n import gettext_for
 from core.models import Answer, Channel, ChecklistStatus, Document, DocumentCategory
-from core.services import checklists
+from core.services import checklists, telegram
 from core.services.documents import Upload
 from core.storage import LocalFileStore, aiter_bytes
 from core.templates import parse_template
@@ -461,6 +461,37 @@ async def test_a_button_on_an_earlier_message_changes_nothing(
     async with db.read() as s:
         loaded = await checklists.load(s, firm.actor(firm.alice), cid)
     assert loaded.answers["partner"].value is True  # from the live message only
+
+
+async def test_a_button_pressed_before_its_message_is_recorded_is_taken(
+    db: Database, store: LocalFileStore, tmp_path: Path, fake_telegram: FakeBotAPI, firm: Firm
+) -> None:
+    """The bot records the message that asks the current question once it is sent, in a unit
+    of work after the send. A person quick enough (updates handled at once, or by a second bot
+    process) presses the new message before that is committed: still the live question."""
+    cid = await income_tax(db)
+    anna = fake_telegram.private_chat("Alice", language_code="nl")
+    await link(db, firm.alice, anna)
+    async with running(db, store, bot_settings(tmp_path, fake_telegram), fake_telegram) as bot:
+        anna.command("checklist")
+        first = await anna.next_message()
+        anna.send("nee")
+        second = await anna.next_message()
+        assert "Bent u in het belastingjaar verhuisd?" in second.text
+        await bot.idle()
+        # The chat as it is between the second question's send and its recording.
+        async with db.begin() as s:
+            await telegram.set_question(s, anna.id, first.message_id)
+        anna.press("Nee", second)
+        assert "Welke inkomsten had u?" in (await anna.next_message()).text
+        await bot.idle()
+        press = anna.press("Ja", first)  # older than the recorded one: stale as ever
+        await bot.idle()
+        assert fake_telegram.callback_answer(press)["text"] == "Deze vraag is al verder."
+    async with db.read() as s:
+        loaded = await checklists.load(s, firm.actor(firm.alice), cid)
+    assert loaded.answers["partner"].value is False
+    assert loaded.answers["verhuisd"].value is False
 
 
 async def test_what_the_website_answered_meanwhile_is_not_overwritten_from_the_chat(

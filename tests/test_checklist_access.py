@@ -247,6 +247,34 @@ async def question_index(db: Database, checklist_id: int, key: str) -> int:
 ACCOUNTS = ("staff", "alice", "bv_main", "bv_extra", "carol", "office", "other_office")
 
 
+async def test_a_checklist_read_by_one_account_is_not_changed_by_another_with_it(
+    db: Database, firm: Firm, given: Given
+) -> None:
+    """A caller that read the checklist already passes it along (the bot does, to read it once
+    an update): who may change it is still checked, for the account that changes it."""
+    alice, stranger = firm.actor(firm.alice), firm.actor(firm.bv_main)
+    before = await state(db, given.alice)
+    changes = (
+        lambda s, loaded: checklists.answer(
+            s, stranger, given.alice, "partner", "ja", loaded=loaded
+        ),
+        lambda s, loaded: checklists.not_available(
+            s, stranger, given.alice, "vorige_aanslag", loaded=loaded
+        ),
+        lambda s, loaded: checklists.move(s, stranger, given.alice, +1, loaded=loaded),
+        lambda s, loaded: checklists.skip(s, stranger, given.alice, loaded=loaded),
+    )
+    for change in changes:
+        with pytest.raises(NotFound):
+            async with db.begin() as s:
+                await change(s, await checklists.load(s, alice, given.alice))
+    assert await state(db, given.alice) == before
+    async with db.begin() as s:  # the one it is given to, with what she read
+        loaded = await checklists.load(s, alice, given.alice)
+        await checklists.answer(s, alice, given.alice, "partner", "ja", loaded=loaded)
+    assert (await state(db, given.alice)).answers["partner"] == (True, False)
+
+
 async def test_the_rule_in_sql_and_in_python_agree(db: Database, firm: Firm, given: Given) -> None:
     """visible_checklists (lists) and can_open_checklist (load) are one rule written twice."""
     from core import access

@@ -365,10 +365,19 @@ async def on_dossier(session: AsyncSession, actor: Actor, dossier_id: int) -> li
     return [Listed(checklist, title) for checklist, title in rows]
 
 
-async def writable(session: AsyncSession, actor: Actor, checklist_id: int) -> Loaded:
+async def writable(
+    session: AsyncSession, actor: Actor, checklist_id: int, loaded: Loaded | None = None
+) -> Loaded:
     """A checklist ``actor`` may change now: every change goes through here. NotFound for one
-    they may not open; refused while it is submitted or approved (locked)."""
-    loaded = await load(session, actor, checklist_id)
+    they may not open; refused while it is submitted or approved (locked).
+
+    ``loaded``: the checklist as ``load`` gave it earlier in this unit of work (a caller that
+    read it to decide what to change), used instead of reading it again; who may open it is
+    checked again all the same."""
+    if loaded is None or loaded.checklist.id != checklist_id:
+        loaded = await load(session, actor, checklist_id)
+    elif not access.can_open_checklist(actor, loaded.dossier, loaded.assignee_ids):
+        raise NotFound("This checklist was not found.")
     if loaded.checklist.locked or loaded.checklist.status not in OPEN_STATES:
         raise ValidationError("This checklist has been submitted and is locked.")
     return loaded
@@ -403,9 +412,17 @@ def _advance(loaded: Loaded, after: str) -> None:
 
 
 async def answer(
-    session: AsyncSession, actor: Actor, checklist_id: int, key: str, raw: Any, language: str = "nl"
+    session: AsyncSession,
+    actor: Actor,
+    checklist_id: int,
+    key: str,
+    raw: Any,
+    language: str = "nl",
+    *,
+    loaded: Loaded | None = None,
 ) -> Loaded:
-    loaded = await writable(session, actor, checklist_id)
+    """``loaded``: as for ``writable``."""
+    loaded = await writable(session, actor, checklist_id, loaded)
     value = walker.check(loaded.definition, key, raw, language)
     session.add(
         _save(
@@ -435,8 +452,10 @@ async def not_available(
     *,
     reason: str | None = None,
     expected: dt.date | None = None,
+    loaded: Loaded | None = None,
 ) -> Loaded:
-    loaded = await writable(session, actor, checklist_id)
+    """``loaded``: as for ``writable``."""
+    loaded = await writable(session, actor, checklist_id, loaded)
     q = walker.question(loaded.definition, key)
     if not q.get("allow_not_available"):
         raise ValidationError('For this question "not available" is not an option.')
@@ -547,12 +566,19 @@ async def filed_by_question(session: AsyncSession, loaded: Loaded) -> dict[str, 
     return out
 
 
-async def move(session: AsyncSession, actor: Actor, checklist_id: int, offset: int) -> Loaded:
+async def move(
+    session: AsyncSession,
+    actor: Actor,
+    checklist_id: int,
+    offset: int,
+    *,
+    loaded: Loaded | None = None,
+) -> Loaded:
     """Back (-1) or skip (+1). Skipping an optional question without an answer is stored (an
     answer without a value): it has been seen and is not asked again. A skipped required
     question is asked again once the walk has gone round; skipping the last question goes
-    on to what is still to ask, or to the end."""
-    loaded = await writable(session, actor, checklist_id)
+    on to what is still to ask, or to the end. ``loaded``: as for ``writable``."""
+    loaded = await writable(session, actor, checklist_id, loaded)
     here = current(loaded, "nl")
     if offset > 0 and here is not None:
         _pass(session, loaded, actor, here)
@@ -569,12 +595,14 @@ def _pass(session: AsyncSession, loaded: Loaded, actor: Actor, here: Prompt) -> 
         session.add(_save(loaded, actor, here.key, value=None, not_available=False))
 
 
-async def skip(session: AsyncSession, actor: Actor, checklist_id: int) -> Loaded:
+async def skip(
+    session: AsyncSession, actor: Actor, checklist_id: int, *, loaded: Loaded | None = None
+) -> Loaded:
     """Skip the current question and go on as after an answer: to the next question still
     to ask (a chat asks only those), not to the next in order as ``move`` does, which may
     have its answer already. A skipped optional question is stored as passed; a required one
-    comes back once the walk has gone round."""
-    loaded = await writable(session, actor, checklist_id)
+    comes back once the walk has gone round. ``loaded``: as for ``writable``."""
+    loaded = await writable(session, actor, checklist_id, loaded)
     here = current(loaded, "nl")
     if here is not None:
         _pass(session, loaded, actor, here)

@@ -7,10 +7,11 @@ For each update the bot opens one unit of work and, in it:
 
 1. ``claim_update(session, update_id)``: False means it was handled already (a restart after
    a crash between handling and the next getUpdates); do nothing, answer nothing;
-2. ``chat_seen(session, chat)``: the chat's row and view (``language`` to answer in; a chat
-   that had blocked the bot is unblocked, since the person writes again);
-3. ``chat_actor(session, chat_id)``: the linked account as an Actor (Channel.TELEGRAM), or
-   None: an unlinked chat reaches nothing but /start, /help and /language;
+2. ``chat_context(session, chat)``: the chat's view (``language`` to answer in; a chat that
+   had blocked the bot is unblocked, since the person writes again) and the linked account as
+   an Actor (Channel.TELEGRAM), or None: an unlinked chat reaches nothing but /start, /help
+   and /language. One read of chat and account; ``chat_seen`` and ``chat_actor`` give each
+   alone;
 4. the update's effect through the services (the walker, messages, documents), and the chat's
    next state (``set_state``, ``set_question``).
 
@@ -34,12 +35,13 @@ import hashlib
 import json
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from .. import access, audit, throttle, tokens
 from ..actor import Actor
@@ -300,6 +302,14 @@ async def _chat_row(session: AsyncSession, chat_id: int, *, lock: bool = False) 
     return (await session.scalars(stmt.execution_options(populate_existing=True))).one()
 
 
+async def _row_to_write(session: AsyncSession, chat_id: int) -> TelegramChat:
+    """The chat's row to change a column of: the one this unit of work holds already (read
+    by ``chat_context``, locked), without a statement; else read or made. Only the columns
+    set are written, so a column changed behind the session's back is not overwritten."""
+    row = await session.get(TelegramChat, chat_id)
+    return row if row is not None else await _chat_row(session, chat_id)
+
+
 async def _linked_account(session: AsyncSession, chat_id: int) -> Account | None:
     return await session.scalar(select(Account).where(Account.telegram_chat_id == chat_id))
 
@@ -314,26 +324,66 @@ async def get_chat(
     return _view(row, await _linked_account(session, chat_id), language_code)
 
 
-async def chat_seen(session: AsyncSession, chat: ChatInfo) -> ChatView:
-    """Every update: the chat's row (made on first contact). Someone who writes to the bot
-    has unblocked it, so a blocked chat is sent to again.
+@dataclass(frozen=True)
+class ChatContext:
+    """What an update's handling needs of its chat: the view, and who acts through it."""
+
+    view: ChatView
+    actor: Actor | None  # as ``chat_actor``
+    # The row itself, for the unit of work to hold: the session keeps only a weak reference,
+    # and while it is held ``set_state`` and ``set_question`` change it without a statement.
+    row: TelegramChat = field(repr=False, compare=False)
+
+
+async def _chat_and_account(
+    session: AsyncSession, chat_id: int
+) -> tuple[TelegramChat, Account | None] | None:
+    stmt = (
+        select(TelegramChat, Account)
+        .outerjoin(Account, Account.telegram_chat_id == TelegramChat.chat_id)
+        .where(TelegramChat.chat_id == chat_id)
+        .with_for_update(of=TelegramChat)
+        # populate_existing: an UPDATE statement (reserve_send) may have changed it behind
+        # the session's back.
+        .execution_options(populate_existing=True)
+    )
+    found = (await session.execute(stmt)).first()
+    return (found[0], found[1]) if found is not None else None
+
+
+async def chat_context(session: AsyncSession, chat: ChatInfo) -> ChatContext:
+    """Every update: the chat's row (made on first contact) and its linked account, read
+    together. Someone who writes to the bot has unblocked it, so a blocked chat is sent to
+    again.
 
     The row stays locked until the unit of work ends (PostgreSQL; SQLite has one writer
     anyway), so that the updates of one chat (the photos of an album, handled at once by two
     processes) take turns on its state instead of each overwriting the other's."""
-    row = await _chat_row(session, chat.id, lock=True)
-    account = await _linked_account(session, chat.id)
+    found = await _chat_and_account(session, chat.id)
+    if found is None:  # first contact (made by two processes at once, too)
+        await _chat_row(session, chat.id)
+        found = await _chat_and_account(session, chat.id)
+        assert found is not None
+    row, account = found
     if row.blocked_at is not None:
         row.blocked_at = None
         audit.record(
             session, _chat_actor(account), "telegram.unblocked", subject=account, chat_id=chat.id
         )
-    return _view(row, account, chat.language_code)
+    return ChatContext(_view(row, account, chat.language_code), _acting(account), row)
+
+
+async def chat_seen(session: AsyncSession, chat: ChatInfo) -> ChatView:
+    """The chat's view, as ``chat_context`` (made on first contact, unblocked, locked)."""
+    return (await chat_context(session, chat)).view
 
 
 async def chat_actor(session: AsyncSession, chat_id: int) -> Actor | None:
     """Who acts through this chat: its linked account, if active and allowed; else None."""
-    account = await _linked_account(session, chat_id)
+    return _acting(await _linked_account(session, chat_id))
+
+
+def _acting(account: Account | None) -> Actor | None:
     if account is None or not account.active:
         return None
     actor = Actor.of(account, Channel.TELEGRAM)
@@ -357,13 +407,24 @@ def _check_state(state: dict[str, Any] | None) -> None:
 async def set_state(session: AsyncSession, chat_id: int, state: dict[str, Any] | None) -> None:
     """What the chat waits for next ({"waiting": WAITING_…, ids…}); None: nothing."""
     _check_state(state)
-    row = await _chat_row(session, chat_id)
+    row = await _row_to_write(session, chat_id)
     row.state = dict(state) if state is not None else None
 
 
 async def set_question(session: AsyncSession, chat_id: int, message_id: int | None) -> None:
     """The bot's message that asks the current question: a button on another is stale."""
-    row = await _chat_row(session, chat_id)
+    row = session.identity_map.get(identity_key(TelegramChat, chat_id))
+    if row is None:
+        # After the send, in a unit of work of its own: one statement.
+        changed = await session.execute(
+            update(TelegramChat)
+            .where(TelegramChat.chat_id == chat_id)
+            .values(question_message_id=message_id)
+            .execution_options(synchronize_session=False)
+        )
+        if changed.rowcount:
+            return
+        row = await _chat_row(session, chat_id)
     row.question_message_id = message_id
 
 
