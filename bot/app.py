@@ -9,8 +9,6 @@ What the handlers need (settings, database, store) is kept in ``bot_data`` and r
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -70,15 +68,6 @@ def rate_limiter(settings: Settings, db: Database, *, sleep: Sleep = asyncio.sle
     )
 
 
-def _absent_sniffio_known() -> None:
-    """httpcore (under PTB's httpx) imports sniffio on every request to learn which event
-    loop runs it, and takes asyncio when it is not installed. A failed import is not
-    remembered: each request searched the whole import path again, a tenth of the bot's CPU
-    under load. Marked absent in sys.modules, the import fails at once, as it would anyway."""
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
-
-
 def sending_bot(
     settings: Settings,
     db: Database,
@@ -91,7 +80,6 @@ def sending_bot(
     if not settings.telegram_token:
         raise ValueError("LOKET_TELEGRAM_TOKEN is not set")
     base_url, base_file_url = api_urls(settings)
-    _absent_sniffio_known()
     return ExtBot(
         settings.telegram_token,
         base_url=base_url,
@@ -108,7 +96,6 @@ def create_bot(
     if not settings.telegram_token:
         raise ValueError("LOKET_TELEGRAM_TOKEN is not set")
     base_url, base_file_url = api_urls(settings)
-    _absent_sniffio_known()
     builder = (
         Application.builder()
         .token(settings.telegram_token)
