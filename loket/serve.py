@@ -45,8 +45,12 @@ async def _outbox_passes(
     pulse = Pulse(rt.db, heartbeats.WORKER)
     while not stop.is_set():
         await pulse()
+        full = False
         try:
             result = await outbox.run_once(rt.db, senders, rt.settings)
+            # A full batch means more may be due: the next pass goes at once, so that a
+            # queue of thousands is not sent fifty per poll interval.
+            full = result.sent + result.retrying + result.failed >= outbox.BATCH
             if result.sent or result.failed or result.retrying:
                 log.info(
                     "outbox: sent %d, retrying %d, failed %d",
@@ -57,6 +61,8 @@ async def _outbox_passes(
         except Exception:  # the database away for a moment must not end the worker
             metrics.FAILURES.inc("worker")
             log.exception("outbox pass failed; trying again shortly")
+        if full:
+            continue
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=rt.settings.outbox_poll_seconds)
 
