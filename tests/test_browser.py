@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from aiohttp import web
 from playwright.async_api import async_playwright, expect
 from sqlalchemy import select
@@ -33,7 +32,6 @@ def link_in(mail, kind: str) -> str:
     return found.group(1)
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_invitation_to_download_and_message(
     db: Database,
     firm: Firm,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from playwright.async_api import expect
 from sqlalchemy import select
 
@@ -39,7 +38,6 @@ def mails_to(smtp: SmtpServer, address: str) -> list:
     return [m for m in smtp.messages if address in str(m["To"])]
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_client_by_mail_a_document_sent_back_approved_the_office_sees_it(
     db: Database, store: LocalFileStore, smtp: SmtpServer, tmp_path: Path, screens: Path
 ) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from core import replytokens
@@ -119,7 +118,6 @@ async def a_busy_morning(db: Database, store: LocalFileStore, firm: Firm, settin
     }
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_every_staff_page_fits_a_phone(
     db: Database, firm: Firm, store: LocalFileStore, tmp_path: Path, screens: Path
 ) -> None:

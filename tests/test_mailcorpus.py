@@ -32,7 +32,6 @@ def norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("case", CASES, ids=[c["file"] for c in CASES])
 async def test_corpus_mail(
     db: Database, firm: Firm, store: LocalFileStore, tmp_path, case, mail_reader
