@@ -5,6 +5,7 @@ shows pages."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -127,14 +128,27 @@ async def client_update(request: web.Request) -> web.StreamResponse:
 @routes.post("/staff/clients/{id:\\d+}/accounts")
 @login_required
 async def client_add_account(request: web.Request) -> web.StreamResponse:
-    client_id = path_id(request)
+    return await _add_account(
+        request, clients.add_client_account, _client_page, "/staff/clients/{}?created=1"
+    )
+
+
+async def _add_account(
+    request: web.Request,
+    add: Callable[..., Awaitable[Account]],
+    show: Callable[..., Awaitable[web.Response]],
+    done: str,
+) -> web.StreamResponse:
+    """One more login of a company or an office (``add``, the core service), invited when
+    asked; a refused form is shown again (``show``) with what was typed."""
+    owner_id = path_id(request)
     form = await request.post()
     try:
         async with request.app[DB].begin() as s:
-            account = await clients.add_client_account(
+            account = await add(
                 s,
                 actor(request),
-                client_id,
+                owner_id,
                 name=_text(form, "name"),
                 email=_text(form, "email"),
                 username=_text(form, "username") or None,
@@ -144,11 +158,8 @@ async def client_add_account(request: web.Request) -> web.StreamResponse:
     except LoketError as exc:
         if exc.code in ("forbidden", "not_found"):
             raise
-        return await _client_page(request, client_id, {"add_error": exc, "add": form}, status=400)
-    raise web.HTTPSeeOther(f"/staff/clients/{client_id}?created=1")
-
-
-# --- intermediary offices -------------------------------------------------------------------
+        return await show(request, owner_id, {"add_error": exc, "add": form}, status=400)
+    raise web.HTTPSeeOther(done.format(owner_id))
 
 
 @routes.get("/staff/intermediaries")
@@ -228,25 +239,12 @@ async def office_update(request: web.Request) -> web.StreamResponse:
 @routes.post("/staff/intermediaries/{id:\\d+}/accounts")
 @login_required
 async def office_add_account(request: web.Request) -> web.StreamResponse:
-    office_id = path_id(request)
-    form = await request.post()
-    try:
-        async with request.app[DB].begin() as s:
-            account = await clients.add_intermediary_account(
-                s,
-                actor(request),
-                office_id,
-                name=_text(form, "name"),
-                email=_text(form, "email"),
-                username=_text(form, "username") or None,
-                language=_language(form),
-            )
-            await _invite_if_asked(request, s, form, account)
-    except LoketError as exc:
-        if exc.code in ("forbidden", "not_found"):
-            raise
-        return await _office_page(request, office_id, {"add_error": exc, "add": form}, status=400)
-    raise web.HTTPSeeOther(f"/staff/intermediaries/{office_id}?created=1")
+    return await _add_account(
+        request,
+        clients.add_intermediary_account,
+        _office_page,
+        "/staff/intermediaries/{}?created=1",
+    )
 
 
 # --- an account: disable, enable ------------------------------------------------------------
