@@ -25,6 +25,7 @@ from core.storage import LocalFileStore
 from mailbridge.reader import MailReader
 
 from . import backends
+from .dovecot import Dovecot
 from .mailcatcher import SmtpServer
 from .s3server import s3_server  # noqa: F401  (a fixture, for every test module)
 
@@ -179,6 +180,26 @@ def mail_reader() -> Iterator[MailReader]:
     reader = MailReader()
     yield reader
     reader.close()
+
+
+@pytest.fixture(scope="session")
+def dovecot_server() -> Iterator[Dovecot]:
+    """One Dovecot per pytest worker: starting and stopping one costs about a second and a
+    half, and some thirty tests need one."""
+    server = Dovecot()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def dovecot(dovecot_server: Dovecot) -> Dovecot:
+    """The worker's Dovecot, empty, as if started for this test alone (a test that stopped it
+    to play an outage finds it running again)."""
+    if not dovecot_server.running():
+        dovecot_server.start()
+    dovecot_server.empty()
+    return dovecot_server
 
 
 @pytest.fixture

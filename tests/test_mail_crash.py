@@ -61,14 +61,6 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
-@pytest.fixture
-def dovecot() -> Iterator[Dovecot]:
-    server = Dovecot()
-    server.start()
-    yield server
-    server.stop()
-
-
 def _loket(tmp_path: Path, **env: str) -> Loket:
     cli = Loket(tmp_path / "data")
     cli.env |= {

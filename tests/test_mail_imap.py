@@ -3,11 +3,9 @@ would, and the answer lands in the dossier; the mail then moves to the done fold
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -23,14 +21,6 @@ from mailbridge.smtp import SmtpSender
 from .conftest import SYSTEM, Firm, SmtpServer, mail_settings
 from .dovecot import PASSWORD, USER, Dovecot
 from .mails import AUTHSERV
-
-
-@pytest.fixture
-def dovecot() -> Iterator[Dovecot]:
-    server = Dovecot()
-    server.start()
-    yield server
-    server.stop()
 
 
 def imap_settings(tmp_path, dovecot: Dovecot, smtp_port: int | None = None):

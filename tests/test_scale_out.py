@@ -30,7 +30,7 @@ from mailbridge.pipeline import Pipeline
 
 from .conftest import PASSWORD, SYSTEM, Firm, mail_settings, open_browser, set_password
 from .telegram import fake_telegram_fixture  # noqa: F401 (the fake_telegram fixture)
-from .test_mail_imap import dovecot, imap_settings  # noqa: F401 (the fixture)
+from .test_mail_imap import imap_settings
 from .test_outbox import queue
 from .test_reminders import AMS, SETTINGS, TEMPLATES
 
