@@ -25,6 +25,7 @@ from core.storage import LocalFileStore
 from mailbridge.reader import MailReader
 
 from . import backends
+from .chromium import ChromiumServer
 from .dovecot import Dovecot
 from .mailcatcher import SmtpServer
 from .s3server import s3_server  # noqa: F401  (a fixture, for every test module)
@@ -200,6 +201,14 @@ def dovecot(dovecot_server: Dovecot) -> Dovecot:
         dovecot_server.start()
     dovecot_server.empty()
     return dovecot_server
+
+
+@pytest.fixture(scope="session")
+def chromium_endpoint() -> Iterator[str]:
+    """The DevTools address of the worker's one Chromium (tests/chromium.py)."""
+    server = ChromiumServer()
+    yield server.endpoint
+    server.stop()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """A Loket as `loket serve` runs it, for tests in real Chromium: the web view (with the
 quarantine filer), the SMTP receiving endpoint feeding the mail bridge, and the outbox sending
-to the test's aiosmtpd; plus Chromium itself and a login in it."""
+to the test's aiosmtpd; plus a page and a login in Chromium."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiosmtplib
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from core import outbox
 from core.db import Database
@@ -25,16 +25,6 @@ from mailbridge.smtp_in import start_endpoint
 from .conftest import mail_settings
 from .mailcatcher import free_port
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-    "--no-sandbox",
-]
 REPLY_ADDRESS = "reply+{token}@kantoor.example"
 # One section, one document asked for; approving puts the dossier in treatment.
 SMALL_CHECKLIST = """
@@ -93,17 +83,6 @@ async def live_loket(
         endpoint.close()
         await endpoint.wait_closed()
         await runner.cleanup()
-
-
-@contextlib.asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
-    assert Path(CHROMIUM).exists(), "Chromium is missing: scripts/test installs it (apt chromium)"
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def new_page(browser: Browser, width: int = 1280, height: int = 900) -> Page:

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from aiohttp import web
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -20,8 +20,8 @@ from core.storage import LocalFileStore, aiter_bytes
 from mailbridge.smtp import SmtpSender
 from web.app import create_app
 
+from .chromium import connect
 from .conftest import SYSTEM, Firm, SmtpServer, mail_settings
-from .livesite import ARGS, CHROMIUM
 from .mailcatcher import free_port
 
 
@@ -39,8 +39,8 @@ async def test_invitation_to_download_and_message(
     smtp: SmtpServer,
     tmp_path: Path,
     screens: Path,
+    chromium_endpoint: str,
 ) -> None:
-    assert Path(CHROMIUM).exists(), "Chromium is missing: scripts/test installs it (apt chromium)"
     port = free_port()
     settings = mail_settings(tmp_path, smtp.port, public_url=f"http://127.0.0.1:{port}")
     runner = web.AppRunner(create_app(settings, db, store))
@@ -70,8 +70,7 @@ async def test_invitation_to_download_and_message(
     stray.write_text("per ongeluk gekozen")
 
     try:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        async with connect(chromium_endpoint) as browser:
             context = await browser.new_context(accept_downloads=True, locale="nl-NL")
             page = await context.new_page()
 
@@ -119,7 +118,6 @@ async def test_invitation_to_download_and_message(
             await page.get_by_role("button", name="Versturen").click()
             await expect(page.get_by_text("Stukken voor de aangifte")).to_be_visible()
             await page.screenshot(path=str(screens / "dossier.png"), full_page=True)
-            await browser.close()
     finally:
         await runner.cleanup()
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -22,10 +22,10 @@ from core.services import checklists
 from core.storage import LocalFileStore
 from web.app import create_app
 
+from .chromium import connect
 from .cli_in_process import run_cli
 from .conftest import PASSWORD, SYSTEM, Firm, mail_settings, set_password
 from .mailcatcher import free_port
-from .test_browser import ARGS, CHROMIUM
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "core" / "data" / "templates"
 
@@ -35,7 +35,12 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "core" / "data" / "template
 # tests/test_chat_services.py.
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_start_in_chat_finish_in_the_browser(
-    database_url: str, db: Database, firm: Firm, tmp_path: Path, screens: Path
+    database_url: str,
+    db: Database,
+    firm: Firm,
+    tmp_path: Path,
+    screens: Path,
+    chromium_endpoint: str,
 ) -> None:
     store = LocalFileStore(tmp_path / "store", limit=10 * 1024 * 1024)
     async with db.begin() as s:
@@ -76,8 +81,7 @@ async def test_start_in_chat_finish_in_the_browser(
         return page.locator(f'fieldset[data-question="{key}"]')
 
     try:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        async with connect(chromium_endpoint) as browser:
             context = await browser.new_context(accept_downloads=True, locale="nl-NL")
             page = await context.new_page()
             await page.goto(f"http://127.0.0.1:{port}/login")
@@ -145,7 +149,6 @@ async def test_start_in_chat_finish_in_the_browser(
             async with page.expect_download() as info:
                 await page.get_by_role("link", name="Download de PDF").click()
             pdf = Path(await (await info.value).path()).read_bytes()
-            await browser.close()
     finally:
         await runner.cleanup()
 
@@ -172,7 +175,7 @@ async def test_start_in_chat_finish_in_the_browser(
 
 @contextlib.asynccontextmanager
 async def _alice_on_the_tax_checklist(
-    db: Database, firm: Firm, tmp_path: Path
+    db: Database, firm: Firm, tmp_path: Path, chromium_endpoint: str
 ) -> AsyncIterator[tuple[object, str]]:
     """Alice logged in, in Chromium, with the income-tax checklist open: (page, its URL)."""
     store = LocalFileStore(tmp_path / "store", limit=10 * 1024 * 1024)
@@ -190,8 +193,7 @@ async def _alice_on_the_tax_checklist(
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        async with connect(chromium_endpoint) as browser:
             page = await (await browser.new_context(locale="nl-NL")).new_page()
             await page.goto(f"http://127.0.0.1:{port}/login")
             await page.get_by_label("Gebruikersnaam of e-mailadres").fill("alice")
@@ -200,15 +202,14 @@ async def _alice_on_the_tax_checklist(
             url = f"http://127.0.0.1:{port}/checklists/{checklist.id}"
             await page.goto(url)
             yield page, url
-            await browser.close()
     finally:
         await runner.cleanup()
 
 
 async def test_answers_are_saved_when_the_client_just_leaves_the_page(
-    db: Database, firm: Firm, tmp_path: Path
+    db: Database, firm: Firm, tmp_path: Path, chromium_endpoint: str
 ) -> None:
-    async with _alice_on_the_tax_checklist(db, firm, tmp_path) as (page, url):
+    async with _alice_on_the_tax_checklist(db, firm, tmp_path, chromium_endpoint) as (page, url):
         partner = page.locator('fieldset[data-question="partner"]')
         async with page.expect_response(lambda r: r.request.method == "POST"):
             await partner.get_by_label("Ja").check()
@@ -223,9 +224,9 @@ async def test_answers_are_saved_when_the_client_just_leaves_the_page(
 
 
 async def test_enter_in_a_field_goes_on_to_the_next_part(
-    db: Database, firm: Firm, tmp_path: Path
+    db: Database, firm: Firm, tmp_path: Path, chromium_endpoint: str
 ) -> None:
-    async with _alice_on_the_tax_checklist(db, firm, tmp_path) as (page, url):
+    async with _alice_on_the_tax_checklist(db, firm, tmp_path, chromium_endpoint) as (page, url):
         await page.goto(f"{url}?section=3")  # part 4, with "Vorige" before "Volgende"
         await expect(page.get_by_role("heading", name="Sparen en beleggen")).to_be_visible()
         # The buttons look and read as they did: the default one for Enter is not shown.
@@ -241,12 +242,12 @@ async def test_enter_in_a_field_goes_on_to_the_next_part(
 
 
 async def test_a_follow_up_question_is_shown_before_going_on(
-    db: Database, firm: Firm, tmp_path: Path
+    db: Database, firm: Firm, tmp_path: Path, chromium_endpoint: str
 ) -> None:
     def q(page, key: str):
         return page.locator(f'fieldset[data-question="{key}"]')
 
-    async with _alice_on_the_tax_checklist(db, firm, tmp_path) as (page, url):
+    async with _alice_on_the_tax_checklist(db, firm, tmp_path, chromium_endpoint) as (page, url):
         await expect(q(page, "partner_naam")).to_have_count(0)
         async with page.expect_response(lambda r: r.request.method == "POST"):
             await q(page, "partner").get_by_label("Ja").check()  # saved in the background

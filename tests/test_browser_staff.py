@@ -17,8 +17,9 @@ from core.services.accounts import create_staff
 from core.services.clients import create_intermediary
 from core.storage import LocalFileStore
 
+from .chromium import connect
 from .conftest import PASSWORD, SYSTEM, set_password
-from .livesite import SMALL_CHECKLIST, chromium, live_loket, log_in, new_page
+from .livesite import SMALL_CHECKLIST, live_loket, log_in, new_page
 from .mailcatcher import SmtpServer
 from .mails import reply_mail
 
@@ -39,7 +40,12 @@ def mails_to(smtp: SmtpServer, address: str) -> list:
 
 
 async def test_a_client_by_mail_a_document_sent_back_approved_the_office_sees_it(
-    db: Database, store: LocalFileStore, smtp: SmtpServer, tmp_path: Path, screens: Path
+    db: Database,
+    store: LocalFileStore,
+    smtp: SmtpServer,
+    tmp_path: Path,
+    screens: Path,
+    chromium_endpoint: str,
 ) -> None:
     async with db.begin() as s:
         staff = await create_staff(
@@ -56,7 +62,10 @@ async def test_a_client_by_mail_a_document_sent_back_approved_the_office_sees_it
     right = tmp_path / "Jaaropgave 2025.pdf"
     right.write_bytes(b"%PDF-1.4 jaaropgave 2025")
 
-    async with live_loket(db, store, tmp_path, smtp.port) as site, chromium() as browser:
+    async with (
+        live_loket(db, store, tmp_path, smtp.port) as site,
+        connect(chromium_endpoint) as browser,
+    ):
         staff_page = await new_page(browser)
         await log_in(staff_page, site.base, "sanne", PASSWORD)
         await expect(staff_page.get_by_role("heading", name="Inbox")).to_be_visible()

@@ -19,8 +19,9 @@ from core.storage import LocalFileStore, aiter_bytes
 from loket.mailcatcher import start_catcher
 from mailbridge.pipeline import Pipeline
 
+from .chromium import connect
 from .conftest import PASSWORD, SYSTEM, Firm, set_password
-from .livesite import REPLY_ADDRESS, SMALL_CHECKLIST, chromium, live_loket, log_in, new_page
+from .livesite import REPLY_ADDRESS, SMALL_CHECKLIST, live_loket, log_in, new_page
 from .mails import reply_mail
 
 LONG_NAME = "Bakkerij en Banketbakkerij De Gouden Korenschoof Zuidoost-Brabant B.V."
@@ -119,7 +120,12 @@ async def a_busy_morning(db: Database, store: LocalFileStore, firm: Firm, settin
 
 
 async def test_every_staff_page_fits_a_phone(
-    db: Database, firm: Firm, store: LocalFileStore, tmp_path: Path, screens: Path
+    db: Database,
+    firm: Firm,
+    store: LocalFileStore,
+    tmp_path: Path,
+    screens: Path,
+    chromium_endpoint: str,
 ) -> None:
     caught = tmp_path / "caught"
     catcher = await start_catcher(caught)
@@ -133,7 +139,7 @@ async def test_every_staff_page_fits_a_phone(
             made = await a_busy_morning(db, store, firm, site.settings)
             await site.send_outbox()
             [caught_mail, *_] = sorted(p.name for p in caught.glob("*.eml"))
-            browser = await stack.enter_async_context(chromium())
+            browser = await stack.enter_async_context(connect(chromium_endpoint))
             d, n = made["dossier"], "2026-0400-JAARREKENING-CONCERN"
             pages = {
                 "inbox": "/staff/inbox",
