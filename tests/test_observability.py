@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 
 from core import heartbeats, logcontext, outbox
 from core.db import Database
-from core.models import Heartbeat, OutboxItem
+from core.models import Heartbeat, OutboxItem, OutboxStatus
 from core.storage import LocalFileStore
 from loket.logs import JsonFormatter, TextFormatter, configure_logging
 from mailbridge import pipeline as mail_pipeline
@@ -266,7 +266,11 @@ async def test_a_worker_alone_answers_metrics_on_its_own_port(
     await queue(db, 2)
 
     async def sent() -> bool:
-        return len(smtp.messages) == 2
+        # Both delivered and both recorded as sent: the mail server has a message a moment
+        # before the worker commits that it went.
+        async with db.read() as s:
+            statuses = set(await s.scalars(select(OutboxItem.status)))
+        return len(smtp.messages) == 2 and statuses == {OutboxStatus.SENT}
 
     async with serving(Runtime(settings, db, store), {"worker"}):
         await until(sent, "the worker to send both")
