@@ -16,9 +16,15 @@ from core import notifications
 from core.clock import HAPPENED_AT, firm_time
 from core.i18n import N_, gettext_for
 from core.models import OutboxItem
+from core.notification_texts import (
+    ASSIGNED_INTROS,
+    DEFAULT_INTRO,
+    INTROS,
+    assigned_kind,
+    title_of,
+)
 from core.notifications import Kind
 from core.settings import Settings
-from mailbridge.compose import ASSIGNED_INTROS, DEFAULT_INTRO, INTROS, assigned_kind, title_of
 
 from .render import MESSAGE_MAX, e
 
