@@ -55,7 +55,7 @@ async def prepare(url: str, dossiers: int, messages_per_dossier: int) -> tuple[s
     from core import schema
     from core.actor import Actor
     from core.db import Database, is_sqlite
-    from core.models import Account, Channel, Role
+    from core.models import Account, Base, Channel, Role
     from core.services import checklists, sessions
     from core.settings import Settings
 
@@ -68,6 +68,14 @@ async def prepare(url: str, dossiers: int, messages_per_dossier: int) -> tuple[s
     filler = Filler(db, messages_per_dossier)
     await filler.start()
     await filler.grow_to(dossiers)
+    if not is_sqlite(url):  # the filler gave ids itself: move the sequences past them
+        async with db.engine.begin() as conn:
+            for table in Base.metadata.sorted_tables:
+                if "id" in table.c and table.c.id.autoincrement:
+                    await conn.exec_driver_sql(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                        f"coalesce(max(id), 0) + 1, false) FROM {table.name}"
+                    )
     settings = Settings(session_idle_minutes=600)
     staff_actor = Actor(account_id=1, role=Role.STAFF, channel=Channel.WEB)
     template = (ROOT / "core/data/templates/inkomstenbelasting.yaml").read_text()
