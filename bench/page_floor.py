@@ -147,6 +147,7 @@ class Probe:
                 "statements": captured.statements,
                 "transactions": captured.transactions,
                 "template": captured.template,
+                "sql": [step[0] for step in captured.steps if step is not BEGIN],
             }
         )
 

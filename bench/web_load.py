@@ -292,6 +292,11 @@ async def run_database(
         if cpu and listing:
             print(f"{name}: server CPU {cpu / listing:.2f}x the staff dossier list's")
     floor_table(results)
+    if args.statements:
+        for name in FLOOR_PAGES:
+            print(f"\n{name}: the statements of one request")
+            for sql in results[name]["floor"]["sql"]:
+                print("  " + " ".join(sql.split())[:300])
     return results
 
 
@@ -395,6 +400,9 @@ def main() -> None:
     parser.add_argument("--floor-repeat", type=int, default=200)
     parser.add_argument(
         "--pages-only", action="store_true", help="skip the inbox and search (quicker)"
+    )
+    parser.add_argument(
+        "--statements", action="store_true", help="print each page's statements"
     )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
