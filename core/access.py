@@ -162,7 +162,7 @@ async def visible_dossier(
         stmt = select(Dossier).where(key, visible_dossiers(actor)).options(*options)
         if for_update:
             stmt = stmt.with_for_update()
-        dossier = (await session.execute(stmt)).scalar_one_or_none()
+        dossier = (await session.execute(stmt)).unique().scalar_one_or_none()
     if dossier is None:
         shown = number if number is not None else f"#{dossier_id}"
         raise NotFound("Dossier %(number)s was not found.", number=shown)
