@@ -43,7 +43,7 @@ async def main_async(args: argparse.Namespace) -> None:
     cookie, staff, checklist_id = await prepare(url, args.dossiers, args.messages_per_dossier)
     servers = {
         "before": serve(Path(args.before).resolve(), url, tmp.name),
-        "after": serve(ROOT, url, tmp.name),
+        "after": serve(Path(args.after).resolve(), url, tmp.name),
     }
     pages = {
         "dossier list": ("/dossiers", cookie),
@@ -80,7 +80,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--before", required=True, help="the other checkout")
+    parser.add_argument("--before", required=True, help="the checkout before the lever")
+    parser.add_argument("--after", default=str(ROOT), help="default: this checkout")
     parser.add_argument("--dossiers", type=int, default=2000)
     parser.add_argument("--messages-per-dossier", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=6)
