@@ -222,14 +222,16 @@ async def bench_json(base: str, path: str) -> dict:
 
 async def floor_of(base: str, path: str, cookie: str, repeat: int) -> dict:
     """Capture one request of the page (nothing else is served meanwhile), then have the
-    server measure its floor: the same statements and template, without the stack."""
-    async with (
-        aiohttp.ClientSession(cookies={"loket": cookie}) as http,
-        http.get(base + path, headers={HEADER: "1"}, allow_redirects=False) as r,
-    ):
-        await r.read()
-        if r.status != 200:
-            raise RuntimeError(f"{path} answered {r.status} when captured")
+    server measure its floor: the same statements and template, without the stack.
+
+    The second of two requests in a row is the one kept: the first may be the one in a
+    minute that notes the session's last use (a write), which the page's own work is not."""
+    async with aiohttp.ClientSession(cookies={"loket": cookie}) as http:
+        for _ in range(2):
+            async with http.get(base + path, headers={HEADER: "1"}, allow_redirects=False) as r:
+                await r.read()
+                if r.status != 200:
+                    raise RuntimeError(f"{path} answered {r.status} when captured")
     return await bench_json(base, f"/__bench/floor?n={repeat}")
 
 
@@ -401,9 +403,7 @@ def main() -> None:
     parser.add_argument(
         "--pages-only", action="store_true", help="skip the inbox and search (quicker)"
     )
-    parser.add_argument(
-        "--statements", action="store_true", help="print each page's statements"
-    )
+    parser.add_argument("--statements", action="store_true", help="print each page's statements")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results = asyncio.run(main_async(args))
