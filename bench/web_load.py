@@ -3,11 +3,18 @@
 Fills the bench database (as bench/dossier_queries.py does), starts the web view and a bare
 aiohttp "hello" app each in their own process, and drives each URL with 16 concurrent
 clients for 10 seconds. Prints answers per second, p50 and p99 latency, the server's CPU time
-per answer, and the ratios. Only 200 answers count in all of these: a redirect to the login
-page or an error is cheaper than the page and would flatter the rate. Other answers are
-printed by status beside the result.
+per answer. Only 200 answers count in all of these: a redirect to the login page or an error
+is cheaper than the page and would flatter the rate. Other answers are printed by status
+beside the result.
 
-Target: the dossier list at no less than a quarter of the bare handler's rate.
+Target: the client's dossier list, the dossier page, the staff dossier list and a client's
+checklist page each at most 3x its floor in server CPU per request. The floor is measured in
+the same run by the served process itself (bench/page_floor.py): the statements of one real
+request of the page, run again with sqlite3 (or asyncpg), plus its template rendered with
+the same context, plus the bare handler's CPU per answer. The table prints the statements
+and transactions per request and where the page's CPU goes: inside the database (sqlite3's
+own CPU over the run; on PostgreSQL asyncpg's side, from the floor), in templates, in
+aiohttp (the bare handler's) and the rest, the stack (SQLAlchemy and our code).
 
 For reference it also drives /healthz, which runs one ``SELECT 1`` in one read transaction and
 renders no template: the least a request that touches the database can cost in this stack.
@@ -16,6 +23,8 @@ dossiers, unfiltered and filtered by channel and unread) and the search (a dossi
 and a text found nowhere): their server CPU per answer side by side.
 
     python bench/web_load.py [--dossiers 10000] [--seconds 10] [--concurrency 16]
+    python bench/web_load.py --pages-only --database-url sqlite \
+        --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/bench   # side by side
 """
 
 from __future__ import annotations
