@@ -162,7 +162,7 @@ async def visible_dossier(
         stmt = select(Dossier).where(key, visible_dossiers(actor)).options(*options)
         if for_update:
             stmt = stmt.with_for_update()
-        dossier = (await session.execute(stmt)).scalar_one_or_none()
+        dossier = (await session.execute(stmt)).unique().scalar_one_or_none()
     if dossier is None:
         shown = number if number is not None else f"#{dossier_id}"
         raise NotFound("Dossier %(number)s was not found.", number=shown)
@@ -174,9 +174,15 @@ async def visible_checklist(
 ) -> tuple[Checklist, Dossier, set[int]]:
     """Load a checklist the actor may open, with its dossier and the ids of the accounts it
     is given to; NotFound otherwise (also when only the dossier is visible)."""
-    checklist = await session.get(Checklist, checklist_id)
-    if checklist is not None:
-        dossier = await session.get(Dossier, checklist.dossier_id)
+    found = (
+        await session.execute(
+            select(Checklist, Dossier)
+            .join(Dossier, Dossier.id == Checklist.dossier_id)
+            .where(Checklist.id == checklist_id)
+        )
+    ).first()
+    if found is not None:
+        checklist, dossier = found
         assignees = set(
             await session.scalars(
                 select(ChecklistAssignee.account_id).where(
@@ -184,6 +190,6 @@ async def visible_checklist(
                 )
             )
         )
-        if dossier is not None and can_open_checklist(actor, dossier, assignees):
+        if can_open_checklist(actor, dossier, assignees):
             return checklist, dossier, assignees
     raise NotFound("This checklist was not found.")

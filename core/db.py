@@ -9,12 +9,19 @@ under "Serializable isolation / Savepoints / Transactional DDL").
 
 A reader session (``Database.reader``) begins with a deferred BEGIN so that pages that only
 read do not queue behind writers.
+
+A page is one read transaction: ``Database.shared_read`` opens the transaction in which the
+web view looks up the request's session, and the request's first ``read()`` carries it on
+instead of beginning another (each transaction costs a pool checkout, BEGIN and COMMIT, a
+third of a small page's CPU). A write (``begin()``) ends it first, so what a request wrote
+is what its later reads see.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +80,31 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 
 @dataclass
+class _Shared:
+    """A read transaction opened by ``shared_read``, until a ``read()`` takes it over."""
+
+    db: Database
+    begun: AbstractAsyncContextManager[AsyncSession]
+    session: AsyncSession
+    taken: bool = False
+
+    def take(self, db: Database) -> bool:
+        if self.taken or self.db is not db:
+            return False
+        self.taken = True
+        return True
+
+    async def end(self, exc: BaseException | None = None) -> None:
+        if exc is None:
+            await self.begun.__aexit__(None, None, None)
+        else:
+            await self.begun.__aexit__(type(exc), exc, exc.__traceback__)
+
+
+_SHARED: ContextVar[_Shared | None] = ContextVar("loket_shared_read", default=None)
+
+
+@dataclass
 class Database:
     """The engine with two session factories: ``writer`` (the default) and ``reader``."""
 
@@ -93,13 +125,45 @@ class Database:
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits on success, rolls back on any error."""
+        shared = _SHARED.get()
+        if shared is not None and shared.take(self):
+            await shared.end()  # later reads of this request see what this one writes
         async with self.writer.begin() as session:
             yield session
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self.reader.begin() as session:
-            yield session
+        """A read transaction: the one ``shared_read`` began, if this task has one open and
+        no other ``read()`` took it yet; otherwise a new one."""
+        shared = _SHARED.get()
+        if shared is None or not shared.take(self):
+            async with self.reader.begin() as session:
+                yield session
+            return
+        try:
+            yield shared.session
+        except BaseException as exc:
+            await shared.end(exc)
+            raise
+        await shared.end()
+
+    @asynccontextmanager
+    async def shared_read(self) -> AsyncIterator[AsyncSession]:
+        """A read transaction that the first ``read()`` inside this block (in this task or
+        one it starts) carries on; ended here if none did."""
+        begun = self.reader.begin()
+        shared = _Shared(self, begun, await begun.__aenter__())
+        token = _SHARED.set(shared)
+        try:
+            yield shared.session
+        except BaseException as exc:
+            if shared.take(self):
+                await shared.end(exc)
+            raise
+        finally:
+            _SHARED.reset(token)
+        if shared.take(self):
+            await shared.end()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

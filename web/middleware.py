@@ -6,8 +6,10 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import metrics, storekeeping
+from core.db import Database
 from core.errors import (
     AuthenticationFailed,
     LinkExpired,
@@ -19,6 +21,7 @@ from core.errors import (
 )
 from core.i18n import language_of
 from core.services import sessions
+from core.settings import Settings
 
 from . import accesslog, csrf, uploads
 from .guards import login_page
@@ -173,14 +176,40 @@ async def session(request: web.Request, handler: Handler) -> web.StreamResponse:
     # dead one below and deleted: a style sheet fetched after a reload logged people out.
     static = request.path.startswith("/static/")
     raw = None if static else request.cookies.get(cookie_name(request))
+    if raw and request.method in ("GET", "HEAD"):
+        # A page is one read transaction: the handler's first read carries on the one the
+        # session was looked up in (core.db.Database.shared_read). Not for a form: its body
+        # is read before its handler runs, and a slow upload would hold the transaction open.
+        async with db.shared_read() as s:
+            live = await _live(db, s, settings, raw)
+            return await _serve(request, handler, had_cookie=True, live=live)
     if raw:
         async with db.read() as s:
-            live = await sessions.load(s, settings, raw)
-        if live is not None and sessions.needs_touch(live.row):
-            async with db.begin() as s:
-                await sessions.touch(s, live.row.id)
+            live = await _live(db, s, settings, raw)
+    return await _serve(request, handler, had_cookie=bool(raw), live=live)
+
+
+async def _live(
+    db: Database, s: AsyncSession, settings: Settings, raw: str
+) -> sessions.LiveSession | None:
+    live = await sessions.load(s, settings, raw)
+    if live is None:
+        return None
+    # The page may carry this transaction on and roll it back (a page not found), which
+    # would expire what it holds: the session and account must outlive it.
+    s.expunge(live.row)
+    s.expunge(live.account)
+    if sessions.needs_touch(live.row):
+        async with db.begin() as w:  # ends a shared read first (core.db)
+            await sessions.touch(w, live.row.id)
+    return live
+
+
+async def _serve(
+    request: web.Request, handler: Handler, *, had_cookie: bool, live: sessions.LiveSession | None
+) -> web.StreamResponse:
     request[LIVE] = live
-    request[SESSION_ENDED] = bool(raw) and live is None
+    request[SESSION_ENDED] = had_cookie and live is None
     if live is not None and (live.complete or LANG_COOKIE not in request.cookies):
         # Half logged in (the code page), too: the account is known by then.
         request[LANG] = live.account.language.value
@@ -190,9 +219,9 @@ async def session(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         response = await handler(request)
     except web.HTTPException as exc:  # redirects after login and logout carry cookies too
-        _cookies(request, exc, had_cookie=bool(raw), live=live)
+        _cookies(request, exc, had_cookie=had_cookie, live=live)
         raise
-    _cookies(request, response, had_cookie=bool(raw), live=live)
+    _cookies(request, response, had_cookie=had_cookie, live=live)
     return response
 
 

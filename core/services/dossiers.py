@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import String, and_, case, cast, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from .. import access, audit
 from ..actor import Actor
@@ -18,7 +18,6 @@ from ..models import (
     Account,
     Client,
     Document,
-    DocumentCategory,
     Dossier,
     DossierStatus,
     DossierStep,
@@ -395,37 +394,20 @@ async def list_dossiers(
                 )
             ).one()
         )
-    page_rows = list(
-        await session.scalars(
-            select(Dossier)
+    # The page's rows with their progress and client name in one statement: the step
+    # counts are correlated subqueries over dossier_steps' index, probed for the page only.
+    steps = select(func.count(DossierStep.id)).where(DossierStep.dossier_id == Dossier.id)
+    done = steps.where(DossierStep.done_at.is_not(None))
+    rows = [
+        DossierRow(dossier, n_done, n_total, client_name=name or "")
+        for dossier, n_done, n_total, name in await session.execute(
+            select(Dossier, done.scalar_subquery(), steps.scalar_subquery(), Client.name)
+            .outerjoin(Client, Client.id == Dossier.client_id)
             .where(matching_filter)
             .order_by(Dossier.updated_at.desc(), Dossier.id.desc())
             .limit(limit)
             .offset(offset)
         )
-    )
-    progress: dict[int, tuple[int, int]] = {}
-    names: dict[int, str] = {}
-    if page_rows:
-        done = func.count(DossierStep.done_at)
-        for dossier_id, n_done, n_total in await session.execute(
-            select(DossierStep.dossier_id, done, func.count(DossierStep.id))
-            .where(DossierStep.dossier_id.in_([d.id for d in page_rows]))
-            .group_by(DossierStep.dossier_id)
-        ):
-            progress[dossier_id] = (n_done, n_total)
-        names = dict(
-            (
-                await session.execute(
-                    select(Client.id, Client.name).where(
-                        Client.id.in_({d.client_id for d in page_rows})
-                    )
-                )
-            ).all()
-        )
-    rows = [
-        DossierRow(d, *progress.get(d.id, (0, 0)), client_name=names.get(d.client_id, ""))
-        for d in page_rows
     ]
     return DossierList(
         rows=rows,
@@ -461,8 +443,9 @@ async def unread_counts(session: AsyncSession, actor: Actor, dossier_id: int) ->
     if actor.account_id is None:
         return counts
     me = actor.account_id
-    for category, n in await session.execute(
-        select(Document.category, func.count(Document.id))
+    # Both in one statement: the documents per category, and the messages under "messages".
+    documents = (
+        select(cast(Document.category, String), func.count(Document.id))
         .outerjoin(
             DownloadReceipt,
             and_(DownloadReceipt.document_id == Document.id, DownloadReceipt.account_id == me),
@@ -473,23 +456,21 @@ async def unread_counts(session: AsyncSession, actor: Actor, dossier_id: int) ->
             or_(Document.uploaded_by_id.is_(None), Document.uploaded_by_id != me),
         )
         .group_by(Document.category)
-    ):
-        counts[DocumentCategory(category).value] = n
-    counts["messages"] = (
-        await session.scalar(
-            select(func.count(Message.id))
-            .outerjoin(
-                MessageRead,
-                and_(MessageRead.message_id == Message.id, MessageRead.account_id == me),
-            )
-            .where(
-                Message.dossier_id == dossier_id,
-                MessageRead.id.is_(None),
-                or_(Message.author_id.is_(None), Message.author_id != me),
-            )
-        )
-        or 0
     )
+    messages = (
+        select(literal("messages", String), func.count(Message.id))
+        .outerjoin(
+            MessageRead,
+            and_(MessageRead.message_id == Message.id, MessageRead.account_id == me),
+        )
+        .where(
+            Message.dossier_id == dossier_id,
+            MessageRead.id.is_(None),
+            or_(Message.author_id.is_(None), Message.author_id != me),
+        )
+    )
+    for tab, n in await session.execute(union_all(documents, messages)):
+        counts[tab] = n or 0
     return counts
 
 
@@ -548,7 +529,8 @@ async def open_dossier(
         actor,
         number=number,
         dossier_id=dossier_id,
-        options=[selectinload(Dossier.steps)],
+        # Its steps in the same statement.
+        options=[joinedload(Dossier.steps)],
     )
     return DossierView(
         dossier=dossier,

@@ -12,7 +12,7 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Account, WebSession, utcnow
@@ -72,6 +72,14 @@ async def rotate(session: AsyncSession, row: WebSession, *, stage: str | None = 
     return raw
 
 
+# Built once: every request runs it, and building a statement costs more than running it.
+_LOOKUP = (
+    select(WebSession, Account)
+    .join(Account, Account.id == WebSession.account_id)
+    .where(WebSession.session_hash == bindparam("session_hash"))
+)
+
+
 def _expired(row: WebSession, settings: Settings, now: dt.datetime) -> bool:
     idle = dt.timedelta(minutes=settings.session_idle_minutes)
     return row.expires_at <= now or row.last_seen_at + idle <= now
@@ -83,13 +91,7 @@ async def load(session: AsyncSession, settings: Settings, raw: str | None) -> Li
     # surrogates, which cannot even be hashed) is none of ours.
     if not raw or len(raw) > 200 or not raw.isascii():
         return None
-    found = (
-        await session.execute(
-            select(WebSession, Account)
-            .join(Account, Account.id == WebSession.account_id)
-            .where(WebSession.session_hash == digest(raw))
-        )
-    ).first()
+    found = (await session.execute(_LOOKUP, {"session_hash": digest(raw)})).first()
     if found is None:
         return None
     row, account = found

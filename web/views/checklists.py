@@ -40,12 +40,16 @@ async def _render(
     more: bool = False,
 ) -> web.StreamResponse:
     lang = request[LANG]
+    staff = actor(request).is_staff
     async with request.app[DB].read() as s:
         loaded = await checklists.load(s, actor(request), checklist_id)
-        pdf = await checklists.current_pdf(s, loaded) if loaded.checklist.locked else None
-        delivered = await checklists.delivered_with(s, loaded) if actor(request).is_staff else []
-        names = await dossiers.party_names(s, loaded.dossier) if actor(request).is_staff else {}
-    if actor(request).is_staff:
+        locked = loaded.checklist.locked
+        pdf = await checklists.current_pdf(s, loaded) if locked else None
+        delivered = await checklists.delivered_with(s, loaded) if staff else []
+        names = await dossiers.party_names(s, loaded.dossier) if staff else {}
+        # The fill-in page's documents, in the same read transaction.
+        beside = await checklists.filed_by_question(s, loaded) if not staff and not locked else {}
+    if staff:
         rows = [
             (
                 walker.prompt(loaded.definition, loaded.given, q["key"], lang),
@@ -86,8 +90,6 @@ async def _render(
         for q in sections[index]["questions"]
         if q["key"] in shown
     ]
-    async with request.app[DB].read() as s:
-        beside = await checklists.filed_by_question(s, loaded)
     return page(
         request,
         "checklist.html",
