@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import email
 import email.policy
 import mimetypes
+import os
 import re
+import tempfile
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from email import errors
@@ -45,12 +49,65 @@ _SMIME = {"application/pkcs7-mime", "application/x-pkcs7-mime"}
 _BOUNDARY_LINE = re.compile(r"^--([^\s-][^\r\n]{0,69}?)[ \t]*\r?$", re.MULTILINE)
 
 
+# A file this large is written to a file of its own as soon as it is decoded (``Spooled``):
+# the parsed mail travels from the parsing worker to the bridge without it, and the bridge
+# streams it into the store, instead of holding it twice more (pickled, and unpickled).
+SPOOL_MIN = 1024 * 1024
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+class Spooled:
+    """A decoded file in a temporary file, which goes when the object that owns it does.
+    Pickled (from the parsing worker to the bridge) the file changes owner: the copy that
+    is unpickled removes it, the one that was pickled no longer does."""
+
+    def __init__(self, path: str, size: int) -> None:
+        self.path = path
+        self.size = size
+        self._owner = weakref.finalize(self, _unlink, path)
+
+    def __reduce__(self) -> tuple[type[Spooled], tuple[str, int]]:
+        self._owner.detach()
+        return (Spooled, (self.path, self.size))
+
+    def read(self) -> bytes:
+        with open(self.path, "rb") as fh:
+            return fh.read()
+
+    def discard(self) -> None:
+        self._owner()
+
+
+def _spooled(data: bytes) -> Spooled:
+    fd, path = tempfile.mkstemp(prefix="loket-part-", suffix=".bin")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    except BaseException:
+        _unlink(path)
+        raise
+    return Spooled(path, len(data))
+
+
 @dataclass
 class Attachment:
     filename: str | None
     content_type: str
-    data: bytes
+    data: bytes  # empty when ``spooled``: then the file is there
     inline: bool = False
+    spooled: Spooled | None = field(default=None, compare=False)
+
+    @property
+    def size(self) -> int:
+        return self.spooled.size if self.spooled is not None else len(self.data)
+
+    def content(self) -> bytes:
+        """The file's bytes, from memory or from its spool file."""
+        return self.spooled.read() if self.spooled is not None else self.data
 
 
 @dataclass
@@ -477,6 +534,22 @@ def _pgp_unarmoured(text: str) -> tuple[str, str]:
     return text[:begin] + signed + text[end + len(_PGP_END) :], note
 
 
+def _spool(attachment: Attachment) -> Attachment:
+    if len(attachment.data) < SPOOL_MIN:
+        return attachment
+    return replace(attachment, data=b"", spooled=_spooled(attachment.data))
+
+
+def _drop_large_payloads(msg: EmailMessage) -> None:
+    """Empty the large parts of ``msg``: what they hold is in the parsed mail already (its
+    files, its text), and the pipeline reads only the mail's headers and its small parts (a
+    delivery report's) from ``msg``. Kept, they would travel to the bridge as well."""
+    for part in msg.walk():
+        payload = part.get_payload() if not part.is_multipart() else None
+        if isinstance(payload, str | bytes) and len(payload) >= SPOOL_MIN:
+            part.set_payload("")
+
+
 def parse(raw: bytes) -> ParsedMail:
     raw = _mended(raw)
     msg: EmailMessage = email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[assignment]
@@ -499,6 +572,8 @@ def parse(raw: bytes) -> ParsedMail:
         # A mail that is only a picture: the picture is what the client sent.
         found.files = [replace(a, inline=False) for a in found.decorations]
         found.decorations = []
+    attachments = [_spool(a) for a in found.files + found.decorations]
+    _drop_large_payloads(msg)
     return ParsedMail(
         msg=msg,
         senders=senders,
@@ -509,7 +584,7 @@ def parse(raw: bytes) -> ParsedMail:
         text=text,
         html=html,
         html_text=html_text,
-        attachments=found.files + found.decorations,
+        attachments=attachments,
         sealed=found.sealed,
         notes=found.notes,
     )
