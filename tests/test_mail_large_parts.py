@@ -99,3 +99,48 @@ async def test_a_large_file_over_the_limit_leaves_no_spool_file(
         docs = list(await s.scalars(select(Document)))
     assert [d.filename for d in docs] == ["klein.pdf"]
     assert os.listdir(spool) == []
+
+
+def test_the_standard_parser_is_given_no_large_file(
+    spool: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import email as stdlib_email
+
+    given: list[int] = []
+    real = stdlib_email.message_from_bytes
+
+    def measured(raw: bytes, *args, **kw):
+        given.append(len(raw))
+        return real(raw, *args, **kw)
+
+    monkeypatch.setattr(stdlib_email, "message_from_bytes", measured)
+    data = scan()
+    mail = parse(big_mail("alice@example.nl", data))
+    assert given and max(given) < SPOOL_MIN / 4
+    assert mail.attachments[0].content() == data
+
+
+def test_odd_base64_lines_and_large_text_read_as_the_standard_library_reads_them(
+    spool: Path,
+) -> None:
+    import base64
+    import email as stdlib_email
+    import email.policy
+
+    data = scan()
+    encoded = base64.b64encode(data)
+    odd = b"\r\n".join(encoded[i : i + 75] for i in range(0, len(encoded), 75))  # 75: not 4n
+    text = ("Regel van de brief. " * 60_000).encode()
+    raw = (
+        b'From: alice@example.nl\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary="B"\r\n'
+        b"\r\n--B\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64"
+        b"\r\n\r\n" + base64.encodebytes(text).replace(b"\n", b"\r\n") + b"--B\r\n"
+        b"Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=scan.pdf\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + odd + b"\r\n--B--\r\n"
+    )
+    mail = parse(raw)
+    [scan_pdf] = mail.attachments
+    assert scan_pdf.spooled is not None and scan_pdf.content() == data
+    assert mail.text == text.decode()
+    whole = stdlib_email.message_from_bytes(raw, policy=email.policy.default)
+    assert [p.get_payload(decode=True) for p in whole.iter_attachments()] == [data]
