@@ -46,7 +46,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.web_load import free_port, wait_up  # noqa: E402
+from bench.web_load import cpu_seconds, free_port, wait_up  # noqa: E402
 
 MB = 1024 * 1024
 CHUNK = 64 * 1024  # the store's chunk (core/storage.py)
@@ -332,9 +332,12 @@ async def web_transfers(work: Path, size: int, rounds: int) -> list[bool]:
         disks = [await asyncio.to_thread(disk_write_seconds, data, size)]
         ups = []
         up_memory: dict[str, tuple[float, float]] = {}
+        up_cpu = []
         for _ in range(rounds):
             watch = Watch({"web server": server.pid})
+            cpu = cpu_seconds(server.pid)
             up_seconds, message_id = await upload(base, cookie, size)
+            up_cpu.append(cpu_seconds(server.pid) - cpu)
             for name, (before, peak) in watch.stop().items():
                 old = up_memory.get(name, (before, before))
                 up_memory[name] = (before, peak) if peak - before > old[1] - old[0] else old
@@ -343,7 +346,9 @@ async def web_transfers(work: Path, size: int, rounds: int) -> list[bool]:
         document_id, stored_size, stored_sha = document_of(db_path, message_id)
         assert stored_size == size and stored_sha == expected, "the stored file differs"
         watch = Watch({"web server": server.pid})
+        cpu = cpu_seconds(server.pid)
         down_seconds, got_size, got_sha = await download(base, cookie, document_id)
+        down_cpu = cpu_seconds(server.pid) - cpu
         down_memory = watch.stop()
         assert got_size == size and got_sha == expected, "the downloaded file differs"
     finally:
@@ -366,8 +371,18 @@ async def web_transfers(work: Path, size: int, rounds: int) -> list[bool]:
         f" ({mb / disk:.0f} MB/s)   [target >= {RATE_TARGET}: {verdict(ratio >= RATE_TARGET)}]"
     )
     results.append(ratio >= RATE_TARGET)
+    print(
+        "  server CPU per upload: "
+        + ", ".join(f"{c:.2f}" for c in up_cpu)
+        + " s (a share of a core of its time: "
+        + ", ".join(f"{c / t:.0%}" for c, t in zip(up_cpu, ups, strict=True))
+        + ")"
+    )
     results += report_growth("upload", up_memory)
-    print(f"web download of {mb:.0f} MB: {mb / down_seconds:7.1f} MB/s ({down_seconds:.1f} s)")
+    print(
+        f"web download of {mb:.0f} MB: {mb / down_seconds:7.1f} MB/s ({down_seconds:.1f} s),"
+        f" server CPU {down_cpu:.2f} s"
+    )
     results += report_growth("download", down_memory)
     return results
 
