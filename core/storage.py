@@ -33,9 +33,15 @@ from pathlib import Path
 from typing import BinaryIO, Protocol, TypeVar
 
 from .errors import NotFound, TooLarge
-from .store_cipher import HEADER, DamagedFile, StoreCipher, opened
+from .store_cipher import HEADER, DamagedFile, Sealing, StoreCipher, opened
 
 CHUNK = 64 * 1024
+# What a put hands to its writing thread at once: a hop to a thread costs about as much as
+# hashing and writing 64 KB, so a large upload in 64 KB hops spends half its time hopping.
+BATCH = 1024 * 1024
+# A download's reads: large enough that the hops to the reading thread cost little beside
+# sending, small enough that the socket's buffer takes one at once.
+TRANSFER_CHUNK = 256 * 1024
 _KEY = re.compile(r"[0-9a-f]{64}")
 _T = TypeVar("_T")
 
@@ -169,7 +175,17 @@ async def _settled(func: Callable[..., _T], *args: object) -> _T:
 
     A thread cannot be stopped, so without this a cancelled ``put`` could clean up while the
     thread is still creating, writing or renaming the file, and leave it behind."""
-    task = asyncio.ensure_future(asyncio.to_thread(func, *args))
+    return await _waited(_in_thread(func, *args))
+
+
+def _in_thread(func: Callable[..., _T], *args: object) -> asyncio.Future[_T]:
+    """``func(*args)`` started in a worker thread; wait for it with ``_waited``."""
+    return asyncio.ensure_future(asyncio.to_thread(func, *args))
+
+
+async def _waited(task: asyncio.Future[_T]) -> _T:
+    """The result of ``task`` (started by ``_in_thread``), waited for to the end even if this
+    is cancelled meanwhile (see ``_settled``)."""
     cancelled: asyncio.CancelledError | None = None
     while not task.done():
         try:
@@ -249,6 +265,29 @@ class _TempFile:
         _unlink(self.path)
 
 
+class _Sink:
+    """What a put writes, in batches, in a worker thread: hashed (hashlib lets go of the GIL
+    for large buffers, so the event loop goes on meanwhile), sealed when there is a key, and
+    written to the temporary file."""
+
+    def __init__(self, temp: _TempFile, sealing: Sealing | None) -> None:
+        self.temp = temp
+        self.sealing = sealing
+        self.digest = hashlib.sha256()
+
+    def take(self, data: bytes | bytearray) -> None:
+        self.digest.update(data)
+        self.temp.write(self.sealing.update(bytes(data)) if self.sealing else data)
+
+    def finish(self, data: bytes | bytearray) -> None:
+        """The last batch (which may be empty), then the file sealed (see ``_TempFile``)."""
+        if data:
+            self.take(data)
+        if self.sealing:
+            self.temp.write(self.sealing.finish())
+        self.temp.seal()
+
+
 class _Reader:
     """Blocking reads of one file, each method run in a worker thread (see ``_TempFile``)."""
 
@@ -269,12 +308,21 @@ class _Reader:
 
 
 async def _stream(path: Path, chunk_size: int) -> AsyncIterator[bytes]:
+    """The file's chunks; the next one is read in a worker thread while the caller sends or
+    decrypts this one."""
     reader = _Reader(path)
+    reading: asyncio.Future[bytes] | None = None
     try:
         await _settled(reader.open)
-        while chunk := await _settled(reader.read, chunk_size):
+        reading = _in_thread(reader.read, chunk_size)
+        while chunk := await _waited(reading):
+            reading = _in_thread(reader.read, chunk_size)
             yield chunk
+        reading = None
     finally:
+        if reading is not None:
+            with contextlib.suppress(BaseException):
+                await _waited(reading)
         await _settled(reader.close)
 
 
@@ -326,27 +374,37 @@ class LocalFileStore:
         """Hash the plaintext, encrypt it when there is a key, and place it under its hash;
         ``replacing``: that object is written anew (a rotation), and must keep its hash."""
         temp = _TempFile(self.root / "tmp")
-        sealing = self.cipher.sealing() if self.cipher else None
-        digest = hashlib.sha256()
+        sink = _Sink(temp, self.cipher.sealing() if self.cipher else None)
         size = 0
+        batch = bytearray()
+        # At most one batch in a worker thread at a time, while the next one arrives.
+        writing: asyncio.Future[None] | None = None
         try:
             await _settled(temp.create)
             async for chunk in chunks:
                 size += len(chunk)
                 if size > limit:
                     raise _too_large(limit)
-                digest.update(chunk)
-                await _settled(temp.write, sealing.update(chunk) if sealing else chunk)
-            if sealing:
-                await _settled(temp.write, sealing.finish())
-            await _settled(temp.seal)
-            if replacing is not None and digest.hexdigest() != replacing:
+                batch += chunk
+                if len(batch) >= BATCH:
+                    if writing is not None:
+                        await _waited(writing)
+                    writing, batch = _in_thread(sink.take, batch), bytearray()
+            if writing is not None:
+                await _waited(writing)
+                writing = None
+            await _settled(sink.finish, batch)
+            if replacing is not None and sink.digest.hexdigest() != replacing:
                 raise DamagedFile("The stored file does not match its name; it was not rewritten.")
         except BaseException:
+            if writing is not None:
+                # The thread cannot be stopped: the file is removed once it is done with it.
+                with contextlib.suppress(BaseException):
+                    await _waited(writing)
             await _settled(temp.discard)
             await _close_source(chunks)
             raise
-        key = digest.hexdigest()
+        key = sink.digest.hexdigest()
         if replacing is not None:
             return key, size, await _settled(temp.replace, self.path_for(key))
         return key, size, await _settled(temp.place, self.path_for(key))

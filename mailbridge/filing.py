@@ -87,7 +87,7 @@ async def read_original(
     return quarantine.Original(
         text=text[:SHOWN_TEXT] + (" […]" if len(text) > SHOWN_TEXT else ""),
         attachments=[
-            quarantine.AttachmentInfo(a.filename or a.content_type, a.content_type, len(a.data))
+            quarantine.AttachmentInfo(a.filename or a.content_type, a.content_type, a.size)
             for a in mail.attachments
             if not a.inline
         ],

@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import email
 import email.policy
 import mimetypes
+import os
 import re
+import secrets
+import tempfile
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from email import errors
 from email.message import EmailMessage, Message
+from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 from functools import cached_property
+from typing import BinaryIO
 
 from . import charsets, cms
 from .htmltext import html_to_text
@@ -45,12 +52,66 @@ _SMIME = {"application/pkcs7-mime", "application/x-pkcs7-mime"}
 _BOUNDARY_LINE = re.compile(r"^--([^\s-][^\r\n]{0,69}?)[ \t]*\r?$", re.MULTILINE)
 
 
+# A file this large is written to a file of its own as soon as it is decoded (``Spooled``):
+# the parsed mail travels from the parsing worker to the bridge without it, and the bridge
+# streams it into the store, instead of holding it twice more (pickled, and unpickled).
+SPOOL_MIN = 1024 * 1024
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+class Spooled:
+    """A decoded file in a temporary file, which goes when the object that owns it does.
+    Pickled (from the parsing worker to the bridge) the file changes owner: the copy that
+    is unpickled removes it, the one that was pickled no longer does."""
+
+    def __init__(self, path: str, size: int) -> None:
+        self.path = path
+        self.size = size
+        self._owner = weakref.finalize(self, _unlink, path)
+
+    def __reduce__(self) -> tuple[type[Spooled], tuple[str, int]]:
+        self._owner.detach()
+        return (Spooled, (self.path, self.size))
+
+    def read(self) -> bytes:
+        with open(self.path, "rb") as fh:
+            return fh.read()
+
+    def discard(self) -> None:
+        self._owner()
+
+
+def _spooled(write: Callable[[BinaryIO], int]) -> Spooled:
+    """A new spool file, filled by ``write`` (which gives the size it wrote)."""
+    fd, path = tempfile.mkstemp(prefix="loket-part-", suffix=".bin")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            size = write(fh)
+    except BaseException:
+        _unlink(path)
+        raise
+    return Spooled(path, size)
+
+
 @dataclass
 class Attachment:
     filename: str | None
     content_type: str
-    data: bytes
+    data: bytes  # empty when ``spooled``: then the file is there
     inline: bool = False
+    spooled: Spooled | None = field(default=None, compare=False)
+
+    @property
+    def size(self) -> int:
+        return self.spooled.size if self.spooled is not None else len(self.data)
+
+    def content(self) -> bytes:
+        """The file's bytes, from memory or from its spool file."""
+        return self.spooled.read() if self.spooled is not None else self.data
 
 
 @dataclass
@@ -301,6 +362,8 @@ class _Found:
     notes: list[str] = field(default_factory=list)
     # The whole mail, whose text's charset reads raw 8-bit bytes in a filename.
     root: EmailMessage | None = None
+    # The files cut out before parsing (``_cut_large_parts``), by their mark.
+    cut: dict[str, Spooled] = field(default_factory=dict)
 
     def body_charset(self) -> str | None:
         return _text_charset(self.root) if self.root is not None else None
@@ -340,7 +403,7 @@ def _alternatives(children: list[EmailMessage], found: _Found) -> None:
     the files any of them carries (Apple nests its pictures in the HTML version)."""
     versions = []
     for child in children:
-        version = _Found(root=found.root)
+        version = _Found(root=found.root, cut=found.cut)
         if child.get_content_maintype() == "multipart":
             _walk(child, version, "multipart/alternative")
         elif child.get_content_subtype() in ("plain", "html") or child.is_attachment():
@@ -381,6 +444,10 @@ def _leaf(part: EmailMessage, found: _Found, parent: str, ctype: str) -> None:
         inner = part.get_payload()
         data = inner[0].as_bytes() if isinstance(inner, list) and inner else _payload(part)
         found.files.append(Attachment(filename or "forwarded.eml", ctype, data))
+        return
+    spooled = _cut_file(part, found.cut)
+    if spooled is not None:
+        found.files.append(Attachment(filename or _named(ctype), ctype, b"", spooled=spooled))
         return
     data = _payload(part)
     if ctype == "application/ms-tnef" or (filename or "").lower() == "winmail.dat":
@@ -477,17 +544,130 @@ def _pgp_unarmoured(text: str) -> tuple[str, str]:
     return text[:begin] + signed + text[end + len(_PGP_END) :], note
 
 
+def _spool(attachment: Attachment) -> Attachment:
+    if len(attachment.data) < SPOOL_MIN:
+        return attachment
+    data = attachment.data
+    return replace(attachment, data=b"", spooled=_spooled(lambda fh: fh.write(data)))
+
+
+# Large base64 files are cut out before the standard library's parser sees the mail: it holds
+# a mail many times over while it reads it, in lines of its own (a 41 MB mail with a 30 MB
+# file took 313 MB). A part is cut when its body is SPOOL_MIN or more of lines of base64
+# alone, its header block follows a boundary line and says base64, and it is a file: not
+# text, not a mail, nothing read further (S/MIME, TNEF). Anything else, or any doubt, is left
+# to the parser as it is.
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+# (A search for the first byte that ends the run: a pattern of repeated lines would keep a
+# mark for each line it matched, megabytes of them.)
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=\r\n]")
+_CUT_MARK = "loket-spooled-"
+_READ_FURTHER = _SMIME | _SIGNATURES | {"application/ms-tnef"}
+
+
+def _cut_large_parts(raw: bytes) -> tuple[bytes, dict[str, Spooled]]:
+    """``raw`` with the body of each large base64 file replaced by a mark, and the files
+    (decoded, in spool files) by their mark."""
+    if len(raw) < SPOOL_MIN:
+        return raw, {}
+    pieces: list[bytes] = []
+    cut: dict[str, Spooled] = {}
+    done = 0
+    for blank in _BLANK_LINE.finditer(raw):
+        start = blank.end()
+        if start < done:
+            continue
+        other = _NOT_BASE64.search(raw, start)
+        end = raw.rfind(b"\n", start, other.start() if other else len(raw)) + 1
+        if end - start < SPOOL_MIN:
+            continue
+        if not raw.startswith((b"--", b"\r\n", b"\n"), end):
+            continue  # the body goes on in some other way: not one to cut
+        if not _a_file_in_base64(raw, done, blank.start()):
+            continue
+        try:
+            spooled = _spooled(lambda fh, a=start, b=end: _decode_into(fh, raw, a, b))
+        except (binascii.Error, ValueError):
+            continue
+        mark = _CUT_MARK + secrets.token_hex(8)
+        cut[mark] = spooled
+        pieces += [raw[done:start], mark.encode() + b"\r\n"]
+        done = end
+    if not cut:
+        return raw, {}
+    pieces.append(raw[done:])
+    return b"".join(pieces), cut
+
+
+def _a_file_in_base64(raw: bytes, since: int, head_end: int) -> bool:
+    """Whether the header block that ends at ``head_end``, right after a boundary line, is
+    that of a file in base64."""
+    boundary = raw.rfind(b"\n--", since, head_end)
+    if boundary < 0:
+        return False
+    head_start = raw.find(b"\n", boundary + 1) + 1
+    if head_start <= 0 or head_start > head_end or _BLANK_LINE.search(raw, head_start, head_end):
+        return False
+    try:
+        head = BytesHeaderParser(policy=email.policy.default).parsebytes(raw[head_start:head_end])
+        encoding = str(head.get("Content-Transfer-Encoding", "")).strip().lower()
+        filename = (_filename(head) or "").lower()  # type: ignore[arg-type]
+        ctype, maintype = head.get_content_type(), head.get_content_maintype()
+    except Exception:
+        return False
+    return (
+        encoding == "base64"
+        and maintype not in ("text", "multipart", "message")
+        and ctype not in _READ_FURTHER
+        and filename != "winmail.dat"
+    )
+
+
+def _decode_into(fh: BinaryIO, raw: bytes, start: int, end: int) -> int:
+    """Decode the base64 lines ``raw[start:end]`` into ``fh`` a piece at a time; the size."""
+    size = 0
+    carry = b""
+    while start < end:
+        stop = raw.find(b"\n", min(start + SPOOL_MIN, end - 1), end) + 1 or end
+        text = carry + raw[start:stop].replace(b"\r", b"").replace(b"\n", b"")
+        whole = len(text) // 4 * 4
+        carry = text[whole:]
+        size += fh.write(binascii.a2b_base64(text[:whole]))
+        start = stop
+    return size  # a last group of fewer than four characters is dropped, as _payload does
+
+
+def _cut_file(part: EmailMessage, cut: dict[str, Spooled]) -> Spooled | None:
+    """The file cut out of ``part`` before parsing, if it was."""
+    payload = part.get_payload()
+    if not cut or not isinstance(payload, str) or not payload.startswith(_CUT_MARK):
+        return None
+    return cut.pop(payload.strip(), None)
+
+
+def _drop_large_payloads(msg: EmailMessage) -> None:
+    """Empty the large parts of ``msg``: what they hold is in the parsed mail already (its
+    files, its text), and the pipeline reads only the mail's headers and its small parts (a
+    delivery report's) from ``msg``. Kept, they would travel to the bridge as well."""
+    for part in msg.walk():
+        payload = part.get_payload() if not part.is_multipart() else None
+        if isinstance(payload, str | bytes) and len(payload) >= SPOOL_MIN:
+            part.set_payload("")
+
+
 def parse(raw: bytes) -> ParsedMail:
-    raw = _mended(raw)
+    raw, cut = _cut_large_parts(_mended(raw))
     msg: EmailMessage = email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[assignment]
     senders = _addresses(msg, "From")
-    found = _Found(root=msg)
+    found = _Found(root=msg, cut=cut)
     try:
         _walk(msg, found)
     except Exception:  # whatever the walk stumbled on: the text, if it is text
         found = _Found()
         if msg.get_content_maintype() == "text":
             found.plain.append(_text(msg))
+    for unused in cut.values():  # in a part the walk left out
+        unused.discard()
     text = "\n\n".join(t.strip("\n") for t in found.plain) if found.plain else None
     if text and "-----BEGIN PGP" in text:
         text, pgp = _pgp_unarmoured(text)
@@ -499,6 +679,8 @@ def parse(raw: bytes) -> ParsedMail:
         # A mail that is only a picture: the picture is what the client sent.
         found.files = [replace(a, inline=False) for a in found.decorations]
         found.decorations = []
+    attachments = [_spool(a) for a in found.files + found.decorations]
+    _drop_large_payloads(msg)
     return ParsedMail(
         msg=msg,
         senders=senders,
@@ -509,7 +691,7 @@ def parse(raw: bytes) -> ParsedMail:
         text=text,
         html=html,
         html_text=html_text,
-        attachments=found.files + found.decorations,
+        attachments=attachments,
         sealed=found.sealed,
         notes=found.notes,
     )

@@ -23,6 +23,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from flufl.bounce import all_failures
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -340,11 +341,17 @@ async def attachments(p: Pipeline, m: Incoming) -> None:
             QUARANTINED, f"too many attachments ({len(wanted)})", code="too_many_attachments"
         )
     for attachment in wanted:
-        if not attachment.data:
+        if not attachment.size:
             m.notes.append(f"attachment {attachment.filename!r} was empty")
             continue
         try:
-            stored = await p.store.put_bytes(attachment.data)
+            if attachment.spooled is not None:  # a large file: streamed from its spool file
+                try:
+                    stored = await p.store.put_file(Path(attachment.spooled.path))
+                finally:
+                    attachment.spooled.discard()
+            else:
+                stored = await p.store.put_bytes(attachment.data)
         except TooLarge:
             m.notes.append(f"attachment {attachment.filename!r} was over the size limit")
             m.too_large.append(attachment.filename)
@@ -355,7 +362,7 @@ async def attachments(p: Pipeline, m: Incoming) -> None:
 def _hashes_now(raw: bytes) -> tuple[str, str]:
     """The hash of the whole mail and of its body (after the first empty line)."""
     ends = [i + len(sep) for sep in (b"\r\n\r\n", b"\n\n") if (i := raw.find(sep)) >= 0]
-    body = raw[min(ends) :] if ends else b""
+    body = memoryview(raw)[min(ends) :] if ends else b""  # a view: a large mail is not copied
     return hashlib.sha256(raw).hexdigest(), hashlib.sha256(body).hexdigest()
 
 

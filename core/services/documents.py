@@ -27,7 +27,7 @@ from ..models import (
     utcnow,
 )
 from ..notifications import Kind, notify, notify_accounts
-from ..storage import FileStore, StoredFile
+from ..storage import TRANSFER_CHUNK, FileStore, StoredFile
 from ..validation import check_block
 
 _CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*")
@@ -259,7 +259,9 @@ async def download(
     audit.record(
         session, actor, "document.download", dossier_id=document.dossier_id, subject=document
     )
-    return Download(document=document, chunks=store.open(document.storage_key))
+    return Download(
+        document=document, chunks=store.open(document.storage_key, chunk_size=TRANSFER_CHUNK)
+    )
 
 
 REASON_MAX = 1000
