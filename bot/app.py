@@ -23,6 +23,7 @@ from core.storage import FileStore
 
 from . import handlers
 from .ratelimit import RateLimiter, Sleep
+from .update_processor import CONCURRENT_UPDATES, PerChatProcessor
 
 TELEGRAM_API = "https://api.telegram.org"
 _DEPS = "loket"
@@ -90,9 +91,15 @@ def sending_bot(
 
 
 def create_bot(
-    settings: Settings, db: Database, store: FileStore, *, polling: bool = True
+    settings: Settings,
+    db: Database,
+    store: FileStore,
+    *,
+    polling: bool = True,
+    concurrent_updates: int = CONCURRENT_UPDATES,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The bot. ``polling=False``: no updater, for updates fed by a webhook."""
+    """The bot. ``polling=False``: no updater, for updates fed by a webhook.
+    ``concurrent_updates``: how many updates are handled at once (each chat's in turn)."""
     if not settings.telegram_token:
         raise ValueError("LOKET_TELEGRAM_TOKEN is not set")
     base_url, base_file_url = api_urls(settings)
@@ -103,6 +110,7 @@ def create_bot(
         .base_file_url(base_file_url)
         .post_init(_started)
         .rate_limiter(rate_limiter(settings, db))
+        .concurrent_updates(PerChatProcessor(concurrent_updates))
     )
     if not polling:
         builder = builder.updater(None)

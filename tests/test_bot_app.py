@@ -1,5 +1,6 @@
 """The bot's application factory: pointed at the configured Bot API, it records its own name
-at start, which the web view's deep links use."""
+at start, which the web view's deep links use; it handles several chats' updates at once,
+each chat's one after the other."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from core.db import Database
 from core.services import telegram
 from core.storage import LocalFileStore
 
+from .botkit import bot_settings, running
 from .conftest import mail_settings
 from .fakebotapi import FakeBotAPI
 from .telegram import (
@@ -31,3 +33,21 @@ async def test_the_bot_records_its_name_at_start(
         pass
     async with db.read() as s:
         assert await telegram.bot_username(s, settings) == fake_telegram.username
+
+
+async def test_a_chat_waiting_for_telegram_holds_up_its_own_updates_and_no_other_chats(
+    db: Database, store: LocalFileStore, tmp_path: Path, fake_telegram: FakeBotAPI
+) -> None:
+    anna = fake_telegram.private_chat("Anna", language_code="nl")
+    bob = fake_telegram.private_chat("Bob", language_code="nl")
+    async with running(db, store, bot_settings(tmp_path, fake_telegram), fake_telegram):
+        # Telegram does not answer the bot's reply to Anna (until the bot gives up on it).
+        fake_telegram.hang("sendMessage", chat_id=anna.id)
+        anna.command("help")
+        await fake_telegram.wait_for("sendMessage", chat_id=anna.id, done=None)
+        anna.command("help")
+        bob.command("help")
+        assert "/start" in (await bob.next_message()).text
+        # Anna's second update waits for her first to be done with.
+        assert fake_telegram.count("sendMessage", chat_id=anna.id, done=None) == 1
+        assert "/start" in (await anna.next_message()).text
