@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram.ext import Application, ContextTypes, ExtBot
@@ -34,6 +34,8 @@ class Deps:
     settings: Settings
     db: Database
     store: FileStore
+    # Per chat, the question message sent and not yet recorded (core.services.telegram.Asked).
+    asked: dict[int, telegram.Asked] = field(default_factory=dict)
 
 
 def api_urls(settings: Settings) -> tuple[str, str]:
@@ -110,12 +112,22 @@ def create_bot(
         .base_file_url(base_file_url)
         .post_init(_started)
         .rate_limiter(rate_limiter(settings, db))
-        .concurrent_updates(PerChatProcessor(concurrent_updates))
+    )
+    app_deps = Deps(settings, db, store)
+
+    async def record_asked() -> None:
+        if app_deps.asked:
+            async with db.begin() as s:
+                await telegram.record_asked(s, app_deps.asked)
+            app_deps.asked.clear()
+
+    builder = builder.concurrent_updates(
+        PerChatProcessor(concurrent_updates, on_shutdown=record_asked)
     )
     if not polling:
         builder = builder.updater(None)
     app = builder.build()
-    app.bot_data[_DEPS] = Deps(settings, db, store)
+    app.bot_data[_DEPS] = app_deps
     handlers.register(app)
     return app
 

@@ -15,7 +15,7 @@ being answered, and could take two of one chat out of order.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram.ext import BaseUpdateProcessor
@@ -27,10 +27,18 @@ CONCURRENT_UPDATES = 8
 
 class PerChatProcessor(BaseUpdateProcessor):
     """Up to ``concurrent`` updates at once, one chat's in order (an update with no chat
-    takes turns with the others that have none)."""
+    takes turns with the others that have none). ``on_shutdown``: run when the application
+    shuts down, once every update is done with (by webhook too, where updates do not pass
+    here)."""
 
-    def __init__(self, concurrent: int = CONCURRENT_UPDATES) -> None:
+    def __init__(
+        self,
+        concurrent: int = CONCURRENT_UPDATES,
+        *,
+        on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         super().__init__(concurrent)
+        self._on_shutdown = on_shutdown
         # Each chat with updates in hand: its lock and how many of them hold or wait for it.
         self._chats: dict[int | None, tuple[asyncio.Lock, list[int]]] = {}
 
@@ -51,4 +59,5 @@ class PerChatProcessor(BaseUpdateProcessor):
         pass
 
     async def shutdown(self) -> None:
-        pass
+        if self._on_shutdown is not None:
+            await self._on_shutdown()
