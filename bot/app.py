@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application, ContextTypes, ExtBot
 from telegram.request import BaseRequest
 
@@ -36,6 +39,21 @@ class Deps:
     store: FileStore
     # Per chat, the question message sent and not yet recorded (core.services.telegram.Asked).
     asked: dict[int, telegram.Asked] = field(default_factory=dict)
+    # SQLite only: its units of work one at a time, in the order they come (see ``unit``).
+    writes: asyncio.Lock | None = None
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[AsyncSession]:
+        """An update's unit of work. On SQLite one at a time in this process: it has one
+        writer anyway, and with several updates handled at once the others would wait in
+        its busy handler, which sleeps and polls, leaving the lock idle between them and
+        letting one wait past its timeout while newer ones go first."""
+        if self.writes is None:
+            async with self.db.begin() as s:
+                yield s
+            return
+        async with self.writes, self.db.begin() as s:
+            yield s
 
 
 def api_urls(settings: Settings) -> tuple[str, str]:
@@ -113,11 +131,12 @@ def create_bot(
         .post_init(_started)
         .rate_limiter(rate_limiter(settings, db))
     )
-    app_deps = Deps(settings, db, store)
+    sqlite = db.engine.dialect.name == "sqlite"
+    app_deps = Deps(settings, db, store, writes=asyncio.Lock() if sqlite else None)
 
     async def record_asked() -> None:
         if app_deps.asked:
-            async with db.begin() as s:
+            async with app_deps.unit() as s:
                 await telegram.record_asked(s, app_deps.asked)
             app_deps.asked.clear()
 

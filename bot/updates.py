@@ -204,7 +204,7 @@ async def _unit(
     asked = d.asked.pop(chat.id, None)
     committed = False
     try:
-        async with d.db.begin() as s:
+        async with d.unit() as s:
             if not await telegram.claim_update(s, update.update_id):
                 return None
             seen = await telegram.chat_context(s, chat, asked=asked)
