@@ -5,7 +5,9 @@ Each simulated client is a private chat at the fake Bot API (tests/fakebotapi.py
 its own client account, with a dossier and a checklist of ``--questions`` questions built
 here (half answered with a button, a callback query; half typed: text, amounts, dates,
 numbers). The bot is the real python-telegram-bot Application of ``bot.app.create_bot``,
-long polling the fake from a process of its own, as ``loket serve --only bot`` would run it.
+long polling the fake from a process of its own, as ``loket serve --only bot`` would run it
+(handling ``--concurrent-updates`` updates at once, each chat's in turn: create_bot's default
+unless given).
 
 All clients first open their checklist (/checklist, not timed). Then, at once, each answers
 its questions one by one, sending the next answer only once the bot's reply (the next
