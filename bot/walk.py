@@ -283,7 +283,8 @@ async def skipped(turn: Turn, args: list[str]) -> None:
         return
     loaded, here = found
     loaded = await checklists.skip(turn.session, turn.actor, loaded.checklist.id, loaded=loaded)
-    await show(turn, loaded, note=f"✓ {turn._('Skipped')}: {here.label}")
+    skipped = turn._("Skipped")
+    await show(turn, loaded, note=f"✓ {skipped}: {here.label}")
 
 
 async def back(turn: Turn, args: list[str]) -> None:

@@ -113,7 +113,8 @@ async def test_the_income_tax_checklist_walked_in_the_chat_holds_what_the_web_wo
         anna.press("Nee")
         await asked("Hoeveel heeft u aan goede doelen gegeven?")
         anna.press("Overslaan")
-        await asked("Hoeveel kinderen jonger dan 18 woonden bij u?")
+        text = await asked("Hoeveel kinderen jonger dan 18 woonden bij u?")
+        assert "✓ Overgeslagen: Hoeveel heeft u aan goede doelen gegeven?" in text
         anna.send("2")
         await asked("Welke toeslagen ontving u?")
         anna.send("1, 3")
