@@ -5,7 +5,9 @@ Each simulated client is a private chat at the fake Bot API (tests/fakebotapi.py
 its own client account, with a dossier and a checklist of ``--questions`` questions built
 here (half answered with a button, a callback query; half typed: text, amounts, dates,
 numbers). The bot is the real python-telegram-bot Application of ``bot.app.create_bot``,
-long polling the fake from a process of its own, as ``loket serve --only bot`` would run it.
+long polling the fake from a process of its own, as ``loket serve --only bot`` would run it
+(handling ``--concurrent-updates`` updates at once, each chat's in turn: create_bot's default
+unless given).
 
 All clients first open their checklist (/checklist, not timed). Then, at once, each answers
 its questions one by one, sending the next answer only once the bot's reply (the next
@@ -60,6 +62,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bot.update_processor import CONCURRENT_UPDATES  # noqa: E402
 
 TEMPLATE = "bench-bot"
 PG_SCHEMA = "loket_bench"
@@ -344,10 +348,7 @@ def serve_bot(config: dict) -> None:
     )
     db = Database.connect(url, **engine_kwargs(url))
     store = LocalFileStore(settings.store_dir, limit=settings.upload_limit)
-    app = create_bot(settings, db, store)
-    if config["concurrent_updates"] > 1:
-        # An experiment (create_bot has no such setting): up to N updates handled at once.
-        app._update_processor = per_chat_processor(config["concurrent_updates"])
+    app = create_bot(settings, db, store, concurrent_updates=config["concurrent_updates"])
     # Thread CPU time, not wall time: on a shared machine waiting would swamp the rest.
     profiler = cProfile.Profile(time.thread_time) if config["profile"] else None
     if profiler is not None:
@@ -356,41 +357,6 @@ def serve_bot(config: dict) -> None:
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(config["profile"])
-
-
-def per_chat_processor(concurrent: int) -> Any:
-    """PTB's update processor for ``concurrent`` updates at once, one chat's updates one after
-    the other. PTB's own (``concurrent_updates``) would start a chat's next update while the
-    one before is still being answered, and could take two updates of one chat out of
-    order. (A button on the question that has just arrived, pressed before the bot has
-    recorded that message, is taken as live: ``Turn.pressed_live``.)"""
-    from telegram.ext import BaseUpdateProcessor
-
-    class PerChat(BaseUpdateProcessor):
-        def __init__(self) -> None:
-            super().__init__(concurrent)
-            self.chats: dict[Any, tuple[asyncio.Lock, list[int]]] = {}
-
-        async def do_process_update(self, update: object, coroutine: Any) -> None:
-            chat = getattr(update, "effective_chat", None)
-            key = chat.id if chat is not None else None
-            lock, users = self.chats.setdefault(key, (asyncio.Lock(), [0]))
-            users[0] += 1
-            try:
-                async with lock:
-                    await coroutine
-            finally:
-                users[0] -= 1
-                if not users[0]:
-                    del self.chats[key]
-
-        async def initialize(self) -> None:
-            pass
-
-        async def shutdown(self) -> None:
-            pass
-
-    return PerChat()
 
 
 # --- the clients ---------------------------------------------------------------------------------
@@ -615,8 +581,8 @@ def main() -> None:
     parser.add_argument(
         "--concurrent-updates",
         type=int,
-        default=1,
-        help="experiment: let PTB hand this many updates to the handlers at once",
+        default=CONCURRENT_UPDATES,
+        help=f"updates the bot handles at once, each chat's in turn (default {CONCURRENT_UPDATES})",
     )
     parser.add_argument(
         "--floor-workers", type=int, default=4, help="units of work at a time in the floor"

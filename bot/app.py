@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application, ContextTypes, ExtBot
 from telegram.request import BaseRequest
 
@@ -23,6 +26,7 @@ from core.storage import FileStore
 
 from . import handlers
 from .ratelimit import RateLimiter, Sleep
+from .update_processor import CONCURRENT_UPDATES, PerChatProcessor
 
 TELEGRAM_API = "https://api.telegram.org"
 _DEPS = "loket"
@@ -33,6 +37,23 @@ class Deps:
     settings: Settings
     db: Database
     store: FileStore
+    # Per chat, the question message sent and not yet recorded (core.services.telegram.Asked).
+    asked: dict[int, telegram.Asked] = field(default_factory=dict)
+    # SQLite only: its units of work one at a time, in the order they come (see ``unit``).
+    writes: asyncio.Lock | None = None
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[AsyncSession]:
+        """An update's unit of work. On SQLite one at a time in this process: it has one
+        writer anyway, and with several updates handled at once the others would wait in
+        its busy handler, which sleeps and polls, leaving the lock idle between them and
+        letting one wait past its timeout while newer ones go first."""
+        if self.writes is None:
+            async with self.db.begin() as s:
+                yield s
+            return
+        async with self.writes, self.db.begin() as s:
+            yield s
 
 
 def api_urls(settings: Settings) -> tuple[str, str]:
@@ -90,9 +111,15 @@ def sending_bot(
 
 
 def create_bot(
-    settings: Settings, db: Database, store: FileStore, *, polling: bool = True
+    settings: Settings,
+    db: Database,
+    store: FileStore,
+    *,
+    polling: bool = True,
+    concurrent_updates: int = CONCURRENT_UPDATES,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The bot. ``polling=False``: no updater, for updates fed by a webhook."""
+    """The bot. ``polling=False``: no updater, for updates fed by a webhook.
+    ``concurrent_updates``: how many updates are handled at once (each chat's in turn)."""
     if not settings.telegram_token:
         raise ValueError("LOKET_TELEGRAM_TOKEN is not set")
     base_url, base_file_url = api_urls(settings)
@@ -104,10 +131,22 @@ def create_bot(
         .post_init(_started)
         .rate_limiter(rate_limiter(settings, db))
     )
+    sqlite = db.engine.dialect.name == "sqlite"
+    app_deps = Deps(settings, db, store, writes=asyncio.Lock() if sqlite else None)
+
+    async def record_asked() -> None:
+        if app_deps.asked:
+            async with app_deps.unit() as s:
+                await telegram.record_asked(s, app_deps.asked)
+            app_deps.asked.clear()
+
+    builder = builder.concurrent_updates(
+        PerChatProcessor(concurrent_updates, on_shutdown=record_asked)
+    )
     if not polling:
         builder = builder.updater(None)
     app = builder.build()
-    app.bot_data[_DEPS] = Deps(settings, db, store)
+    app.bot_data[_DEPS] = app_deps
     handlers.register(app)
     return app
 

@@ -188,11 +188,6 @@ def _tick(label: str, on: bool) -> str:
     return f"✓ {label}" if on else label
 
 
-def answered(prompt: Prompt, shown: str, _: Callable[[str], str]) -> str:
-    """A question message once answered by a button: the question and the answer, no buttons."""
-    return f"{heading(prompt, _)}\n<b>{e(prompt.label)}</b>\n✓ {e(shown)}"
-
-
 def counts(c: Counts, _: Callable[[str], str], ngettext: Callable[[str, str, int], str]) -> str:
     """How far a checklist is, in the web page's words (checklist_counts.html): no fraction
     whose total grows as follow-up questions appear."""

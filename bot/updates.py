@@ -78,6 +78,7 @@ class Turn:
     language: str = "nl"
     state: dict[str, Any] | None = None  # the chat's state as this turn leaves it
     held: object = None  # what the unit of work must keep alive (the chat's row)
+    recorded: int | None = None  # the chat's question message as the unit of work left it
 
     def __post_init__(self) -> None:
         self.language = self.view.language.value
@@ -198,26 +199,41 @@ async def _run(
 async def _unit(
     d: Deps, update: Update, chat: ChatInfo, effect: Effect, *, linked: bool, fetched: Any
 ) -> Turn | None:
-    async with d.db.begin() as s:
-        if not await telegram.claim_update(s, update.update_id):
-            return None
-        seen = await telegram.chat_context(s, chat)
-        turn = Turn(s, d, update, chat, seen.view, seen.actor, fetched, held=seen.row)
-        if chat.type != telegram.PRIVATE:
-            _refuse_group(turn)
-            return turn
-        if linked and turn.actor is None:
-            turn.say(turn._(LINK_FIRST))
-            return turn
-        said = len(turn.replies)
-        try:
-            async with s.begin_nested():
-                await effect(turn)
-        except LoketError as exc:
-            # The effect is undone; what it meant to answer goes with it.
-            del turn.replies[said:]
-            turn.say(exc.translated(turn._))
+    # The question message the chat's previous update sent, recorded with this one's effect
+    # (core.services.telegram.Asked); kept for the next if this one records nothing.
+    asked = d.asked.pop(chat.id, None)
+    committed = False
+    try:
+        async with d.unit() as s:
+            if not await telegram.claim_update(s, update.update_id):
+                return None
+            seen = await telegram.chat_context(s, chat, asked=asked)
+            turn = Turn(s, d, update, chat, seen.view, seen.actor, fetched, held=seen.row)
+            await _effect(turn, effect, linked=linked)
+            # In the session's greenlet: a refused effect's savepoint may have expired the row.
+            turn.recorded = await s.run_sync(lambda _: seen.row.question_message_id)
+        committed = True
+    finally:
+        if not committed and asked is not None:
+            d.asked.setdefault(chat.id, asked)
     return turn
+
+
+async def _effect(turn: Turn, effect: Effect, *, linked: bool) -> None:
+    if turn.chat.type != telegram.PRIVATE:
+        _refuse_group(turn)
+        return
+    if linked and turn.actor is None:
+        turn.say(turn._(LINK_FIRST))
+        return
+    said = len(turn.replies)
+    try:
+        async with turn.session.begin_nested():
+            await effect(turn)
+    except LoketError as exc:
+        # The effect is undone; what it meant to answer goes with it.
+        del turn.replies[said:]
+        turn.say(exc.translated(turn._))
 
 
 def _refuse_group(turn: Turn) -> None:
@@ -230,7 +246,8 @@ def _refuse_group(turn: Turn) -> None:
 
 async def deliver(bot: Bot, d: Deps, turn: Turn) -> None:
     """Send what the turn answers, in order, now that its unit of work is committed. A
-    message that asks the current question is remembered as the chat's live one."""
+    message that asks the current question is to be recorded as the chat's live one, by the
+    chat's next unit of work (core.services.telegram.Asked)."""
     query = turn.update.callback_query
     if query is not None:
         try:
@@ -242,9 +259,8 @@ async def deliver(bot: Bot, d: Deps, turn: Turn) -> None:
         sent = await _send(bot, turn.chat.id, reply)
         if sent is not None and reply.asks:
             asks = sent
-    if asks is not None and asks != turn.view.question_message_id:
-        async with d.db.begin() as s:
-            await telegram.set_question(s, turn.chat.id, asks)
+    if asks is not None and asks != turn.recorded:
+        d.asked[turn.chat.id] = telegram.Asked(turn.recorded, asks)
 
 
 async def _send(bot: Bot, chat_id: int, reply: Reply) -> int | None:

@@ -172,8 +172,9 @@ async def chose(turn: Turn, args: list[str]) -> None:
 
 
 async def _answered(turn: Turn, loaded: Loaded, here: Prompt, raw: object) -> None:
-    """Save a button's answer: the question's message keeps the answer instead of its
-    buttons, and the next question follows."""
+    """Save a button's answer; the next question says what was saved, as after a typed
+    answer. (The question's message keeps its buttons: pressed again, they are answered as
+    moved on. Editing it to show the answer cost a third Bot API call a press.)"""
     state = turn.state or {}
     loaded = await checklists.answer(
         turn.session,
@@ -184,9 +185,7 @@ async def _answered(turn: Turn, loaded: Loaded, here: Prompt, raw: object) -> No
         turn.language,
         loaded=loaded,
     )
-    shown = _shown(loaded, here.key, turn.language)
-    turn.say(render.answered(here, shown, turn._), edit=turn.pressed)
-    await show(turn, loaded)
+    await show(turn, loaded, note=saved(loaded, here.key, turn))
 
 
 async def toggled(turn: Turn, args: list[str]) -> None:
@@ -284,8 +283,8 @@ async def skipped(turn: Turn, args: list[str]) -> None:
         return
     loaded, here = found
     loaded = await checklists.skip(turn.session, turn.actor, loaded.checklist.id, loaded=loaded)
-    turn.say(render.answered(here, turn._("Skipped"), turn._), edit=turn.pressed)
-    await show(turn, loaded)
+    skipped = turn._("Skipped")
+    await show(turn, loaded, note=f"✓ {skipped}: {here.label}")
 
 
 async def back(turn: Turn, args: list[str]) -> None:

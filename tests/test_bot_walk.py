@@ -54,7 +54,8 @@ async def test_the_income_tax_checklist_walked_in_the_chat_holds_what_the_web_wo
         assert "fiscaal partner is" in first  # the section's explanation, as it begins
         assert anna.buttons == ["Ja", "Nee", "?"]
         anna.press("Ja")
-        await asked("Wat is de naam van uw fiscaal partner?")
+        text = await asked("Wat is de naam van uw fiscaal partner?")
+        assert "Opgeslagen: Ja" in text  # what the button saved, as after a typed answer
         anna.send("Bob de Vries")
         text = await asked("Bent u in het belastingjaar verhuisd?")
         assert "Opgeslagen: Bob de Vries" in text
@@ -112,7 +113,8 @@ async def test_the_income_tax_checklist_walked_in_the_chat_holds_what_the_web_wo
         anna.press("Nee")
         await asked("Hoeveel heeft u aan goede doelen gegeven?")
         anna.press("Overslaan")
-        await asked("Hoeveel kinderen jonger dan 18 woonden bij u?")
+        text = await asked("Hoeveel kinderen jonger dan 18 woonden bij u?")
+        assert "✓ Overgeslagen: Hoeveel heeft u aan goede doelen gegeven?" in text
         anna.send("2")
         await asked("Welke toeslagen ontving u?")
         anna.send("1, 3")

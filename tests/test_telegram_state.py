@@ -56,6 +56,35 @@ async def test_the_conversation_state_is_kept_in_the_database(db: Database, firm
     assert view.state is None and view.waiting is None and view.question_message_id == 812
 
 
+async def test_a_question_sent_after_a_unit_of_work_is_recorded_unless_changed_meanwhile(
+    db: Database,
+) -> None:
+    """The bot's question message, sent after its unit of work, is recorded by the chat's next
+    one (or at the bot's stop), only over what that unit of work left."""
+
+    async def recorded() -> int | None:
+        async with db.read() as s:
+            return (await telegram.get_chat(s, CHAT.id)).question_message_id
+
+    async with db.begin() as s:
+        assert (await telegram.chat_context(s, CHAT)).view.question_message_id is None
+    async with db.begin() as s:
+        seen = await telegram.chat_context(s, CHAT, asked=telegram.Asked(None, 10))
+        assert seen.view.question_message_id == 10  # the next update judges buttons by it
+    assert await recorded() == 10
+    async with db.begin() as s:  # meanwhile (the chat unlinked, say) it became 11
+        await telegram.set_question(s, CHAT.id, 11)
+    async with db.begin() as s:
+        seen = await telegram.chat_context(s, CHAT, asked=telegram.Asked(10, 12))
+        assert seen.view.question_message_id == 11
+    async with db.begin() as s:
+        await telegram.record_asked(s, {CHAT.id: telegram.Asked(10, 13)})
+    assert await recorded() == 11
+    async with db.begin() as s:
+        await telegram.record_asked(s, {CHAT.id: telegram.Asked(11, 14)})
+    assert await recorded() == 14
+
+
 @pytest.mark.parametrize(
     "state",
     [{}, {"waiting": ""}, {"checklist_id": 3}, {"waiting": "upload", "photo": "x" * 20_000}],

@@ -7,12 +7,13 @@ For each update the bot opens one unit of work and, in it:
 
 1. ``claim_update(session, update_id)``: False means it was handled already (a restart after
    a crash between handling and the next getUpdates); do nothing, answer nothing;
-2. ``chat_context(session, chat)``: the chat's view (``language`` to answer in; a chat that
+2. ``chat_context(session, chat, asked=…)``: the chat's view (``language`` to answer in; a chat that
    had blocked the bot is unblocked, since the person writes again) and the linked account as
    an Actor (Channel.TELEGRAM), or None: an unlinked chat reaches nothing but /start, /help
    and /language. One read of chat and account; ``chat_seen`` and ``chat_actor`` give each
-   alone;
-4. the update's effect through the services (the walker, messages, documents), and the chat's
+   alone. ``asked``: the message that asks the chat's current question, sent after the
+   chat's previous unit of work, recorded now (see ``Asked``);
+3. the update's effect through the services (the walker, messages, documents), and the chat's
    next state (``set_state``, ``set_question``).
 
 A service that refuses raises a domain error, and the error rolls the unit of work back, the
@@ -351,10 +352,44 @@ async def _chat_and_account(
     return (found[0], found[1]) if found is not None else None
 
 
-async def chat_context(session: AsyncSession, chat: ChatInfo) -> ChatContext:
+@dataclass(frozen=True)
+class Asked:
+    """The bot's message that asks a chat's current question, sent after the unit of work that
+    decided it (a send must not hold the database), and recorded by the chat's next unit of
+    work (``chat_context``) or when the bot stops (``record_asked``) instead of in one of its
+    own. Recorded only if the chat's record is still ``recorded``, what that unit of work left:
+    otherwise it changed meanwhile (the chat was unlinked, say) and that stands.
+
+    Not recorded at all if the bot dies first: the record stays at an older message, and a
+    button on a message between them is judged by its data alone (the question it names must
+    still be the current one), so nothing is answered that the checklist is not at."""
+
+    recorded: int | None
+    sent: int
+
+
+async def record_asked(session: AsyncSession, asked: dict[int, Asked]) -> None:
+    """The bot at its stop: record each chat's ``Asked`` not yet recorded."""
+    for chat_id, one in asked.items():
+        await session.execute(
+            update(TelegramChat)
+            .where(
+                TelegramChat.chat_id == chat_id,
+                TelegramChat.question_message_id.is_(None)
+                if one.recorded is None
+                else TelegramChat.question_message_id == one.recorded,
+            )
+            .values(question_message_id=one.sent)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def chat_context(
+    session: AsyncSession, chat: ChatInfo, *, asked: Asked | None = None
+) -> ChatContext:
     """Every update: the chat's row (made on first contact) and its linked account, read
     together. Someone who writes to the bot has unblocked it, so a blocked chat is sent to
-    again.
+    again. ``asked``: see ``Asked``.
 
     The row stays locked until the unit of work ends (PostgreSQL; SQLite has one writer
     anyway), so that the updates of one chat (the photos of an album, handled at once by two
@@ -365,6 +400,8 @@ async def chat_context(session: AsyncSession, chat: ChatInfo) -> ChatContext:
         found = await _chat_and_account(session, chat.id)
         assert found is not None
     row, account = found
+    if asked is not None and row.question_message_id == asked.recorded:
+        row.question_message_id = asked.sent
     if row.blocked_at is not None:
         row.blocked_at = None
         audit.record(
