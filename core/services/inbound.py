@@ -13,9 +13,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager
 
 from .. import access, audit, replytokens
 from ..actor import Actor
@@ -126,14 +128,21 @@ REASON_LABELS = {
 }
 
 
-async def already_handled(
-    session: AsyncSession,
-    sha256: str,
-    mailbox: str | None,
-    uidvalidity: int | None,
-    uid: int | None,
-) -> bool:
-    """The same mail seen before: the same place on the same server, or the same bytes."""
+@dataclass(frozen=True)
+class History:
+    """What the inbound records already say about a mail, read in one statement: whether it
+    was handled before (``handled``), how many of its sender's mails became messages lately
+    (``filed_recently``, for the rate rule) and whether a mail with its Message-ID and body
+    from its sender became a message in any dossier (``copy_filed``: ``already_filed`` then
+    asks about the dossier it is for)."""
+
+    handled: bool
+    filed_recently: int
+    copy_filed: bool
+
+
+def _seen(sha256: str, mailbox: str | None, uidvalidity: int | None, uid: int | None) -> Any:
+    """The same mail: the same place on the same server, or the same bytes."""
     seen = InboundMail.sha256 == sha256
     if mailbox is not None and uid is not None:
         seen = or_(
@@ -144,44 +153,72 @@ async def already_handled(
                 InboundMail.uid == uid,
             ),
         )
-    return (await session.scalar(select(InboundMail.id).where(seen).limit(1))) is not None
+    return seen
+
+
+def _copies(sender: str, email_message_id: str, body_sha256: str) -> list[Any]:
+    """A second delivery of a filed mail differs only in the headers servers add. The same
+    Message-ID alone is not enough: some scanners and mail programs give every mail the same
+    one."""
+    return [
+        InboundMail.message_id_header == email_message_id,
+        InboundMail.body_sha256 == body_sha256,
+        InboundMail.message_id.is_not(None),
+        func.lower(InboundMail.sender) == sender.lower(),
+    ]
+
+
+async def history(
+    session: AsyncSession,
+    *,
+    sha256: str,
+    mailbox: str | None,
+    uidvalidity: int | None,
+    uid: int | None,
+    sender: str,
+    minutes: int,
+    email_message_id: str | None,
+    body_sha256: str,
+) -> History:
+    """The mail's ``History``. One statement rather than three: each costs a round trip to
+    the database, which is most of what a mail costs the bridge."""
+    handled = select(InboundMail.id).where(_seen(sha256, mailbox, uidvalidity, uid)).limit(1)
+    # Mail held back or ignored does not count towards the rate, so a sender who keeps
+    # trying is not kept out by it.
+    recent = select(func.count(InboundMail.id)).where(
+        func.lower(InboundMail.sender) == sender.lower(),
+        InboundMail.received_at >= utcnow() - dt.timedelta(minutes=minutes),
+        InboundMail.message_id.is_not(None),
+    )
+    copy = (
+        select(InboundMail.id).where(*_copies(sender, email_message_id, body_sha256)).limit(1)
+        if email_message_id
+        else select(null())
+    )
+    row = (
+        await session.execute(
+            select(handled.scalar_subquery(), recent.scalar_subquery(), copy.scalar_subquery())
+        )
+    ).one()
+    return History(
+        handled=row[0] is not None, filed_recently=row[1] or 0, copy_filed=row[2] is not None
+    )
 
 
 async def already_filed(
     session: AsyncSession, match: Match, sender: str, email_message_id: str, body_sha256: str
 ) -> bool:
     """The same mail is in this dossier already: a second delivery of it (sent to two of the
-    firm's addresses, or handed over again by a server), which differs only in the headers
-    servers add. The same Message-ID alone is not enough: some scanners and mail programs
-    give every mail the same one."""
+    firm's addresses, or handed over again by a server)."""
     found = await session.scalar(
         select(InboundMail.id)
         .where(
-            InboundMail.message_id_header == email_message_id,
-            InboundMail.body_sha256 == body_sha256,
+            *_copies(sender, email_message_id, body_sha256),
             InboundMail.dossier_id == match.dossier.id,
-            InboundMail.message_id.is_not(None),
-            func.lower(InboundMail.sender) == sender.lower(),
         )
         .limit(1)
     )
     return found is not None
-
-
-async def filed_recently(session: AsyncSession, sender: str, minutes: int) -> int:
-    """How many of ``sender``'s mails became messages in the last ``minutes``. Mail held back
-    or ignored does not count, so a sender who keeps trying is not kept out by it."""
-    since = utcnow() - dt.timedelta(minutes=minutes)
-    return (
-        await session.scalar(
-            select(func.count(InboundMail.id)).where(
-                func.lower(InboundMail.sender) == sender.lower(),
-                InboundMail.received_at >= since,
-                InboundMail.message_id.is_not(None),
-            )
-        )
-        or 0
-    )
 
 
 async def _accounts_with_email(session: AsyncSession, email: str) -> list[Account]:
@@ -259,11 +296,34 @@ async def by_thread(session: AsyncSession, message_ids: Sequence[str], sender: s
 
 async def by_subject(session: AsyncSession, numbers: Sequence[str], sender: str) -> Match | None:
     """A dossier number in the subject, from a known address that may see that dossier."""
+    if not numbers:
+        return None
+    # One statement: the dossiers named, each with the accounts of the sender's address
+    # beside it (none: a row with None) and its client, whom storing the message names to
+    # staff (``notify`` finds it loaded).
+    rows = (
+        await session.execute(
+            select(Dossier, Account)
+            .join(Dossier.client)
+            .options(contains_eager(Dossier.client))
+            .outerjoin(
+                Account,
+                and_(func.lower(Account.email) == sender.lower(), Account.active.is_(True)),
+            )
+            .where(Dossier.number.in_(list(numbers)))
+            .order_by(Account.id)
+        )
+    ).all()
+    found: dict[str, tuple[Dossier, list[Account]]] = {}
+    for dossier, account in rows:
+        accounts = found.setdefault(dossier.number, (dossier, []))[1]
+        if account is not None:
+            accounts.append(account)
     for number in numbers:
-        dossier = await session.scalar(select(Dossier).where(Dossier.number == number))
-        if dossier is None:
+        if number not in found:
             continue
-        for account in await _accounts_with_email(session, sender):
+        dossier, accounts = found[number]
+        for account in accounts:
             if await _may_post(session, account, dossier):
                 return Match(dossier, account, "subject")
         raise Refused(f"sender {sender} may not write in dossier {number}")
