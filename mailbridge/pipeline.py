@@ -452,6 +452,12 @@ class Pipeline:
         reading = self.reader.read(raw) if self.reader is not None else read_in_thread(raw)
         return asyncio.ensure_future(reading)
 
+    def start_reading_all(self, raws: list[bytes]) -> list[asyncio.Future[ParsedMail]]:
+        """``start_reading`` for a batch of mails, in one job of the reader."""
+        if self.reader is not None:
+            return self.reader.read_all(raws)
+        return [self.start_reading(raw) for raw in raws]
+
     async def handle(
         self,
         raw: bytes,
