@@ -13,9 +13,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, func, null, or_, select
+from sqlalchemy import and_, bindparam, func, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
@@ -141,31 +142,47 @@ class History:
     copy_filed: bool
 
 
-def _seen(sha256: str, mailbox: str | None, uidvalidity: int | None, uid: int | None) -> Any:
-    """The same mail: the same place on the same server, or the same bytes."""
-    seen = InboundMail.sha256 == sha256
-    if mailbox is not None and uid is not None:
+# The same mail: the same bytes, or the same place on the same server.
+_SAME_BYTES = InboundMail.sha256 == bindparam("sha256")
+# A second delivery of a filed mail differs only in the headers servers add. The same
+# Message-ID alone is not enough: some scanners and mail programs give every mail the same one.
+_COPIES = (
+    InboundMail.message_id_header == bindparam("email_message_id"),
+    InboundMail.body_sha256 == bindparam("body_sha256"),
+    InboundMail.message_id.is_not(None),
+    func.lower(InboundMail.sender) == bindparam("sender"),
+)
+
+
+@cache
+def _history_statement(located: bool, no_uidvalidity: bool, with_message_id: bool) -> Any:
+    """Built once for each shape (expressions cost more to build than to run): whether the
+    mail has a place on a server, a server without UIDVALIDITY, and a Message-ID."""
+    seen = _SAME_BYTES
+    if located:
+        uidvalidity = (
+            InboundMail.uidvalidity.is_(None)
+            if no_uidvalidity
+            else InboundMail.uidvalidity == bindparam("uidvalidity")
+        )
         seen = or_(
             seen,
             and_(
-                InboundMail.mailbox == mailbox,
-                InboundMail.uidvalidity == uidvalidity,
-                InboundMail.uid == uid,
+                InboundMail.mailbox == bindparam("mailbox"),
+                uidvalidity,
+                InboundMail.uid == bindparam("uid"),
             ),
         )
-    return seen
-
-
-def _copies(sender: str, email_message_id: str, body_sha256: str) -> list[Any]:
-    """A second delivery of a filed mail differs only in the headers servers add. The same
-    Message-ID alone is not enough: some scanners and mail programs give every mail the same
-    one."""
-    return [
-        InboundMail.message_id_header == email_message_id,
-        InboundMail.body_sha256 == body_sha256,
+    handled = select(InboundMail.id).where(seen).limit(1)
+    # Mail held back or ignored does not count towards the rate, so a sender who keeps
+    # trying is not kept out by it.
+    recent = select(func.count(InboundMail.id)).where(
+        func.lower(InboundMail.sender) == bindparam("sender"),
+        InboundMail.received_at >= bindparam("since"),
         InboundMail.message_id.is_not(None),
-        func.lower(InboundMail.sender) == sender.lower(),
-    ]
+    )
+    copy = select(InboundMail.id).where(*_COPIES).limit(1) if with_message_id else select(null())
+    return select(handled.scalar_subquery(), recent.scalar_subquery(), copy.scalar_subquery())
 
 
 async def history(
@@ -182,24 +199,20 @@ async def history(
 ) -> History:
     """The mail's ``History``. One statement rather than three: each costs a round trip to
     the database, which is most of what a mail costs the bridge."""
-    handled = select(InboundMail.id).where(_seen(sha256, mailbox, uidvalidity, uid)).limit(1)
-    # Mail held back or ignored does not count towards the rate, so a sender who keeps
-    # trying is not kept out by it.
-    recent = select(func.count(InboundMail.id)).where(
-        func.lower(InboundMail.sender) == sender.lower(),
-        InboundMail.received_at >= utcnow() - dt.timedelta(minutes=minutes),
-        InboundMail.message_id.is_not(None),
-    )
-    copy = (
-        select(InboundMail.id).where(*_copies(sender, email_message_id, body_sha256)).limit(1)
-        if email_message_id
-        else select(null())
-    )
-    row = (
-        await session.execute(
-            select(handled.scalar_subquery(), recent.scalar_subquery(), copy.scalar_subquery())
-        )
-    ).one()
+    located = mailbox is not None and uid is not None
+    statement = _history_statement(located, uidvalidity is None, bool(email_message_id))
+    values: dict[str, Any] = {
+        "sha256": sha256,
+        "sender": sender.lower(),
+        "since": utcnow() - dt.timedelta(minutes=minutes),
+    }
+    if located:
+        values.update(mailbox=mailbox, uid=uid)
+        if uidvalidity is not None:
+            values["uidvalidity"] = uidvalidity
+    if email_message_id:
+        values.update(email_message_id=email_message_id, body_sha256=body_sha256)
+    row = (await session.execute(statement, values)).one()
     return History(
         handled=row[0] is not None, filed_recently=row[1] or 0, copy_filed=row[2] is not None
     )
@@ -211,12 +224,12 @@ async def already_filed(
     """The same mail is in this dossier already: a second delivery of it (sent to two of the
     firm's addresses, or handed over again by a server)."""
     found = await session.scalar(
-        select(InboundMail.id)
-        .where(
-            *_copies(sender, email_message_id, body_sha256),
-            InboundMail.dossier_id == match.dossier.id,
-        )
-        .limit(1)
+        select(InboundMail.id).where(*_COPIES, InboundMail.dossier_id == match.dossier.id).limit(1),
+        {
+            "email_message_id": email_message_id,
+            "body_sha256": body_sha256,
+            "sender": sender.lower(),
+        },
     )
     return found is not None
 
@@ -294,25 +307,28 @@ async def by_thread(session: AsyncSession, message_ids: Sequence[str], sender: s
     return Match(dossier, account, "thread")
 
 
+# The dossiers named, each with the accounts of the sender's address beside it (none: a row
+# with None) and its client, whom storing the message names to staff (``notify`` finds it
+# loaded): one statement, built once.
+_BY_SUBJECT = (
+    select(Dossier, Account)
+    .join(Dossier.client)
+    .options(contains_eager(Dossier.client))
+    .outerjoin(
+        Account,
+        and_(func.lower(Account.email) == bindparam("sender"), Account.active.is_(True)),
+    )
+    .where(Dossier.number.in_(bindparam("numbers", expanding=True)))
+    .order_by(Account.id)
+)
+
+
 async def by_subject(session: AsyncSession, numbers: Sequence[str], sender: str) -> Match | None:
     """A dossier number in the subject, from a known address that may see that dossier."""
     if not numbers:
         return None
-    # One statement: the dossiers named, each with the accounts of the sender's address
-    # beside it (none: a row with None) and its client, whom storing the message names to
-    # staff (``notify`` finds it loaded).
     rows = (
-        await session.execute(
-            select(Dossier, Account)
-            .join(Dossier.client)
-            .options(contains_eager(Dossier.client))
-            .outerjoin(
-                Account,
-                and_(func.lower(Account.email) == sender.lower(), Account.active.is_(True)),
-            )
-            .where(Dossier.number.in_(list(numbers)))
-            .order_by(Account.id)
-        )
+        await session.execute(_BY_SUBJECT, {"numbers": list(numbers), "sender": sender.lower()})
     ).all()
     found: dict[str, tuple[Dossier, list[Account]]] = {}
     for dossier, account in rows:
