@@ -32,6 +32,7 @@ MOVE_BATCH = 50
 # many mails. A mail larger than that comes alone.
 FETCH_BATCH = 25
 FETCH_BYTES = 4 * 1024 * 1024
+SIZES_AT_ONCE = 200
 _FETCHED = re.compile(r"^\d+ FETCH \(")
 _UID = re.compile(r"\bUID (\d+)")
 _SIZE = re.compile(r"\bRFC822\.SIZE (\d+)")
@@ -146,16 +147,20 @@ class ImapSource:
 
     async def _batches(self, uids: list[int]) -> list[list[int]]:
         """``uids`` in fetch batches (``FETCH_BATCH``, ``FETCH_BYTES``), by the sizes the
-        server gives for them all in one command."""
+        server gives for them (``SIZES_AT_ONCE`` in one command)."""
         if not uids:
             return []
         assert self.client is not None
-        response = _ok(await self.client.uid("fetch", uid_set(uids), "(RFC822.SIZE)"), "UID FETCH")
         sizes: dict[int, int] = {}
-        for line in response.lines:
-            text = _text(line)
-            if (uid := _UID.search(text)) and (size := _SIZE.search(text)):
-                sizes[int(uid.group(1))] = int(size.group(1))
+        # aioimaplib reads an answer's lines recursively, a level each (a thousand at once
+        # exceed Python's recursion limit): the sizes are asked for a few hundred at a time.
+        for start in range(0, len(uids), SIZES_AT_ONCE):
+            part = uid_set(uids[start : start + SIZES_AT_ONCE])
+            response = _ok(await self.client.uid("fetch", part, "(RFC822.SIZE)"), "UID FETCH")
+            for line in response.lines:
+                text = _text(line)
+                if (uid := _UID.search(text)) and (size := _SIZE.search(text)):
+                    sizes[int(uid.group(1))] = int(size.group(1))
         batches: list[list[int]] = []
         batch: list[int] = []
         held = 0
