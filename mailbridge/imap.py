@@ -27,10 +27,26 @@ IDLE_SECONDS = 240
 POLL_SECONDS = 30
 MAX_BACKOFF = 300
 MOVE_BATCH = 50
+# Mails are fetched (and handed to the parser) in batches of at most this many, holding at
+# most FETCH_BYTES together: one round trip to the server, and one to the parsing worker, for
+# many mails. A mail larger than that comes alone.
+FETCH_BATCH = 25
+FETCH_BYTES = 4 * 1024 * 1024
+SIZES_AT_ONCE = 200
+_FETCHED = re.compile(r"^\d+ FETCH \(")
+_UID = re.compile(r"\bUID (\d+)")
+_SIZE = re.compile(r"\bRFC822\.SIZE (\d+)")
 
 
 class ImapError(Exception):
     pass
+
+
+@dataclass
+class Fetched:
+    uid: int
+    raw: bytes | None
+    parsing: asyncio.Future[ParsedMail] | None
 
 
 @dataclass
@@ -43,6 +59,41 @@ def _ok(response: aioimaplib.Response, what: str) -> aioimaplib.Response:
     if response.result != "OK":
         raise ImapError(f"{what} failed: {response.result} {response.lines[-1:]!r}")
     return response
+
+
+def _text(line: object) -> str:
+    return line.decode(errors="replace") if isinstance(line, bytes | bytearray) else str(line)
+
+
+def uid_set(uids: list[int]) -> str:
+    """``uids`` as an IMAP set, runs written as ranges: ``1:40,42,44:45``."""
+    runs: list[list[int]] = []
+    for uid in sorted(set(uids)):
+        if runs and uid == runs[-1][1] + 1:
+            runs[-1][1] = uid
+        else:
+            runs.append([uid, uid])
+    return ",".join(str(a) if a == b else f"{a}:{b}" for a, b in runs)
+
+
+def _bodies(lines: list[object]) -> dict[int, bytes]:
+    """The mails of a UID FETCH of BODY[] by their UID. Each answer starts with a
+    ``n FETCH (`` line; the UID is on it or, after the literal, on the line closing it."""
+    found: dict[int, bytes] = {}
+    uid: int | None = None
+    body: bytes | None = None
+    for line in [*lines, "0 FETCH ("]:  # the sentinel ends the last answer
+        if isinstance(line, bytearray):
+            body = bytes(line)
+            continue
+        text = _text(line)
+        if _FETCHED.match(text):
+            if uid is not None and body is not None:
+                found[uid] = body
+            uid, body = None, None
+        if uid is None and (number := _UID.search(text)):
+            uid = int(number.group(1))
+    return found
 
 
 def _quote(folder: str) -> str:
@@ -94,32 +145,62 @@ class ImapSource:
         text = first.decode() if isinstance(first, bytes | bytearray) else str(first)
         return [int(x) for x in text.replace("SEARCH", " ").split() if x.isdigit()]
 
-    async def _fetch(self, uid: int) -> bytes | None:
+    async def _batches(self, uids: list[int]) -> list[list[int]]:
+        """``uids`` in fetch batches (``FETCH_BATCH``, ``FETCH_BYTES``), by the sizes the
+        server gives for them (``SIZES_AT_ONCE`` in one command)."""
+        if not uids:
+            return []
         assert self.client is not None
-        response = _ok(await self.client.uid("fetch", str(uid), "(BODY.PEEK[])"), "UID FETCH")
-        for line in response.lines:
-            if isinstance(line, bytearray):
-                return bytes(line)
-        return None
+        sizes: dict[int, int] = {}
+        # aioimaplib reads an answer's lines recursively, a level each (a thousand at once
+        # exceed Python's recursion limit): the sizes are asked for a few hundred at a time.
+        for start in range(0, len(uids), SIZES_AT_ONCE):
+            part = uid_set(uids[start : start + SIZES_AT_ONCE])
+            response = _ok(await self.client.uid("fetch", part, "(RFC822.SIZE)"), "UID FETCH")
+            for line in response.lines:
+                text = _text(line)
+                if (uid := _UID.search(text)) and (size := _SIZE.search(text)):
+                    sizes[int(uid.group(1))] = int(size.group(1))
+        batches: list[list[int]] = []
+        batch: list[int] = []
+        held = 0
+        for uid in uids:
+            size = sizes.get(uid, 0)
+            if batch and (len(batch) >= FETCH_BATCH or held + size > FETCH_BYTES):
+                batches.append(batch)
+                batch, held = [], 0
+            batch.append(uid)
+            held += size
+        return [*batches, batch] if batch else batches
 
-    async def _fetch_and_read(
-        self, uid: int
-    ) -> tuple[bytes | None, asyncio.Future[ParsedMail] | None]:
-        """The mail, and its parsing already under way (in the pipeline's reader)."""
-        raw = await self._fetch(uid)
-        return raw, (self.pipeline.start_reading(raw) if raw is not None else None)
+    async def _fetch_many(self, uids: list[int]) -> dict[int, bytes]:
+        assert self.client is not None
+        response = _ok(await self.client.uid("fetch", uid_set(uids), "(BODY.PEEK[])"), "UID FETCH")
+        return _bodies(response.lines)
+
+    async def _fetch(self, uid: int) -> bytes | None:
+        return (await self._fetch_many([uid])).get(uid)
+
+    async def _fetch_and_read(self, uids: list[int]) -> list[Fetched]:
+        """The batch's mails (None: gone from the server meanwhile), and their parsing
+        already under way (in the pipeline's reader, all in one job)."""
+        bodies = await self._fetch_many(uids)
+        present = [uid for uid in uids if uid in bodies]
+        readings = self.pipeline.start_reading_all([bodies[uid] for uid in present])
+        parsing = dict(zip(present, readings, strict=True))
+        return [Fetched(uid, bodies.get(uid), parsing.get(uid)) for uid in uids]
 
     async def _done(self, uids: list[int]) -> None:
         if not uids:
             return
         assert self.client is not None
         folder = _quote(self.settings.imap_done_folder)
-        uid_set = ",".join(str(u) for u in uids)
+        uids_ = uid_set(uids)
         if self.client.has_capability("MOVE"):
-            _ok(await self.client.uid("move", uid_set, folder), "UID MOVE")
+            _ok(await self.client.uid("move", uids_, folder), "UID MOVE")
             return
-        _ok(await self.client.uid("copy", uid_set, folder), "UID COPY")
-        _ok(await self.client.uid("store", uid_set, "+FLAGS", "(\\Deleted)"), "UID STORE")
+        _ok(await self.client.uid("copy", uids_, folder), "UID COPY")
+        _ok(await self.client.uid("store", uids_, "+FLAGS", "(\\Deleted)"), "UID STORE")
         _ok(await self.client.expunge(), "EXPUNGE")
 
     async def fetch_once(self) -> dict[str, int]:
@@ -128,37 +209,42 @@ class ImapSource:
             await self.connect()
         counts: dict[str, int] = {}
         handled: list[int] = []
-        uids = await self._uids()
-        # The next mail is fetched and parsed while this one goes through the pipeline.
-        upcoming = asyncio.ensure_future(self._fetch_and_read(uids[0])) if uids else None
+        batches = await self._batches(await self._uids())
+        # The next batch is fetched and parsed while this one goes through the pipeline.
+        upcoming = asyncio.ensure_future(self._fetch_and_read(batches[0])) if batches else None
+        waiting: list[Fetched] = []  # fetched, not yet handed to the pipeline
         try:
-            for position, uid in enumerate(uids):
+            for following in [*batches[1:], None] if batches else []:
                 assert upcoming is not None
-                raw, parsing = await upcoming
-                following = uids[position + 1] if position + 1 < len(uids) else None
+                waiting = await upcoming
                 upcoming = (
                     asyncio.ensure_future(self._fetch_and_read(following))
                     if following is not None
                     else None
                 )
-                if raw is not None:
-                    result = await self.pipeline.handle(
-                        raw,
-                        mailbox=self.mailbox,
-                        uidvalidity=self.uidvalidity,
-                        uid=uid,
-                        parsing=parsing,
-                    )
-                    # Its outcome is recorded: from now on it may leave the inbox. Moves go
-                    # in batches; one not yet moved when we stop is recognised next time.
-                    handled.append(uid)
-                    counts[result.outcome] = counts.get(result.outcome, 0) + 1
-                if len(handled) >= MOVE_BATCH:
-                    if upcoming is not None:
-                        await asyncio.wait({upcoming})  # one IMAP command at a time
-                    await self._done(handled)
-                    handled = []
+                while waiting:
+                    mail = waiting.pop(0)
+                    if mail.raw is not None:
+                        result = await self.pipeline.handle(
+                            mail.raw,
+                            mailbox=self.mailbox,
+                            uidvalidity=self.uidvalidity,
+                            uid=mail.uid,
+                            parsing=mail.parsing,
+                        )
+                        # Its outcome is recorded: from now on it may leave the inbox. Moves
+                        # go in batches; one not yet moved when we stop is recognised next
+                        # time.
+                        handled.append(mail.uid)
+                        counts[result.outcome] = counts.get(result.outcome, 0) + 1
+                    if len(handled) >= MOVE_BATCH:
+                        if upcoming is not None:
+                            await asyncio.wait({upcoming})  # one IMAP command at a time
+                        await self._done(handled)
+                        handled = []
         except BaseException:
+            for mail in waiting:
+                forget_reading(mail.parsing)
             if upcoming is not None:
                 await _drop_prefetch(upcoming)
             if handled and self.client is not None:
@@ -212,13 +298,12 @@ class ImapSource:
         await self.close()
 
 
-async def _drop_prefetch(
-    upcoming: asyncio.Future[tuple[bytes | None, asyncio.Future[ParsedMail] | None]],
-) -> None:
+async def _drop_prefetch(upcoming: asyncio.Future[list[Fetched]]) -> None:
     """Let the fetch in flight finish, so that the moves after it are the only IMAP command,
-    then drop it and the parse it started."""
+    then drop it and the parsing it started."""
     with contextlib.suppress(BaseException):
         await asyncio.wait({upcoming}, timeout=30)
     upcoming.cancel()
     if upcoming.done() and not upcoming.cancelled() and upcoming.exception() is None:
-        forget_reading(upcoming.result()[1])
+        for mail in upcoming.result():
+            forget_reading(mail.parsing)

@@ -83,6 +83,7 @@ class Incoming:
     raw_write: asyncio.Future[StoredFile] | None = None
     parsing: asyncio.Future[ParsedMail] | None = None
     mail: ParsedMail | None = None
+    history: inbound.History | None = None
     match: inbound.Match | None = None
     # The matched dossier's id, kept apart from ``match``: after an error the unit of work is
     # rolled back and the Dossier object can no longer be read, but the quarantine record
@@ -113,8 +114,22 @@ Step = Callable[["Pipeline", Incoming], Awaitable[None]]
 
 
 async def deduplicate(p: Pipeline, m: Incoming) -> None:
-    s = await p.session(m)
-    if await inbound.already_handled(s, m.sha256, m.mailbox, m.uidvalidity, m.uid):
+    """Also reads what the rate rule and ``delivered_before`` need of the inbound records,
+    in the same statement (``inbound.history``)."""
+    mail = m.mail
+    assert mail is not None
+    m.history = await inbound.history(
+        await p.session(m),
+        sha256=m.sha256,
+        mailbox=m.mailbox,
+        uidvalidity=m.uidvalidity,
+        uid=m.uid,
+        sender=mail.sender,
+        minutes=p.settings.mail_rate_minutes,
+        email_message_id=mail.message_id,
+        body_sha256=m.body_sha256,
+    )
+    if m.history.handled:
         raise Stop(DUPLICATE, "already handled")
 
 
@@ -201,9 +216,8 @@ async def rate_limit(p: Pipeline, m: Incoming) -> None:
     if _is_report(mail):
         return
     settings = p.settings
-    session = await p.session(m)
-    filed = await inbound.filed_recently(session, mail.sender, settings.mail_rate_minutes)
-    if filed >= settings.mail_rate_per_sender:
+    assert m.history is not None
+    if m.history.filed_recently >= settings.mail_rate_per_sender:
         raise Stop(
             QUARANTINED,
             f"more than {settings.mail_rate_per_sender} mails from this sender"
@@ -285,9 +299,14 @@ async def delivered_before(p: Pipeline, m: Incoming) -> None:
     """A copy of a mail already filed (the bytes differ by a header a server added, so
     ``deduplicate`` did not see it) is recorded, not filed twice."""
     mail, match = m.mail, m.match
-    assert mail is not None and match is not None
-    if mail.message_id and await inbound.already_filed(
-        await p.session(m), match, mail.sender, mail.message_id, m.body_sha256
+    assert mail is not None and match is not None and m.history is not None
+    # Only when a copy was filed in some dossier (rarely) is it asked whether in this one.
+    if (
+        mail.message_id
+        and m.history.copy_filed
+        and await inbound.already_filed(
+            await p.session(m), match, mail.sender, mail.message_id, m.body_sha256
+        )
     ):
         raise Stop(IGNORED, "a copy of a mail already filed in this dossier")
 
@@ -439,6 +458,12 @@ class Pipeline:
         the result as ``parsing``."""
         reading = self.reader.read(raw) if self.reader is not None else read_in_thread(raw)
         return asyncio.ensure_future(reading)
+
+    def start_reading_all(self, raws: list[bytes]) -> list[asyncio.Future[ParsedMail]]:
+        """``start_reading`` for a batch of mails, in one job of the reader."""
+        if self.reader is not None:
+            return self.reader.read_all(raws)
+        return [self.start_reading(raw) for raw in raws]
 
     async def handle(
         self,

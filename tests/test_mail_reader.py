@@ -62,3 +62,30 @@ async def test_a_worker_that_dies_fails_that_mail_and_the_next_one_gets_a_new_wo
         assert (await reader.read(raw)).sender == "bob@example.nl"
     finally:
         reader.close()
+
+
+async def test_a_worker_killed_while_reading_a_batch_fails_none_of_its_mails() -> None:
+    """A batch is one job: when its worker dies, each of its mails is read again on its own
+    (in a fresh worker), so that at most the mail that kills a worker fails."""
+    raws = [
+        reply_mail(
+            sender=f"c{i}@example.nl",
+            to="portaal@kantoor.example",
+            text=f"Scan {i}.",
+            attachments=[("scan.tiff", "image/tiff", bytes([i]) * (8 * 1024 * 1024))],
+        )
+        for i in range(4)
+    ]
+    reader = MailReader()
+    try:
+        await reader.read(b"From: warm@up.example\r\n\r\nstart the worker\r\n")
+        [pid] = list(reader._pool._processes)  # type: ignore[union-attr]
+        readings = reader.read_all(raws)
+        await asyncio.sleep(0.2)  # the worker is busy with the batch
+        assert not any(r.done() for r in readings)
+        os.kill(pid, signal.SIGKILL)
+        mails = await asyncio.gather(*readings)
+    finally:
+        reader.close()
+    assert [m.sender for m in mails] == [f"c{i}@example.nl" for i in range(4)]
+    assert [len(m.attachments[0].data) for m in mails] == [8 * 1024 * 1024] * 4

@@ -13,9 +13,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager
 
 from .. import access, audit, replytokens
 from ..actor import Actor
@@ -126,62 +129,109 @@ REASON_LABELS = {
 }
 
 
-async def already_handled(
+@dataclass(frozen=True)
+class History:
+    """What the inbound records already say about a mail, read in one statement: whether it
+    was handled before (``handled``), how many of its sender's mails became messages lately
+    (``filed_recently``, for the rate rule) and whether a mail with its Message-ID and body
+    from its sender became a message in any dossier (``copy_filed``: ``already_filed`` then
+    asks about the dossier it is for)."""
+
+    handled: bool
+    filed_recently: int
+    copy_filed: bool
+
+
+# The same mail: the same bytes, or the same place on the same server.
+_SAME_BYTES = InboundMail.sha256 == bindparam("sha256")
+# A second delivery of a filed mail differs only in the headers servers add. The same
+# Message-ID alone is not enough: some scanners and mail programs give every mail the same one.
+_COPIES = (
+    InboundMail.message_id_header == bindparam("email_message_id"),
+    InboundMail.body_sha256 == bindparam("body_sha256"),
+    InboundMail.message_id.is_not(None),
+    func.lower(InboundMail.sender) == bindparam("sender"),
+)
+
+
+@cache
+def _history_statement(located: bool, no_uidvalidity: bool, with_message_id: bool) -> Any:
+    """Built once for each shape (expressions cost more to build than to run): whether the
+    mail has a place on a server, a server without UIDVALIDITY, and a Message-ID."""
+    seen = _SAME_BYTES
+    if located:
+        uidvalidity = (
+            InboundMail.uidvalidity.is_(None)
+            if no_uidvalidity
+            else InboundMail.uidvalidity == bindparam("uidvalidity")
+        )
+        seen = or_(
+            seen,
+            and_(
+                InboundMail.mailbox == bindparam("mailbox"),
+                uidvalidity,
+                InboundMail.uid == bindparam("uid"),
+            ),
+        )
+    handled = select(InboundMail.id).where(seen).limit(1)
+    # Mail held back or ignored does not count towards the rate, so a sender who keeps
+    # trying is not kept out by it.
+    recent = select(func.count(InboundMail.id)).where(
+        func.lower(InboundMail.sender) == bindparam("sender"),
+        InboundMail.received_at >= bindparam("since"),
+        InboundMail.message_id.is_not(None),
+    )
+    copy = select(InboundMail.id).where(*_COPIES).limit(1) if with_message_id else select(null())
+    return select(handled.scalar_subquery(), recent.scalar_subquery(), copy.scalar_subquery())
+
+
+async def history(
     session: AsyncSession,
+    *,
     sha256: str,
     mailbox: str | None,
     uidvalidity: int | None,
     uid: int | None,
-) -> bool:
-    """The same mail seen before: the same place on the same server, or the same bytes."""
-    seen = InboundMail.sha256 == sha256
-    if mailbox is not None and uid is not None:
-        seen = or_(
-            seen,
-            and_(
-                InboundMail.mailbox == mailbox,
-                InboundMail.uidvalidity == uidvalidity,
-                InboundMail.uid == uid,
-            ),
-        )
-    return (await session.scalar(select(InboundMail.id).where(seen).limit(1))) is not None
+    sender: str,
+    minutes: int,
+    email_message_id: str | None,
+    body_sha256: str,
+) -> History:
+    """The mail's ``History``. One statement rather than three: each costs a round trip to
+    the database, which is most of what a mail costs the bridge."""
+    located = mailbox is not None and uid is not None
+    statement = _history_statement(located, uidvalidity is None, bool(email_message_id))
+    values: dict[str, Any] = {
+        "sha256": sha256,
+        "sender": sender.lower(),
+        "since": utcnow() - dt.timedelta(minutes=minutes),
+    }
+    if located:
+        values.update(mailbox=mailbox, uid=uid)
+        if uidvalidity is not None:
+            values["uidvalidity"] = uidvalidity
+    if email_message_id:
+        values.update(email_message_id=email_message_id, body_sha256=body_sha256)
+    row = (await session.execute(statement, values)).one()
+    return History(
+        handled=row[0] is not None, filed_recently=row[1] or 0, copy_filed=row[2] is not None
+    )
 
 
 async def already_filed(
     session: AsyncSession, match: Match, sender: str, email_message_id: str, body_sha256: str
 ) -> bool:
     """The same mail is in this dossier already: a second delivery of it (sent to two of the
-    firm's addresses, or handed over again by a server), which differs only in the headers
-    servers add. The same Message-ID alone is not enough: some scanners and mail programs
-    give every mail the same one."""
+    firm's addresses, or handed over again by a server)."""
     found = await session.scalar(
-        select(InboundMail.id)
-        .where(
-            InboundMail.message_id_header == email_message_id,
-            InboundMail.body_sha256 == body_sha256,
-            InboundMail.dossier_id == match.dossier.id,
-            InboundMail.message_id.is_not(None),
-            func.lower(InboundMail.sender) == sender.lower(),
-        )
-        .limit(1)
+        select(InboundMail.id).where(*_COPIES, InboundMail.dossier_id == match.dossier.id).limit(1),
+        {
+            "email_message_id": email_message_id,
+            "body_sha256": body_sha256,
+            "sender": sender.lower(),
+        },
     )
     return found is not None
-
-
-async def filed_recently(session: AsyncSession, sender: str, minutes: int) -> int:
-    """How many of ``sender``'s mails became messages in the last ``minutes``. Mail held back
-    or ignored does not count, so a sender who keeps trying is not kept out by it."""
-    since = utcnow() - dt.timedelta(minutes=minutes)
-    return (
-        await session.scalar(
-            select(func.count(InboundMail.id)).where(
-                func.lower(InboundMail.sender) == sender.lower(),
-                InboundMail.received_at >= since,
-                InboundMail.message_id.is_not(None),
-            )
-        )
-        or 0
-    )
 
 
 async def _accounts_with_email(session: AsyncSession, email: str) -> list[Account]:
@@ -257,13 +307,39 @@ async def by_thread(session: AsyncSession, message_ids: Sequence[str], sender: s
     return Match(dossier, account, "thread")
 
 
+# The dossiers named, each with the accounts of the sender's address beside it (none: a row
+# with None) and its client, whom storing the message names to staff (``notify`` finds it
+# loaded): one statement, built once.
+_BY_SUBJECT = (
+    select(Dossier, Account)
+    .join(Dossier.client)
+    .options(contains_eager(Dossier.client))
+    .outerjoin(
+        Account,
+        and_(func.lower(Account.email) == bindparam("sender"), Account.active.is_(True)),
+    )
+    .where(Dossier.number.in_(bindparam("numbers", expanding=True)))
+    .order_by(Account.id)
+)
+
+
 async def by_subject(session: AsyncSession, numbers: Sequence[str], sender: str) -> Match | None:
     """A dossier number in the subject, from a known address that may see that dossier."""
+    if not numbers:
+        return None
+    rows = (
+        await session.execute(_BY_SUBJECT, {"numbers": list(numbers), "sender": sender.lower()})
+    ).all()
+    found: dict[str, tuple[Dossier, list[Account]]] = {}
+    for dossier, account in rows:
+        accounts = found.setdefault(dossier.number, (dossier, []))[1]
+        if account is not None:
+            accounts.append(account)
     for number in numbers:
-        dossier = await session.scalar(select(Dossier).where(Dossier.number == number))
-        if dossier is None:
+        if number not in found:
             continue
-        for account in await _accounts_with_email(session, sender):
+        dossier, accounts = found[number]
+        for account in accounts:
             if await _may_post(session, account, dossier):
                 return Match(dossier, account, "subject")
         raise Refused(f"sender {sender} may not write in dossier {number}")
