@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, insert
+from sqlalchemy import JSON, event, insert
 
 from core import schema
 from core.actor import Actor
@@ -95,7 +95,7 @@ class Filler:
     async def _insert(self, model: type, rows: list[dict[str, Any]]) -> None:
         table = model.__table__  # type: ignore[attr-defined]
         async with self.db.begin() as s:
-            if rows and s.get_bind().dialect.name == "postgresql" and _copyable(rows[0]):
+            if rows and s.get_bind().dialect.name == "postgresql" and _copyable(table):
                 # COPY: a server parses 2 million INSERT rows five times slower.
                 raw = await (await s.connection()).get_raw_connection()
                 columns = list(rows[0])
@@ -334,9 +334,10 @@ class Filler:
             await self._insert(model, batch)
 
 
-def _copyable(row: dict[str, Any]) -> bool:
-    """Whether COPY takes the row as it is (JSON columns would need encoding first)."""
-    return not any(isinstance(v, dict | list) for v in row.values())
+def _copyable(table: Any) -> bool:
+    """Whether COPY takes the rows as they are: JSON columns would need encoding first (and a
+    None there is JSON's null, not SQL's)."""
+    return not any(isinstance(c.type, JSON) for c in table.columns)
 
 
 class StatementCounter:
