@@ -35,6 +35,7 @@ from sqlalchemy import (
     union,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from .. import access
 from ..actor import Actor
@@ -139,17 +140,18 @@ async def search(
             .limit(limit)
         )
     )
+    newest = _newest_messages(indexed.sqlite)
     results.messages = [
         (m, number)
         for m, number in await session.execute(
-            select(Message, Dossier.number)
-            .join(Dossier, Dossier.id == Message.dossier_id)
+            select(newest, Dossier.number)
+            .join(Dossier, Dossier.id == newest.dossier_id)
             .where(
-                _newest(Message.id),
+                *([_newest(newest.id)] if indexed.sqlite else []),
                 access.visible_dossiers(actor),
-                or_(like(Message.subject), like(Message.body)),
+                or_(like(newest.subject), like(newest.body)),
             )
-            .order_by(Message.id.desc())
+            .order_by(newest.id.desc())
             .limit(limit)
         )
     ]
@@ -209,6 +211,17 @@ class _Indexed:
             .order_by(key.desc())
             .limit(self.limit)
         )
+
+
+def _newest_messages(sqlite: bool) -> Any:
+    """Message, or on PostgreSQL the newest WINDOW messages as rows of their own. There, a
+    range of ids above a computed bound (``_newest``) leaves the planner guessing a third of
+    the table, and at 2 million messages it planned a parallel scan for what is 10,000 rows
+    at any size; SQLite reads such a range directly, and copying the rows out first cost it
+    three times as much."""
+    if sqlite:
+        return Message
+    return aliased(Message, select(Message).order_by(Message.id.desc()).limit(WINDOW).subquery())
 
 
 def _all(query: Select[Any]) -> Select[Any]:
