@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from core.db import Database
+from core.models import Client, Dossier
 from core.services import messages, search
 from core.storage import LocalFileStore
 
@@ -35,3 +36,29 @@ async def test_old_rows_fall_out_of_the_text_search_but_a_number_is_found(
     # The oldest dossiers are outside the window, yet found by the start of their number.
     assert {d.number for d, _ in (await find("2026-000")).dossiers} == {"2026-0001", "2026-0002"}
     assert (await find("026-0001")).dossiers == []  # inside the number: only among the newest
+
+
+async def test_descriptions_names_and_emails_are_found_among_all_rows_as_they_change(
+    db: Database, firm: Firm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search, "WINDOW", 1)  # the oldest rows are far outside it
+
+    async def find(q: str) -> search.Results:
+        async with db.read() as s:
+            return await search.search(s, SYSTEM, q)
+
+    # Three characters or more: by the trigram index, inside a word, in any case.
+    assert [d.number for d, _ in (await find("KOMSTENbel")).dossiers] == ["2026-0001"]
+    assert [c.name for c in (await find("de vries")).clients] == ["Alice de Vries"]
+    assert {d.number for d, _ in (await find("de vries")).dossiers} == {"2026-0001", "2026-0002"}
+    assert [c.name for c in (await find("ice@example")).clients] == ["Alice de Vries"]
+    # The index follows the table: a new name is found, the old one no longer.
+    async with db.begin() as s:
+        (await s.get(Client, firm.alice.client_id)).name = "Alice Jansen"
+        (await s.get(Dossier, firm.alice_1.id)).description = "Erfenis"
+    assert (await find("de vries")).clients == []
+    assert [c.name for c in (await find("ice jans")).clients] == ["Alice Jansen"]
+    assert (await find("komstenbel")).dossiers == []
+    assert [d.number for d, _ in (await find("erfenis")).dossiers] == ["2026-0001"]
+    # Two characters make no trigram: those are searched among the newest rows only.
+    assert (await find("fe")).dossiers == []

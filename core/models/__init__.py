@@ -15,7 +15,7 @@ from .base import Base, utcnow
 from .checklists import Answer, Checklist, ChecklistAssignee, ChecklistStatus, ChecklistTemplate
 from .clients import Client, ClientKind, IntermediaryOffice
 from .documents import Channel, Document, DocumentCategory, DownloadReceipt, ReviewState
-from .dossiers import FINISHED_STATUSES, Dossier, DossierStatus, DossierStep
+from .dossiers import FINISHED_STATUSES, Dossier, DossierCount, DossierStatus, DossierStep
 from .heartbeats import Heartbeat
 from .inbound import InboundMail
 from .inbox import InboxRead, InboxReadUntil
@@ -42,6 +42,7 @@ __all__ = [
     "Document",
     "DocumentCategory",
     "Dossier",
+    "DossierCount",
     "DossierStatus",
     "DossierStep",
     "DownloadReceipt",

@@ -69,6 +69,19 @@ class Dossier(Base):
     )
 
 
+class DossierCount(Base):
+    """How many dossiers there are with each status: the staff list's totals, which would
+    otherwise count the whole table on every page view. Changed in the unit of work that
+    creates a dossier or changes its status (core/services/dossiercounts.py)."""
+
+    __tablename__ = "dossier_counts"
+
+    status: Mapped[DossierStatus] = mapped_column(
+        str_enum(DossierStatus, "dossier_status"), primary_key=True
+    )
+    count: Mapped[int] = mapped_column(default=0)
+
+
 class DossierStep(Base):
     __tablename__ = "dossier_steps"
 

@@ -31,6 +31,7 @@ from ..models import (
 from ..notifications import Kind, notify
 from ..paging import capped_count
 from ..validation import check_line, optional_text, required_text
+from . import dossiercounts
 
 NUMBER_MAX = 64
 DESCRIPTION_MAX = 500
@@ -103,6 +104,7 @@ async def create_dossier(
     )
     session.add(dossier)
     await session.flush()
+    await dossiercounts.add(session, {dossier.status: 1})
     for position, title in enumerate(steps or [], start=1):
         session.add(DossierStep(dossier_id=dossier.id, position=position, title=title))
     audit.record(session, actor, "dossier.create", dossier_id=dossier.id, subject=dossier)
@@ -234,6 +236,7 @@ async def change_status(
         return None
     dossier.status = new
     dossier.updated_at = utcnow()
+    await dossiercounts.add(session, {old: -1, new: 1})
     audit.record(
         session, actor, "dossier.status", dossier_id=dossier.id, old=old.value, new=new.value
     )
@@ -324,8 +327,7 @@ class DossierList:
     in_progress: int
     total: int
     matching: int
-    # Where counts are capped (a staff list over the whole firm): more than ``matching`` match,
-    # and ``total`` and ``in_progress`` were not counted (None is not shown).
+    # Where counts are capped (a search over the whole firm): more than ``matching`` match.
     more_than: bool = False
     page: int = 1
     size: int = PAGE_SIZE
@@ -350,12 +352,15 @@ async def list_dossiers(
     """The dossiers ``actor`` may see, newest activity first, with the tile's counts.
 
     ``search`` matches the number, the description, the kind and the client's name;
-    ``page`` (from 1) takes the place of ``offset``. ``capped``: count the matching dossiers
-    up to paging.COUNT_CAP only and skip the tile's counts, so a page over a big firm never
-    counts every dossier. A fixed number of statements whatever the size of the database.
+    ``page`` (from 1) takes the place of ``offset``. ``capped``: count the dossiers a search
+    or a client's page matches up to paging.COUNT_CAP only (others: skip the tile's counts),
+    so a page over a big firm never counts every dossier. The staff's totals, and what a
+    status alone matches, come from the kept counts (dossiercounts). A fixed number of
+    statements whatever the size of the database.
     """
     visible = access.visible_dossiers(actor)
     filters = [visible]
+    narrowed = False  # by more than a status: the kept counts cannot say how many match
     if search and search.strip():
         term = search.strip()
         named = select(Client.id).where(Client.name.icontains(term, autoescape=True))
@@ -367,28 +372,42 @@ async def list_dossiers(
                 Dossier.client_id.in_(named),
             )
         )
+        narrowed = True
+    wanted = None
     if status:
-        filters.append(
-            Dossier.status
-            == (status if isinstance(status, DossierStatus) else parse_status(status))
-        )
+        wanted = status if isinstance(status, DossierStatus) else parse_status(status)
+        filters.append(Dossier.status == wanted)
     if client_id is not None:
         filters.append(Dossier.client_id == client_id)
+        narrowed = True
     if page is not None:
         offset = (page - 1) * limit
     matching_filter = and_(*filters)
     more_than = False
-    if capped:
+    counts: tuple[Any, ...]
+    if access.sees_every_dossier(actor):
+        per_status = await dossiercounts.by_status(session)
+        total = sum(per_status.values())
+        in_progress = sum(n for s, n in per_status.items() if s not in FINISHED_STATUSES)
+        if not narrowed:
+            matching = per_status.get(wanted, 0) if wanted is not None else total
+        elif capped:
+            ids = select(Dossier.id).where(matching_filter)
+            matching, more_than = await capped_count(session, ids)
+        else:
+            matching = await session.scalar(select(func.count(Dossier.id)).where(matching_filter))
+        counts = (total, in_progress, matching or 0)
+    elif capped:
         matching, more_than = await capped_count(session, select(Dossier.id).where(matching_filter))
-        counts: tuple[Any, ...] = (0, 0, matching)
+        counts = (0, 0, matching)
     else:
-        in_progress = case((Dossier.status.not_in(list(FINISHED_STATUSES)), 1), else_=0)
+        in_progress_case = case((Dossier.status.not_in(list(FINISHED_STATUSES)), 1), else_=0)
         counts = tuple(
             (
                 await session.execute(
                     select(
                         func.count(Dossier.id),
-                        func.coalesce(func.sum(in_progress), 0),
+                        func.coalesce(func.sum(in_progress_case), 0),
                         func.count(Dossier.id).filter(matching_filter),
                     ).where(visible)
                 )
