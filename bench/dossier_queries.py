@@ -107,6 +107,10 @@ class Filler:
             if table.name in SEARCH_INDEXED:
                 # One statement of many rows: FTS5 (its triggers) writes its index out at the
                 # end of each statement, and an executemany is a statement a row (40x slower).
+                # A multi-row VALUES takes its columns from the first row: a key that only a
+                # later row has would be dropped without a word.
+                keys = list(dict.fromkeys(key for row in rows for key in row))
+                rows = [{key: row.get(key) for key in keys} for row in rows]
                 size = SQLITE_VARIABLES // len(table.columns)
                 for start in range(0, len(rows), size):
                     await s.execute(insert(table).values(rows[start : start + size]))
