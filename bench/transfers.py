@@ -543,7 +543,7 @@ def main() -> None:
     parser.add_argument("--skip-mail", action="store_true")
     args = parser.parse_args()
     results = asyncio.run(main_async(args))
-    print(f"all targets {verdict(all(results))}")
+    print(f"{sum(results)} of {len(results)} targets met")
 
 
 if __name__ == "__main__":
