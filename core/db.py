@@ -38,6 +38,7 @@ from . import sqlite_driver
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _BEGIN_OPTION = "loket_sqlite_begin"
+SQLITE_POOL_SIZE = 20
 
 
 def is_sqlite(url: str) -> bool:
@@ -72,6 +73,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
         if make_url(url).get_driver_name() == "aiosqlite":
             kwargs.setdefault("module", sqlite_driver.dbapi())
+        # Connections kept, not opened per request: the pool's default keeps 5, and each one
+        # opened past them reads the schema again (its search triggers included) and runs the
+        # PRAGMAs above, under 16 concurrent requests most of a page's CPU.
+        kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
         engine = create_async_engine(url, connect_args=connect_args, **kwargs)
         _install_sqlite_hooks(engine)
         return engine
