@@ -72,11 +72,11 @@ def make_mails(n: int, dossiers: int, first: int = 0) -> list[bytes]:
 
 async def setup_database(url: str, dossiers: int):
     """A fresh schema with ``dossiers`` clients, each with one account and one dossier."""
-    from sqlalchemy import insert, text
+    from sqlalchemy import text
 
+    from bench.rows import add_clients
     from core import schema
     from core.db import Database, is_sqlite
-    from core.models import Account, Client, Dossier, utcnow
 
     db = Database.connect(url)
     if not is_sqlite(url):
@@ -84,51 +84,8 @@ async def setup_database(url: str, dossiers: int):
             await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
             await conn.execute(text("CREATE SCHEMA public"))
     await schema.upgrade(db.engine)
-    now = utcnow()
     async with db.begin() as s:
-        await s.execute(
-            insert(Client),
-            [
-                {"id": i + 1, "name": f"C{i}", "kind": "person", "created_at": now}
-                for i in range(dossiers)
-            ],
-        )
-        await s.execute(
-            insert(Account),
-            [
-                {
-                    "id": i + 1,
-                    "username": f"c{i}",
-                    "email": f"c{i}@bench.example",
-                    "name": "",
-                    "role": "client",
-                    "language": "nl",
-                    "client_id": i + 1,
-                    "notifications": {},
-                    "created_at": now,
-                    "active": True,
-                    "is_main": True,
-                    "two_factor": "none",
-                }
-                for i in range(dossiers)
-            ],
-        )
-        await s.execute(
-            insert(Dossier),
-            [
-                {
-                    "id": i + 1,
-                    "number": f"B-{i:07d}",
-                    "description": "",
-                    "status": "new",
-                    "client_id": i + 1,
-                    "visible_to_client": True,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i in range(dossiers)
-            ],
-        )
+        await add_clients(s, dossiers, dossier="B-{i:07d}")
     if not is_sqlite(url):
         # The ids above were given, not drawn: the sequences start after them.
         async with db.engine.begin() as conn:
