@@ -158,10 +158,11 @@ async def prepare(url: str, clients: int, questions: int) -> tuple[list[int], li
     the checklist ids of each set, in client order."""
     from sqlalchemy import insert, select, text
 
+    from bench.rows import add_clients
     from core import schema, walker
     from core.actor import Actor
     from core.db import Database, create_engine
-    from core.models import Account, Checklist, ChecklistAssignee, Client, Dossier, utcnow
+    from core.models import Checklist, ChecklistAssignee, utcnow
     from core.services import checklists
 
     if url.startswith("postgresql"):
@@ -176,49 +177,11 @@ async def prepare(url: str, clients: int, questions: int) -> tuple[list[int], li
     now = utcnow()
     async with db.begin() as s:
         template = await checklists.import_template(s, Actor.system(), template_yaml(questions))
-        await s.execute(
-            insert(Client),
-            [
-                {"id": i + 1, "name": f"C{i}", "kind": "person", "created_at": now}
-                for i in range(total)
-            ],
-        )
-        await s.execute(
-            insert(Account),
-            [
-                {
-                    "id": i + 1,
-                    "username": f"c{i}",
-                    "email": f"c{i}@bench.example",
-                    "name": f"Client {i}",
-                    "role": "client",
-                    "language": "nl",
-                    "client_id": i + 1,
-                    "notifications": {},
-                    "created_at": now,
-                    "active": True,
-                    "is_main": True,
-                    "two_factor": "none",
-                    "telegram_chat_id": FIRST_CHAT + i if i < clients else None,
-                }
-                for i in range(total)
-            ],
-        )
-        await s.execute(
-            insert(Dossier),
-            [
-                {
-                    "id": i + 1,
-                    "number": f"B-{i:07d}",
-                    "description": "",
-                    "status": "new",
-                    "client_id": i + 1,
-                    "visible_to_client": True,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i in range(total)
-            ],
+        await add_clients(
+            s,
+            total,
+            dossier="B-{i:07d}",
+            telegram_chat=lambda i: FIRST_CHAT + i if i < clients else None,
         )
         first = walker.next_key(template.definition, {})
         await s.execute(

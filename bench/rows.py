@@ -3,6 +3,8 @@ inserted in bulk (no services: their cost is not what a bench measures)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,10 +17,11 @@ async def add_clients(
     email: str = "c{i}@bench.example",
     dossier: str | None = None,
     password_hash: str | None = None,
+    telegram_chat: Callable[[int], int | None] | None = None,
 ) -> None:
     """``count`` clients with ids 1…count, each with one account (no second step) and, with
     ``dossier`` (a format of ``i``), one dossier it can see; ``username`` and ``email`` are
-    formats of ``i`` (0…count-1)."""
+    formats of ``i`` (0…count-1); ``telegram_chat(i)`` the chat linked to account ``i``."""
     from core.models import Account, Client, Dossier, utcnow
 
     now = utcnow()
@@ -43,6 +46,7 @@ async def add_clients(
                 "is_main": True,
                 "two_factor": "none",
                 "password_hash": password_hash,
+                "telegram_chat_id": telegram_chat(i) if telegram_chat else None,
             }
             for i in range(count)
         ],
