@@ -49,12 +49,6 @@ class Fetched:
     parsing: asyncio.Future[ParsedMail] | None
 
 
-@dataclass
-class PassCounts:
-    handled: int = 0
-    outcomes: dict[str, int] | None = None
-
-
 def _ok(response: aioimaplib.Response, what: str) -> aioimaplib.Response:
     if response.result != "OK":
         raise ImapError(f"{what} failed: {response.result} {response.lines[-1:]!r}")
