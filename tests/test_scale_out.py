@@ -141,7 +141,7 @@ async def test_two_mail_processes_on_one_mailbox_file_each_mail_once(
     second_db: Database,
     firm: Firm,
     store: LocalFileStore,
-    dovecot,  # noqa: F811
+    dovecot,
     tmp_path: Path,
     mail_reader,
     caplog,
@@ -243,7 +243,7 @@ async def test_when_the_readers_database_connection_breaks_the_waiting_one_takes
     second_db: Database,
     firm: Firm,
     store: LocalFileStore,
-    dovecot,  # noqa: F811
+    dovecot,
     tmp_path: Path,
     mail_reader,
     caplog,
