@@ -4,7 +4,9 @@ request without it is refused with 403 and nothing else happens.
 
 An update is handled before it is answered: a process that dies meanwhile leaves Telegram
 without its 200, and it delivers the update again, which core's record of handled updates
-then lets through only once.
+then lets through only once. Telegram posts several updates at once, a chat's too; they go
+through the application's update processor as polled ones do, so a chat's updates take
+turns in the order they came (bot.update_processor).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def webhook_handler(app: Application[Any, Any, Any, Any, Any, Any], secret: str)
             update = None
         if update is None or not update.update_id:
             return web.Response(status=400, text="Not an update.")
-        await app.process_update(update)
+        await app.update_processor.process_update(update, app.process_update(update))
         return web.Response(status=200)
 
     return handle

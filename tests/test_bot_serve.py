@@ -91,6 +91,32 @@ async def test_a_webhook_takes_only_telegrams_requests_and_each_update_once(
     assert fake_telegram.count("getUpdates", done=None) == 0
 
 
+async def test_a_webhook_handles_a_chats_updates_in_turn_as_telegram_posts_them_at_once(
+    db: Database, store: LocalFileStore, tmp_path: Path, fake_telegram: FakeBotAPI
+) -> None:
+    # Telegram posts a chat's next update before the last one's answer came: the second is
+    # handled only after the first, its reply sent, is done with (as by long polling).
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram/update"
+    settings = bot_settings(tmp_path, fake_telegram, http_port=port, telegram_webhook_url=url)
+    async with serving(Runtime(settings=settings, db=db, store=store), {"web", "bot"}):
+        await fake_telegram.wait_for("setWebhook")
+        secret = fake_telegram.webhook["secret_token"]
+        anna = fake_telegram.private_chat("Anna")
+        first, second = anna.command("start"), anna.command("help")
+        held = 2.0
+        fake_telegram.hang("sendMessage", chat_id=anna.id, delay=held)
+        posted = [asyncio.create_task(fake_telegram.post_update(url, first, secret_token=secret))]
+        await fake_telegram.wait_for("sendMessage", done=None, chat_id=anna.id)
+        posted.append(
+            asyncio.create_task(fake_telegram.post_update(url, second, secret_token=secret))
+        )
+        assert await asyncio.gather(*posted) == [200, 200]
+        welcome, help_ = fake_telegram.calls_of("sendMessage", done=None, chat_id=anna.id)
+    assert welcome.text.startswith(WELCOME) and "/start" in help_.text
+    assert help_.time - welcome.time >= held
+
+
 def test_a_webhook_needs_the_web_view_and_the_bot_a_token(
     db: Database, store: LocalFileStore, tmp_path: Path
 ) -> None:
