@@ -151,8 +151,21 @@ def test_loket_store_rotate_key(
     assert (out["resealed"], out["unchanged"], out["damaged"]) == (1, 0, [])
     assert main(["store", "rotate-key", "--json"]) == 0  # resumed or rerun: nothing to do
     assert json.loads(capsys.readouterr().out)["unchanged"] == 1
-    assert path.read_bytes() != at_old
+    at_new = path.read_bytes()
+    assert at_new != at_old
 
+    # A file no configured key opens (cut off, or sealed under a third key) is left as it is,
+    # named, and the run fails: dropping the previous key now could lose more.
+    path.write_bytes(path.read_bytes()[:-5])
+    monkeypatch.setenv("LOKET_STORE_KEY", OLD)
+    monkeypatch.setenv("LOKET_STORE_KEY_PREVIOUS", NEW)
+    assert main(["store", "rotate-key", "--json"]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["damaged"] == [path.name]
+    assert "1 stored file(s) could not be opened" in captured.err
+    path.write_bytes(at_new)
+
+    monkeypatch.setenv("LOKET_STORE_KEY", NEW)
     monkeypatch.delenv("LOKET_STORE_KEY_PREVIOUS")
     store = LocalFileStore(
         tmp_path / "data" / "store", limit=1000, cipher=StoreCipher.from_settings(NEW, None)

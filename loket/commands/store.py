@@ -60,3 +60,10 @@ async def rotate_key(rt: Runtime, args: argparse.Namespace) -> None:
             damaged
         )
     emit(args.json, data, human)
+    if damaged:
+        # Not a success: a script that goes on to drop the previous key would make these
+        # unreadable for good.
+        raise DamagedFile(
+            f"{len(damaged)} stored file(s) could not be opened with LOKET_STORE_KEY or "
+            "LOKET_STORE_KEY_PREVIOUS; keep the previous key until they are dealt with"
+        )
