@@ -26,7 +26,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,6 +141,23 @@ async def rechunk(stream: AsyncIterable[bytes], chunk_size: int) -> AsyncIterato
             del buffer[:chunk_size]
     if buffer:
         yield bytes(buffer)
+
+
+async def decrypted(
+    raw: AsyncGenerator[bytes, None], cipher: StoreCipher | None, chunk_size: int | None = None
+) -> AsyncIterator[bytes]:
+    """``raw``, an object's bytes as stored, opened with ``cipher`` (see
+    ``store_cipher.opened``), in chunks of ``chunk_size`` if given. Closing this closes every
+    stream in the chain at once, also when one of them fails (a damaged file): left to the
+    garbage collector, their finalizers run in any order and can find a stream still running."""
+    async with contextlib.aclosing(raw), contextlib.aclosing(opened(raw, cipher)) as plain:
+        if chunk_size is None:
+            async for chunk in plain:
+                yield chunk
+            return
+        async with contextlib.aclosing(rechunk(plain, chunk_size)) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
 
 async def first_bytes(stream: AsyncIterator[bytes]) -> bytes:
@@ -436,12 +453,10 @@ class LocalFileStore:
     async def put_file(self, path: Path, *, limit: int | None = None) -> StoredFile:
         return await self.put(read_chunks(path), limit=limit)
 
-    async def open(self, key: str, *, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
+    def open(self, key: str, *, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
         """The object's bytes in chunks. ``NotFound`` (on the first iteration, as this is a
         generator) for a key that is not stored or not a key at all."""
-        plain = opened(self._raw(key, chunk_size), self.cipher)
-        async for chunk in rechunk(plain, chunk_size):
-            yield chunk
+        return decrypted(self._raw(key, chunk_size), self.cipher, chunk_size)
 
     async def _raw(self, key: str, chunk_size: int) -> AsyncIterator[bytes]:
         """The object's bytes as stored (encrypted or not)."""
@@ -465,8 +480,7 @@ class LocalFileStore:
         False when it is sealed with that key already."""
         if self.cipher is None or self.cipher.is_current(await first_bytes(self._raw(key, HEADER))):
             return False
-        plain = opened(self._raw(key, CHUNK), self.cipher)
-        await self._write(plain, 2**63, replacing=key)
+        await self._write(decrypted(self._raw(key, CHUNK), self.cipher), 2**63, replacing=key)
         return True
 
     async def exists(self, key: str) -> bool:

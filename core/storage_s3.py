@@ -40,12 +40,12 @@ from .storage import (
     _too_large,
     aiter_bytes,
     check_key,
+    decrypted,
     first_bytes,
     new_stamp,
     read_chunks,
-    rechunk,
 )
-from .store_cipher import HEADER, DamagedFile, StoreCipher, opened
+from .store_cipher import HEADER, DamagedFile, StoreCipher
 
 # S3's smallest part (but the last) is 5 MiB; a part is what one write holds in memory.
 PART = 8 * 1024 * 1024
@@ -239,12 +239,10 @@ class S3FileStore:
 
     # -- reading ----------------------------------------------------------------------------
 
-    async def open(self, key: str, *, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
+    def open(self, key: str, *, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
         """The object's bytes in chunks of ``chunk_size``, as they come from the store.
         ``NotFound`` (on the first iteration) when there is no such object."""
-        plain = opened(self._get(self.object_name(key), chunk_size), self.cipher)
-        async for chunk in rechunk(plain, chunk_size):
-            yield chunk
+        return decrypted(self._get(self.object_name(key), chunk_size), self.cipher, chunk_size)
 
     async def reseal(self, key: str) -> bool:
         """Write the object anew under the current key (see ``loket store rotate-key``);
@@ -253,8 +251,7 @@ class S3FileStore:
         head = await first_bytes(self._get(name, HEADER))
         if self.cipher is None or self.cipher.is_current(head):
             return False
-        plain = opened(self._get(name, CHUNK), self.cipher)
-        await self._write(plain, 2**63, replacing=key)
+        await self._write(decrypted(self._get(name, CHUNK), self.cipher), 2**63, replacing=key)
         return True
 
     async def _get(self, name: str, chunk_size: int) -> AsyncIterator[bytes]:
