@@ -23,7 +23,7 @@ from core.i18n import language_of
 from core.services import sessions
 from core.settings import Settings
 
-from . import accesslog, csrf, uploads
+from . import accesslog, csrf, downloads, uploads
 from .guards import login_page
 from .keys import (
     DB,
@@ -56,6 +56,7 @@ STATUS = {
     TooLarge: 413,
     AuthenticationFailed: 401,
     uploads.TooSlow: 408,
+    downloads.FileUnreadable: 500,
 }
 
 

@@ -11,6 +11,7 @@ from core.models import Document, DocumentCategory, DossierStatus
 from core.paging import page_number
 from core.services import checklists, documents, dossiers, messages, profile, telegram
 
+from ..downloads import send_stored
 from ..guards import actor, login_required
 from ..keys import DB, STORE
 from ..params import path_id
@@ -151,12 +152,7 @@ async def download(request: web.Request) -> web.StreamResponse:
         return response
     async with request.app[DB].begin() as s:
         found = await documents.download(s, store, actor(request), document_id)
-    response = web.StreamResponse(headers=_download_headers(found.document))
-    await response.prepare(request)
-    async for chunk in found.chunks:
-        await response.write(chunk)
-    await response.write_eof()
-    return response
+    return await send_stored(request, _download_headers(found.document), found.chunks)
 
 
 def _download_headers(doc: Document) -> dict[str, str]:

@@ -11,6 +11,7 @@ from core.models import MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH
 from core.services import dossiers, messages
 from core.validation import parse_id
 
+from ..downloads import send_stored
 from ..guards import actor, login_required
 from ..keys import DB, STORE
 from ..params import path_id
@@ -37,20 +38,14 @@ async def original(request: web.Request) -> web.StreamResponse:
     store = request.app[STORE]
     async with request.app[DB].begin() as s:
         found = await messages.original_mail(s, actor(request), path_id(request))
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/plain; charset=utf-8",
-            "Content-Disposition": f'inline; filename="{found.filename}"',
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "no-store",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-        }
-    )
-    await response.prepare(request)
-    async for chunk in store.open(found.storage_key):
-        await response.write(chunk)
-    await response.write_eof()
-    return response
+    headers = {
+        "Content-Type": "text/plain; charset=utf-8",
+        "Content-Disposition": f'inline; filename="{found.filename}"',
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    }
+    return await send_stored(request, headers, store.open(found.storage_key))
 
 
 def _form_context(view, parent=None, **extra) -> dict:
