@@ -40,9 +40,17 @@ DECORATION_MAX = 40 * 1024
 MAX_MESSAGE_ID = 998
 # Enough to find the mail a reply answers; References of a long thread can hold thousands.
 MAX_THREAD_IDS = 100
-# C0 controls but tab, newline and carriage return, and DEL: NUL cannot be stored in a
-# PostgreSQL text column at all, and none of them mean anything in a message.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 controls but tab, newline and carriage return, DEL, and the C1 controls: NUL cannot be
+# stored in a PostgreSQL text column at all, and none of them mean anything in a message.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# A C1 control in a mail is nearly always Windows-1252 text that a program read as Latin-1
+# (and wrote on as UTF-8): U+0092 was its apostrophe. Those 27 are given their Windows-1252
+# meaning; the other five, unassigned there, are dropped with the rest.
+_C1_AS_WINDOWS_1252 = {
+    code: bytes([code]).decode("cp1252")
+    for code in range(0x80, 0xA0)
+    if bytes([code]).decode("cp1252", "ignore")
+}
 _SIGNATURES = {
     "application/pkcs7-signature",
     "application/x-pkcs7-signature",
@@ -165,7 +173,7 @@ class ParsedMail:
 
 def clean(text: str) -> str:
     """``text`` without the control characters no message or header should hold."""
-    return _CONTROLS.sub("", text)
+    return _CONTROLS.sub("", text.translate(_C1_AS_WINDOWS_1252))
 
 
 def header(msg: EmailMessage, name: str) -> str:

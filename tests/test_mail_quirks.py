@@ -537,6 +537,26 @@ async def test_nul_bytes_in_body_subject_and_sender_are_dropped(
     assert record.sender == "alice@example.nl"
 
 
+async def test_c1_controls_in_body_and_subject_are_dropped(
+    db: Database, pipeline: Pipeline, to: str
+) -> None:
+    # U+0080-U+009F: what a program that read Windows-1252 text as Latin-1 writes on as
+    # UTF-8 (U+0092 was its apostrophe, U+0085 its ellipsis). Invisible on screen, they would
+    # sit in the filed text and its search: they get their Windows-1252 meaning, and the five
+    # it leaves unassigned are dropped.
+    raw = sample(
+        to,
+        "text/plain; charset=utf-8",
+        "Hallo\u0085 daar,\u009d de loonstrook\u0092s.\r\n".encode(),
+        subject="=?utf-8?q?Re=3A_=5B2026-0001=5D_bijlage=C2=81n?=",
+    )
+    message, _ = await filed(db, pipeline, raw)
+    assert (message.body, message.subject) == (
+        "Hallo\u2026 daar, de loonstrook\u2019s.",
+        "Re: [2026-0001] bijlagen",
+    )
+
+
 # --- headers -------------------------------------------------------------------------------
 
 
