@@ -281,7 +281,9 @@ class ImapSource:
                 OSError,
                 TimeoutError,
                 ImapError,
-                aioimaplib.Abort,
+                # Abort, and CommandTimeout: how aioimaplib tells of a connection lost during
+                # a command (it notices no closed connection, only the missing answer).
+                aioimaplib.AioImapException,
                 asyncio.IncompleteReadError,
             ) as exc:
                 log.warning("IMAP: %s; reconnecting in %.0fs", exc, backoff)
