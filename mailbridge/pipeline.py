@@ -499,6 +499,8 @@ class Pipeline:
         uid: int | None = None,
         parsing: asyncio.Future[ParsedMail] | None = None,
     ) -> Result:
+        """Run ``raw`` through the steps. A mail given as a file (a ``Path``) is read from
+        it and stays the caller's, to remove once this returns."""
         m = Incoming(raw=raw, mailbox=mailbox, uidvalidity=uidvalidity, uid=uid, parsing=parsing)
         try:
             m.sha256, m.body_sha256 = await _hashes(raw)
