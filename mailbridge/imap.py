@@ -10,15 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import aioimaplib
 
 from core.settings import Settings
 
-from .parse import ParsedMail
+from .parse import ParsedMail, Spooled
 from .pipeline import Pipeline, forget_reading
 
 log = logging.getLogger(__name__)
@@ -33,6 +36,12 @@ MOVE_BATCH = 50
 FETCH_BATCH = 25
 FETCH_BYTES = 4 * 1024 * 1024
 SIZES_AT_ONCE = 200
+# A mail larger than this (by the size the server gives) is fetched in pieces of FETCH_PIECE
+# (``BODY.PEEK[]<offset.length>``) into a file, which the parser and the store read from there:
+# fetched whole, aioimaplib holds a 41 MB mail in about 113 MB, and the parsing worker
+# would receive it pickled.
+SPOOL_ABOVE = FETCH_BYTES
+FETCH_PIECE = 1024 * 1024
 _FETCHED = re.compile(r"^\d+ FETCH \(")
 _UID = re.compile(r"\bUID (\d+)")
 _SIZE = re.compile(r"\bRFC822\.SIZE (\d+)")
@@ -45,8 +54,15 @@ class ImapError(Exception):
 @dataclass
 class Fetched:
     uid: int
-    raw: bytes | None
+    raw: bytes | Path | None  # a Path: the file ``spooled`` (a large mail)
     parsing: asyncio.Future[ParsedMail] | None
+    spooled: Spooled | None = None
+
+    def discard(self) -> None:
+        """Its parsing forgotten and its file, if it has one, removed."""
+        forget_reading(self.parsing)
+        if self.spooled is not None:
+            self.spooled.discard()
 
 
 def _ok(response: aioimaplib.Response, what: str) -> aioimaplib.Response:
@@ -90,18 +106,39 @@ def _bodies(lines: list[object]) -> dict[int, bytes]:
     return found
 
 
+_EMPTY_PIECE = re.compile(r'\bBODY\[\]<\d+> ""')
+
+
+def _past_end(lines: list[object], uid: int) -> bool:
+    """Whether a UID FETCH of part of BODY[] answered for ``uid`` with an empty string in
+    quotes (RFC 3501's answer past a mail's end, where Dovecot sends a literal of 0 bytes).
+    NIL, or no answer at all, is a mail that is gone."""
+    for line in lines:
+        if isinstance(line, bytearray):
+            continue
+        text = _text(line)
+        found = _UID.search(text)
+        if _FETCHED.match(text) and found and int(found.group(1)) == uid:
+            return _EMPTY_PIECE.search(text) is not None
+    return False
+
+
 def _quote(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class ImapSource:
-    def __init__(self, settings: Settings, pipeline: Pipeline) -> None:
+    def __init__(
+        self, settings: Settings, pipeline: Pipeline, *, spool_above: int = SPOOL_ABOVE
+    ) -> None:
         if not settings.imap_host:
             raise ValueError("no IMAP host configured")
         self.settings = settings
         self.pipeline = pipeline
+        self.spool_above = spool_above
         self.client: aioimaplib.IMAP4 | None = None
         self.uidvalidity: int | None = None
+        self._sizes: dict[int, int] = {}  # of this pass's mails, by UID
 
     @property
     def mailbox(self) -> str:
@@ -155,11 +192,16 @@ class ImapSource:
                 text = _text(line)
                 if (uid := _UID.search(text)) and (size := _SIZE.search(text)):
                     sizes[int(uid.group(1))] = int(size.group(1))
+        self._sizes = sizes
         batches: list[list[int]] = []
         batch: list[int] = []
         held = 0
         for uid in uids:
             size = sizes.get(uid, 0)
+            if size > self.spool_above:  # fetched alone, into a file; in turn all the same
+                batches += [batch, [uid]] if batch else [[uid]]
+                batch, held = [], 0
+                continue
             if batch and (len(batch) >= FETCH_BATCH or held + size > FETCH_BYTES):
                 batches.append(batch)
                 batch, held = [], 0
@@ -175,9 +217,45 @@ class ImapSource:
     async def _fetch(self, uid: int) -> bytes | None:
         return (await self._fetch_many([uid])).get(uid)
 
+    async def _fetch_into_file(self, uid: int) -> Spooled | None:
+        """The mail in a new file, fetched FETCH_PIECE at a time and written in a thread;
+        None when the server no longer has it. On any error the file goes."""
+        assert self.client is not None
+        fd, path = tempfile.mkstemp(prefix="loket-mail-", suffix=".eml")
+        spooled = Spooled(path, 0)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                while True:
+                    piece = f"(BODY.PEEK[]<{spooled.size}.{FETCH_PIECE}>)"
+                    response = _ok(await self.client.uid("fetch", str(uid), piece), "UID FETCH")
+                    data = _bodies(response.lines).get(uid)
+                    if data is None and _past_end(response.lines, uid):
+                        data = b""
+                    if data is None:  # expunged meanwhile (NIL, or no answer): nothing to do
+                        spooled.discard()
+                        return None
+                    if len(data) > FETCH_PIECE:
+                        raise ImapError(f"UID FETCH: {len(data)} bytes for {FETCH_PIECE} asked")
+                    await asyncio.to_thread(fh.write, data)
+                    spooled.size += len(data)
+                    if len(data) < FETCH_PIECE:  # the mail's end
+                        return spooled
+        except BaseException:
+            spooled.discard()
+            raise
+
     async def _fetch_and_read(self, uids: list[int]) -> list[Fetched]:
         """The batch's mails (None: gone from the server meanwhile), and their parsing
-        already under way (in the pipeline's reader, all in one job)."""
+        already under way (in the pipeline's reader, all in one job). A large mail comes
+        alone, in a file."""
+        if len(uids) == 1 and self._sizes.get(uids[0], 0) > self.spool_above:
+            [uid] = uids
+            spooled = await self._fetch_into_file(uid)
+            if spooled is None:
+                return [Fetched(uid, None, None)]
+            path = Path(spooled.path)
+            [reading] = self.pipeline.start_reading_all([path])
+            return [Fetched(uid, path, reading, spooled)]
         bodies = await self._fetch_many(uids)
         present = [uid for uid in uids if uid in bodies]
         readings = self.pipeline.start_reading_all([bodies[uid] for uid in present])
@@ -219,13 +297,16 @@ class ImapSource:
                 while waiting:
                     mail = waiting.pop(0)
                     if mail.raw is not None:
-                        result = await self.pipeline.handle(
-                            mail.raw,
-                            mailbox=self.mailbox,
-                            uidvalidity=self.uidvalidity,
-                            uid=mail.uid,
-                            parsing=mail.parsing,
-                        )
+                        try:
+                            result = await self.pipeline.handle(
+                                mail.raw,
+                                mailbox=self.mailbox,
+                                uidvalidity=self.uidvalidity,
+                                uid=mail.uid,
+                                parsing=mail.parsing,
+                            )
+                        finally:
+                            mail.discard()
                         # Its outcome is recorded: from now on it may leave the inbox. Moves
                         # go in batches; one not yet moved when we stop is recognised next
                         # time.
@@ -238,7 +319,7 @@ class ImapSource:
                         handled = []
         except BaseException:
             for mail in waiting:
-                forget_reading(mail.parsing)
+                mail.discard()
             if upcoming is not None:
                 await _drop_prefetch(upcoming)
             if handled and self.client is not None:
@@ -281,7 +362,9 @@ class ImapSource:
                 OSError,
                 TimeoutError,
                 ImapError,
-                aioimaplib.Abort,
+                # Abort, and CommandTimeout: how aioimaplib tells of a connection lost during
+                # a command (it notices no closed connection, only the missing answer).
+                aioimaplib.AioImapException,
                 asyncio.IncompleteReadError,
             ) as exc:
                 log.warning("IMAP: %s; reconnecting in %.0fs", exc, backoff)
@@ -300,4 +383,4 @@ async def _drop_prefetch(upcoming: asyncio.Future[list[Fetched]]) -> None:
     upcoming.cancel()
     if upcoming.done() and not upcoming.cancelled() and upcoming.exception() is None:
         for mail in upcoming.result():
-            forget_reading(mail.parsing)
+            mail.discard()

@@ -13,6 +13,7 @@ import binascii
 import contextlib
 import email
 import email.policy
+import io
 import mimetypes
 import os
 import re
@@ -565,12 +566,15 @@ def _spool(attachment: Attachment) -> Attachment:
 # alone, its header block follows a boundary line and says base64, and it is a file: not
 # text, not a mail, nothing read further (S/MIME, TNEF). Anything else, or any doubt, is left
 # to the parser as it is.
-_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 # (A search for the first byte that ends the run: a pattern of repeated lines would keep a
 # mark for each line it matched, megabytes of them.)
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=\r\n]")
 _CUT_MARK = "loket-spooled-"
 _READ_FURTHER = _SMIME | _SIGNATURES | {"application/ms-tnef"}
+# A header block longer than this after a boundary line is no file's: not looked at.
+_MOST_HEAD = 64 * 1024
+# How much of a large file's base64 is read (and decoded) at a time.
+_BLOCK = 256 * 1024
 
 
 def _cut_large_parts(raw: bytes) -> tuple[bytes, dict[str, Spooled]]:
@@ -578,49 +582,84 @@ def _cut_large_parts(raw: bytes) -> tuple[bytes, dict[str, Spooled]]:
     (decoded, in spool files) by their mark."""
     if len(raw) < SPOOL_MIN:
         return raw, {}
-    pieces: list[bytes] = []
+    kept, cut = _cut_from(io.BytesIO(raw))
+    return (kept, cut) if cut else (raw, {})
+
+
+def _cut_from(fh: BinaryIO) -> tuple[bytes, dict[str, Spooled]]:
+    """What ``_cut_large_parts`` does, reading a mail from ``fh`` a line at a time (a large
+    file's lines a block at a time): only the rest of the mail is ever held in memory."""
+    kept = bytearray()
     cut: dict[str, Spooled] = {}
-    done = 0
-    for blank in _BLANK_LINE.finditer(raw):
-        start = blank.end()
-        if start < done:
-            continue
-        other = _NOT_BASE64.search(raw, start)
-        end = raw.rfind(b"\n", start, other.start() if other else len(raw)) + 1
-        if end - start < SPOOL_MIN:
-            continue
-        if not raw.startswith((b"--", b"\r\n", b"\n"), end):
-            continue  # the body goes on in some other way: not one to cut
-        if not _a_file_in_base64(raw, done, blank.start()):
-            continue
-        try:
-            spooled = _spooled(lambda fh, a=start, b=end: _decode_into(fh, raw, a, b))
-        except (binascii.Error, ValueError):
-            continue
-        mark = _CUT_MARK + secrets.token_hex(8)
-        cut[mark] = spooled
-        pieces += [raw[done:start], mark.encode() + b"\r\n"]
-        done = end
-    if not cut:
-        return raw, {}
-    pieces.append(raw[done:])
-    return b"".join(pieces), cut
-
-
-def _a_file_in_base64(raw: bytes, since: int, head_end: int) -> bool:
-    """Whether the header block that ends at ``head_end``, right after a boundary line, is
-    that of a file in base64."""
-    boundary = raw.rfind(b"\n--", since, head_end)
-    if boundary < 0:
-        return False
-    head_start = raw.find(b"\n", boundary + 1) + 1
-    if head_start <= 0 or head_start > head_end or _BLANK_LINE.search(raw, head_start, head_end):
-        return False
+    head: list[bytes] | None = None  # the lines since the last boundary line
+    previous = b"\n"
     try:
-        head = BytesHeaderParser(policy=email.policy.default).parsebytes(raw[head_start:head_end])
-        encoding = str(head.get("Content-Transfer-Encoding", "")).strip().lower()
-        filename = (_filename(head) or "").lower()  # type: ignore[arg-type]
-        ctype, maintype = head.get_content_type(), head.get_content_maintype()
+        while line := fh.readline():
+            kept += line
+            blank = line in (b"\n", b"\r\n") and previous.endswith(b"\n")
+            previous = line
+            if line.startswith(b"--"):
+                head = []
+            elif not blank:
+                if head is not None:
+                    head.append(line)
+                    if len(head) * 80 > _MOST_HEAD and sum(map(len, head)) > _MOST_HEAD:
+                        head = None
+            else:
+                if head and _a_file_head(b"".join(head)):
+                    spooled = _cut_run(fh)
+                    if spooled is not None:
+                        mark = _CUT_MARK + secrets.token_hex(8)
+                        cut[mark] = spooled
+                        kept += mark.encode() + b"\r\n"
+                        previous = b"\n"
+                head = None
+    except BaseException:
+        for spooled in cut.values():
+            spooled.discard()
+        raise
+    return bytes(kept), cut
+
+
+def _cut_run(fh: BinaryIO) -> Spooled | None:
+    """The base64 run that starts at ``fh``'s position, decoded into a spool file, with
+    ``fh`` left after it; None (``fh`` left where it was) if it is no run to cut: shorter
+    than SPOOL_MIN, not followed by a boundary line, or not base64 after all."""
+    start = fh.tell()
+    end = start  # after the last line end in the run
+    at = start
+    while block := fh.read(_BLOCK):
+        other = _NOT_BASE64.search(block)
+        stop = other.start() if other else len(block)
+        if (newline := block.rfind(b"\n", 0, stop)) >= 0:
+            end = at + newline + 1
+        if other:
+            break
+        at += len(block)
+    else:
+        end = start  # the mail ends in the run: left to the parser
+    fh.seek(end)
+    if end - start < SPOOL_MIN or fh.read(2) != b"--":
+        fh.seek(start)
+        return None
+    fh.seek(start)
+    try:
+        spooled = _spooled(lambda out: _decode_into(out, fh, end - start))
+    except (binascii.Error, ValueError):
+        fh.seek(start)
+        return None
+    fh.seek(end)
+    return spooled
+
+
+def _a_file_head(head: bytes) -> bool:
+    """Whether ``head``, a header block right after a boundary line, is that of a file in
+    base64."""
+    try:
+        parsed = BytesHeaderParser(policy=email.policy.default).parsebytes(head)
+        encoding = str(parsed.get("Content-Transfer-Encoding", "")).strip().lower()
+        filename = (_filename(parsed) or "").lower()  # type: ignore[arg-type]
+        ctype, maintype = parsed.get_content_type(), parsed.get_content_maintype()
     except Exception:
         return False
     return (
@@ -631,17 +670,21 @@ def _a_file_in_base64(raw: bytes, since: int, head_end: int) -> bool:
     )
 
 
-def _decode_into(fh: BinaryIO, raw: bytes, start: int, end: int) -> int:
-    """Decode the base64 lines ``raw[start:end]`` into ``fh`` a piece at a time; the size."""
+def _decode_into(out: BinaryIO, fh: BinaryIO, length: int) -> int:
+    """Decode ``length`` bytes of base64 lines from ``fh`` into ``out`` a block at a time;
+    the size."""
     size = 0
     carry = b""
-    while start < end:
-        stop = raw.find(b"\n", min(start + SPOOL_MIN, end - 1), end) + 1 or end
-        text = carry + raw[start:stop].replace(b"\r", b"").replace(b"\n", b"")
+    while length > 0:
+        block = fh.read(min(_BLOCK, length))
+        if not block:
+            raise ValueError("the mail ended early")
+        length -= len(block)
+        text = block.translate(None, b"\r\n")
+        text = carry + text if carry else text
         whole = len(text) // 4 * 4
         carry = text[whole:]
-        size += fh.write(binascii.a2b_base64(text[:whole]))
-        start = stop
+        size += out.write(binascii.a2b_base64(memoryview(text)[:whole]))
     return size  # a last group of fewer than four characters is dropped, as _payload does
 
 
@@ -665,6 +708,23 @@ def _drop_large_payloads(msg: EmailMessage) -> None:
 
 def parse(raw: bytes) -> ParsedMail:
     raw, cut = _cut_large_parts(_mended(raw))
+    return _parsed(raw, cut)
+
+
+def parse_file(path: str | os.PathLike[str]) -> ParsedMail:
+    """``parse`` for a mail in a file (a large one, as the IMAP source fetches it): its large
+    files go from the file to spool files, and only the rest of it is read into memory."""
+    with open(path, "rb") as fh:
+        raw, cut = _cut_from(fh)
+    try:
+        return _parsed(_mended(raw), cut)
+    except BaseException:
+        for spooled in cut.values():
+            spooled.discard()
+        raise
+
+
+def _parsed(raw: bytes, cut: dict[str, Spooled]) -> ParsedMail:
     msg: EmailMessage = email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[assignment]
     senders = _addresses(msg, "From")
     found = _Found(root=msg, cut=cut)

@@ -41,7 +41,7 @@ from core.storage import FileStore, StoredFile
 from . import authresults
 from .parse import ParsedMail
 from .quotes import split_reply
-from .reader import MailReader, read_in_thread
+from .reader import MailReader, Raw, read_in_thread
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class Stop(Exception):
 
 @dataclass
 class Incoming:
-    raw: bytes
+    raw: Raw  # the mail's bytes, or the file that holds them (a large mail)
     mailbox: str | None = None
     uidvalidity: int | None = None
     uid: int | None = None
@@ -137,7 +137,10 @@ async def keep_raw(p: Pipeline, m: Incoming) -> None:
     """The original, as it came, for staff (and for filing from quarantine). Written in a
     worker thread while the next steps parse; the outcome record waits for it (``_raw_kept``)."""
     limit = p.settings.upload_limit * RAW_LIMIT_FACTOR
-    m.raw_write = asyncio.ensure_future(p.store.put_bytes(m.raw, limit=limit))
+    if isinstance(m.raw, Path):  # streamed from its file
+        m.raw_write = asyncio.ensure_future(p.store.put_file(m.raw, limit=limit))
+    else:
+        m.raw_write = asyncio.ensure_future(p.store.put_bytes(m.raw, limit=limit))
 
 
 async def _raw_kept(m: Incoming, *, strict: bool) -> None:
@@ -385,7 +388,29 @@ def _hashes_now(raw: bytes) -> tuple[str, str]:
     return hashlib.sha256(raw).hexdigest(), hashlib.sha256(body).hexdigest()
 
 
-async def _hashes(raw: bytes) -> tuple[str, str]:
+def _file_hashes(path: Path) -> tuple[str, str]:
+    """``_hashes_now`` for a mail in a file, read a block at a time."""
+    whole, body = hashlib.sha256(), hashlib.sha256()
+    in_body = False
+    tail = b""  # the end of the block before, where an empty line may begin
+    with open(path, "rb") as fh:
+        while block := fh.read(HASH_IN_THREAD):
+            whole.update(block)
+            if in_body:
+                body.update(block)
+                continue
+            window = tail + block
+            ends = [i + len(sep) for sep in (b"\r\n\r\n", b"\n\n") if (i := window.find(sep)) >= 0]
+            if ends:
+                in_body = True
+                body.update(window[min(ends) :])
+            tail = window[-3:]
+    return whole.hexdigest(), body.hexdigest()
+
+
+async def _hashes(raw: Raw) -> tuple[str, str]:
+    if isinstance(raw, Path):
+        return await asyncio.to_thread(_file_hashes, raw)
     if len(raw) > HASH_IN_THREAD:
         return await asyncio.to_thread(_hashes_now, raw)
     return _hashes_now(raw)
@@ -452,14 +477,14 @@ class Pipeline:
         self.settings = settings
         self.reader = reader
 
-    def start_reading(self, raw: bytes) -> asyncio.Future[ParsedMail]:
+    def start_reading(self, raw: Raw) -> asyncio.Future[ParsedMail]:
         """Start parsing ``raw`` off the event loop. A source may call this as soon as it has
         the next mail, so that it is parsed while the one before is stored; ``handle`` takes
         the result as ``parsing``."""
         reading = self.reader.read(raw) if self.reader is not None else read_in_thread(raw)
         return asyncio.ensure_future(reading)
 
-    def start_reading_all(self, raws: list[bytes]) -> list[asyncio.Future[ParsedMail]]:
+    def start_reading_all(self, raws: list[Raw]) -> list[asyncio.Future[ParsedMail]]:
         """``start_reading`` for a batch of mails, in one job of the reader."""
         if self.reader is not None:
             return self.reader.read_all(raws)
@@ -467,13 +492,15 @@ class Pipeline:
 
     async def handle(
         self,
-        raw: bytes,
+        raw: Raw,
         *,
         mailbox: str | None = None,
         uidvalidity: int | None = None,
         uid: int | None = None,
         parsing: asyncio.Future[ParsedMail] | None = None,
     ) -> Result:
+        """Run ``raw`` through the steps. A mail given as a file (a ``Path``) is read from
+        it and stays the caller's, to remove once this returns."""
         m = Incoming(raw=raw, mailbox=mailbox, uidvalidity=uidvalidity, uid=uid, parsing=parsing)
         try:
             m.sha256, m.body_sha256 = await _hashes(raw)

@@ -10,6 +10,10 @@ parsed mail comes back pickled, which costs a few hundredths of a millisecond.
 Each job costs hand-offs between the loop, the pool's thread and the worker, which on a busy
 machine cost more than parsing a small mail; ``read_all`` parses a batch of mails (the IMAP
 source fetches them in batches) in one job.
+
+A mail is given as bytes, or as the path of a file that holds it (a large mail, which the IMAP
+source fetches into a file): the worker then reads it from there, and the mail itself never
+travels to it.
 """
 
 from __future__ import annotations
@@ -18,16 +22,24 @@ import asyncio
 import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
-from .parse import ParsedMail, parse
+from .parse import ParsedMail, parse, parse_file
+
+# A mail's bytes, or the file that holds them.
+Raw = bytes | Path
 
 
-def parse_all(raws: list[bytes]) -> list[ParsedMail | Exception]:
+def parse_any(raw: Raw) -> ParsedMail:
+    return parse_file(raw) if isinstance(raw, Path) else parse(raw)
+
+
+def parse_all(raws: list[Raw]) -> list[ParsedMail | Exception]:
     """Each mail parsed, or what parsing it raised: one mail's error is that mail's only."""
     parsed: list[ParsedMail | Exception] = []
     for raw in raws:
         try:
-            parsed.append(parse(raw))
+            parsed.append(parse_any(raw))
         except Exception as exc:
             parsed.append(exc)
     return parsed
@@ -49,17 +61,17 @@ class MailReader:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
         return self._pool
 
-    async def read(self, raw: bytes) -> ParsedMail:
+    async def read(self, raw: Raw) -> ParsedMail:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor(), parse, raw)
+            return await loop.run_in_executor(self._executor(), parse_any, raw)
         except BrokenProcessPool:
             # A worker died (killed, out of memory) on this mail: the pool is unusable from
             # now on, so the next mail gets a fresh one; this one fails (to quarantine).
             self.close()
             raise
 
-    def read_all(self, raws: list[bytes]) -> list[asyncio.Future[ParsedMail]]:
+    def read_all(self, raws: list[Raw]) -> list[asyncio.Future[ParsedMail]]:
         """Start parsing ``raws`` in one job; one future per mail, all done when the job is.
         A future cancelled meanwhile is left so (its result is dropped)."""
         loop = asyncio.get_running_loop()
@@ -70,7 +82,7 @@ class MailReader:
             job.add_done_callback(self._jobs.discard)
         return futures
 
-    async def _read_all(self, raws: list[bytes], futures: list[asyncio.Future[ParsedMail]]) -> None:
+    async def _read_all(self, raws: list[Raw], futures: list[asyncio.Future[ParsedMail]]) -> None:
         try:
             if len(raws) == 1:
                 results = [await self._read_one(raws[0])]
@@ -92,7 +104,7 @@ class MailReader:
         for future, result in zip(futures, results, strict=True):
             _settle(future, result)
 
-    async def _read_one(self, raw: bytes) -> ParsedMail | Exception:
+    async def _read_one(self, raw: Raw) -> ParsedMail | Exception:
         try:
             return await self.read(raw)
         except Exception as exc:
@@ -116,6 +128,6 @@ def _settle(future: asyncio.Future[ParsedMail], result: object) -> None:
         future.set_result(result)
 
 
-async def read_in_thread(raw: bytes) -> ParsedMail:
+async def read_in_thread(raw: Raw) -> ParsedMail:
     """Without a ``MailReader``: still off the event loop, in the loop's thread pool."""
-    return await asyncio.to_thread(parse, raw)
+    return await asyncio.to_thread(parse_any, raw)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from core.db import Database
 from core.models import Document
 from core.storage import LocalFileStore
-from mailbridge.parse import SPOOL_MIN, parse
+from mailbridge.parse import SPOOL_MIN, parse, parse_file
 from mailbridge.pipeline import Pipeline
 
 from .conftest import Firm, mail_settings
@@ -144,3 +144,46 @@ def test_odd_base64_lines_and_large_text_read_as_the_standard_library_reads_them
     assert mail.text == text.decode()
     whole = stdlib_email.message_from_bytes(raw, policy=email.policy.default)
     assert [p.get_payload(decode=True) for p in whole.iter_attachments()] == [data]
+
+
+def test_a_mail_in_a_file_is_read_without_holding_it_whole(
+    spool: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the IMAP source hands a large mail to the parser: the large file goes from the mail's
+    file to its own a block at a time, and only the rest of the mail is read into memory."""
+    import email as stdlib_email
+    import tracemalloc
+
+    given: list[int] = []
+    real = stdlib_email.message_from_bytes
+
+    def measured(raw: bytes, *args, **kw):
+        given.append(len(raw))
+        return real(raw, *args, **kw)
+
+    monkeypatch.setattr(stdlib_email, "message_from_bytes", measured)
+    data = scan() * 3
+    raw = big_mail("alice@example.nl", data).replace(b"\n", b"\r\n")
+    path = tmp_path / "mail.eml"
+    path.write_bytes(raw)
+    tracemalloc.start()
+    try:
+        mail = parse_file(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < len(raw) / 4
+    assert given and max(given) < SPOOL_MIN / 4
+    big, small = mail.attachments
+    assert (big.filename, big.size, small.filename, small.data) == (
+        "scan.pdf",
+        len(data),
+        "klein.pdf",
+        b"%",
+    )
+    assert big.content() == data
+    assert mail.text.startswith("Hierbij de scan.") and mail.sender == "alice@example.nl"
+    assert path.read_bytes() == raw  # the mail's file is the caller's, as it was
+    del mail, big
+    gc.collect()
+    assert os.listdir(spool) == []

@@ -85,7 +85,12 @@ async def fetch(rt: Runtime, args: argparse.Namespace) -> None:
             raise ConfigError(f"Cannot reach {server}: {reason}.") from None
         try:
             counts = await source.fetch_once()
-        except (ImapError, aioimaplib.Abort, asyncio.IncompleteReadError, TimeoutError) as exc:
+        except (
+            ImapError,
+            aioimaplib.AioImapException,  # Abort, or CommandTimeout: the connection was lost
+            asyncio.IncompleteReadError,
+            TimeoutError,
+        ) as exc:
             reason = str(exc) or type(exc).__name__
             raise ConfigError(f"{server} stopped answering: {reason}.") from None
     finally:
