@@ -90,12 +90,16 @@ async def reminder_worker(rt: Runtime, stop: asyncio.Event) -> None:
 
 async def mail_sources(rt: Runtime, stop: asyncio.Event) -> None:
     """The IMAP source and the SMTP/LMTP endpoint, whichever are configured."""
+    from mailbridge import spool
     from mailbridge.imap import ImapSource
     from mailbridge.pipeline import Pipeline
     from mailbridge.reader import MailReader
     from mailbridge.smtp_in import start_endpoint
 
     s = rt.settings
+    removed, size = await asyncio.to_thread(spool.sweep)
+    if removed:
+        log.info("removed %d temporary mail file(s) left behind (%d bytes)", removed, size)
     reader = MailReader()
     pipeline = Pipeline(rt.db, rt.store, s, reader=reader)
     server = None

@@ -21,6 +21,7 @@ import aioimaplib
 
 from core.settings import Settings
 
+from . import spool
 from .parse import ParsedMail, Spooled
 from .pipeline import Pipeline, forget_reading
 
@@ -221,7 +222,7 @@ class ImapSource:
         """The mail in a new file, fetched FETCH_PIECE at a time and written in a thread;
         None when the server no longer has it. On any error the file goes."""
         assert self.client is not None
-        fd, path = tempfile.mkstemp(prefix="loket-mail-", suffix=".eml")
+        fd, path = tempfile.mkstemp(prefix=spool.MAIL_PREFIX, suffix=".eml")
         spooled = Spooled(path, 0)
         try:
             with os.fdopen(fd, "wb") as fh:

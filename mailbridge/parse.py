@@ -29,7 +29,7 @@ from email.utils import getaddresses
 from functools import cached_property
 from typing import BinaryIO
 
-from . import charsets, cms
+from . import charsets, cms, spool
 from .htmltext import html_to_text
 
 DOSSIER_IN_SUBJECT = re.compile(r"\[\s*([A-Za-z0-9][A-Za-z0-9._/-]{0,62})\s*\]")
@@ -96,7 +96,7 @@ class Spooled:
 
 def _spooled(write: Callable[[BinaryIO], int]) -> Spooled:
     """A new spool file, filled by ``write`` (which gives the size it wrote)."""
-    fd, path = tempfile.mkstemp(prefix="loket-part-", suffix=".bin")
+    fd, path = tempfile.mkstemp(prefix=spool.PART_PREFIX, suffix=".bin")
     try:
         with os.fdopen(fd, "wb") as fh:
             size = write(fh)
