@@ -26,7 +26,9 @@ import re
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,11 @@ CHUNK = 64 * 1024
 # What a put hands to its writing thread at once: a hop to a thread costs about as much as
 # hashing and writing 64 KB, so a large upload in 64 KB hops spends half its time hopping.
 BATCH = 1024 * 1024
+# Batches a put may have in its threads at once: each is hashed in one thread and written in
+# another (both let go of the GIL), so that a write the kernel holds up (it throttles a
+# writer with many dirty pages) stops neither the hashing nor, until this many wait, the
+# reading of the upload. What a put holds grows by as many batches.
+DEPTH = 2
 # A download's reads: large enough that the hops to the reading thread cost little beside
 # sending, small enough that the socket's buffer takes one at once.
 TRANSFER_CHUNK = 256 * 1024
@@ -275,17 +282,38 @@ class _Sink:
         self.sealing = sealing
         self.digest = hashlib.sha256()
 
-    def take(self, data: bytes | bytearray) -> None:
+    def hash(self, data: bytes | bytearray) -> None:
         self.digest.update(data)
+
+    def write(self, data: bytes | bytearray) -> None:
         self.temp.write(self.sealing.update(bytes(data)) if self.sealing else data)
 
     def finish(self, data: bytes | bytearray) -> None:
         """The last batch (which may be empty), then the file sealed (see ``_TempFile``)."""
         if data:
-            self.take(data)
+            self.hash(data)
+            self.write(data)
         if self.sealing:
             self.temp.write(self.sealing.finish())
         self.temp.seal()
+
+
+class _Lane:
+    """Calls that run one after another, in the order given, in a thread of their own (started
+    with the first call, ended by ``close``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.pool: ThreadPoolExecutor | None = None
+
+    def submit(self, func: Callable[..., _T], *args: object) -> asyncio.Future[_T]:
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
+        return asyncio.wrap_future(self.pool.submit(func, *args))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False)
 
 
 class _Reader:
@@ -377,8 +405,10 @@ class LocalFileStore:
         sink = _Sink(temp, self.cipher.sealing() if self.cipher else None)
         size = 0
         batch = bytearray()
-        # At most one batch in a worker thread at a time, while the next one arrives.
-        writing: asyncio.Future[None] | None = None
+        # Full batches are hashed in one thread and written in another while the next ones
+        # arrive; at most DEPTH of them at a time (their hashing and writing, in turn).
+        hashing, writing = _Lane("loket-hash"), _Lane("loket-write")
+        pending: deque[asyncio.Future[None]] = deque()
         try:
             await _settled(temp.create)
             async for chunk in chunks:
@@ -387,23 +417,27 @@ class LocalFileStore:
                     raise _too_large(limit)
                 batch += chunk
                 if len(batch) >= BATCH:
-                    if writing is not None:
-                        await _waited(writing)
-                    writing, batch = _in_thread(sink.take, batch), bytearray()
-            if writing is not None:
-                await _waited(writing)
-                writing = None
+                    while len(pending) >= 2 * DEPTH:
+                        await _waited(pending.popleft())
+                    pending.append(hashing.submit(sink.hash, batch))
+                    pending.append(writing.submit(sink.write, batch))
+                    batch = bytearray()
+            while pending:
+                await _waited(pending.popleft())
             await _settled(sink.finish, batch)
             if replacing is not None and sink.digest.hexdigest() != replacing:
                 raise DamagedFile("The stored file does not match its name; it was not rewritten.")
         except BaseException:
-            if writing is not None:
-                # The thread cannot be stopped: the file is removed once it is done with it.
+            # The threads cannot be stopped: the file is removed once they are done with it.
+            while pending:
                 with contextlib.suppress(BaseException):
-                    await _waited(writing)
+                    await _waited(pending.popleft())
             await _settled(temp.discard)
             await _close_source(chunks)
             raise
+        finally:
+            hashing.close()
+            writing.close()
         key = sink.digest.hexdigest()
         if replacing is not None:
             return key, size, await _settled(temp.replace, self.path_for(key))
