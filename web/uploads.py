@@ -1,11 +1,11 @@
 """Reading a multipart form part by part: the CSRF token first, then the text fields, then the
 files, each streamed straight into the store with the size limit counted as bytes arrive.
 
-aiohttp enforces no limit of its own on a streamed multipart body, so the limits are counted
-here: parts, text bytes per field and in all, files per form, and only file parts under the
-names the form has. (A form read with ``request.post()`` has aiohttp's limits, set to the same
-numbers in web.app.) A request refused after files were stored leaves none behind: see
-web.middleware.stored_files."""
+The body is parsed by web.multipart, which limits only a part's header lines (as aiohttp
+does), so the form's limits are counted here: parts, text bytes per field and in all, files
+per form, and only file parts under the names the form has. (A form read with
+``request.post()`` has aiohttp's limits, set to the same numbers in web.app.) A request
+refused after files were stored leaves none behind: see web.middleware.stored_files."""
 
 from __future__ import annotations
 
