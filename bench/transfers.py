@@ -123,6 +123,16 @@ class Watch:
         return out
 
 
+def loop_thread(pid: int) -> tuple[float, float]:
+    """Process ``pid``'s main thread, which runs its event loop: its CPU seconds so far, and
+    the seconds it was ready to run but waiting for a core (/proc schedstat)."""
+    task = Path(f"/proc/{pid}/task/{pid}")
+    fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    waiting = int((task / "schedstat").read_text().split()[1]) / 1e9
+    return cpu, waiting
+
+
 def verdict(ok: bool) -> str:
     return "met" if ok else "missed"
 
@@ -333,11 +343,19 @@ async def web_transfers(work: Path, size: int, rounds: int) -> list[bool]:
         ups = []
         up_memory: dict[str, tuple[float, float]] = {}
         up_cpu = []
+        client_cpu = []
+        loop_cpu: list[tuple[float, float]] = []
         for _ in range(rounds):
             watch = Watch({"web server": server.pid})
             cpu = cpu_seconds(server.pid)
+            mine = cpu_seconds(os.getpid())
+            loop = loop_thread(server.pid)
             up_seconds, message_id = await upload(base, cookie, size)
             up_cpu.append(cpu_seconds(server.pid) - cpu)
+            client_cpu.append(cpu_seconds(os.getpid()) - mine)
+            loop_cpu.append(
+                tuple(b - a for a, b in zip(loop, loop_thread(server.pid), strict=True))
+            )
             for name, (before, peak) in watch.stop().items():
                 old = up_memory.get(name, (before, before))
                 up_memory[name] = (before, peak) if peak - before > old[1] - old[0] else old
@@ -377,6 +395,17 @@ async def web_transfers(work: Path, size: int, rounds: int) -> list[bool]:
         + " s (a share of a core of its time: "
         + ", ".join(f"{c / t:.0%}" for c, t in zip(up_cpu, ups, strict=True))
         + ")"
+    )
+    print(
+        "  of which the event loop's thread (reading the body; the store hashes and writes in"
+        " threads of its own): "
+        + ", ".join(f"{c:.2f} s" for c, _ in loop_cpu)
+        + "; it waited for a core "
+        + ", ".join(f"{w:.2f} s" for _, w in loop_cpu)
+    )
+    print(
+        "  the client's CPU per upload (this process, on the same cores): "
+        + ", ".join(f"{c:.2f} s ({c / t:.0%})" for c, t in zip(client_cpu, ups, strict=True))
     )
     results += report_growth("upload", up_memory)
     print(

@@ -26,7 +26,9 @@ import re
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,11 @@ CHUNK = 64 * 1024
 # What a put hands to its writing thread at once: a hop to a thread costs about as much as
 # hashing and writing 64 KB, so a large upload in 64 KB hops spends half its time hopping.
 BATCH = 1024 * 1024
+# Batches a put may have in its threads at once: each is hashed in one thread and written in
+# another (both let go of the GIL), so that a write the kernel holds up (it throttles a
+# writer with many dirty pages) stops neither the hashing nor, until this many wait, the
+# reading of the upload. What a put holds grows by as many batches.
+DEPTH = 2
 # A download's reads: large enough that the hops to the reading thread cost little beside
 # sending, small enough that the socket's buffer takes one at once.
 TRANSFER_CHUNK = 256 * 1024
@@ -283,7 +290,7 @@ class _TempFile:
 
 
 class _Sink:
-    """What a put writes, in batches, in a worker thread: hashed (hashlib lets go of the GIL
+    """What a put writes, in batches, in worker threads: hashed (hashlib lets go of the GIL
     for large buffers, so the event loop goes on meanwhile), sealed when there is a key, and
     written to the temporary file."""
 
@@ -292,17 +299,67 @@ class _Sink:
         self.sealing = sealing
         self.digest = hashlib.sha256()
 
-    def take(self, data: bytes | bytearray) -> None:
-        self.digest.update(data)
-        self.temp.write(self.sealing.update(bytes(data)) if self.sealing else data)
+    def hash(self, batch: _Batch) -> None:
+        for piece in batch.pieces:
+            self.digest.update(piece)
 
-    def finish(self, data: bytes | bytearray) -> None:
+    def write(self, batch: _Batch) -> None:
+        for piece in batch.pieces:
+            self.temp.write(self.sealing.update(bytes(piece)) if self.sealing else piece)
+
+    def finish(self, batch: _Batch) -> None:
         """The last batch (which may be empty), then the file sealed (see ``_TempFile``)."""
-        if data:
-            self.take(data)
+        self.hash(batch)
+        self.write(batch)
         if self.sealing:
             self.temp.write(self.sealing.finish())
         self.temp.seal()
+
+
+# A piece under this size is copied into the one before (when that is a small one as well), so
+# that a client sending a byte at a time does not make a batch a million objects.
+SMALL = 16 * 1024
+
+
+class _Batch:
+    """The chunks of a put, kept as they came until they make up BATCH bytes: copying them
+    into one buffer cost the event loop a fifth of its time in a large upload. Chunks that
+    could still change (a bytearray) are copied, and small ones joined."""
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes | bytearray | memoryview] = []
+        self.size = 0
+
+    def add(self, chunk: bytes | bytearray | memoryview) -> None:
+        self.size += len(chunk)
+        if len(chunk) < SMALL:
+            last = self.pieces[-1] if self.pieces else None
+            if isinstance(last, bytearray) and len(last) < SMALL:
+                last += chunk
+            else:
+                self.pieces.append(bytearray(chunk))
+        elif isinstance(chunk, bytes) or (isinstance(chunk, memoryview) and chunk.readonly):
+            self.pieces.append(chunk)
+        else:
+            self.pieces.append(bytes(chunk))
+
+
+class _Lane:
+    """Calls that run one after another, in the order given, in a thread of their own (started
+    with the first call, ended by ``close``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.pool: ThreadPoolExecutor | None = None
+
+    def submit(self, func: Callable[..., _T], *args: object) -> asyncio.Future[_T]:
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
+        return asyncio.wrap_future(self.pool.submit(func, *args))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False)
 
 
 class _Reader:
@@ -393,34 +450,40 @@ class LocalFileStore:
         temp = _TempFile(self.root / "tmp")
         sink = _Sink(temp, self.cipher.sealing() if self.cipher else None)
         size = 0
-        batch = bytearray()
-        # At most one batch in a worker thread at a time, while the next one arrives.
-        writing: asyncio.Future[None] | None = None
+        batch = _Batch()
+        # Full batches are hashed in one thread and written in another while the next ones
+        # arrive; at most DEPTH of them at a time (their hashing and writing, in turn).
+        hashing, writing = _Lane("loket-hash"), _Lane("loket-write")
+        pending: deque[asyncio.Future[None]] = deque()
         try:
             await _settled(temp.create)
             async for chunk in chunks:
                 size += len(chunk)
                 if size > limit:
                     raise _too_large(limit)
-                batch += chunk
-                if len(batch) >= BATCH:
-                    if writing is not None:
-                        await _waited(writing)
-                    writing, batch = _in_thread(sink.take, batch), bytearray()
-            if writing is not None:
-                await _waited(writing)
-                writing = None
+                batch.add(chunk)
+                if batch.size >= BATCH:
+                    while len(pending) >= 2 * DEPTH:
+                        await _waited(pending.popleft())
+                    pending.append(hashing.submit(sink.hash, batch))
+                    pending.append(writing.submit(sink.write, batch))
+                    batch = _Batch()
+            while pending:
+                await _waited(pending.popleft())
             await _settled(sink.finish, batch)
             if replacing is not None and sink.digest.hexdigest() != replacing:
                 raise DamagedFile("The stored file does not match its name; it was not rewritten.")
         except BaseException:
-            if writing is not None:
-                # The thread cannot be stopped: the file is removed once it is done with it.
+            # The threads cannot be stopped: the file is removed once they are done with it.
+            while pending:
                 with contextlib.suppress(BaseException):
-                    await _waited(writing)
+                    await _waited(pending.popleft())
             await _settled(temp.discard)
             await _close_source(chunks)
             raise
+        finally:
+            hashing.close()
+            writing.close()
         key = sink.digest.hexdigest()
         if replacing is not None:
             return key, size, await _settled(temp.replace, self.path_for(key))

@@ -137,6 +137,8 @@ async def test_a_streamed_upload_that_stops_is_cut_off_with_408(
     ).encode()
     part = (
         f'--b\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n{token}\r\n'
+        '--b\r\nContent-Disposition: form-data; name="subject"\r\n\r\nStukken\r\n'
+        '--b\r\nContent-Disposition: form-data; name="body"\r\n\r\nHierbij.\r\n'
         '--b\r\nContent-Disposition: form-data; name="files"; filename="scan.pdf"\r\n\r\n%PDF'
     ).encode()
     answer = await closed_after(await connect(port), head + part)

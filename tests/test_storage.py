@@ -258,6 +258,24 @@ async def test_a_large_stream_is_never_held_in_memory(tmp_path: Path) -> None:
     assert peak < 5 * 1024 * 1024, f"peak {peak} bytes while storing {size}"
 
 
+async def test_a_source_that_reuses_its_buffer_is_stored_as_it_was_sent(tmp_path: Path) -> None:
+    # The store keeps a batch's chunks until it is written: one that could change meanwhile
+    # (a bytearray the source fills anew for each chunk) is copied first.
+    store = LocalFileStore(tmp_path / "store", limit=8 * 1024 * 1024)
+    buffer = bytearray(64 * 1024)
+    sent = []
+
+    async def refilled():
+        for n in range(40):  # more than one batch
+            buffer[:] = bytes([n]) * len(buffer)
+            sent.append(bytes(buffer))
+            yield buffer
+
+    stored = await store.put(refilled())
+    assert await read_all(store, stored.key) == b"".join(sent)
+    assert stored.sha256 == hashlib.sha256(b"".join(sent)).hexdigest()
+
+
 async def test_release_removes_only_what_is_not_shared(store: FileStore, kept: Kept) -> None:
     alone = await store.put_bytes(b"alleen")
     shared = await store.put_bytes(b"gedeeld")

@@ -1,11 +1,11 @@
 """Reading a multipart form part by part: the CSRF token first, then the text fields, then the
 files, each streamed straight into the store with the size limit counted as bytes arrive.
 
-aiohttp enforces no limit of its own on a streamed multipart body, so the limits are counted
-here: parts, text bytes per field and in all, files per form, and only file parts under the
-names the form has. (A form read with ``request.post()`` has aiohttp's limits, set to the same
-numbers in web.app.) A request refused after files were stored leaves none behind: see
-web.middleware.stored_files."""
+The body is parsed by web.multipart, which limits only a part's header lines (as aiohttp
+does), so the form's limits are counted here: parts, text bytes per field and in all, files
+per form, and only file parts under the names the form has. (A form read with
+``request.post()`` has aiohttp's limits, set to the same numbers in web.app.) A request
+refused after files were stored leaves none behind: see web.middleware.stored_files."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
 from dataclasses import dataclass, field
 
-from aiohttp import BodyPartReader, StreamReader, web
+from aiohttp import StreamReader, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from core.errors import LoketError, PermissionDenied, TooLarge, ValidationError
@@ -24,6 +24,7 @@ from core.storage import FileStore
 
 from . import csrf
 from .keys import SETTINGS
+from .multipart import FormReader, Part
 
 TEXT_FIELD_LIMIT = 64 * 1024
 # Per request, for every form: its parts (fields and files), and its text in all.
@@ -115,27 +116,30 @@ class Form:
     files: dict[str, list[Upload]] = field(default_factory=dict)  # uploads by field name
 
 
-async def _read_chunk(part: BodyPartReader, size: int) -> bytes:
-    with readable():
-        return await part.read_chunk(size)
+async def _chunks(part: Part) -> AsyncIterator[bytes | memoryview]:
+    """The part's bytes as they come (see web.multipart), a malformed body a clear error."""
+    async with contextlib.aclosing(part.read()) as body:
+        while True:
+            with readable():
+                try:
+                    chunk = await anext(body)
+                except StopAsyncIteration:
+                    return
+            yield chunk
 
 
-async def _text(part: BodyPartReader, room: int = MAX_TEXT) -> bytes:
+async def _text(part: Part, room: int = MAX_TEXT) -> bytes:
     """The part's bytes: at most TEXT_FIELD_LIMIT, and at most ``room``, what is left of the
     form's MAX_TEXT."""
     data = bytearray()
-    while chunk := await _read_chunk(part, 8192):
-        data += chunk
-        if len(data) > TEXT_FIELD_LIMIT:
-            raise ValidationError("A field of this form is too long.")
-        if len(data) > room:
-            raise TooLarge(TOO_LARGE)
+    async with contextlib.aclosing(_chunks(part)) as chunks:
+        async for chunk in chunks:
+            data += chunk
+            if len(data) > TEXT_FIELD_LIMIT:
+                raise ValidationError("A field of this form is too long.")
+            if len(data) > room:
+                raise TooLarge(TOO_LARGE)
     return bytes(data)
-
-
-async def _chunks(part: BodyPartReader):
-    while chunk := await _read_chunk(part, 64 * 1024):
-        yield chunk
 
 
 async def read_form(
@@ -165,7 +169,7 @@ async def _read_parts(
     before_files: Callable[[dict[str, str]], None] | None,
 ) -> Form:
     with readable():
-        reader = await request.multipart()
+        reader = FormReader(request.content, request.headers.get(hdrs.CONTENT_TYPE, ""))
     first = True
     checked = False
     parts = text = 0
@@ -177,7 +181,7 @@ async def _read_parts(
         parts += 1
         if parts > MAX_FIELDS:
             raise TooLarge(TOO_LARGE)
-        if not isinstance(part, BodyPartReader):
+        if part.multipart:  # a form has no parts within parts: skipped, as if not there
             continue
         if first:
             first = False
@@ -191,9 +195,7 @@ async def _read_parts(
             if not checked and before_files is not None:
                 before_files(form.fields)
             checked = True
-            if not part.filename:  # an empty file input
-                with readable():
-                    await part.release()
+            if not part.filename:  # an empty file input (the next part skips its bytes)
                 continue
             if len(form.uploads) >= MAX_FILES:
                 raise ValidationError(
