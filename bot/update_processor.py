@@ -27,9 +27,9 @@ CONCURRENT_UPDATES = 8
 
 class PerChatProcessor(BaseUpdateProcessor):
     """Up to ``concurrent`` updates at once, one chat's in order (an update with no chat
-    takes turns with the others that have none). ``on_shutdown``: run when the application
-    shuts down, once every update is done with (by webhook too, where updates do not pass
-    here)."""
+    takes turns with the others that have none), polled or posted to the webhook
+    (bot.webhook). ``on_shutdown``: run when the application shuts down, once every update
+    is done with."""
 
     def __init__(
         self,
