@@ -39,6 +39,12 @@ from . import sqlite_driver
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _BEGIN_OPTION = "loket_sqlite_begin"
 SQLITE_POOL_SIZE = 20
+# PostgreSQL: the 15 connections a process could have open at once before (SQLAlchemy's 5 kept
+# and 10 more at a peak), now all kept. Under a dozen concurrent requests the 10 at a peak
+# were opened and closed again all the time: a connection (TLS offer, authentication,
+# its statements prepared again) per request, a fifth of a list page's CPU. The most a
+# process holds stays 15 (docs/deploy.md counts them against max_connections).
+PG_POOL_SIZE = 15
 
 
 def is_sqlite(url: str) -> bool:
@@ -81,6 +87,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         _install_sqlite_hooks(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", PG_POOL_SIZE)
+        kwargs.setdefault("max_overflow", 0)
     return create_async_engine(url, **kwargs)
 
 
