@@ -27,10 +27,11 @@ that its existence does not leak.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, select, true
+from sqlalchemy import ColumnElement, Integer, and_, bindparam, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.interfaces import ORMOption
 
@@ -42,13 +43,47 @@ from .models import Checklist, ChecklistAssignee, Client, ClientKind, Dossier, R
 
 def visible_dossiers(actor: Actor) -> ColumnElement[bool]:
     """A WHERE clause on Dossier selecting what ``actor`` may see."""
-    if actor.role is Role.STAFF:
+    return _dossier_rule(actor.role, actor.client_id, actor.intermediary_id)
+
+
+def _dossier_rule(role: Role, client_id: Any, intermediary_id: Any) -> ColumnElement[bool]:
+    if role is Role.STAFF:
         return true()
-    if actor.role is Role.INTERMEDIARY and actor.intermediary_id is not None:
-        return Dossier.intermediary_id == actor.intermediary_id
-    if actor.role is Role.CLIENT and actor.client_id is not None:
-        return and_(Dossier.client_id == actor.client_id, Dossier.visible_to_client.is_(True))
+    if role is Role.INTERMEDIARY and intermediary_id is not None:
+        return Dossier.intermediary_id == intermediary_id
+    if role is Role.CLIENT and client_id is not None:
+        return and_(Dossier.client_id == client_id, Dossier.visible_to_client.is_(True))
     return false()
+
+
+VISIBLE_CLIENT = "visible_client_id"
+VISIBLE_OFFICE = "visible_intermediary_id"
+
+
+def visible_dossiers_bound(actor: Actor) -> tuple[Any, ColumnElement[bool], dict[str, int]]:
+    """visible_dossiers(actor) with the actor's ids as named parameters, given when the
+    statement runs: ``(key, clause, parameters)``. Every actor of a kind gets the same clause
+    (the same ``key``), so a statement built on it can be built once for all of them:
+    building one costs more than running it."""
+    key = (actor.role, actor.client_id is not None, actor.intermediary_id is not None)
+    parameters = {
+        name: value
+        for name, value in (
+            (VISIBLE_CLIENT, actor.client_id),
+            (VISIBLE_OFFICE, actor.intermediary_id),
+        )
+        if value is not None
+    }
+    return key, _bound_rule(*key), parameters
+
+
+@functools.cache
+def _bound_rule(role: Role, has_client: bool, has_office: bool) -> ColumnElement[bool]:
+    return _dossier_rule(
+        role,
+        bindparam(VISIBLE_CLIENT, type_=Integer) if has_client else None,
+        bindparam(VISIBLE_OFFICE, type_=Integer) if has_office else None,
+    )
 
 
 def sees_every_dossier(actor: Actor) -> bool:
