@@ -210,27 +210,26 @@ async def visible_dossier(
     return dossier
 
 
+# Built once (every checklist page runs them; building one cost more than running it).
+_CHECKLIST = (
+    select(Checklist, Dossier)
+    .join(Dossier, Dossier.id == Checklist.dossier_id)
+    .where(Checklist.id == bindparam("checklist_id", type_=Integer))
+)
+_ASSIGNEES = select(ChecklistAssignee.account_id).where(
+    ChecklistAssignee.checklist_id == bindparam("checklist_id", type_=Integer)
+)
+
+
 async def visible_checklist(
     session: AsyncSession, actor: Actor, checklist_id: int
 ) -> tuple[Checklist, Dossier, set[int]]:
     """Load a checklist the actor may open, with its dossier and the ids of the accounts it
     is given to; NotFound otherwise (also when only the dossier is visible)."""
-    found = (
-        await session.execute(
-            select(Checklist, Dossier)
-            .join(Dossier, Dossier.id == Checklist.dossier_id)
-            .where(Checklist.id == checklist_id)
-        )
-    ).first()
+    found = (await session.execute(_CHECKLIST, {"checklist_id": checklist_id})).first()
     if found is not None:
         checklist, dossier = found
-        assignees = set(
-            await session.scalars(
-                select(ChecklistAssignee.account_id).where(
-                    ChecklistAssignee.checklist_id == checklist.id
-                )
-            )
-        )
+        assignees = set(await session.scalars(_ASSIGNEES, {"checklist_id": checklist.id}))
         if can_open_checklist(actor, dossier, assignees):
             return checklist, dossier, assignees
     raise NotFound("This checklist was not found.")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import access, audit, walker
@@ -256,6 +256,10 @@ def _given(a: Answer) -> Given:
     return Given(value=a.value, skipped=True)
 
 
+# Built once: every checklist page runs it.
+_ANSWERS = select(Answer).where(Answer.checklist_id == bindparam("checklist_id", type_=Integer))
+
+
 async def load(session: AsyncSession, actor: Actor, checklist_id: int) -> Loaded:
     """A checklist with its template and answers, for reading and for every change: only one
     ``actor`` may open (core/access.py), NotFound for any other."""
@@ -263,8 +267,7 @@ async def load(session: AsyncSession, actor: Actor, checklist_id: int) -> Loaded
     template = await session.get(ChecklistTemplate, checklist.template_id)
     assert template is not None
     answers = {
-        a.question_key: a
-        for a in await session.scalars(select(Answer).where(Answer.checklist_id == checklist.id))
+        a.question_key: a for a in await session.scalars(_ANSWERS, {"checklist_id": checklist.id})
     }
     return Loaded(checklist, template, dossier, answers, assignee_ids)
 
