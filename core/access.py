@@ -31,7 +31,7 @@ import functools
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, bindparam, false, select, true
+from sqlalchemy import ColumnElement, Integer, String, and_, bindparam, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.interfaces import ORMOption
 
@@ -97,22 +97,52 @@ def visible_checklists(actor: Actor) -> ColumnElement[bool]:
     may open: staff (and the system) and an intermediary's accounts every one on a dossier
     they see; a client's account the ones given to that account. The same rule as
     can_open_checklist."""
-    if actor.role is Role.STAFF:
-        return visible_dossiers(actor)
-    if actor.account_id is None:
+    return _checklist_rule(actor.role, actor.account_id, visible_dossiers(actor))
+
+
+def _checklist_rule(
+    role: Role, account_id: Any, dossiers: ColumnElement[bool]
+) -> ColumnElement[bool]:
+    if role is Role.STAFF:
+        return dossiers
+    if account_id is None:
         return false()
-    if actor.role is Role.INTERMEDIARY:
+    if role is Role.INTERMEDIARY:
         # The office answers for its clients: every checklist on its own dossiers.
-        return visible_dossiers(actor)
+        return dossiers
     assigned = (
         select(ChecklistAssignee.id)
         .where(
             ChecklistAssignee.checklist_id == Checklist.id,
-            ChecklistAssignee.account_id == actor.account_id,
+            ChecklistAssignee.account_id == account_id,
         )
         .exists()
     )
-    return and_(visible_dossiers(actor), assigned)
+    return and_(dossiers, assigned)
+
+
+VISIBLE_ACCOUNT = "visible_account_id"
+
+
+def visible_checklists_bound(actor: Actor) -> tuple[Any, ColumnElement[bool], dict[str, int]]:
+    """visible_checklists(actor) as visible_dossiers_bound gives visible_dossiers(actor): the
+    same clause for every actor of a kind, the actor's ids given when the statement runs."""
+    rule, _, parameters = visible_dossiers_bound(actor)
+    key = (*rule, actor.account_id is not None)
+    if actor.account_id is not None:
+        parameters = {**parameters, VISIBLE_ACCOUNT: actor.account_id}
+    return key, _bound_checklist_rule(*key), parameters
+
+
+@functools.cache
+def _bound_checklist_rule(
+    role: Role, has_client: bool, has_office: bool, has_account: bool
+) -> ColumnElement[bool]:
+    return _checklist_rule(
+        role,
+        bindparam(VISIBLE_ACCOUNT, type_=Integer) if has_account else None,
+        _bound_rule(role, has_client, has_office),
+    )
 
 
 def can_see_dossier(actor: Actor, dossier: Dossier) -> bool:
@@ -179,6 +209,10 @@ def require(allowed: bool, message: str = NOT_ALLOWED) -> None:
         raise PermissionDenied(message)
 
 
+_DOSSIER_BY: dict[Any, Any] = {}
+_DOSSIER_BY_MOST = 64
+
+
 async def visible_dossier(
     session: AsyncSession,
     actor: Actor,
@@ -199,11 +233,30 @@ async def visible_dossier(
         if dossier is not None and not can_see_dossier(actor, dossier):
             dossier = None
     else:
-        key: Any = Dossier.id == dossier_id if dossier_id is not None else Dossier.number == number
-        stmt = select(Dossier).where(key, visible_dossiers(actor)).options(*options)
-        if for_update:
-            stmt = stmt.with_for_update()
-        dossier = (await session.execute(stmt)).unique().scalar_one_or_none()
+        rule, visible, parameters = visible_dossiers_bound(actor)
+        by_number = number is not None
+        # Built once per kind of actor and way of asking: options given as a tuple (a
+        # module's constant) take part; a list, made anew per call, would make a new key
+        # each time.
+        cached = isinstance(options, tuple)
+        key = (rule, by_number, options, for_update) if cached else None
+        stmt = _DOSSIER_BY.get(key) if cached else None
+        if stmt is None:
+            wanted = (
+                Dossier.number == bindparam("dossier_number", type_=String)
+                if by_number
+                else Dossier.id == bindparam("dossier_key", type_=Integer)
+            )
+            stmt = select(Dossier).where(wanted, visible).options(*options)
+            if for_update:
+                stmt = stmt.with_for_update()
+            if cached and len(_DOSSIER_BY) < _DOSSIER_BY_MOST:
+                _DOSSIER_BY[key] = stmt
+        if by_number:
+            parameters = {**parameters, "dossier_number": number}
+        else:
+            parameters = {**parameters, "dossier_key": dossier_id}
+        dossier = (await session.execute(stmt, parameters)).unique().scalar_one_or_none()
     if dossier is None:
         shown = number if number is not None else f"#{dossier_id}"
         raise NotFound("Dossier %(number)s was not found.", number=shown)

@@ -586,6 +586,10 @@ async def news(session: AsyncSession, actor: Actor) -> News:
     return News(messages=messages or 0, documents=documents or 0)
 
 
+# Its steps in the same statement (a tuple: access.visible_dossier builds the statement once).
+_WITH_STEPS = (joinedload(Dossier.steps),)
+
+
 async def open_dossier(
     session: AsyncSession,
     actor: Actor,
@@ -599,8 +603,7 @@ async def open_dossier(
         actor,
         number=number,
         dossier_id=dossier_id,
-        # Its steps in the same statement.
-        options=[joinedload(Dossier.steps)],
+        options=_WITH_STEPS,
     )
     return DossierView(
         dossier=dossier,
