@@ -355,16 +355,23 @@ class Listed:
     title: dict[str, str]
 
 
+_ON_DOSSIER: dict[Any, Any] = {}
+
+
 async def on_dossier(session: AsyncSession, actor: Actor, dossier_id: int) -> list[Listed]:
     """The checklists of a dossier the actor sees (staff: all; a client: their own)."""
     await access.visible_dossier(session, actor, dossier_id=dossier_id)
-    rows = await session.execute(
-        select(Checklist, ChecklistTemplate.title)
-        .join(Dossier, Dossier.id == Checklist.dossier_id)
-        .join(ChecklistTemplate, ChecklistTemplate.id == Checklist.template_id)
-        .where(Checklist.dossier_id == dossier_id, access.visible_checklists(actor))
-        .order_by(Checklist.assigned_at, Checklist.id)
-    )
+    key, visible, parameters = access.visible_checklists_bound(actor)
+    stmt = _ON_DOSSIER.get(key)
+    if stmt is None:  # built once per kind of actor: every dossier page runs it
+        stmt = _ON_DOSSIER[key] = (
+            select(Checklist, ChecklistTemplate.title)
+            .join(Dossier, Dossier.id == Checklist.dossier_id)
+            .join(ChecklistTemplate, ChecklistTemplate.id == Checklist.template_id)
+            .where(Checklist.dossier_id == bindparam("on_dossier", type_=Integer), visible)
+            .order_by(Checklist.assigned_at, Checklist.id)
+        )
+    rows = await session.execute(stmt, {**parameters, "on_dossier": dossier_id})
     return [Listed(checklist, title) for checklist, title in rows]
 
 
