@@ -4,6 +4,7 @@ without a round trip, and one that lay unused a while is asked first (core.db)."
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -17,7 +18,7 @@ from .conftest import pg_engine_kwargs
 
 
 @pytest.fixture
-async def one_connection(database_url: str) -> Database:
+async def one_connection(database_url: str) -> AsyncIterator[Database]:
     if make_url(database_url).get_backend_name() == "sqlite":
         pytest.skip("PostgreSQL's pool only")
     database = Database.connect(database_url, pool_size=1, **pg_engine_kwargs())
