@@ -103,7 +103,8 @@ def _install_pg_hooks(engine: AsyncEngine) -> None:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine for ``url``; SQLite gets the multi-process settings above."""
+    """An async engine for ``url``; SQLite gets the multi-process settings above, PostgreSQL
+    a pool that keeps its connections (PG_POOL_SIZE) and pings only idle ones."""
     if is_sqlite(url):
         connect_args = kwargs.pop("connect_args", {})
         # The busy timeout is set by PRAGMA; the driver's own timeout must not cut it short.
