@@ -27,10 +27,11 @@ that its existence does not leak.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, select, true
+from sqlalchemy import ColumnElement, Integer, String, and_, bindparam, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.interfaces import ORMOption
 
@@ -42,13 +43,47 @@ from .models import Checklist, ChecklistAssignee, Client, ClientKind, Dossier, R
 
 def visible_dossiers(actor: Actor) -> ColumnElement[bool]:
     """A WHERE clause on Dossier selecting what ``actor`` may see."""
-    if actor.role is Role.STAFF:
+    return _dossier_rule(actor.role, actor.client_id, actor.intermediary_id)
+
+
+def _dossier_rule(role: Role, client_id: Any, intermediary_id: Any) -> ColumnElement[bool]:
+    if role is Role.STAFF:
         return true()
-    if actor.role is Role.INTERMEDIARY and actor.intermediary_id is not None:
-        return Dossier.intermediary_id == actor.intermediary_id
-    if actor.role is Role.CLIENT and actor.client_id is not None:
-        return and_(Dossier.client_id == actor.client_id, Dossier.visible_to_client.is_(True))
+    if role is Role.INTERMEDIARY and intermediary_id is not None:
+        return Dossier.intermediary_id == intermediary_id
+    if role is Role.CLIENT and client_id is not None:
+        return and_(Dossier.client_id == client_id, Dossier.visible_to_client.is_(True))
     return false()
+
+
+VISIBLE_CLIENT = "visible_client_id"
+VISIBLE_OFFICE = "visible_intermediary_id"
+
+
+def visible_dossiers_bound(actor: Actor) -> tuple[Any, ColumnElement[bool], dict[str, int]]:
+    """visible_dossiers(actor) with the actor's ids as named parameters, given when the
+    statement runs: ``(key, clause, parameters)``. Every actor of a kind gets the same clause
+    (the same ``key``), so a statement built on it can be built once for all of them:
+    building one costs more than running it."""
+    key = (actor.role, actor.client_id is not None, actor.intermediary_id is not None)
+    parameters = {
+        name: value
+        for name, value in (
+            (VISIBLE_CLIENT, actor.client_id),
+            (VISIBLE_OFFICE, actor.intermediary_id),
+        )
+        if value is not None
+    }
+    return key, _bound_rule(*key), parameters
+
+
+@functools.cache
+def _bound_rule(role: Role, has_client: bool, has_office: bool) -> ColumnElement[bool]:
+    return _dossier_rule(
+        role,
+        bindparam(VISIBLE_CLIENT, type_=Integer) if has_client else None,
+        bindparam(VISIBLE_OFFICE, type_=Integer) if has_office else None,
+    )
 
 
 def sees_every_dossier(actor: Actor) -> bool:
@@ -62,22 +97,52 @@ def visible_checklists(actor: Actor) -> ColumnElement[bool]:
     may open: staff (and the system) and an intermediary's accounts every one on a dossier
     they see; a client's account the ones given to that account. The same rule as
     can_open_checklist."""
-    if actor.role is Role.STAFF:
-        return visible_dossiers(actor)
-    if actor.account_id is None:
+    return _checklist_rule(actor.role, actor.account_id, visible_dossiers(actor))
+
+
+def _checklist_rule(
+    role: Role, account_id: Any, dossiers: ColumnElement[bool]
+) -> ColumnElement[bool]:
+    if role is Role.STAFF:
+        return dossiers
+    if account_id is None:
         return false()
-    if actor.role is Role.INTERMEDIARY:
+    if role is Role.INTERMEDIARY:
         # The office answers for its clients: every checklist on its own dossiers.
-        return visible_dossiers(actor)
+        return dossiers
     assigned = (
         select(ChecklistAssignee.id)
         .where(
             ChecklistAssignee.checklist_id == Checklist.id,
-            ChecklistAssignee.account_id == actor.account_id,
+            ChecklistAssignee.account_id == account_id,
         )
         .exists()
     )
-    return and_(visible_dossiers(actor), assigned)
+    return and_(dossiers, assigned)
+
+
+VISIBLE_ACCOUNT = "visible_account_id"
+
+
+def visible_checklists_bound(actor: Actor) -> tuple[Any, ColumnElement[bool], dict[str, int]]:
+    """visible_checklists(actor) as visible_dossiers_bound gives visible_dossiers(actor): the
+    same clause for every actor of a kind, the actor's ids given when the statement runs."""
+    rule, _, parameters = visible_dossiers_bound(actor)
+    key = (*rule, actor.account_id is not None)
+    if actor.account_id is not None:
+        parameters = {**parameters, VISIBLE_ACCOUNT: actor.account_id}
+    return key, _bound_checklist_rule(*key), parameters
+
+
+@functools.cache
+def _bound_checklist_rule(
+    role: Role, has_client: bool, has_office: bool, has_account: bool
+) -> ColumnElement[bool]:
+    return _checklist_rule(
+        role,
+        bindparam(VISIBLE_ACCOUNT, type_=Integer) if has_account else None,
+        _bound_rule(role, has_client, has_office),
+    )
 
 
 def can_see_dossier(actor: Actor, dossier: Dossier) -> bool:
@@ -144,6 +209,10 @@ def require(allowed: bool, message: str = NOT_ALLOWED) -> None:
         raise PermissionDenied(message)
 
 
+_DOSSIER_BY: dict[Any, Any] = {}
+_DOSSIER_BY_MOST = 64
+
+
 async def visible_dossier(
     session: AsyncSession,
     actor: Actor,
@@ -164,15 +233,45 @@ async def visible_dossier(
         if dossier is not None and not can_see_dossier(actor, dossier):
             dossier = None
     else:
-        key: Any = Dossier.id == dossier_id if dossier_id is not None else Dossier.number == number
-        stmt = select(Dossier).where(key, visible_dossiers(actor)).options(*options)
-        if for_update:
-            stmt = stmt.with_for_update()
-        dossier = (await session.execute(stmt)).unique().scalar_one_or_none()
+        rule, visible, parameters = visible_dossiers_bound(actor)
+        by_number = number is not None
+        # Built once per kind of actor and way of asking: options given as a tuple (a
+        # module's constant) take part; a list, made anew per call, would make a new key
+        # each time.
+        cached = isinstance(options, tuple)
+        key = (rule, by_number, options, for_update) if cached else None
+        stmt = _DOSSIER_BY.get(key) if cached else None
+        if stmt is None:
+            wanted = (
+                Dossier.number == bindparam("dossier_number", type_=String)
+                if by_number
+                else Dossier.id == bindparam("dossier_key", type_=Integer)
+            )
+            stmt = select(Dossier).where(wanted, visible).options(*options)
+            if for_update:
+                stmt = stmt.with_for_update()
+            if cached and len(_DOSSIER_BY) < _DOSSIER_BY_MOST:
+                _DOSSIER_BY[key] = stmt
+        if by_number:
+            parameters = {**parameters, "dossier_number": number}
+        else:
+            parameters = {**parameters, "dossier_key": dossier_id}
+        dossier = (await session.execute(stmt, parameters)).unique().scalar_one_or_none()
     if dossier is None:
         shown = number if number is not None else f"#{dossier_id}"
         raise NotFound("Dossier %(number)s was not found.", number=shown)
     return dossier
+
+
+# Built once (every checklist page runs them; building one cost more than running it).
+_CHECKLIST = (
+    select(Checklist, Dossier)
+    .join(Dossier, Dossier.id == Checklist.dossier_id)
+    .where(Checklist.id == bindparam("checklist_id", type_=Integer))
+)
+_ASSIGNEES = select(ChecklistAssignee.account_id).where(
+    ChecklistAssignee.checklist_id == bindparam("checklist_id", type_=Integer)
+)
 
 
 async def visible_checklist(
@@ -180,22 +279,10 @@ async def visible_checklist(
 ) -> tuple[Checklist, Dossier, set[int]]:
     """Load a checklist the actor may open, with its dossier and the ids of the accounts it
     is given to; NotFound otherwise (also when only the dossier is visible)."""
-    found = (
-        await session.execute(
-            select(Checklist, Dossier)
-            .join(Dossier, Dossier.id == Checklist.dossier_id)
-            .where(Checklist.id == checklist_id)
-        )
-    ).first()
+    found = (await session.execute(_CHECKLIST, {"checklist_id": checklist_id})).first()
     if found is not None:
         checklist, dossier = found
-        assignees = set(
-            await session.scalars(
-                select(ChecklistAssignee.account_id).where(
-                    ChecklistAssignee.checklist_id == checklist.id
-                )
-            )
-        )
+        assignees = set(await session.scalars(_ASSIGNEES, {"checklist_id": checklist.id}))
         if can_open_checklist(actor, dossier, assignees):
             return checklist, dossier, assignees
     raise NotFound("This checklist was not found.")

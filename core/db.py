@@ -19,6 +19,7 @@ is what its later reads see.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
@@ -27,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -39,6 +41,20 @@ from . import sqlite_driver
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _BEGIN_OPTION = "loket_sqlite_begin"
 SQLITE_POOL_SIZE = 20
+# PostgreSQL: the 15 connections a process could have open at once before (SQLAlchemy's 5 kept
+# and 10 more at a peak), now all kept. Under a dozen concurrent requests the 10 at a peak
+# were opened and closed again all the time: a connection (TLS offer, authentication,
+# its statements prepared again) per request, a fifth of a list page's CPU. The most a
+# process holds stays 15 (docs/deploy.md counts them against max_connections).
+PG_POOL_SIZE = 15
+# A PostgreSQL connection back from the pool is asked whether it still works (a round trip:
+# BEGIN, an empty statement, ROLLBACK) only when it lay unused this long: one that the
+# server closed (a restart, pg_terminate_backend, an idle timeout) is known closed without
+# asking, as asyncpg reads the server's goodbye as it comes; what it cannot see (a firewall
+# or a failover dropping the connection silently) happens to idle connections, not to ones
+# used a moment ago. Pinging every checkout cost about a tenth of a list page.
+PG_PING_AFTER_IDLE_SECONDS = 10.0
+_CHECKED_IN = "loket_checked_in"
 
 
 def is_sqlite(url: str) -> bool:
@@ -65,8 +81,30 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _install_pg_hooks(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    @event.listens_for(sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        # Raising DisconnectionError has the pool drop this connection and hand out another.
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("the server closed this connection")
+        checked_in = record.info.get(_CHECKED_IN)  # none yet: a connection just opened
+        if checked_in is None or time.monotonic() - checked_in < PG_PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            sync_engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError("this connection no longer answers") from exc
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine for ``url``; SQLite gets the multi-process settings above."""
+    """An async engine for ``url``; SQLite gets the multi-process settings above, PostgreSQL
+    a pool that keeps its connections (PG_POOL_SIZE) and pings only idle ones."""
     if is_sqlite(url):
         connect_args = kwargs.pop("connect_args", {})
         # The busy timeout is set by PRAGMA; the driver's own timeout must not cut it short.
@@ -80,8 +118,13 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, connect_args=connect_args, **kwargs)
         _install_sqlite_hooks(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", PG_POOL_SIZE)
+        kwargs.setdefault("max_overflow", 0)
+    engine = create_async_engine(url, **kwargs)
+    if make_url(url).get_driver_name() == "asyncpg":
+        _install_pg_hooks(engine)
+    return engine
 
 
 @dataclass

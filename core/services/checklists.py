@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import access, audit, walker
@@ -256,6 +256,10 @@ def _given(a: Answer) -> Given:
     return Given(value=a.value, skipped=True)
 
 
+# Built once: every checklist page runs it.
+_ANSWERS = select(Answer).where(Answer.checklist_id == bindparam("checklist_id", type_=Integer))
+
+
 async def load(session: AsyncSession, actor: Actor, checklist_id: int) -> Loaded:
     """A checklist with its template and answers, for reading and for every change: only one
     ``actor`` may open (core/access.py), NotFound for any other."""
@@ -263,8 +267,7 @@ async def load(session: AsyncSession, actor: Actor, checklist_id: int) -> Loaded
     template = await session.get(ChecklistTemplate, checklist.template_id)
     assert template is not None
     answers = {
-        a.question_key: a
-        for a in await session.scalars(select(Answer).where(Answer.checklist_id == checklist.id))
+        a.question_key: a for a in await session.scalars(_ANSWERS, {"checklist_id": checklist.id})
     }
     return Loaded(checklist, template, dossier, answers, assignee_ids)
 
@@ -352,16 +355,23 @@ class Listed:
     title: dict[str, str]
 
 
+_ON_DOSSIER: dict[Any, Any] = {}
+
+
 async def on_dossier(session: AsyncSession, actor: Actor, dossier_id: int) -> list[Listed]:
     """The checklists of a dossier the actor sees (staff: all; a client: their own)."""
     await access.visible_dossier(session, actor, dossier_id=dossier_id)
-    rows = await session.execute(
-        select(Checklist, ChecklistTemplate.title)
-        .join(Dossier, Dossier.id == Checklist.dossier_id)
-        .join(ChecklistTemplate, ChecklistTemplate.id == Checklist.template_id)
-        .where(Checklist.dossier_id == dossier_id, access.visible_checklists(actor))
-        .order_by(Checklist.assigned_at, Checklist.id)
-    )
+    key, visible, parameters = access.visible_checklists_bound(actor)
+    stmt = _ON_DOSSIER.get(key)
+    if stmt is None:  # built once per kind of actor: every dossier page runs it
+        stmt = _ON_DOSSIER[key] = (
+            select(Checklist, ChecklistTemplate.title)
+            .join(Dossier, Dossier.id == Checklist.dossier_id)
+            .join(ChecklistTemplate, ChecklistTemplate.id == Checklist.template_id)
+            .where(Checklist.dossier_id == bindparam("on_dossier", type_=Integer), visible)
+            .order_by(Checklist.assigned_at, Checklist.id)
+        )
+    rows = await session.execute(stmt, {**parameters, "on_dossier": dossier_id})
     return [Listed(checklist, title) for checklist, title in rows]
 
 

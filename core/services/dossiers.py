@@ -5,7 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, func, literal, or_, select, union_all
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -337,6 +349,36 @@ class DossierList:
         return self.more_than or self.page * self.size < self.matching
 
 
+_LIMIT = "page_limit"
+_OFFSET = "page_offset"
+_PLAIN: dict[Any, tuple[Any, Any]] = {}
+
+
+def _counts_statement(visible: Any, matching_filter: Any) -> Any:
+    """How many dossiers the actor sees, how many of them are in progress, how many match."""
+    in_progress_case = case((Dossier.status.not_in(list(FINISHED_STATUSES)), 1), else_=0)
+    return select(
+        func.count(Dossier.id),
+        func.coalesce(func.sum(in_progress_case), 0),
+        func.count(Dossier.id).filter(matching_filter),
+    ).where(visible)
+
+
+def _page_statement(matching_filter: Any, limit: Any, offset: Any) -> Any:
+    """The page's rows with their progress and client name in one statement: the step
+    counts are correlated subqueries over dossier_steps' index, probed for the page only."""
+    steps = select(func.count(DossierStep.id)).where(DossierStep.dossier_id == Dossier.id)
+    done = steps.where(DossierStep.done_at.is_not(None))
+    return (
+        select(Dossier, done.scalar_subquery(), steps.scalar_subquery(), Client.name)
+        .outerjoin(Client, Client.id == Dossier.client_id)
+        .where(matching_filter)
+        .order_by(Dossier.updated_at.desc(), Dossier.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+
+
 async def list_dossiers(
     session: AsyncSession,
     actor: Actor,
@@ -385,6 +427,22 @@ async def list_dossiers(
     matching_filter = and_(*filters)
     more_than = False
     counts: tuple[Any, ...]
+    # The list as most pages show it (no search, no status): its statements built once for
+    # every actor of a kind (see access.visible_dossiers_bound), the actor's ids and the
+    # page given when they run.
+    plain: tuple[Any, Any] | None = None
+    parameters: dict[str, Any] = {}
+    if not narrowed and wanted is None:
+        key, bound, parameters = access.visible_dossiers_bound(actor)
+        plain = _PLAIN.get(key)
+        if plain is None:
+            plain = _PLAIN[key] = (
+                _counts_statement(bound, and_(bound)),
+                _page_statement(
+                    and_(bound), bindparam(_LIMIT, type_=Integer), bindparam(_OFFSET, type_=Integer)
+                ),
+            )
+        parameters = {**parameters, _LIMIT: limit, _OFFSET: offset}
     if access.sees_every_dossier(actor):
         per_status = await dossiercounts.by_status(session)
         total = sum(per_status.values())
@@ -400,32 +458,15 @@ async def list_dossiers(
     elif capped:
         matching, more_than = await capped_count(session, select(Dossier.id).where(matching_filter))
         counts = (0, 0, matching)
+    elif plain is not None:
+        counts = tuple((await session.execute(plain[0], parameters)).one())
     else:
-        in_progress_case = case((Dossier.status.not_in(list(FINISHED_STATUSES)), 1), else_=0)
-        counts = tuple(
-            (
-                await session.execute(
-                    select(
-                        func.count(Dossier.id),
-                        func.coalesce(func.sum(in_progress_case), 0),
-                        func.count(Dossier.id).filter(matching_filter),
-                    ).where(visible)
-                )
-            ).one()
-        )
-    # The page's rows with their progress and client name in one statement: the step
-    # counts are correlated subqueries over dossier_steps' index, probed for the page only.
-    steps = select(func.count(DossierStep.id)).where(DossierStep.dossier_id == Dossier.id)
-    done = steps.where(DossierStep.done_at.is_not(None))
+        counts = tuple((await session.execute(_counts_statement(visible, matching_filter))).one())
     rows = [
         DossierRow(dossier, n_done, n_total, client_name=name or "")
         for dossier, n_done, n_total, name in await session.execute(
-            select(Dossier, done.scalar_subquery(), steps.scalar_subquery(), Client.name)
-            .outerjoin(Client, Client.id == Dossier.client_id)
-            .where(matching_filter)
-            .order_by(Dossier.updated_at.desc(), Dossier.id.desc())
-            .limit(limit)
-            .offset(offset)
+            plain[1] if plain is not None else _page_statement(matching_filter, limit, offset),
+            parameters,
         )
     ]
     return DossierList(
@@ -455,13 +496,9 @@ class DossierView:
         return sum(1 for s in self.steps if s.done_at is not None)
 
 
-async def unread_counts(session: AsyncSession, actor: Actor, dossier_id: int) -> dict[str, int]:
-    """Per tab, what ``actor`` has not opened yet: documents not downloaded (other than their
-    own uploads) and messages not read (other than their own)."""
-    counts = dict.fromkeys(TABS, 0)
-    if actor.account_id is None:
-        return counts
-    me = actor.account_id
+def _unread_statement() -> Any:
+    me = bindparam("reader_id", type_=Integer)
+    dossier_id = bindparam("in_dossier", type_=Integer)
     # Both in one statement: the documents per category, and the messages under "messages".
     documents = (
         select(cast(Document.category, String), func.count(Document.id))
@@ -488,7 +525,21 @@ async def unread_counts(session: AsyncSession, actor: Actor, dossier_id: int) ->
             or_(Message.author_id.is_(None), Message.author_id != me),
         )
     )
-    for tab, n in await session.execute(union_all(documents, messages)):
+    return union_all(documents, messages)
+
+
+# Built once: every dossier page runs it, and building it cost more than running it.
+_UNREAD = _unread_statement()
+
+
+async def unread_counts(session: AsyncSession, actor: Actor, dossier_id: int) -> dict[str, int]:
+    """Per tab, what ``actor`` has not opened yet: documents not downloaded (other than their
+    own uploads) and messages not read (other than their own)."""
+    counts = dict.fromkeys(TABS, 0)
+    if actor.account_id is None:
+        return counts
+    parameters = {"reader_id": actor.account_id, "in_dossier": dossier_id}
+    for tab, n in await session.execute(_UNREAD, parameters):
         counts[tab] = n or 0
     return counts
 
@@ -535,6 +586,10 @@ async def news(session: AsyncSession, actor: Actor) -> News:
     return News(messages=messages or 0, documents=documents or 0)
 
 
+# Its steps in the same statement (a tuple: access.visible_dossier builds the statement once).
+_WITH_STEPS = (joinedload(Dossier.steps),)
+
+
 async def open_dossier(
     session: AsyncSession,
     actor: Actor,
@@ -548,8 +603,7 @@ async def open_dossier(
         actor,
         number=number,
         dossier_id=dossier_id,
-        # Its steps in the same statement.
-        options=[joinedload(Dossier.steps)],
+        options=_WITH_STEPS,
     )
     return DossierView(
         dossier=dossier,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select
+from sqlalchemy import Integer, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -32,6 +32,22 @@ from .documents import Upload, store_document
 MAX_ATTACHMENTS = 20
 
 _WITH_DETAILS = (selectinload(Message.author), selectinload(Message.attachments))
+# A dossier's messages for list_messages, each with whether the reader read it: built once,
+# as every dossier page runs it and building it cost more than running it.
+_MESSAGES = (
+    select(Message, MessageRead.id, InboundMail.sender)
+    .outerjoin(
+        MessageRead,
+        and_(
+            MessageRead.message_id == Message.id,
+            MessageRead.account_id == bindparam("reader_id", type_=Integer),
+        ),
+    )
+    .outerjoin(InboundMail, InboundMail.message_id == Message.id)
+    .where(Message.dossier_id == bindparam("in_dossier", type_=Integer))
+    .order_by(Message.created_at.desc(), Message.id.desc())
+    .options(*_WITH_DETAILS)
+)
 
 
 def check_message(subject: str | None, body: str | None) -> tuple[str, str]:
@@ -196,16 +212,7 @@ async def list_messages(
     """The dossier's messages, newest first, each marked read or not by this user."""
     dossier = await access.visible_dossier(session, actor, dossier_id=dossier_id)
     me = actor.account_id if actor.account_id is not None else -1
-    rows = await session.execute(
-        select(Message, MessageRead.id, InboundMail.sender)
-        .outerjoin(
-            MessageRead, and_(MessageRead.message_id == Message.id, MessageRead.account_id == me)
-        )
-        .outerjoin(InboundMail, InboundMail.message_id == Message.id)
-        .where(Message.dossier_id == dossier.id)
-        .order_by(Message.created_at.desc(), Message.id.desc())
-        .options(*_WITH_DETAILS)
-    )
+    rows = await session.execute(_MESSAGES, {"reader_id": me, "in_dossier": dossier.id})
     return [
         MessageRow(m, read is not None or (m.author_id is not None and m.author_id == me), sender)
         for m, read, sender in rows
