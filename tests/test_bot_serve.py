@@ -48,6 +48,21 @@ async def serving(rt: Runtime, components: set[str]) -> AsyncIterator[None]:
             await task
 
 
+@contextlib.asynccontextmanager
+async def hooked(
+    db: Database, store: LocalFileStore, tmp_path: Path, fake_telegram: FakeBotAPI
+) -> AsyncIterator[tuple[str, str]]:
+    """The web view and the bot by webhook, served: the webhook's URL and the secret the bot
+    gave Telegram with it."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram/update"
+    settings = bot_settings(tmp_path, fake_telegram, http_port=port, telegram_webhook_url=url)
+    async with serving(Runtime(settings=settings, db=db, store=store), {"web", "bot"}):
+        await fake_telegram.wait_for("setWebhook")
+        assert fake_telegram.webhook is not None and fake_telegram.webhook["url"] == url
+        yield url, fake_telegram.webhook["secret_token"]
+
+
 async def handled(db: Database) -> int:
     async with db.read() as s:
         return int(await s.scalar(select(func.count()).select_from(TelegramUpdate)))
@@ -67,13 +82,7 @@ async def test_serve_runs_the_bot_alone_by_long_polling(
 async def test_a_webhook_takes_only_telegrams_requests_and_each_update_once(
     db: Database, store: LocalFileStore, tmp_path: Path, fake_telegram: FakeBotAPI
 ) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/telegram/update"
-    settings = bot_settings(tmp_path, fake_telegram, http_port=port, telegram_webhook_url=url)
-    async with serving(Runtime(settings=settings, db=db, store=store), {"web", "bot"}):
-        await fake_telegram.wait_for("setWebhook")
-        assert fake_telegram.webhook is not None and fake_telegram.webhook["url"] == url
-        secret = fake_telegram.webhook["secret_token"]
+    async with hooked(db, store, tmp_path, fake_telegram) as (url, secret):
         anna = fake_telegram.private_chat("Anna")
         update = anna.command("start")
 
@@ -96,12 +105,7 @@ async def test_a_webhook_handles_a_chats_updates_in_turn_as_telegram_posts_them_
 ) -> None:
     # Telegram posts a chat's next update before the last one's answer came: the second is
     # handled only after the first, its reply sent, is done with (as by long polling).
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/telegram/update"
-    settings = bot_settings(tmp_path, fake_telegram, http_port=port, telegram_webhook_url=url)
-    async with serving(Runtime(settings=settings, db=db, store=store), {"web", "bot"}):
-        await fake_telegram.wait_for("setWebhook")
-        secret = fake_telegram.webhook["secret_token"]
+    async with hooked(db, store, tmp_path, fake_telegram) as (url, secret):
         anna = fake_telegram.private_chat("Anna")
         first, second = anna.command("start"), anna.command("help")
         held = 2.0

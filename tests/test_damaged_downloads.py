@@ -4,8 +4,10 @@ damaged part-way cuts the download off, so the browser reports it unfinished."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -34,6 +36,19 @@ async def stored_scan(db: Database, root: Path) -> tuple[int, Path]:
     return doc.id, path
 
 
+@contextlib.asynccontextmanager
+async def downloading(port: int, doc_id: int) -> AsyncIterator[aiohttp.ClientResponse]:
+    """Alice logged in, and the document's download asked for: the response, body unread."""
+    cookie, _ = await logged_in(port, "alice", PASSWORD, "/dossiers/2026-0001")
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            f"http://127.0.0.1:{port}/documents/{doc_id}/download", headers={"Cookie": cookie}
+        ) as response,
+    ):
+        yield response
+
+
 def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
 
@@ -44,15 +59,8 @@ async def test_a_file_whose_key_is_not_configured_is_an_error_page(
     doc_id, _ = await stored_scan(db, tmp_path / "store")
     keyless = LocalFileStore(tmp_path / "store", limit=16 * SEGMENT)
     await set_password(db, firm.alice.id)
-    async with served(db, keyless, tmp_path) as port:
-        cookie, _ = await logged_in(port, "alice", PASSWORD, "/dossiers/2026-0001")
-        async with (
-            aiohttp.ClientSession() as http,
-            http.get(
-                f"http://127.0.0.1:{port}/documents/{doc_id}/download", headers={"Cookie": cookie}
-            ) as response,
-        ):
-            body = await response.text()
+    async with served(db, keyless, tmp_path) as port, downloading(port, doc_id) as response:
+        body = await response.text()
     assert response.status == 500
     assert response.content_type == "text/html"
     assert "Dit bestand kan nu niet worden geopend. Vraag het kantoor erom." in body
@@ -72,18 +80,11 @@ async def test_a_file_damaged_part_way_cuts_the_download_off(
         tmp_path / "store", limit=16 * SEGMENT, cipher=StoreCipher.from_settings(KEY, None)
     )
     await set_password(db, firm.alice.id)
-    async with served(db, sealed, tmp_path) as port:
-        cookie, _ = await logged_in(port, "alice", PASSWORD, "/dossiers/2026-0001")
-        async with (
-            aiohttp.ClientSession() as http,
-            http.get(
-                f"http://127.0.0.1:{port}/documents/{doc_id}/download", headers={"Cookie": cookie}
-            ) as response,
-        ):
-            assert response.status == 200
-            assert response.content_length == len(SCAN)
-            with pytest.raises(aiohttp.ClientPayloadError):
-                await response.read()
+    async with served(db, sealed, tmp_path) as port, downloading(port, doc_id) as response:
+        assert response.status == 200
+        assert response.content_length == len(SCAN)
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await response.read()
     [line] = errors(caplog)
     assert "broke off on GET /documents/{id}/download" in line
     assert "damaged or was changed" in line
