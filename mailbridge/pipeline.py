@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from flufl.bounce import all_failures
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +33,7 @@ from core import logcontext, metrics, replytokens
 from core.actor import Actor
 from core.db import Database
 from core.errors import LoketError, TooLarge
-from core.models import MAX_BODY_LENGTH, Channel, InboundMail
+from core.models import MAX_BODY_LENGTH, Channel
 from core.services import checklists, inbound
 from core.services.documents import Upload
 from core.settings import Settings
@@ -549,25 +550,27 @@ class Pipeline:
 
     def _row(
         self, m: Incoming, outcome: str, reason: str | None, code: str | None = None
-    ) -> InboundMail:
+    ) -> dict[str, Any]:
+        """The mail's InboundMail row, as the columns ``inbound.record`` writes."""
         mail = m.mail
         notes = "; ".join(m.notes)
-        return InboundMail(
-            mailbox=m.mailbox,
-            uidvalidity=m.uidvalidity,
-            uid=m.uid,
-            message_id_header=(mail.message_id if mail else None),
-            sha256=m.sha256,
-            body_sha256=m.body_sha256,
-            sender=(mail.sender[:320] if mail else None),
-            subject=(mail.subject[:1000] if mail else None),
-            outcome=outcome,
-            reason="; ".join(x for x in (reason, notes) if x) or None,
-            reason_code=code,
-            path=list(m.path),
-            raw_storage_key=m.raw_key,
-            dossier_id=m.dossier_id,
-        )
+        return {
+            "mailbox": m.mailbox,
+            "uidvalidity": m.uidvalidity,
+            "uid": m.uid,
+            "message_id_header": (mail.message_id if mail else None),
+            "sha256": m.sha256,
+            "body_sha256": m.body_sha256,
+            "sender": (mail.sender[:320] if mail else None),
+            "subject": (mail.subject[:1000] if mail else None),
+            "outcome": outcome,
+            "reason": "; ".join(x for x in (reason, notes) if x) or None,
+            "reason_code": code,
+            "path": list(m.path),
+            "raw_storage_key": m.raw_key,
+            "dossier_id": m.dossier_id,
+            "message_id": None,
+        }
 
     async def _record(
         self,
@@ -580,12 +583,10 @@ class Pipeline:
     ) -> Result:
         await _raw_kept(m, strict=False)
         s = await self.session(m)
-        row = self._row(m, outcome, reason, code)
-        s.add(row)
-        await s.flush()
+        inbound_id = await inbound.record(s, self._row(m, outcome, reason, code))
         if outcome == QUARANTINED and m.mail is not None and m.mail.sender:
             await inbound.tell_not_filed(s, m.mail.sender, m.mail.subject, no_dossier=no_dossier)
-        return Result(outcome, reason, inbound_id=row.id)
+        return Result(outcome, reason, inbound_id=inbound_id)
 
     async def _store(self, m: Incoming) -> Result:
         mail, match = m.mail, m.match
@@ -614,7 +615,6 @@ class Pipeline:
         )
         inbound.tell_left_out(s, match, message, m.too_large, self.store.limit)
         row = self._row(m, STORED, not_answered)
-        row.message_id = message.id
-        s.add(row)
-        await s.flush()
-        return Result(STORED, None, inbound_id=row.id, message_id=message.id)
+        row["message_id"] = message.id
+        inbound_id = await inbound.record(s, row)
+        return Result(STORED, None, inbound_id=inbound_id, message_id=message.id)
