@@ -310,27 +310,35 @@ async def by_thread(session: AsyncSession, message_ids: Sequence[str], sender: s
 
 # The dossiers named, each with the accounts of the sender's address beside it (none: a row
 # with None) and its client, whom storing the message names to staff (``notify`` finds it
-# loaded): one statement, built once.
-_BY_SUBJECT = (
-    select(Dossier, Account)
-    .join(Dossier.client)
-    .options(contains_eager(Dossier.client))
-    .outerjoin(
-        Account,
-        and_(func.lower(Account.email) == bindparam("sender"), Account.active.is_(True)),
+# loaded): one statement, built once. Most subjects name one dossier: for them the number is
+# compared with ``=``, as an expanding IN is rendered anew on every execution.
+def _by_subject(numbers: Any) -> Any:
+    return (
+        select(Dossier, Account)
+        .join(Dossier.client)
+        .options(contains_eager(Dossier.client))
+        .outerjoin(
+            Account,
+            and_(func.lower(Account.email) == bindparam("sender"), Account.active.is_(True)),
+        )
+        .where(numbers)
+        .order_by(Account.id)
     )
-    .where(Dossier.number.in_(bindparam("numbers", expanding=True)))
-    .order_by(Account.id)
-)
+
+
+_BY_SUBJECT = _by_subject(Dossier.number.in_(bindparam("numbers", expanding=True)))
+_BY_SUBJECT_ONE = _by_subject(Dossier.number == bindparam("number"))
 
 
 async def by_subject(session: AsyncSession, numbers: Sequence[str], sender: str) -> Match | None:
     """A dossier number in the subject, from a known address that may see that dossier."""
     if not numbers:
         return None
-    rows = (
-        await session.execute(_BY_SUBJECT, {"numbers": list(numbers), "sender": sender.lower()})
-    ).all()
+    if len(numbers) == 1:
+        statement, values = _BY_SUBJECT_ONE, {"number": numbers[0]}
+    else:
+        statement, values = _BY_SUBJECT, {"numbers": list(numbers)}
+    rows = (await session.execute(statement, {**values, "sender": sender.lower()})).all()
     found: dict[str, tuple[Dossier, list[Account]]] = {}
     for dossier, account in rows:
         accounts = found.setdefault(dossier.number, (dossier, []))[1]
