@@ -136,12 +136,10 @@ async def deduplicate(p: Pipeline, m: Incoming) -> None:
 
 async def keep_raw(p: Pipeline, m: Incoming) -> None:
     """The original, as it came, for staff (and for filing from quarantine). Written in a
-    worker thread while the next steps parse; the outcome record waits for it (``_raw_kept``)."""
-    limit = p.settings.upload_limit * RAW_LIMIT_FACTOR
-    if isinstance(m.raw, Path):  # streamed from its file
-        m.raw_write = asyncio.ensure_future(p.store.put_file(m.raw, limit=limit))
-    else:
-        m.raw_write = asyncio.ensure_future(p.store.put_bytes(m.raw, limit=limit))
+    worker thread while the next steps parse; the outcome record waits for it (``_raw_kept``).
+    A source may have started the write already (``Pipeline.start_keeping``)."""
+    if m.raw_write is None:
+        m.raw_write = p.start_keeping(m.raw)
 
 
 async def _raw_kept(m: Incoming, *, strict: bool) -> None:
@@ -417,8 +415,9 @@ async def _hashes(raw: Raw) -> tuple[str, str]:
     return _hashes_now(raw)
 
 
-def forget_reading(parsing: asyncio.Future[ParsedMail] | None) -> None:
-    """A parse that will not be waited for: cancelled, or its outcome marked as seen."""
+def forget_reading(parsing: asyncio.Future[Any] | None) -> None:
+    """A parse (or a write of the original) that will not be waited for: cancelled, or its
+    outcome marked as seen."""
     if parsing is None:
         return
     if not parsing.done():
@@ -485,6 +484,15 @@ class Pipeline:
         reading = self.reader.read(raw) if self.reader is not None else read_in_thread(raw)
         return asyncio.ensure_future(reading)
 
+    def start_keeping(self, raw: Raw) -> asyncio.Future[StoredFile]:
+        """Start writing the original ``raw`` to the store (``keep_raw``). A source may call
+        this as soon as it has a mail, so that the write (and its fsync, in a thread) is done
+        by the time the mail's outcome is recorded; ``handle`` takes it as ``keeping``."""
+        limit = self.settings.upload_limit * RAW_LIMIT_FACTOR
+        if isinstance(raw, Path):  # streamed from its file
+            return asyncio.ensure_future(self.store.put_file(raw, limit=limit))
+        return asyncio.ensure_future(self.store.put_bytes(raw, limit=limit))
+
     def start_reading_all(self, raws: list[Raw]) -> list[asyncio.Future[ParsedMail]]:
         """``start_reading`` for a batch of mails, in one job of the reader."""
         if self.reader is not None:
@@ -499,10 +507,19 @@ class Pipeline:
         uidvalidity: int | None = None,
         uid: int | None = None,
         parsing: asyncio.Future[ParsedMail] | None = None,
+        keeping: asyncio.Future[StoredFile] | None = None,
     ) -> Result:
         """Run ``raw`` through the steps. A mail given as a file (a ``Path``) is read from
-        it and stays the caller's, to remove once this returns."""
-        m = Incoming(raw=raw, mailbox=mailbox, uidvalidity=uidvalidity, uid=uid, parsing=parsing)
+        it and stays the caller's, to remove once this returns. ``keeping``: the write of
+        the original, if the caller started it (``start_keeping``); it is waited for here."""
+        m = Incoming(
+            raw=raw,
+            mailbox=mailbox,
+            uidvalidity=uidvalidity,
+            uid=uid,
+            parsing=parsing,
+            raw_write=keeping,
+        )
         try:
             m.sha256, m.body_sha256 = await _hashes(raw)
             # A mail's lines carry the start of its sha256, which its InboundMail row keeps.
