@@ -41,7 +41,6 @@ from core.storage import FileStore, StoredFile
 
 from . import authresults
 from .parse import ParsedMail
-from .quotes import split_reply
 from .reader import MailReader, Raw, read_in_thread
 
 log = logging.getLogger(__name__)
@@ -259,7 +258,7 @@ async def authenticity(p: Pipeline, m: Incoming) -> None:
     authserv = p.settings.mail_authserv_id
     mail = m.mail
     assert mail is not None
-    for text in authresults.ours(mail.msg, authserv):
+    for text in authresults.ours(mail.authentication_results, authserv):
         results = authresults.read(text)
         if any(r.method in ("dmarc", "dkim") and r.result == "fail" for r in results):
             raise Stop(
@@ -291,7 +290,9 @@ async def identify(p: Pipeline, m: Incoming) -> None:
     m.match = match
     m.dossier_id = match.dossier.id  # kept in quarantine too: the dossier staff may file it in
     authserv = p.settings.mail_authserv_id
-    verified = inbound.sender_verified(authresults.results(mail.msg, authserv), mail.sender)
+    verified = inbound.sender_verified(
+        authresults.results(mail.authentication_results, authserv), mail.sender
+    )
     refused = inbound.unverified(match, verified, authserv)
     if refused:
         raise Stop(QUARANTINED, refused, code="unverified")
@@ -323,13 +324,9 @@ async def readable(p: Pipeline, m: Incoming) -> None:
 
 
 def filed_text(mail: ParsedMail) -> str:
-    """What of the mail's text goes into the dossier: the client's own words, without the
-    quoted mail, the signature block and the disclaimer."""
-    # A mail that brings files and, besides them, only the quoted notification and a
-    # signature ("Verstuurd vanaf mijn iPhone") has no text of its own.
-    with_files = any(not a.inline for a in mail.attachments)
-    reply, _quoted = split_reply(mail.body_text, keep_all_if_empty=not with_files)
-    return reply
+    """What of the mail's text goes into the dossier (``ParsedMail.filed_text``: read in the
+    parsing worker, with the mail)."""
+    return mail.filed_text
 
 
 async def body(p: Pipeline, m: Incoming) -> None:
