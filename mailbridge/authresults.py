@@ -12,6 +12,8 @@ from email.message import EmailMessage
 
 from core.services.inbound import AuthResult
 
+from .parse import unfolded
+
 _COMMENT = re.compile(r"\([^()]*\)")
 _METHOD = re.compile(r"\s*([a-z0-9_-]+)\s*(?:/\s*\d+\s*)?=\s*([a-z0-9_-]+)")
 _PROPERTY = re.compile(r'\b([a-z]+)\s*\.\s*([a-z0-9_-]+)\s*=\s*("[^"]*"|[^\s;]+)')
@@ -35,14 +37,13 @@ def _domain(method: str, properties: dict[str, str]) -> str | None:
     return None
 
 
-def ours(msg: EmailMessage, authserv: str | None) -> list[str]:
-    """The Authentication-Results headers written by ``authserv``, unfolded."""
+def ours(msg: EmailMessage | list[str], authserv: str | None) -> list[str]:
+    """The Authentication-Results headers written by ``authserv``, unfolded; ``msg`` may be
+    the mail's headers unfolded already (``ParsedMail.authentication_results``)."""
     if not authserv:
         return []
-    try:
-        values = [" ".join(str(v).split()) for v in msg.get_all("Authentication-Results", [])]
-    except Exception:  # a header the policy cannot parse is nobody's
-        return []
+    # A header the policy cannot parse is nobody's.
+    values = msg if isinstance(msg, list) else unfolded(msg, "Authentication-Results")
     wanted = authserv.lower()
     # The authserv-id comes first, before the first ";" (and an optional version number).
     return [v for v in values if v.split(";", 1)[0].lower().split()[:1] == [wanted]]
@@ -61,6 +62,6 @@ def read(header: str) -> list[AuthResult]:
     return found
 
 
-def results(msg: EmailMessage, authserv: str | None) -> list[AuthResult]:
+def results(msg: EmailMessage | list[str], authserv: str | None) -> list[AuthResult]:
     """Every result that ``authserv`` reported for this mail."""
     return [r for header in ours(msg, authserv) for r in read(header)]

@@ -20,6 +20,7 @@ from pathlib import Path
 import aioimaplib
 
 from core.settings import Settings
+from core.storage import StoredFile
 
 from . import spool
 from .parse import ParsedMail, Spooled
@@ -58,10 +59,14 @@ class Fetched:
     raw: bytes | Path | None  # a Path: the file ``spooled`` (a large mail)
     parsing: asyncio.Future[ParsedMail] | None
     spooled: Spooled | None = None
+    # The original's write to the store, started with the fetch (a mail in memory only).
+    keeping: asyncio.Future[StoredFile] | None = None
 
     def discard(self) -> None:
-        """Its parsing forgotten and its file, if it has one, removed."""
+        """Its parsing (and the write of its original) forgotten and its file, if it has
+        one, removed."""
         forget_reading(self.parsing)
+        forget_reading(self.keeping)
         if self.spooled is not None:
             self.spooled.discard()
 
@@ -261,7 +266,18 @@ class ImapSource:
         present = [uid for uid in uids if uid in bodies]
         readings = self.pipeline.start_reading_all([bodies[uid] for uid in present])
         parsing = dict(zip(present, readings, strict=True))
-        return [Fetched(uid, bodies.get(uid), parsing.get(uid)) for uid in uids]
+        # The originals go to the store now, in threads, while the mails before them are
+        # handled: writing and fsyncing each only when its outcome is recorded kept the
+        # pipeline waiting for the disk.
+        return [
+            Fetched(
+                uid,
+                bodies.get(uid),
+                parsing.get(uid),
+                keeping=self.pipeline.start_keeping(bodies[uid]) if uid in bodies else None,
+            )
+            for uid in uids
+        ]
 
     async def _done(self, uids: list[int]) -> None:
         if not uids:
@@ -305,6 +321,7 @@ class ImapSource:
                                 uidvalidity=self.uidvalidity,
                                 uid=mail.uid,
                                 parsing=mail.parsing,
+                                keeping=mail.keeping,
                             )
                         finally:
                             mail.discard()

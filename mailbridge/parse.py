@@ -31,6 +31,7 @@ from typing import BinaryIO
 
 from . import charsets, cms, spool
 from .htmltext import html_to_text
+from .quotes import split_reply
 
 DOSSIER_IN_SUBJECT = re.compile(r"\[\s*([A-Za-z0-9][A-Za-z0-9._/-]{0,62})\s*\]")
 # A picture shown in the HTML (multipart/related, by Content-ID) is a logo or an icon of a
@@ -165,11 +166,57 @@ class ParsedMail:
     def content_type(self) -> str:
         return self.msg.get_content_type()
 
+    @cached_property
+    def authentication_results(self) -> list[str]:
+        """The Authentication-Results headers, unfolded (``authresults`` picks the firm's)."""
+        return unfolded(self.msg, "Authentication-Results")
+
+    @cached_property
+    def filed_text(self) -> str:
+        """What of the mail's text goes into the dossier: the client's own words, without
+        the quoted mail, the signature block and the disclaimer."""
+        # A mail that brings files and, besides them, only the quoted notification and a
+        # signature ("Verstuurd vanaf mijn iPhone") has no text of its own.
+        with_files = any(not a.inline for a in self.attachments)
+        reply, _quoted = split_reply(self.body_text, keep_all_if_empty=not with_files)
+        return reply
+
+    def read_ahead(self) -> ParsedMail:
+        """Read now what the pipeline's rules will ask of the mail's headers, and keep it
+        (it travels with the mail when pickled): called in the parsing worker, so that the
+        email package's header parser runs there, not on the event loop."""
+        self.content_type  # noqa: B018 (a cached property, read for its side effect)
+        self.authentication_results  # noqa: B018
+        self.filed_text  # noqa: B018
+        for name in READ_AHEAD:
+            self.header(name)
+        return self
+
     def header(self, name: str) -> str:
         key = name.lower()
         if key not in self._seen:
             self._seen[key] = header(self.msg, name)
         return self._seen[key]
+
+
+# The headers the pipeline's rules ask every mail for (``ParsedMail.read_ahead``).
+READ_AHEAD = (
+    "Auto-Submitted",
+    "X-Autoreply",
+    "X-Autorespond",
+    "X-Auto-Response-Suppress",
+    "Precedence",
+    "X-Loket-Kind",
+    "Return-Path",
+)
+
+
+def unfolded(msg: EmailMessage, name: str) -> list[str]:
+    """Each ``name`` header of ``msg``, unfolded; none when the policy cannot parse one."""
+    try:
+        return [" ".join(str(v).split()) for v in msg.get_all(name, [])]
+    except Exception:
+        return []
 
 
 def clean(text: str) -> str:

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from flufl.bounce import all_failures
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +33,7 @@ from core import logcontext, metrics, replytokens
 from core.actor import Actor
 from core.db import Database
 from core.errors import LoketError, TooLarge
-from core.models import MAX_BODY_LENGTH, Channel, InboundMail
+from core.models import MAX_BODY_LENGTH, Channel
 from core.services import checklists, inbound
 from core.services.documents import Upload
 from core.settings import Settings
@@ -40,7 +41,6 @@ from core.storage import FileStore, StoredFile
 
 from . import authresults
 from .parse import ParsedMail
-from .quotes import split_reply
 from .reader import MailReader, Raw, read_in_thread
 
 log = logging.getLogger(__name__)
@@ -135,12 +135,10 @@ async def deduplicate(p: Pipeline, m: Incoming) -> None:
 
 async def keep_raw(p: Pipeline, m: Incoming) -> None:
     """The original, as it came, for staff (and for filing from quarantine). Written in a
-    worker thread while the next steps parse; the outcome record waits for it (``_raw_kept``)."""
-    limit = p.settings.upload_limit * RAW_LIMIT_FACTOR
-    if isinstance(m.raw, Path):  # streamed from its file
-        m.raw_write = asyncio.ensure_future(p.store.put_file(m.raw, limit=limit))
-    else:
-        m.raw_write = asyncio.ensure_future(p.store.put_bytes(m.raw, limit=limit))
+    worker thread while the next steps parse; the outcome record waits for it (``_raw_kept``).
+    A source may have started the write already (``Pipeline.start_keeping``)."""
+    if m.raw_write is None:
+        m.raw_write = p.start_keeping(m.raw)
 
 
 async def _raw_kept(m: Incoming, *, strict: bool) -> None:
@@ -260,7 +258,7 @@ async def authenticity(p: Pipeline, m: Incoming) -> None:
     authserv = p.settings.mail_authserv_id
     mail = m.mail
     assert mail is not None
-    for text in authresults.ours(mail.msg, authserv):
+    for text in authresults.ours(mail.authentication_results, authserv):
         results = authresults.read(text)
         if any(r.method in ("dmarc", "dkim") and r.result == "fail" for r in results):
             raise Stop(
@@ -292,7 +290,9 @@ async def identify(p: Pipeline, m: Incoming) -> None:
     m.match = match
     m.dossier_id = match.dossier.id  # kept in quarantine too: the dossier staff may file it in
     authserv = p.settings.mail_authserv_id
-    verified = inbound.sender_verified(authresults.results(mail.msg, authserv), mail.sender)
+    verified = inbound.sender_verified(
+        authresults.results(mail.authentication_results, authserv), mail.sender
+    )
     refused = inbound.unverified(match, verified, authserv)
     if refused:
         raise Stop(QUARANTINED, refused, code="unverified")
@@ -324,13 +324,9 @@ async def readable(p: Pipeline, m: Incoming) -> None:
 
 
 def filed_text(mail: ParsedMail) -> str:
-    """What of the mail's text goes into the dossier: the client's own words, without the
-    quoted mail, the signature block and the disclaimer."""
-    # A mail that brings files and, besides them, only the quoted notification and a
-    # signature ("Verstuurd vanaf mijn iPhone") has no text of its own.
-    with_files = any(not a.inline for a in mail.attachments)
-    reply, _quoted = split_reply(mail.body_text, keep_all_if_empty=not with_files)
-    return reply
+    """What of the mail's text goes into the dossier (``ParsedMail.filed_text``: read in the
+    parsing worker, with the mail)."""
+    return mail.filed_text
 
 
 async def body(p: Pipeline, m: Incoming) -> None:
@@ -416,8 +412,9 @@ async def _hashes(raw: Raw) -> tuple[str, str]:
     return _hashes_now(raw)
 
 
-def forget_reading(parsing: asyncio.Future[ParsedMail] | None) -> None:
-    """A parse that will not be waited for: cancelled, or its outcome marked as seen."""
+def forget_reading(parsing: asyncio.Future[Any] | None) -> None:
+    """A parse (or a write of the original) that will not be waited for: cancelled, or its
+    outcome marked as seen."""
     if parsing is None:
         return
     if not parsing.done():
@@ -484,6 +481,15 @@ class Pipeline:
         reading = self.reader.read(raw) if self.reader is not None else read_in_thread(raw)
         return asyncio.ensure_future(reading)
 
+    def start_keeping(self, raw: Raw) -> asyncio.Future[StoredFile]:
+        """Start writing the original ``raw`` to the store (``keep_raw``). A source may call
+        this as soon as it has a mail, so that the write (and its fsync, in a thread) is done
+        by the time the mail's outcome is recorded; ``handle`` takes it as ``keeping``."""
+        limit = self.settings.upload_limit * RAW_LIMIT_FACTOR
+        if isinstance(raw, Path):  # streamed from its file
+            return asyncio.ensure_future(self.store.put_file(raw, limit=limit))
+        return asyncio.ensure_future(self.store.put_bytes(raw, limit=limit))
+
     def start_reading_all(self, raws: list[Raw]) -> list[asyncio.Future[ParsedMail]]:
         """``start_reading`` for a batch of mails, in one job of the reader."""
         if self.reader is not None:
@@ -498,10 +504,19 @@ class Pipeline:
         uidvalidity: int | None = None,
         uid: int | None = None,
         parsing: asyncio.Future[ParsedMail] | None = None,
+        keeping: asyncio.Future[StoredFile] | None = None,
     ) -> Result:
         """Run ``raw`` through the steps. A mail given as a file (a ``Path``) is read from
-        it and stays the caller's, to remove once this returns."""
-        m = Incoming(raw=raw, mailbox=mailbox, uidvalidity=uidvalidity, uid=uid, parsing=parsing)
+        it and stays the caller's, to remove once this returns. ``keeping``: the write of
+        the original, if the caller started it (``start_keeping``); it is waited for here."""
+        m = Incoming(
+            raw=raw,
+            mailbox=mailbox,
+            uidvalidity=uidvalidity,
+            uid=uid,
+            parsing=parsing,
+            raw_write=keeping,
+        )
         try:
             m.sha256, m.body_sha256 = await _hashes(raw)
             # A mail's lines carry the start of its sha256, which its InboundMail row keeps.
@@ -549,25 +564,27 @@ class Pipeline:
 
     def _row(
         self, m: Incoming, outcome: str, reason: str | None, code: str | None = None
-    ) -> InboundMail:
+    ) -> dict[str, Any]:
+        """The mail's InboundMail row, as the columns ``inbound.record`` writes."""
         mail = m.mail
         notes = "; ".join(m.notes)
-        return InboundMail(
-            mailbox=m.mailbox,
-            uidvalidity=m.uidvalidity,
-            uid=m.uid,
-            message_id_header=(mail.message_id if mail else None),
-            sha256=m.sha256,
-            body_sha256=m.body_sha256,
-            sender=(mail.sender[:320] if mail else None),
-            subject=(mail.subject[:1000] if mail else None),
-            outcome=outcome,
-            reason="; ".join(x for x in (reason, notes) if x) or None,
-            reason_code=code,
-            path=list(m.path),
-            raw_storage_key=m.raw_key,
-            dossier_id=m.dossier_id,
-        )
+        return {
+            "mailbox": m.mailbox,
+            "uidvalidity": m.uidvalidity,
+            "uid": m.uid,
+            "message_id_header": (mail.message_id if mail else None),
+            "sha256": m.sha256,
+            "body_sha256": m.body_sha256,
+            "sender": (mail.sender[:320] if mail else None),
+            "subject": (mail.subject[:1000] if mail else None),
+            "outcome": outcome,
+            "reason": "; ".join(x for x in (reason, notes) if x) or None,
+            "reason_code": code,
+            "path": list(m.path),
+            "raw_storage_key": m.raw_key,
+            "dossier_id": m.dossier_id,
+            "message_id": None,
+        }
 
     async def _record(
         self,
@@ -580,12 +597,10 @@ class Pipeline:
     ) -> Result:
         await _raw_kept(m, strict=False)
         s = await self.session(m)
-        row = self._row(m, outcome, reason, code)
-        s.add(row)
-        await s.flush()
+        inbound_id = await inbound.record(s, self._row(m, outcome, reason, code))
         if outcome == QUARANTINED and m.mail is not None and m.mail.sender:
             await inbound.tell_not_filed(s, m.mail.sender, m.mail.subject, no_dossier=no_dossier)
-        return Result(outcome, reason, inbound_id=row.id)
+        return Result(outcome, reason, inbound_id=inbound_id)
 
     async def _store(self, m: Incoming) -> Result:
         mail, match = m.mail, m.match
@@ -614,7 +629,6 @@ class Pipeline:
         )
         inbound.tell_left_out(s, match, message, m.too_large, self.store.limit)
         row = self._row(m, STORED, not_answered)
-        row.message_id = message.id
-        s.add(row)
-        await s.flush()
-        return Result(STORED, None, inbound_id=row.id, message_id=message.id)
+        row["message_id"] = message.id
+        inbound_id = await inbound.record(s, row)
+        return Result(STORED, None, inbound_id=inbound_id, message_id=message.id)

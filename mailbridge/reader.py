@@ -31,7 +31,7 @@ Raw = bytes | Path
 
 
 def parse_any(raw: Raw) -> ParsedMail:
-    return parse_file(raw) if isinstance(raw, Path) else parse(raw)
+    return (parse_file(raw) if isinstance(raw, Path) else parse(raw)).read_ahead()
 
 
 def parse_all(raws: list[Raw]) -> list[ParsedMail | Exception]:

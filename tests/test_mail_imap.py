@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from core import outbox
 from core.db import Database
-from core.models import Direction, Message
+from core.models import Direction, InboundMail, Message
 from core.services import messages
 from core.storage import LocalFileStore
 from mailbridge.imap import ImapSource
@@ -114,6 +114,11 @@ async def test_a_reply_by_mail_lands_in_the_dossier(
         "Jaaropgave 2025.pdf",
         "WOZ-beschikking Ærø café €.jpg",
     ]
+    # The original is kept for staff, written to the store as the mail was fetched.
+    async with db.read() as s:
+        [record] = await s.scalars(select(InboundMail))
+    original = b"".join([chunk async for chunk in store.open(record.raw_storage_key)])
+    assert record.message_id == message.id and b"Hierbij beide stukken." in original
     assert dovecot.count("INBOX") == 0 and dovecot.count("Processed") == 1
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from core import replytokens
 from core.db import Database
-from core.models import Account, InboundMail, Message, OutboxItem
+from core.models import Account, AuditEvent, Dossier, InboundMail, Message, OutboxItem
 from core.replytokens import ReplyTarget
 from core.storage import LocalFileStore
 from mailbridge.compose import render
@@ -62,7 +62,7 @@ async def messages_in(db: Database, dossier_id: int) -> list[Message]:
 
 
 async def test_a_reply_lands_as_one_message_with_its_attachments(
-    pipeline: Pipeline, db: Database, firm: Firm, settings
+    pipeline: Pipeline, db: Database, firm: Firm, settings, store: LocalFileStore
 ) -> None:
     raw = reply_mail(
         sender="Alice de Vries <alice@example.nl>",
@@ -89,6 +89,18 @@ async def test_a_reply_lands_as_one_message_with_its_attachments(
     assert record.outcome == "stored" and record.message_id == message.id
     assert record.path[-1] == "store" and "identify" in record.path
     assert record.raw_storage_key  # the full original stays available to staff
+    assert b"".join([c async for c in store.open(record.raw_storage_key)]) == raw
+    async with db.read() as s:
+        [event] = await s.scalars(select(AuditEvent).where(AuditEvent.action == "message.email_in"))
+        dossier = await s.get(Dossier, firm.alice_1.id)
+    assert (event.actor_id, event.dossier_id, event.channel) == (
+        firm.alice.id,
+        firm.alice_1.id,
+        "email",
+    )
+    assert (event.subject_type, event.subject_id) == ("Message", message.id)
+    assert event.details == {"matched_by": "token", "attachments": 2}
+    assert dossier.updated_at >= message.created_at  # the dossier shows the new message first
 
     again = await pipeline.handle(raw)  # the same mail again: handled once
     assert again.outcome == "duplicate"
