@@ -12,12 +12,14 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from core.db import Database
 from core.services import documents
 from core.services.documents import Upload
 from core.storage import LocalFileStore, aiter_bytes
-from core.store_cipher import SEGMENT, StoreCipher, new_key_text
+from core.store_cipher import SEGMENT, DamagedFile, StoreCipher, new_key_text
+from web.downloads import send_stored
 
 from .conftest import PASSWORD, SYSTEM, Firm, set_password
 from .served import logged_in, served
@@ -88,3 +90,26 @@ async def test_a_file_damaged_part_way_cuts_the_download_off(
     [line] = errors(caplog)
     assert "broke off on GET /documents/{id}/download" in line
     assert "damaged or was changed" in line
+
+
+async def test_a_body_without_a_length_damaged_part_way_is_cut_off_too(
+    aiohttp_client, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A mail's original goes out chunked (no Content-Length): ended properly, the part before
+    # the damage would look like the whole mail.
+    async def damaged_after_a_while() -> AsyncIterator[bytes]:
+        yield b"Received: from mx.example\r\n" * 100
+        raise DamagedFile("The stored file is damaged or was changed since it was stored.")
+
+    async def original(request: web.Request) -> web.StreamResponse:
+        return await send_stored(request, {"Content-Type": "text/plain"}, damaged_after_a_while())
+
+    app = web.Application()
+    app.router.add_get("/original", original)
+    client = await aiohttp_client(app)
+    async with client.get("/original") as response:
+        assert response.status == 200 and "Content-Length" not in response.headers
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await response.read()
+    [line] = errors(caplog)
+    assert "broke off" in line

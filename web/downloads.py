@@ -47,9 +47,12 @@ async def send_stored(
             async for chunk in chunks:
                 await response.write(chunk)
         except DamagedFile as exc:
-            # The status line is out; aiohttp closes a connection whose body fell short of
-            # its Content-Length, and the browser reports the download as failed.
+            # The status line is out: only a cut connection tells the browser the download
+            # failed. Returned as it is, aiohttp would end a chunked body properly (a mail's
+            # original has no Content-Length), and the short file would look whole.
             log.error("a stored file broke off on %s: %s", where, exc)
+            if request.transport is not None:
+                request.transport.abort()
             return response
     await response.write_eof()
     return response
