@@ -129,6 +129,22 @@ def _past_end(lines: list[object], uid: int) -> bool:
     return False
 
 
+def _piece(lines: list[object], uid: int, offset: int, size: int) -> bytes | None:
+    """The piece of ``uid``'s mail at ``offset`` in a UID FETCH answer. b"" past its end: an
+    empty string or a literal of 0 bytes, or NIL (as some servers answer there) once
+    ``offset`` reached ``size``, its RFC822.SIZE; a mail whose size is a whole number of
+    pieces ends so. None: the mail is gone (nothing at its start). Nothing further in, short
+    of its size: ImapError, and the mail is fetched again on the next pass."""
+    data = _bodies(lines).get(uid)
+    if data is not None:
+        return data
+    if _past_end(lines, uid) or (offset and offset >= size):
+        return b""
+    if offset:
+        raise ImapError(f"UID FETCH: no piece at {offset} of a mail of {size} bytes")
+    return None
+
+
 def _quote(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -234,9 +250,8 @@ class ImapSource:
                 while True:
                     piece = f"(BODY.PEEK[]<{spooled.size}.{FETCH_PIECE}>)"
                     response = _ok(await self.client.uid("fetch", str(uid), piece), "UID FETCH")
-                    data = _bodies(response.lines).get(uid)
-                    if data is None and _past_end(response.lines, uid):
-                        data = b""
+                    size = self._sizes.get(uid, 0)
+                    data = _piece(response.lines, uid, spooled.size, size)
                     if data is None:  # expunged meanwhile (NIL, or no answer): nothing to do
                         spooled.discard()
                         return None

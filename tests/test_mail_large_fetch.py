@@ -227,3 +227,13 @@ def test_an_empty_piece_ends_the_mail_and_nil_is_a_mail_gone() -> None:
     assert not imap._past_end([b"3 FETCH (UID 7 BODY[]<0> NIL)", b"done"], 7)
     assert not imap._past_end([b'3 FETCH (UID 8 BODY[]<65536> "")', b"done"], 7)
     assert not imap._past_end([b"Fetch completed."], 7)
+
+
+def test_a_piece_past_the_end_may_be_nil_and_one_short_of_it_is_an_error() -> None:
+    # Some servers answer NIL past a mail's end: a mail of exactly four pieces ends there,
+    # and is not taken for one expunged (which would leave it in the inbox, fetched for ever).
+    nil = [b"3 FETCH (UID 7 BODY[]<4194304> NIL)", b"done"]
+    assert imap._piece(nil, 7, 4 * 1024 * 1024, 4 * 1024 * 1024) == b""
+    assert imap._piece([b"Fetch completed."], 7, 0, 5 * 1024 * 1024) is None  # gone
+    with pytest.raises(imap.ImapError, match="no piece at 1048576 of a mail of 5242880"):
+        imap._piece(nil, 7, 1024 * 1024, 5 * 1024 * 1024)
