@@ -331,6 +331,8 @@ class _Batch:
         self.size = 0
 
     def add(self, chunk: bytes | bytearray | memoryview) -> None:
+        if isinstance(chunk, memoryview):
+            chunk = chunk.cast("B")  # its length in bytes, whatever its items
         self.size += len(chunk)
         if len(chunk) < SMALL:
             last = self.pieces[-1] if self.pieces else None
@@ -338,10 +340,21 @@ class _Batch:
                 last += chunk
             else:
                 self.pieces.append(bytearray(chunk))
-        elif isinstance(chunk, bytes) or (isinstance(chunk, memoryview) and chunk.readonly):
+        elif isinstance(chunk, bytes) or _of_bytes(chunk):
             self.pieces.append(chunk)
         else:
             self.pieces.append(bytes(chunk))
+
+
+def byte_length(chunk: bytes | bytearray | memoryview) -> int:
+    """How many bytes a chunk holds (a view's len counts its items, which may be wider)."""
+    return chunk.nbytes if isinstance(chunk, memoryview) else len(chunk)
+
+
+def _of_bytes(chunk: bytes | bytearray | memoryview) -> bool:
+    """A view of a bytes object, which nobody can change. A read-only view of a bytearray
+    can still change under it, when its owner fills the bytearray again."""
+    return isinstance(chunk, memoryview) and isinstance(chunk.obj, bytes)
 
 
 class _Lane:
@@ -458,7 +471,7 @@ class LocalFileStore:
         try:
             await _settled(temp.create)
             async for chunk in chunks:
-                size += len(chunk)
+                size += byte_length(chunk)
                 if size > limit:
                     raise _too_large(limit)
                 batch.add(chunk)

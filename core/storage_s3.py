@@ -39,6 +39,7 @@ from .storage import (
     _noted,
     _too_large,
     aiter_bytes,
+    byte_length,
     check_key,
     decrypted,
     first_bytes,
@@ -150,7 +151,7 @@ class S3FileStore:
 
         try:
             async for chunk in chunks:
-                size += len(chunk)
+                size += byte_length(chunk)
                 if size > limit:
                     raise _too_large(limit)
                 digest.update(chunk)

@@ -3,6 +3,7 @@ while writing, enforces the limit, and leaves nothing behind when a write fails.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import datetime as dt
 import hashlib
@@ -258,9 +259,17 @@ async def test_a_large_stream_is_never_held_in_memory(tmp_path: Path) -> None:
     assert peak < 5 * 1024 * 1024, f"peak {peak} bytes while storing {size}"
 
 
-async def test_a_source_that_reuses_its_buffer_is_stored_as_it_was_sent(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "given",
+    [lambda buffer: buffer, lambda buffer: memoryview(buffer).toreadonly()],
+    ids=["bytearray", "read-only-view"],
+)
+async def test_a_source_that_reuses_its_buffer_is_stored_as_it_was_sent(
+    tmp_path: Path, given
+) -> None:
     # The store keeps a batch's chunks until it is written: one that could change meanwhile
-    # (a bytearray the source fills anew for each chunk) is copied first.
+    # (a bytearray the source fills anew for each chunk, or a read-only view of one) is
+    # copied first.
     store = LocalFileStore(tmp_path / "store", limit=8 * 1024 * 1024)
     buffer = bytearray(64 * 1024)
     sent = []
@@ -269,11 +278,23 @@ async def test_a_source_that_reuses_its_buffer_is_stored_as_it_was_sent(tmp_path
         for n in range(40):  # more than one batch
             buffer[:] = bytes([n]) * len(buffer)
             sent.append(bytes(buffer))
-            yield buffer
+            yield given(buffer)
 
     stored = await store.put(refilled())
     assert await read_all(store, stored.key) == b"".join(sent)
     assert stored.sha256 == hashlib.sha256(b"".join(sent)).hexdigest()
+
+
+async def test_a_view_of_wider_items_is_counted_in_bytes(tmp_path: Path) -> None:
+    words = array.array("I", range(100_000))  # 4 bytes an item
+    store = LocalFileStore(tmp_path / "store", limit=len(words) * 4)
+    stored = await store.put(aiter_bytes_of(memoryview(words)))
+    assert stored.size == len(words) * 4
+    assert await read_all(store, stored.key) == words.tobytes()
+
+
+async def aiter_bytes_of(view: memoryview):
+    yield view
 
 
 async def test_release_removes_only_what_is_not_shared(store: FileStore, kept: Kept) -> None:
