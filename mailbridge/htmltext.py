@@ -1,6 +1,11 @@
-"""HTML mail to plain text, safely: scripts, styles, images (tracking pixels) and quoted
-earlier mail (blockquote, Gmail's and Outlook's quote containers) are left out; only text
-comes through, so nothing of the HTML can run anywhere."""
+"""HTML mail to plain text, safely: scripts, styles and images (tracking pixels) are left
+out; only text comes through, so nothing of the HTML can run anywhere. Quoted earlier mail
+comes through as a plain-text mail quotes it, each line after "> " (a blockquote, Gmail's and
+Thunderbird's attribution line), so that quotes.split_reply cuts it as it cuts a plain-text
+quote and keeps what a client typed between the quotes (answers inline, in Gmail a block
+between blockquotes inside its quote container). Where a reply's quote is not marked as such
+(Outlook's and Yahoo's containers, the earlier mail unquoted after a header block), all from
+the container on is left out."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from collections import Counter
 from html import unescape
 from html.parser import HTMLParser
 
-_SKIP = {"script", "style", "head", "title", "blockquote", "template", "noscript", "svg"}
+_SKIP = {"script", "style", "head", "title", "template", "noscript", "svg"}
 _BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol"}
 # Rows and list items are lines, not paragraphs: no empty line after each.
 _LINES = {"tr", "li"}
@@ -19,7 +24,12 @@ _CELL = "\x1f"
 _SOURCE_SPACE = re.compile(r"[ \t\r\n\f]+")
 # Characters that show nothing: a line of only these is an empty line.
 _INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
-_QUOTE_MARKERS = ("gmail_quote", "divrplyfwdmsg", "appendonsend", "moz-cite-prefix", "yahoo_quoted")
+# Containers from which on all is the earlier mail, unquoted.
+_EARLIER_MAIL = ("divrplyfwdmsg", "appendonsend", "yahoo_quoted")
+# Attribution lines ("Op ma 1 dec. schreef …:"), quoted with the mail they introduce.
+_ATTRIBUTION = ("gmail_attr", "moz-cite-prefix")
+# Where a quoted line's text starts (taken out again, the line put after "> ").
+_QUOTED = "\x1e"
 
 
 class _Text(HTMLParser):
@@ -32,21 +42,28 @@ class _Text(HTMLParser):
         # for in the stack (thousands of unmatched end tags made that quadratic).
         self.open: Counter[str] = Counter()
         self.stopped = False
+        # Of each open tag in ``stack``, whether it quotes (a blockquote, an attribution).
+        self.quoting: list[bool] = []
+        self.quote_depth = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if self.stopped:
             return
         marks = " ".join(v or "" for k, v in attrs if k in ("class", "id")).lower()
-        if any(m in marks for m in _QUOTE_MARKERS):
-            # Everything from a reply's quote container on is the earlier mail.
+        if any(m in marks for m in _EARLIER_MAIL):
             self.stopped = True
             return
         if tag in ("br", "img", "hr", "meta", "link", "input"):
             if tag == "br":
                 self.out.append("\n")
             return
+        quotes = tag == "blockquote" or any(m in marks for m in _ATTRIBUTION)
         self.stack.append(tag)
+        self.quoting.append(quotes)
         self.open[tag] += 1
+        if quotes:
+            self.quote_depth += 1
+            self.out.append("\n")
         if tag in _SKIP:
             self.skip_depth += 1
         elif tag in _BLOCK:
@@ -59,6 +76,9 @@ class _Text(HTMLParser):
             return
         while self.stack:
             top = self.stack.pop()
+            if self.quoting.pop():
+                self.quote_depth -= 1
+                self.out.append("\n")
             self.open[top] -= 1
             if top in _SKIP:
                 self.skip_depth -= 1
@@ -73,7 +93,8 @@ class _Text(HTMLParser):
                 # Line breaks in the HTML source are spaces; only <br> and blocks end a line
                 # (Outlook's source, wrapped and in CRLF, otherwise gave runs of empty lines).
                 data = _SOURCE_SPACE.sub(" ", data)
-            self.out.append(data.replace(_CELL, ""))
+            data = data.replace(_CELL, "").replace(_QUOTED, "")
+            self.out.append(_QUOTED + data if self.quote_depth else data)
 
     def close(self) -> None:
         """The end of the HTML, as HTML5 ends it: a comment, declaration or tag still open
@@ -97,7 +118,16 @@ def html_to_text(html: str) -> str:
         text = "\n".join(_cells(line) for line in text.split("\n"))
     text = re.sub(r"[ \t]+", " ", text)
     text = re.sub(r" *\n *", "\n", text)
+    if _QUOTED in text:
+        text = "\n".join(_quoted(line) for line in text.split("\n"))
     return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _quoted(line: str) -> str:
+    if _QUOTED not in line:
+        return line
+    said = line.replace(_QUOTED, "").strip()
+    return f"> {said}" if said else ">"
 
 
 def _cells(line: str) -> str:

@@ -537,6 +537,58 @@ async def test_nul_bytes_in_body_subject_and_sender_are_dropped(
     assert record.sender == "alice@example.nl"
 
 
+GMAIL_INLINE = (
+    b'<div dir="ltr">Mijn antwoorden staan hieronder.</div><br>'
+    b'<div class="gmail_quote"><div dir="ltr" class="gmail_attr">Op ma 30 nov 2026 om 10:00'
+    b" schreef Kantoor &lt;portaal@kantoor.example&gt;:<br></div>"
+    b'<blockquote class="gmail_quote" style="margin:0 0 0 .8ex">Heeft u een hypotheek?'
+    b"</blockquote><div>Ja, bij de Rabobank.</div>"
+    b'<blockquote class="gmail_quote">Heeft u kinderen?</blockquote><div>Twee.</div>'
+    b'<blockquote class="gmail_quote">Met vriendelijke groet,<br>Kantoor</blockquote></div>'
+)
+THUNDERBIRD_INLINE = (
+    b"<p>Zie de antwoorden tussen de regels.</p>"
+    b'<div class="moz-cite-prefix">Op 30-11-2026 om 10:00 schreef Kantoor:<br></div>'
+    b'<blockquote type="cite">Wanneer bent u verhuisd?</blockquote>'
+    b"<p>Op 1 maart.</p>"
+    b'<blockquote type="cite">Met vriendelijke groet,<br>Kantoor</blockquote>'
+)
+OUTLOOK_REPLY = (
+    b"<div>Prima, tot dan.</div>"
+    b'<div id="divRplyFwdMsg"><b>Van:</b> Kantoor<br><b>Onderwerp:</b> afspraak</div>'
+    b"<div>Zullen we dinsdag om tien uur afspreken?</div>"
+)
+
+
+@pytest.mark.parametrize(
+    ("html", "filed_text"),
+    [
+        (
+            GMAIL_INLINE,
+            [
+                "Mijn antwoorden staan hieronder.",
+                "> Heeft u een hypotheek?\n\nJa, bij de Rabobank.",
+                "> Heeft u kinderen?\n\nTwee.",
+            ],
+        ),
+        (THUNDERBIRD_INLINE, ["> Wanneer bent u verhuisd?\n\nOp 1 maart."]),
+        (OUTLOOK_REPLY, ["Prima, tot dan."]),
+    ],
+    ids=["gmail", "thunderbird", "outlook"],
+)
+async def test_answers_typed_between_the_quotes_of_an_html_only_reply_are_filed(
+    db: Database, pipeline: Pipeline, to: str, html: bytes, filed_text: list[str]
+) -> None:
+    # Gmail and Thunderbird mark their quotes (blockquotes, an attribution line): what the
+    # client typed between them is the answer, kept with the question it answers. The
+    # signature the quote ends with, the attribution and Outlook's unquoted earlier mail go.
+    message, _ = await filed(db, pipeline, sample(to, "text/html; charset=utf-8", html))
+    for part in filed_text:
+        assert part in message.body
+    for gone in ("schreef", "Met vriendelijke groet", "Zullen we", "Onderwerp"):
+        assert gone not in message.body
+
+
 async def test_c1_controls_in_body_and_subject_are_dropped(
     db: Database, pipeline: Pipeline, to: str
 ) -> None:
