@@ -26,8 +26,8 @@ def outbox_senders(settings: Settings) -> dict[str, Sender]:
 
 @asynccontextmanager
 async def open_senders(settings: Settings, db: Database) -> AsyncIterator[dict[str, Sender]]:
-    """Every sender this process can use, the Telegram one too when a bot token is set; its
-    connection to the Bot API is closed on leaving."""
+    """Every sender this process can use, the Telegram one too when a bot token is set; their
+    connections (the Bot API's, the SMTP server's) are closed on leaving."""
     senders = outbox_senders(settings)
     chat = None
     if settings.telegram_token:
@@ -41,6 +41,8 @@ async def open_senders(settings: Settings, db: Database) -> AsyncIterator[dict[s
     finally:
         if chat is not None:
             await chat.aclose()
+        if isinstance(mail := senders.get("email"), SmtpSender):
+            await mail.aclose()
 
 
 def sms_gateway(settings: Settings) -> SmsGateway | None:

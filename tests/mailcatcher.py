@@ -22,8 +22,11 @@ def free_port() -> int:
 class Catcher:
     messages: list[EmailMessage] = field(default_factory=list)
     refuse_with: str | None = None  # e.g. "451 try later" or "550 no such user"
+    # The client's address and port of each mail offered: one port, one connection.
+    peers: list[object] = field(default_factory=list)
 
     async def handle_DATA(self, server: object, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        self.peers.append(session.peer)
         if self.refuse_with:
             return self.refuse_with
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)

@@ -14,6 +14,7 @@ from sqlalchemy import update
 from core import outbox
 from core.db import Database
 from core.models import OutboxItem, OutboxStatus, utcnow
+from mailbridge import smtp as smtp_module
 from mailbridge.smtp import SmtpSender
 
 from .conftest import SmtpServer, mail_settings
@@ -208,3 +209,64 @@ async def test_connection_trouble_stays_temporary(
     assert (result.retrying, result.failed) == (1, 0)
     item = await load(db, item_id)
     assert item.status is OutboxStatus.PENDING and item.last_error.startswith("TemporaryFailure")
+
+
+async def test_a_pass_sends_its_mails_over_one_connection(
+    db: Database, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    settings = mail_settings(tmp_path, smtp.port)
+    await queue(db, 3)
+    sender = SmtpSender(settings)
+    result = await outbox.run_once(db, {"email": sender}, settings)
+    await sender.aclose()
+    assert result.sent == 3 and len(smtp.messages) == 3
+    assert len(set(smtp.catcher.peers)) == 1
+
+
+async def test_a_connection_left_idle_is_not_used_again(
+    db: Database, smtp: SmtpServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(smtp_module, "IDLE_SECONDS", -1)  # every mail finds it idle too long
+    settings = mail_settings(tmp_path, smtp.port)
+    await queue(db, 2)
+    sender = SmtpSender(settings)
+    result = await outbox.run_once(db, {"email": sender}, settings)
+    await sender.aclose()
+    assert result.sent == 2 and len(set(smtp.catcher.peers)) == 2
+
+
+async def test_a_connection_the_server_dropped_is_replaced_and_the_mail_goes_out(
+    db: Database, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    settings = mail_settings(tmp_path, smtp.port)
+    sender = SmtpSender(settings)
+    await queue(db, 1, recipient="eerste@example.nl")
+    assert (await outbox.run_once(db, {"email": sender}, settings)).sent == 1
+    smtp.stop()  # the server restarts between passes: the kept connection is gone
+    smtp.start()
+    await queue(db, 1, recipient="tweede@example.nl")
+    result = await outbox.run_once(db, {"email": sender}, settings)
+    await sender.aclose()
+    assert (result.sent, result.retrying) == (1, 0)
+    assert [m["To"] for m in smtp.messages] == ["eerste@example.nl", "tweede@example.nl"]
+    assert len(set(smtp.catcher.peers)) == 2
+
+
+async def test_after_a_refused_mail_the_next_goes_out_on_a_new_connection(
+    db: Database, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    settings = mail_settings(tmp_path, smtp.port)
+    sender = SmtpSender(settings)
+    await queue(db, 1, recipient="eerst@example.nl")
+    assert (await outbox.run_once(db, {"email": sender}, settings)).sent == 1
+    await queue(db, 1, recipient="weg@example.nl")
+    smtp.catcher.refuse_with = "550 5.1.1 no such user"
+    assert (await outbox.run_once(db, {"email": sender}, settings)).failed == 1
+    smtp.catcher.refuse_with = None
+    await queue(db, 1, recipient="er@example.nl")
+    assert (await outbox.run_once(db, {"email": sender}, settings)).sent == 1
+    await sender.aclose()
+    assert [m["To"] for m in smtp.messages] == ["eerst@example.nl", "er@example.nl"]
+    # The first two on one connection; the one it refused closed it.
+    first, refused, last = smtp.catcher.peers
+    assert first == refused != last
