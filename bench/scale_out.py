@@ -199,7 +199,7 @@ async def main_async(args: argparse.Namespace) -> None:
     print(f"this machine: {cores} cores; load average {os.getloadavg()[0]:.1f}", flush=True)
     await fresh_database(args.database_url)
     print(f"filling {args.dossiers} dossiers …", flush=True)
-    cookie, _staff = await prepare(args.database_url, args.dossiers, 3)
+    cookie, _staff, _checklist = await prepare(args.database_url, args.dossiers, 3)
     data = tempfile.TemporaryDirectory()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOKET_")} | {
         "PYTHONPATH": str(ROOT),
