@@ -508,6 +508,11 @@ def _answers_below(kept: list[str], lines: list[str], pattern: str) -> list[str]
     return ["", *rest] if any(_said(line) for line in rest) else []
 
 
+def _one_empty_line(lines: list[str]) -> list[str]:
+    """Where a cut took lines out from between empty ones, one empty line is left."""
+    return [line for k, line in enumerate(lines) if line.strip() or k == 0 or lines[k - 1].strip()]
+
+
 def _forwarded_from(lines: list[str], pattern: str) -> int | None:
     """The line where a forwarded mail starts, when the client's own text (and signature)
     above it is all that comes before: no quote, no marker, no header block."""
@@ -557,6 +562,7 @@ def split_reply(
         kept += _answers_below(kept, lines, pattern)
     if not any(_said(line) for line in kept):
         kept = []  # empty quote marks are not a reply
+    kept = _one_empty_line(kept)
     reply = "\n\n".join(
         part for part in ("\n".join(kept).strip(), "\n".join(forward).strip()) if part
     )

@@ -587,6 +587,7 @@ async def test_answers_typed_between_the_quotes_of_an_html_only_reply_are_filed(
         assert part in message.body
     for gone in ("schreef", "Met vriendelijke groet", "Zullen we", "Onderwerp"):
         assert gone not in message.body
+    assert "\n\n\n" not in message.body  # where the attribution went, one empty line
 
 
 async def test_c1_controls_in_body_and_subject_are_dropped(
