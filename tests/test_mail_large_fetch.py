@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import aioimaplib
@@ -63,15 +62,10 @@ def large_mail(data: bytes, *, pieces_exactly: bool = False) -> bytes:
 
 
 @pytest.fixture
-def spool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Where the bridge and its parsing worker (started in the test, so it inherits TMPDIR)
-    put their temporary files."""
-    folder = tmp_path / "spool"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    monkeypatch.setenv("TMPDIR", str(folder))
+def spool(temp_folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The temporary folder, with mails fetched in pieces of PIECE."""
     monkeypatch.setattr(imap, "FETCH_PIECE", PIECE)
-    return folder
+    return temp_folder
 
 
 def asked_for(source: ImapSource) -> list[str]:

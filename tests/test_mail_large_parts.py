@@ -8,7 +8,6 @@ import gc
 import hashlib
 import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -31,11 +30,8 @@ def scan() -> bytes:
 
 
 @pytest.fixture
-def spool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "spool"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
+def spool(temp_folder: Path) -> Path:
+    return temp_folder
 
 
 def big_mail(sender: str, data: bytes) -> bytes:

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 import time
 from pathlib import Path
-
-import pytest
 
 from core.db import Database
 from core.storage import LocalFileStore
@@ -21,14 +18,6 @@ from mailbridge import spool
 from .conftest import mail_settings
 
 DAY = 24 * 3600
-
-
-@pytest.fixture
-def temp_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 def left(folder: Path, name: str, *, age: float, size: int = 10) -> Path:

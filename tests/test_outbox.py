@@ -54,6 +54,11 @@ async def change(db: Database, item_id: int, **values: object) -> None:
         await s.execute(update(OutboxItem).where(OutboxItem.id == item_id).values(**values))
 
 
+async def pass_by(db: Database, sender: SmtpSender, settings) -> outbox.PassResult:
+    """One pass with a sender the test keeps (and its connection) from pass to pass."""
+    return await outbox.run_once(db, {"email": sender}, settings)
+
+
 async def send_pass(db: Database, settings) -> tuple[outbox.PassResult, dt.datetime, dt.datetime]:
     """One pass, with the clock read just before and just after it."""
     before = utcnow()
@@ -217,7 +222,7 @@ async def test_a_pass_sends_its_mails_over_one_connection(
     settings = mail_settings(tmp_path, smtp.port)
     await queue(db, 3)
     sender = SmtpSender(settings)
-    result = await outbox.run_once(db, {"email": sender}, settings)
+    result = await pass_by(db, sender, settings)
     await sender.aclose()
     assert result.sent == 3 and len(smtp.messages) == 3
     assert len(set(smtp.catcher.peers)) == 1
@@ -230,7 +235,7 @@ async def test_a_connection_left_idle_is_not_used_again(
     settings = mail_settings(tmp_path, smtp.port)
     await queue(db, 2)
     sender = SmtpSender(settings)
-    result = await outbox.run_once(db, {"email": sender}, settings)
+    result = await pass_by(db, sender, settings)
     await sender.aclose()
     assert result.sent == 2 and len(set(smtp.catcher.peers)) == 2
 
@@ -241,11 +246,11 @@ async def test_a_connection_the_server_dropped_is_replaced_and_the_mail_goes_out
     settings = mail_settings(tmp_path, smtp.port)
     sender = SmtpSender(settings)
     await queue(db, 1, recipient="eerste@example.nl")
-    assert (await outbox.run_once(db, {"email": sender}, settings)).sent == 1
+    assert (await pass_by(db, sender, settings)).sent == 1
     smtp.stop()  # the server restarts between passes: the kept connection is gone
     smtp.start()
     await queue(db, 1, recipient="tweede@example.nl")
-    result = await outbox.run_once(db, {"email": sender}, settings)
+    result = await pass_by(db, sender, settings)
     await sender.aclose()
     assert (result.sent, result.retrying) == (1, 0)
     assert [m["To"] for m in smtp.messages] == ["eerste@example.nl", "tweede@example.nl"]
@@ -258,13 +263,13 @@ async def test_after_a_refused_mail_the_next_goes_out_on_a_new_connection(
     settings = mail_settings(tmp_path, smtp.port)
     sender = SmtpSender(settings)
     await queue(db, 1, recipient="eerst@example.nl")
-    assert (await outbox.run_once(db, {"email": sender}, settings)).sent == 1
+    assert (await pass_by(db, sender, settings)).sent == 1
     await queue(db, 1, recipient="weg@example.nl")
     smtp.catcher.refuse_with = "550 5.1.1 no such user"
-    assert (await outbox.run_once(db, {"email": sender}, settings)).failed == 1
+    assert (await pass_by(db, sender, settings)).failed == 1
     smtp.catcher.refuse_with = None
     await queue(db, 1, recipient="er@example.nl")
-    assert (await outbox.run_once(db, {"email": sender}, settings)).sent == 1
+    assert (await pass_by(db, sender, settings)).sent == 1
     await sender.aclose()
     assert [m["To"] for m in smtp.messages] == ["eerst@example.nl", "er@example.nl"]
     # The first two on one connection; the one it refused closed it.
